@@ -1,0 +1,215 @@
+"""The one settings object: every ``AWSM_*`` environment variable, read once at start.
+
+Values come from defaults, then an optional TOML file (``AWSM_CONFIG_FILE``), then
+the environment. ``validate_for()`` reports every bad variable at once and refuses to
+start unsafe (no signing key, no JWT secret) outside demo mode. Nothing else in awsm
+reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from awsm.errors import ConfigError
+
+__all__ = ["Settings", "load_settings", "parse_signing_keys"]
+
+
+def parse_signing_keys(raw: str) -> list[tuple[str, bytes]]:
+    """``id1:secret1,id2:secret2`` → ``[(id, secret)]``; the first one signs."""
+    keys: list[tuple[str, bytes]] = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        key_id, sep, secret = part.partition(":")
+        if not sep or not key_id.strip() or len(secret) < 16:
+            raise ValueError(
+                "AWSM_SIGNING_KEYS must look like 'id1:secret1,id2:secret2' with secrets of "
+                "at least 16 characters"
+            )
+        keys.append((key_id.strip(), secret.encode()))
+    return keys
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AWSM_", extra="ignore")
+
+    # where things live
+    data_dir: Path = Path(".awsm")
+    database_url: str | None = None
+    database_read_url: str | None = None
+    mapping_file: Path | None = None
+
+    # the API
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_base_url: str | None = None
+    cors_origins: str = ""
+    search_max_age_s: int = 10
+    search_s_maxage_s: int = 60
+    search_stale_while_revalidate_s: int = 300
+    tenant_cache_ttl_s: float = 5.0
+
+    # keyword engine
+    engine: Literal["auto", "tantivy", "meilisearch"] = "auto"
+    meili_url: str | None = None
+    meili_key: str | None = None
+    meili_index: str = "awsm_documents"
+    meili_timeout_s: float = 10.0
+
+    # change-data capture
+    slot_name: str = "awsm_slot"
+    publication_name: str = "awsm_pub"
+    heartbeat_interval_s: float = 10.0
+    schedule_interval_s: float = 1.0
+    batch_max_changes: int = 5000
+    batch_max_wait_s: float = 0.05
+    backfill_chunk_rows: int = 1000
+
+    # embeddings (semantic search)
+    embedder: Literal["none", "sentence-transformers", "use-multilingual"] = "none"
+    embedding_model: str = "all-MiniLM-L6-v2"
+    embedding_threads: int = 1
+
+    # security
+    signing_keys: str = ""
+    jwt_secret: str | None = None
+    jwt_audience: str | None = None
+    demo: bool = False
+
+    # media
+    media_root: Path | None = None
+    media_http_origins: str = ""
+    media_allow_private_addresses: bool = False
+    media_max_source_bytes: int = 25 * 1024 * 1024
+    media_max_source_pixels: int = 40_000_000
+    media_max_output_pixels: int = 16_000_000
+    media_max_frames: int = 200
+    media_max_concurrent: int = 4
+    media_queue_size: int = 32
+    media_transform_timeout_s: float = 20.0
+    media_cache_dir: Path | None = None
+    media_cache_max_bytes: int = 1024 * 1024 * 1024
+    media_strip_metadata: bool = True
+    media_avif_speed: int = 8
+    media_supabase_render: bool = False
+    media_render_widths: str = "16,32,48,64,96,128,256,384,640,750,828,1080,1200,1920,2048,3840"
+    media_render_qualities: str = "50,75,80,90"
+    media_max_upload_bytes: int = 25 * 1024 * 1024
+
+    log_level: str = "info"
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, *args, **kwargs):  # type: ignore[no-untyped-def,override]
+        # load_settings() merges file, environment and overrides itself, so the
+        # precedence is explicit and tests can pass an isolated environment.
+        return (init_settings,)
+
+    @field_validator("port")
+    @classmethod
+    def _port_range(cls, v: int) -> int:
+        if not 0 <= v <= 65535:
+            raise ValueError("must be between 0 and 65535")
+        return v
+
+    @field_validator("slot_name", "publication_name")
+    @classmethod
+    def _pg_name(cls, v: str) -> str:
+        if not v or len(v) > 63 or not all(c.islower() or c.isdigit() or c == "_" for c in v):
+            raise ValueError("must be 1-63 characters of lower-case letters, digits and '_'")
+        return v
+
+    # derived values -------------------------------------------------------
+    @property
+    def signing_key_list(self) -> list[tuple[str, bytes]]:
+        return parse_signing_keys(self.signing_keys)
+
+    @property
+    def resolved_media_root(self) -> Path:
+        return self.media_root or self.data_dir / "media"
+
+    @property
+    def resolved_media_cache_dir(self) -> Path:
+        return self.media_cache_dir or self.data_dir / "cache" / "media"
+
+    @property
+    def tantivy_dir(self) -> Path:
+        return self.data_dir / "tantivy"
+
+    @property
+    def engine_kind(self) -> str:
+        if self.engine == "auto":
+            return "meilisearch" if self.meili_url else "tantivy"
+        return self.engine
+
+    @property
+    def query_database_url(self) -> str | None:
+        return self.database_read_url or self.database_url
+
+    def validate_for(self, role: Literal["api", "indexer", "stack"]) -> None:
+        """Raise one ``ConfigError`` that lists every problem for this role."""
+        problems: list[str] = []
+        try:
+            self.signing_key_list
+        except ValueError as exc:
+            problems.append(str(exc))
+        if not self.demo:
+            if role in ("api", "stack") and not self.signing_keys:
+                problems.append(
+                    "AWSM_SIGNING_KEYS is not set: media URLs cannot be signed. Set it to "
+                    "'id1:<random 32+ chars>' (or run the demo with `awsm up --demo`)."
+                )
+            if role in ("api", "stack") and not self.jwt_secret:
+                problems.append(
+                    "AWSM_JWT_SECRET is not set: admin routes cannot verify tokens. Set it to "
+                    "your Supabase project's JWT secret."
+                )
+            if role in ("api", "indexer") and not self.database_url:
+                problems.append(
+                    "AWSM_DATABASE_URL is not set: point it at the AWCMS primary "
+                    "(postgresql://...), or use `awsm up` for the embedded database."
+                )
+        if self.engine == "meilisearch" and not self.meili_url:
+            problems.append("AWSM_ENGINE=meilisearch needs AWSM_MEILI_URL.")
+        if problems:
+            raise ConfigError(problems)
+
+
+def _file_values(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            raw = tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise ConfigError([f"AWSM_CONFIG_FILE points at {path}, which does not exist."]) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"AWSM_CONFIG_FILE {path} is not valid TOML: {exc}"]) from exc
+    return {str(k).lower(): v for k, v in raw.items()}
+
+
+def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build settings from the environment (or ``environ``), a config file and overrides."""
+    import os
+
+    env = dict(os.environ if environ is None else environ)
+    file_values: dict[str, Any] = {}
+    if env.get("AWSM_CONFIG_FILE"):
+        file_values = _file_values(Path(env["AWSM_CONFIG_FILE"]))
+    env_values = {
+        k[len("AWSM_"):].lower(): v
+        for k, v in env.items()
+        if k.startswith("AWSM_") and k != "AWSM_CONFIG_FILE"
+    }
+    values = {**file_values, **env_values, **{k: v for k, v in overrides.items() if v is not None}}
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        problems = [
+            f"AWSM_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        ]
+        raise ConfigError(problems) from exc

@@ -1,0 +1,122 @@
+"""The keyword engine port: the records that cross it and the small interface.
+
+The indexer writes ``Document`` records through ``KeywordEngine.write``; the search API
+reads through ``KeywordEngine.search``. Adapters (``tantivy.py``, ``meili.py``) are the
+only modules that import an engine library; they translate its errors into
+``EngineUnavailable`` / ``InvalidQuery`` at this edge. The index only ever holds
+documents the public may see (the indexer decides); ``SearchQuery.tenant_id`` is always
+set by the server, never taken from the client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+__all__ = [
+    "FACET_FIELDS",
+    "Document",
+    "EngineStats",
+    "Hit",
+    "KeywordEngine",
+    "SearchQuery",
+    "SearchResult",
+]
+
+FACET_FIELDS = ("type", "category", "tags", "locale")
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One searchable document, built by the indexer from one visible source row."""
+
+    key: str  # "<type>:<source id>", unique in an index; the engine's primary key
+    id: str  # the source row's primary key
+    tenant_id: str
+    type: str  # blog | page | product | ...
+    title: str
+    body: str = ""
+    summary: str = ""
+    tags: tuple[str, ...] = ()
+    category: str | None = None
+    locale: str = ""
+    image: str | None = None
+    url: str = ""
+    published_at: int = 0  # unix seconds, UTC
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    tenant_id: str
+    text: str = ""  # already normalised by search_svc.query
+    types: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    locale: str | None = None
+    sort: Literal["relevance", "published_at"] = "relevance"
+    limit: int = 20
+    offset: int = 0
+    facets: tuple[str, ...] = ()
+    published_before: int | None = None  # second guard for scheduled rows (unix s)
+    facet_size: int = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    key: str
+    id: str
+    type: str
+    title: str
+    url: str
+    snippet: str  # HTML-escaped text with <mark> tags only
+    image: str | None
+    published_at: int
+    score: float
+    category: str | None = None
+    tags: tuple[str, ...] = ()
+    locale: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    hits: list[Hit]
+    total: int
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineStats:
+    documents: int
+    checkpoint: str | None
+    detail: dict[str, object] = field(default_factory=dict)
+
+
+class KeywordEngine(Protocol):
+    """What the indexer and the search API need from a keyword engine."""
+
+    def write(self, upserts: Sequence[Document], deletes: Sequence[str],
+              checkpoint: str | None = None) -> None:
+        """Replace ``upserts`` whole, delete ``deletes`` (absent keys are fine), and record
+        ``checkpoint``; return only once all of it is durable."""
+
+    def checkpoint(self) -> str | None:
+        """The checkpoint recorded by the last durable ``write``, or None."""
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        """Hits, total and facet counts for one tenant's visible documents."""
+
+    def keys(self, tenant_id: str | None = None) -> set[str]:
+        """Every document key held (optionally of one tenant): for checks and tests."""
+
+    def stats(self) -> EngineStats:
+        """Document count and checkpoint, for health and status."""
+
+    def begin_rebuild(self) -> KeywordEngine:
+        """A fresh, empty shadow index to fill while this one keeps serving."""
+
+    def swap(self, shadow: KeywordEngine) -> None:
+        """Make ``shadow`` the live index atomically; readers switch on their next query."""
+
+    def close(self) -> None:
+        """Release files, writers and connections."""
