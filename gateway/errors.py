@@ -1,0 +1,70 @@
+"""Renders every error as one JSON shape: ``{"error": {"code": ..., "message": ...}}``.
+
+The only place exceptions become HTTP responses. Internal detail is logged, never
+sent; errors are never cacheable. AWCMS-compatible routes wrap the same body in their
+envelope through ``awcms_envelope``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from awsm.errors import AwsmError
+
+__all__ = ["error_response", "install_error_handlers"]
+
+log = logging.getLogger("awsm.gateway")
+
+_STATUS_CODES = {
+    400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 406: "not_acceptable", 409: "conflict",
+    413: "payload_too_large", 415: "unsupported_media_type", 422: "unprocessable",
+    429: "too_many_requests", 503: "unavailable",
+}
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def error_response(status: int, code: str, message: str,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status,
+                        headers={**NO_STORE, **(headers or {})})
+
+
+async def _awsm_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AwsmError)
+    if exc.status >= 500:
+        log.error("%s %s failed: %s", request.method, request.url.path, exc.detail or exc)
+    return error_response(exc.status, exc.code, exc.public_message, exc.headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body"))
+        parts.append(f"{where or 'request'}: {err.get('msg', 'invalid')}")
+    return error_response(400, "invalid_request", "; ".join(parts) or "The request is not valid.")
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _STATUS_CODES.get(exc.status_code, "error")
+    message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+    return error_response(exc.status_code, code, message, dict(exc.headers or {}))
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(500, "internal", "Internal error.")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AwsmError, _awsm_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
