@@ -1,6 +1,5 @@
 -- AWCMS-shaped demo schema (a subset of AWCMS's Supabase schema, same names and types).
 -- In production AWCMS owns these tables; awsm only reads them.
-CREATE EXTENSION IF NOT EXISTS pgcrypto;
 
 CREATE TABLE IF NOT EXISTS tenants (
     id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),

