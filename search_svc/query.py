@@ -1,0 +1,146 @@
+"""Query text normalisation and the one text analyzer shared by index, query and snippets.
+
+Owns: turning a visitor's raw ``q`` into a small frozen ``ParsedQuery`` (NFKC, control
+characters stripped, whitespace collapsed, bounded, folded terms), the folding used by
+every engine adapter at index *and* query time, and Meilisearch's typo budget. Pure: no
+I/O, no engine imports. Query-syntax characters never survive as syntax — engines get
+folded alphanumeric terms only, so no user text ever reaches a query parser.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = [
+    "MAX_QUERY_CHARS",
+    "MAX_TERMS",
+    "MAX_TOKEN_CHARS",
+    "MIN_QUERY_CHARS",
+    "ParsedQuery",
+    "analyze",
+    "fold",
+    "normalize_text",
+    "parse_query",
+    "typo_budget",
+    "word_spans",
+]
+
+MAX_QUERY_CHARS = 128  # AWCMS site-search bound; longer input is cut, never an error
+MAX_TERMS = 10  # Meilisearch only considers the first ten words; Tantivy follows suit
+MAX_TOKEN_CHARS = 64  # longer "words" (hashes, base64) are not indexed nor searched
+MIN_QUERY_CHARS = 2  # a single character is too short to search
+
+Reason = Literal["empty", "too_short"]
+
+# Letters that NFKD does not decompose into base + mark but that readers expect folded
+# (Lucene's ASCIIFoldingFilter does the same); applied after lowercasing.
+_SPECIAL_FOLDS = str.maketrans({
+    "ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "đ": "d", "ð": "d", "ł": "l", "ı": "i",
+    "þ": "th", "ħ": "h", "ŧ": "t", "ŋ": "n", "ĸ": "k", "ſ": "s", "ŀ": "l", "ɨ": "i",
+    "ƒ": "f", "ǥ": "g", "ɍ": "r", "ʉ": "u", "ȼ": "c", "ɇ": "e", "ɉ": "j",
+})
+# A word is a run of letters/digits (str.isalnum); "_" and everything else separates.
+_WORD = re.compile(r"[^\W_]+")
+_SPACE = re.compile(r"\s+")
+_MAX_RAW_CHARS = 4096  # input beyond this is ignored before any work is done on it
+# Quote characters a user may wrap a phrase in (after NFKC).
+_QUOTES = "\"“”„«»‟〝〞＂"
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedQuery:
+    """A visitor's query, normalised.
+
+    ``text`` is canonical: ``parse_query(p.text) == p``, so it is what engines receive
+    in ``SearchQuery.text`` and what caches key on. ``reason`` is set when the query
+    must return an empty result (not an error).
+    """
+
+    text: str
+    terms: tuple[str, ...]
+    phrase: bool = False  # the whole query was quoted: terms must appear adjacent, exact
+    prefix_last: bool = True  # the last term may match as a prefix (search-as-you-type)
+    reason: Reason | None = None
+
+    @property
+    def searchable(self) -> bool:
+        return self.reason is None
+
+
+def typo_budget(term: str) -> int:
+    """Meilisearch's rule: 0 typos under 5 characters, 1 from 5, 2 from 9."""
+    n = len(term)
+    return 0 if n < 5 else 1 if n < 9 else 2
+
+
+def fold(text: str) -> str:
+    """Lowercase and strip accents/ligatures (``Café`` → ``cafe``, ``Straße`` → ``strasse``)."""
+    if text.isascii():
+        return text.lower()
+    text = unicodedata.normalize("NFKD", text.lower())
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return text.translate(_SPECIAL_FOLDS)
+
+
+def word_spans(text: str) -> list[tuple[int, int, str]]:
+    """``(start, end, folded word)`` for every word of ``text``; offsets index ``text``.
+
+    A source word may fold into several words (``½`` → ``1``, ``2``); each gets the
+    source word's span. Words longer than ``MAX_TOKEN_CHARS`` are dropped.
+    """
+    spans: list[tuple[int, int, str]] = []
+    for m in _WORD.finditer(text):
+        word = m.group()
+        folded = fold(word)
+        if folded == word.lower() and _WORD.fullmatch(folded):
+            pieces = [folded]
+        else:
+            pieces = _WORD.findall(folded)
+        spans.extend((m.start(), m.end(), p) for p in pieces if len(p) <= MAX_TOKEN_CHARS)
+    return spans
+
+
+def analyze(text: str) -> list[str]:
+    """The index analyzer: folded words in order. Engines index ``" ".join(analyze(t))``."""
+    if text.isascii():
+        return [w for w in _WORD.findall(text.lower()) if len(w) <= MAX_TOKEN_CHARS]
+    return [w for _, _, w in word_spans(unicodedata.normalize("NFKC", text))]
+
+
+def normalize_text(raw: str) -> str:
+    """NFKC, control/format characters removed, whitespace collapsed, at most 128 chars.
+
+    A single trailing space is kept: it says the last word is complete (no prefix match).
+    """
+    text = unicodedata.normalize("NFKC", raw[:_MAX_RAW_CHARS])
+    text = "".join(
+        " " if c.isspace() else c
+        for c in text
+        if c.isspace() or unicodedata.category(c)[0] != "C"
+    )
+    text = _SPACE.sub(" ", text).lstrip(" ")
+    text = text[:MAX_QUERY_CHARS]
+    return text.rstrip(" ") + " " if text.endswith(" ") else text
+
+
+def parse_query(raw: str | None) -> ParsedQuery:
+    """Normalise a raw ``q`` into folded terms; never raises."""
+    text = normalize_text(raw or "")
+    body = text.strip(" ")
+    phrase = len(body) >= 2 and body[0] in _QUOTES and body[-1] in _QUOTES
+    terms = tuple(analyze(body))[:MAX_TERMS]
+    if not terms:
+        return ParsedQuery(text="", terms=(), phrase=False, prefix_last=False, reason="empty")
+    # The last word is a prefix unless the visitor typed past it (space, quote, ".").
+    last_open = not phrase and bool(_WORD.fullmatch(body[-1:])) and not text.endswith(" ")
+    if len(terms) < len(analyze(body)):
+        last_open = False  # cut at MAX_TERMS: the last kept word is complete
+    joined = " ".join(terms)
+    canonical = f'"{joined}"' if phrase else joined if last_open else joined + " "
+    if len(terms) == 1 and len(terms[0]) < MIN_QUERY_CHARS:
+        return ParsedQuery(text=canonical, terms=terms, phrase=phrase,
+                           prefix_last=last_open, reason="too_short")
+    return ParsedQuery(text=canonical, terms=terms, phrase=phrase, prefix_last=last_open)

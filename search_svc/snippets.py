@@ -1,0 +1,203 @@
+"""Highlighted snippets: the only HTML any search response carries.
+
+Owns: finding query-term matches in a document's raw text (after the same folding as
+the index, typo-tolerant within each term's budget, prefix on the last term), choosing
+the window with the most matches, and rendering it. The text is HTML-escaped FIRST and
+only then wrapped in ``<mark>``/``</mark>``; no other markup can appear. Pure: no I/O,
+no engine imports (engines' own highlighters are empty for fuzzy queries or don't escape).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from search_svc.query import typo_budget, word_spans
+
+__all__ = [
+    "MARK_CLOSE",
+    "MARK_OPEN",
+    "SCAN_CHARS",
+    "SNIPPET_CHARS",
+    "Snippet",
+    "best_snippet",
+    "build_snippet",
+    "find_matches",
+    "term_matcher",
+]
+
+MARK_OPEN, MARK_CLOSE = "<mark>", "</mark>"
+SNIPPET_CHARS = 200  # target window; the result is 160-240 characters of source text
+SCAN_CHARS = 65_536  # matches are looked for in this much of a text at most
+ELLIPSIS = "…"
+_MAX_SCORED_MATCHES = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Snippet:
+    """A rendered window ``text[start:end]`` of the source, and its HTML."""
+
+    html: str
+    start: int
+    end: int
+    matches: int
+
+
+def _distance_within(term: str, word: str, budget: int, prefix: bool) -> bool:
+    """Optimal-string-alignment distance (a transposition costs 1, as in Tantivy's
+    Levenshtein automata) ≤ ``budget``; with ``prefix``, against any prefix of ``word``."""
+    if prefix:
+        word = word[: len(term) + budget]
+    elif abs(len(term) - len(word)) > budget:
+        return False
+    m, n = len(term), len(word)
+    prev2: list[int] = []
+    prev = list(range(n + 1))
+    for i in range(1, m + 1):
+        cur = [i] + [0] * n
+        for j in range(1, n + 1):
+            cost = 0 if term[i - 1] == word[j - 1] else 1
+            v = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if (i > 1 and j > 1 and term[i - 1] == word[j - 2]
+                    and term[i - 2] == word[j - 1]):
+                v = min(v, prev2[j - 2] + 1)
+            cur[j] = v
+        if min(cur) > budget:
+            return False
+        prev2, prev = prev, cur
+    return (min(prev) if prefix else prev[n]) <= budget
+
+
+def term_matcher(terms: Sequence[str], *, prefix_last: bool = True,
+                 exact: bool = False) -> Callable[[str], int]:
+    """A function ``folded word -> index of the first matching term, or -1`` (memoised)."""
+    memo: dict[str, int] = {}
+    last = len(terms) - 1
+
+    def match(word: str) -> int:
+        hit = memo.get(word)
+        if hit is not None:
+            return hit
+        hit = -1
+        for i, term in enumerate(terms):
+            prefix = prefix_last and not exact and i == last
+            if word == term or (prefix and word.startswith(term)):
+                hit = i
+                break
+        if hit < 0 and not exact:
+            for i, term in enumerate(terms):
+                budget = typo_budget(term)
+                prefix = prefix_last and i == last
+                if budget and _distance_within(term, word, budget, prefix):
+                    hit = i
+                    break
+        memo[word] = hit
+        return hit
+
+    return match
+
+
+def find_matches(text: str, terms: Sequence[str], *, prefix_last: bool = True,
+                 exact: bool = False) -> list[tuple[int, int, int]]:
+    """``(start, end, term index)`` of every matching word in the first ``SCAN_CHARS``."""
+    if not terms:
+        return []
+    match = term_matcher(terms, prefix_last=prefix_last, exact=exact)
+    found: list[tuple[int, int, int]] = []
+    seen = -1
+    for start, end, word in word_spans(text[:SCAN_CHARS]):
+        if start == seen:
+            continue  # one source word folding into several words is marked once
+        hit = match(word)
+        if hit >= 0:
+            found.append((start, end, hit))
+            seen = start
+    return found
+
+
+def _best_cluster(matches: list[tuple[int, int, int]], size: int) -> tuple[int, int]:
+    """Indices [i, j) of the run of matches fitting in ``size`` chars with the most
+    distinct terms, then the most matches; earliest wins ties."""
+    matches = matches[:_MAX_SCORED_MATCHES]
+    best, best_ij = (-1, -1), (0, 1)
+    counts: dict[int, int] = {}
+    j = 0
+    for i in range(len(matches)):
+        if j < i:
+            j = i
+        while j < len(matches) and matches[j][1] - matches[i][0] <= size:
+            counts[matches[j][2]] = counts.get(matches[j][2], 0) + 1
+            j += 1
+        score = (len(counts), j - i)
+        if score > best:
+            best, best_ij = score, (i, j)
+        if j > i:
+            t = matches[i][2]
+            counts[t] -= 1
+            if not counts[t]:
+                del counts[t]
+    return best_ij
+
+
+def _window(text: str, first: int, last: int, size: int) -> tuple[int, int]:
+    """A window of about ``size`` chars containing [first, last), cut at spaces."""
+    n = len(text)
+    if n <= size:
+        return 0, n
+    slack = max(0, size - (last - first))
+    start = max(0, min(first - slack // 3, n - size))
+    end = min(n, max(start + size, last))
+    if start > 0:
+        space = text.find(" ", start, first)
+        if space != -1 and space - start < size // 10:
+            start = space + 1
+    if end < n:
+        space = text.rfind(" ", last, end)
+        if space != -1 and end - space < size // 10:
+            end = space
+    return start, end
+
+
+def render(text: str, start: int, end: int, spans: Sequence[tuple[int, int, int]],
+           *, ellipsis: str = ELLIPSIS) -> str:
+    """Escape ``text[start:end]`` and only then wrap each span inside it in ``<mark>``."""
+    out = [ellipsis if start > 0 else ""]
+    pos = start
+    for s, e, _ in spans:
+        if s < pos or e > end:
+            continue
+        out.append(html.escape(text[pos:s]))
+        out.append(MARK_OPEN + html.escape(text[s:e]) + MARK_CLOSE)
+        pos = e
+    out.append(html.escape(text[pos:end]))
+    out.append(ellipsis if end < len(text) else "")
+    return "".join(out)
+
+
+def build_snippet(text: str, terms: Sequence[str], *, prefix_last: bool = True,
+                  exact: bool = False, size: int = SNIPPET_CHARS) -> Snippet:
+    """The ~``size``-character window of ``text`` with the most matches, highlighted."""
+    matches = find_matches(text, terms, prefix_last=prefix_last, exact=exact)
+    if not matches:
+        start, end = _window(text, 0, 0, size)
+        return Snippet(render(text, start, end, ()), start, end, 0)
+    i, j = _best_cluster(matches, size)
+    start, end = _window(text, matches[i][0], matches[j - 1][1], size)
+    inside = [m for m in matches if m[0] >= start and m[1] <= end]
+    return Snippet(render(text, start, end, inside), start, end, len(inside))
+
+
+def best_snippet(texts: Sequence[str], terms: Sequence[str], *, prefix_last: bool = True,
+                 exact: bool = False, size: int = SNIPPET_CHARS) -> str:
+    """The snippet of the first text that matches (body, then summary, then title, as
+    the caller orders them), else the start of the first non-empty text."""
+    fallback: Snippet | None = None
+    for text in texts:
+        if not text:
+            continue
+        snip = build_snippet(text, terms, prefix_last=prefix_last, exact=exact, size=size)
+        if snip.matches:
+            return snip.html
+        fallback = fallback or snip
+    return fallback.html if fallback else ""

@@ -1,0 +1,147 @@
+"""search_svc.query: normalisation, folding, terms, reasons and the typo budget."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from search_svc.query import (
+    MAX_QUERY_CHARS,
+    MAX_TERMS,
+    ParsedQuery,
+    analyze,
+    fold,
+    normalize_text,
+    parse_query,
+    typo_budget,
+    word_spans,
+)
+
+
+@pytest.mark.parametrize(("term", "budget"), [
+    ("", 0), ("a", 0), ("abcd", 0), ("abcde", 1), ("abcdefgh", 1), ("abcdefghi", 2),
+    ("pemerintahan", 2), ("rumah", 1), ("café", 0), ("kafee", 1),
+])
+def test_typo_budget_follows_meilisearch_word_sizes(term: str, budget: int) -> None:
+    assert typo_budget(term) == budget
+
+
+@pytest.mark.parametrize(("raw", "folded"), [
+    ("Café", "cafe"), ("STRASSE", "strasse"), ("Straße", "strasse"), ("Ærø", "aero"),
+    ("Łódź", "lodz"), ("İstanbul", "istanbul"), ("naïve", "naive"), ("ﬁsh", "fish"),
+    ("Đà Nẵng", "da nang"), ("ÅNGSTRÖM", "angstrom"), ("plain", "plain"),
+])
+def test_fold_lowercases_and_strips_accents(raw: str, folded: str) -> None:
+    assert fold(raw) == folded
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("Rumah Makan Padang", ["rumah", "makan", "padang"]),
+    ("e-commerce_site, v2.0!", ["e", "commerce", "site", "v2", "0"]),
+    ("Café crème brûlée", ["cafe", "creme", "brulee"]),
+    ("hello🎉world", ["hello", "world"]),
+    ("½ cup", ["1", "2", "cup"]),
+    ("x" * 65 + " ok", ["ok"]),
+    ("", []),
+])
+def test_analyze_splits_folded_words(text: str, words: list[str]) -> None:
+    assert analyze(text) == words
+
+
+def test_word_spans_point_into_the_source_text() -> None:
+    text = "Hé <b>Café</b>"
+    assert [(text[s:e], w) for s, e, w in word_spans(text)] == [
+        ("Hé", "he"), ("b", "b"), ("Café", "cafe"), ("b", "b")]
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("  a\t\tb\n c  ", "a b c "),
+    ("a\x00b\x01c\u200bd\u202ee", "abcde"),
+    ("Ｆｕｌｌ", "Full"),
+    ("x" * 500, "x" * MAX_QUERY_CHARS),
+    ("", ""),
+])
+def test_normalize_text(raw: str, expected: str) -> None:
+    assert normalize_text(raw) == expected
+
+
+@pytest.mark.parametrize(("raw", "terms", "reason"), [
+    ("", (), "empty"), (None, (), "empty"), ("   ", (), "empty"), ("!!! ??? ***", (), "empty"),
+    ("a", ("a",), "too_short"), ('"a"', ("a",), "too_short"), ("é", ("e",), "too_short"),
+    ("ab", ("ab",), None), ("a b", ("a", "b"), None), ("ß", ("ss",), None),
+])
+def test_empty_and_too_short_queries_carry_a_reason(raw: str | None, terms: tuple[str, ...],
+                                                    reason: str | None) -> None:
+    parsed = parse_query(raw)
+    assert parsed.terms == terms
+    assert parsed.reason == reason
+    assert parsed.searchable is (reason is None)
+
+
+@pytest.mark.parametrize("raw", [
+    'title:"foo" AND bar OR (baz)~2 -qux* +x^3 [a TO b] {c} \\ / ! : & | ?',
+    "foo\" OR 1=1 --", "'; DROP TABLE blogs; --", "*:*", "NOT NOT NOT",
+])
+def test_query_syntax_never_survives(raw: str) -> None:
+    parsed = parse_query(raw)
+    assert all(term.isalnum() for term in parsed.terms)
+    assert not set(parsed.text) & set("()[]{}:*~^+-\\/!&|?'=;")
+
+
+def test_quoted_query_is_a_phrase_without_prefix() -> None:
+    parsed = parse_query('  “Rumah Makan”  ')
+    assert parsed == ParsedQuery(text='"rumah makan"', terms=("rumah", "makan"),
+                                 phrase=True, prefix_last=False)
+
+
+def test_unbalanced_quote_is_not_a_phrase() -> None:
+    parsed = parse_query('"rumah makan')
+    assert not parsed.phrase and parsed.terms == ("rumah", "makan") and parsed.prefix_last
+
+
+@pytest.mark.parametrize(("raw", "prefix_last"), [
+    ("rumah mak", True), ("rumah mak ", False), ("rumah.", False), ("rum", True),
+])
+def test_last_word_is_a_prefix_only_while_being_typed(raw: str, prefix_last: bool) -> None:
+    assert parse_query(raw).prefix_last is prefix_last
+
+
+def test_terms_are_capped_and_the_last_kept_word_is_complete() -> None:
+    parsed = parse_query(" ".join(f"w{i}" for i in range(30)))
+    assert len(parsed.terms) == MAX_TERMS
+    assert parsed.terms[-1] == f"w{MAX_TERMS - 1}" and not parsed.prefix_last
+
+
+def test_ten_kilobytes_of_hostile_text_is_bounded() -> None:
+    parsed = parse_query(("\"(*" + "😀" * 5 + "ünï AND ") * 1000)
+    assert len(parsed.text) <= MAX_QUERY_CHARS + 2
+    assert len(parsed.terms) <= MAX_TERMS
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_parse_is_canonical_and_bounded(raw: str) -> None:
+    parsed = parse_query(raw)
+    assert parse_query(parsed.text) == parsed
+    assert len(parsed.terms) <= MAX_TERMS
+    assert all(t and t == fold(t) and t.isalnum() for t in parsed.terms)
+    assert (parsed.reason == "empty") is (not parsed.terms)
+    assert len(normalize_text(raw)) <= MAX_QUERY_CHARS + 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200))
+def test_fold_is_idempotent_and_analyze_agrees_with_itself(text: str) -> None:
+    words = analyze(text)
+    assert analyze(" ".join(words)) == words
+    assert all(fold(w) == w for w in words)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200))
+def test_normalized_text_has_no_control_characters(raw: str) -> None:
+    text = normalize_text(raw)
+    assert "  " not in text and not text.startswith(" ")
+    assert all(c == " " or c.isprintable() or not c.isspace() for c in text)
+    assert not any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in text)

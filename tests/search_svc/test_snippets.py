@@ -1,0 +1,147 @@
+"""search_svc.snippets: matching after folding, typo budgets, prefix, window, escaping."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from search_svc.query import analyze
+from search_svc.snippets import (
+    ELLIPSIS,
+    SNIPPET_CHARS,
+    best_snippet,
+    build_snippet,
+    find_matches,
+    render,
+)
+
+MARKS = re.compile(r"</?mark>")
+
+
+def marked(snippet: str) -> list[str]:
+    return [html.unescape(m) for m in re.findall(r"<mark>(.*?)</mark>", snippet)]
+
+
+@pytest.mark.parametrize(("text", "terms", "expected"), [
+    ("Café au lait", ["cafe"], ["Café"]),
+    ("CAFE au lait", ["cafe"], ["CAFE"]),
+    ("Rumah makan", ["rumha"], ["Rumah"]),  # transposition: 1 typo at 5 chars
+    ("Rumah makan", ["rumeh"], ["Rumah"]),  # substitution
+    ("kota Jakarta", ["jkarta"], ["Jakarta"]),  # deletion
+    ("pemerintahan daerah", ["pemrintahn"], ["pemerintahan"]),  # 2 typos at 9+
+    ("pemerintahan daerah", ["pemrntahn"], []),  # 3 typos
+    ("kucing", ["kuxing"], ["kucing"]),
+    ("kota", ["kote"], []),  # under 5 chars: exact only
+    ("kota", ["kot"], ["kota"]),  # ... but the last term is a prefix
+    ("makanan khas", ["makan"], ["makanan"]),
+    ("masakan", ["mak"], []),
+    ("pemerintahan", ["pmerin"], ["pemerintahan"]),  # fuzzy prefix within budget
+])
+def test_matches_after_folding_with_typo_budget_and_prefix(text: str, terms: list[str],
+                                                           expected: list[str]) -> None:
+    assert marked(best_snippet([text], terms)) == expected
+
+
+def test_prefix_applies_to_the_last_term_only() -> None:
+    text = "makanan padang"
+    assert marked(best_snippet([text], ["makan", "pad"])) == ["padang"]
+    assert marked(best_snippet([text], ["makan", "pad"], prefix_last=False)) == []
+
+
+def test_exact_mode_has_no_typos_nor_prefix() -> None:
+    assert marked(best_snippet(["rumah makanan"], ["rumha", "makan"], exact=True)) == []
+    assert marked(best_snippet(["rumah makan"], ["rumah", "makan"], exact=True)) == [
+        "rumah", "makan"]
+
+
+def test_markup_in_the_text_is_escaped_before_marking() -> None:
+    text = 'Hello <script>alert("x")</script> & <b>world</b>'
+    out = best_snippet([text], ["script", "world"])
+    assert "<script>" not in out and "<b>" not in out
+    assert "&lt;<mark>script</mark>&gt;" in out
+    assert "&amp;" in out and "&quot;x&quot;" in out
+    assert MARKS.sub("", out).count("<") == 0
+
+
+def test_window_holds_the_most_distinct_terms() -> None:
+    text = ("filler " * 60 + "alpha " + "filler " * 60 + "alpha beta gamma " + "filler " * 60)
+    snip = build_snippet(text, ["alpha", "beta", "gamma"])
+    assert marked(snip.html) == ["alpha", "beta", "gamma"]
+    assert 160 <= snip.end - snip.start <= 240
+    assert snip.html.startswith(ELLIPSIS) and snip.html.endswith(ELLIPSIS)
+
+
+def test_window_does_not_cut_words() -> None:
+    text = " ".join(f"word{i}" for i in range(200)) + " target " + " ".join(
+        f"tail{i}" for i in range(200))
+    snip = build_snippet(text, ["target"])
+    inner = text[snip.start:snip.end]
+    assert text[snip.start - 1] == " " and text[snip.end] == " "
+    assert "target" in inner
+
+
+def test_no_match_gives_the_start_of_the_first_non_empty_text() -> None:
+    assert best_snippet(["", "Summary <i>here</i>", "Title"], ["zzz"]) == \
+        "Summary &lt;i&gt;here&lt;/i&gt;"
+    assert best_snippet(["", ""], ["zzz"]) == ""
+
+
+def test_first_matching_text_wins() -> None:
+    assert marked(best_snippet(["no hit", "summary rumah", "rumah title"], ["rumah"])) == [
+        "rumah"]
+    assert best_snippet(["no hit", "summary rumah"], ["rumah"]).startswith("summary")
+
+
+def test_empty_terms_give_a_plain_head() -> None:
+    assert best_snippet(["a <b> c"], []) == "a &lt;b&gt; c"
+
+
+def test_a_word_folding_into_several_pieces_is_marked_once() -> None:
+    assert find_matches("½ cup", ["1", "2"], prefix_last=False) == [(0, 1, 0)]
+
+
+def test_huge_text_is_bounded() -> None:
+    text = "lorem ipsum " * 20_000 + "needle"
+    snip = build_snippet(text, ["needle"])
+    assert snip.matches == 0 and snip.end - snip.start <= SNIPPET_CHARS
+
+
+def _plain(snippet_html: str, start: int, end: int, text: str) -> str:
+    core = snippet_html
+    if start > 0:
+        assert core.startswith(ELLIPSIS)
+        core = core[len(ELLIPSIS):]
+    if end < len(text):
+        assert core.endswith(ELLIPSIS)
+        core = core[: -len(ELLIPSIS)]
+    return core
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=600), st.lists(st.text(min_size=1, max_size=12), max_size=4),
+       st.booleans())
+def test_snippet_is_escaped_text_plus_marks_only(text: str, raw_terms: list[str],
+                                                 prefix_last: bool) -> None:
+    terms = [w for t in raw_terms for w in analyze(t)]
+    snip = build_snippet(text, terms, prefix_last=prefix_last)
+    core = _plain(snip.html, snip.start, snip.end, text)
+    stripped = MARKS.sub("", core)
+    assert "<" not in stripped and ">" not in stripped
+    assert html.unescape(stripped) == text[snip.start:snip.end]
+    assert core.count("<mark>") == core.count("</mark>") == snip.matches
+    assert "<mark></mark>" not in core
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="ab <>&\"'é", max_size=50),
+       st.lists(st.tuples(st.integers(0, 50), st.integers(0, 50)), max_size=5))
+def test_render_never_emits_other_markup(text: str, cuts: list[tuple[int, int]]) -> None:
+    spans = sorted({(min(a, b), max(a, b), 0) for a, b in cuts
+                    if min(a, b) < max(a, b) <= len(text)})
+    out = render(text, 0, len(text), spans)
+    assert html.unescape(MARKS.sub("", out)) == text
+    assert "<" not in MARKS.sub("", out)
