@@ -71,10 +71,14 @@ class Settings(BaseSettings):
     batch_max_wait_s: float = 0.05
     backfill_chunk_rows: int = 1000
 
-    # embeddings (semantic search)
-    embedder: Literal["none", "sentence-transformers", "use-multilingual"] = "none"
-    embedding_model: str = "all-MiniLM-L6-v2"
-    embedding_threads: int = 1
+    # embeddings (semantic search); see docs/embeddings.md
+    embedder: Literal["none", "sentence-transformers", "use-multilingual", "e5-multilingual"] = "none"
+    embedding_model: str = "all-MiniLM-L6-v2"  # sentence-transformers: a model id or a local path
+    embedding_threads: int = 1  # torch / BLAS / OpenMP threads; 1 measured fastest on 2 cores
+    embedding_batch_size: int = 32
+    embedding_max_tokens: int | None = None  # None: the model's own limit
+    embedding_query_prefix: str | None = None  # None: the model's own convention
+    embedding_document_prefix: str | None = None
 
     # security
     signing_keys: str = ""
@@ -115,6 +119,20 @@ class Settings(BaseSettings):
     def _port_range(cls, v: int) -> int:
         if not 0 <= v <= 65535:
             raise ValueError("must be between 0 and 65535")
+        return v
+
+    @field_validator("embedding_threads", "embedding_batch_size")
+    @classmethod
+    def _positive(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError("must be at least 1")
+        return v
+
+    @field_validator("embedding_max_tokens")
+    @classmethod
+    def _token_limit(cls, v: int | None) -> int | None:
+        if v is not None and v < 16:
+            raise ValueError("must be at least 16 tokens (or unset for the model's own limit)")
         return v
 
     @field_validator("slot_name", "publication_name")
