@@ -105,6 +105,11 @@ class Settings(BaseSettings):
     media_render_widths: str = "16,32,48,64,96,128,256,384,640,750,828,1080,1200,1920,2048,3840"
     media_render_qualities: str = "50,75,80,90"
     media_max_upload_bytes: int = 25 * 1024 * 1024
+    media_http_timeout_s: float = 10.0
+    media_origin_cache_max_bytes: int = 512 * 1024 * 1024
+    media_origin_ttl_s: float = 3600.0
+    media_srcset_widths: str = "320,640,960,1280,1920"
+    media_render_origin: str = ""
 
     log_level: str = "info"
 
@@ -173,7 +178,7 @@ class Settings(BaseSettings):
         """Raise one ``ConfigError`` that lists every problem for this role."""
         problems: list[str] = []
         try:
-            self.signing_key_list
+            parse_signing_keys(self.signing_keys)
         except ValueError as exc:
             problems.append(str(exc))
         if not self.demo:

@@ -3,4 +3,4 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-pytest_plugins = ["tests.fixtures.fix_pg"]
+pytest_plugins = ["tests.fixtures.fix_pg", "tests.fixtures.fix_stack"]

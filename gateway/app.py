@@ -1,0 +1,103 @@
+"""The composition root: one ASGI app that mounts the search and media routers.
+
+Builds the engine reader, database pools and services from one ``Settings`` and wires
+them together; nothing below imports this module. Production can run the same app per
+service (``awsm serve``) behind a CDN; the embedded stack runs it with the indexer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import Counter, Histogram
+from psycopg_pool import AsyncConnectionPool
+
+from awsm.db import open_async_pool
+from awsm.settings import Settings
+from gateway.errors import install_error_handlers
+from gateway.health import build_health_router
+from indexer.mapping import load_mapping
+from search_svc.api import SearchService
+from search_svc.api import build_router as build_search_router
+from search_svc.engines import open_engine
+from search_svc.engines.base import KeywordEngine
+from search_svc.tenants import TenantResolver
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("awsm.gateway")
+
+REQUESTS = Counter("awsm_http_requests_total", "HTTP requests", ["route", "status"])
+LATENCY = Histogram("awsm_http_request_seconds", "HTTP request latency", ["route"],
+                    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+
+
+class _LazyPool:
+    """Holds the pool opened in the lifespan so routers can be built before start-up."""
+
+    def __init__(self) -> None:
+        self.pool: AsyncConnectionPool | None = None
+
+    def connection(self):  # type: ignore[no-untyped-def]
+        if self.pool is None:
+            raise RuntimeError("database pool not open yet")
+        return self.pool.connection()
+
+
+def create_app(settings: Settings, *, engine: KeywordEngine | None = None) -> FastAPI:
+    mapping = load_mapping(settings.mapping_file)
+    engine = engine or open_engine(settings, writer=False)
+    read_pool, primary_pool = _LazyPool(), _LazyPool()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.query_database_url:
+            read_pool.pool = await open_async_pool(settings.query_database_url)
+        if settings.database_url and settings.database_url != settings.query_database_url:
+            primary_pool.pool = await open_async_pool(settings.database_url, max_size=2)
+        try:
+            yield
+        finally:
+            for holder in (read_pool, primary_pool):
+                if holder.pool is not None:
+                    await holder.pool.close()
+            engine.close()
+
+    app = FastAPI(
+        title="awsm", version="0.1.0", lifespan=lifespan,
+        description="Search and media for AWCMS: keyword search over published content, "
+                    "signed on-the-fly image transforms, health and metrics.",
+    )
+    install_error_handlers(app)
+    tenants = TenantResolver(read_pool, mapping.tenants,  # type: ignore[arg-type]
+                             ttl_s=settings.tenant_cache_ttl_s)
+    app.include_router(build_search_router(SearchService(settings, engine, tenants)))
+    app.include_router(build_health_router(
+        settings, engine, read_pool,  # type: ignore[arg-type]
+        primary_pool if settings.database_url != settings.query_database_url else None))  # type: ignore[arg-type]
+    _mount_media(app, settings)
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        response: Response = await call_next(request)
+        route = request.scope.get("route")
+        name = getattr(route, "path", "unmatched")
+        REQUESTS.labels(name, str(response.status_code)).inc()
+        LATENCY.labels(name).observe(time.perf_counter() - started)
+        return response
+
+    return app
+
+
+def _mount_media(app: FastAPI, settings: Settings) -> None:
+    try:
+        from media_svc.api import build_router as build_media_router
+    except ImportError:  # the media service is optional in a search-only deployment
+        log.info("media service not installed; /v1/img is not served")
+        return
+    app.include_router(build_media_router(settings))

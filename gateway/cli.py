@@ -1,0 +1,112 @@
+"""The ``awsm`` command: up, serve, indexer, reindex, sign-url, bench."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from awsm.errors import ConfigError
+from awsm.settings import Settings, load_settings
+
+__all__ = ["main"]
+
+
+def _settings(args: argparse.Namespace, **extra: object) -> Settings:
+    overrides = {k: getattr(args, k, None) for k in ("data_dir", "port", "host")}
+    return load_settings(**overrides, **extra)
+
+
+def _cmd_up(args: argparse.Namespace) -> int:
+    from gateway.stack import run_stack
+
+    settings = _settings(args, demo=True if args.demo else None)
+    return run_stack(settings, demo=args.demo, reindex=args.reindex)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from gateway.app import create_app
+
+    settings = _settings(args)
+    settings.validate_for("api")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                log_level=settings.log_level, proxy_headers=True)
+    return 0
+
+
+def _cmd_indexer(args: argparse.Namespace) -> int:
+    from gateway.indexer_main import run_indexer
+
+    settings = _settings(args)
+    settings.validate_for("indexer")
+    return run_indexer(settings, reindex=args.reindex)
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    script = Path("bench") / f"{args.name}.py"
+    if not script.exists():
+        print(f"no benchmark {args.name!r}: expected {script} (run from the repository root)",
+              file=sys.stderr)
+        return 2
+    return subprocess.call([sys.executable, str(script), *args.rest])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="awsm", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run everything embedded: PostgreSQL, indexer, API")
+    up.add_argument("--demo", action="store_true", help="load the AWCMS-shaped demo content")
+    up.add_argument("--data-dir", type=Path, help="where data lives (default .awsm)")
+    up.add_argument("--port", type=int, help="API port (default 8080; 0 picks a free one)")
+    up.add_argument("--host", help="API host (default 127.0.0.1)")
+    up.add_argument("--reindex", action="store_true", help="rebuild the index from the tables")
+    up.set_defaults(func=_cmd_up)
+
+    serve = sub.add_parser("serve", help="run the API against AWSM_DATABASE_URL")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--host")
+    serve.set_defaults(func=_cmd_serve)
+
+    idx = sub.add_parser("indexer", help="stream changes from AWSM_DATABASE_URL into the index")
+    idx.add_argument("--reindex", action="store_true", help="rebuild the index first")
+    idx.set_defaults(func=_cmd_indexer)
+
+    rei = sub.add_parser("reindex", help="rebuild the index from the tables, then keep streaming")
+    rei.set_defaults(func=_cmd_indexer, reindex=True)
+
+    bench = sub.add_parser("bench", help="run a benchmark from bench/ (e.g. search_keyword)")
+    bench.add_argument("name")
+    bench.add_argument("rest", nargs=argparse.REMAINDER)
+    bench.set_defaults(func=_cmd_bench)
+
+    try:
+        from media_svc.commands import register
+    except ImportError:
+        pass
+    else:
+        register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=os.environ.get("AWSM_LOG_LEVEL", "info").upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command in ("up", "serve", "indexer", "reindex", "bench"):
+            return int(args.func(args))
+        return int(args.func(args, _settings(args)))
+    except ConfigError as exc:
+        print(f"awsm: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

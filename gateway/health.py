@@ -1,0 +1,93 @@
+"""``/healthz`` (the process is up), ``/readyz`` (database, engine and indexer lag), ``/metrics``.
+
+Readiness reads the slot's lag straight from ``pg_replication_slots`` and the indexer's
+own row in ``search.indexer_status``, so it works for an indexer in another process.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from psycopg import Error as PsycopgError
+from psycopg_pool import AsyncConnectionPool
+from starlette.concurrency import run_in_threadpool
+
+from awsm.settings import Settings
+from search_svc.engines.base import KeywordEngine
+
+__all__ = ["build_health_router", "indexer_lag"]
+
+_LAG_SQL = """
+SELECT s.active, pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::bigint,
+       s.wal_status, st.state, st.last_error, st.last_error_at,
+       extract(epoch FROM now() - st.last_commit_at)::float8,
+       extract(epoch FROM now() - st.updated_at)::float8, st.documents_written
+FROM pg_replication_slots s
+LEFT JOIN search.indexer_status st ON st.slot_name = s.slot_name
+WHERE s.slot_name = %s AND s.database = current_database()
+"""
+
+
+async def indexer_lag(pool: AsyncConnectionPool, slot: str) -> dict[str, Any] | None:
+    async with pool.connection() as conn:
+        cur = await conn.execute(_LAG_SQL, (slot,))
+        row = await cur.fetchone()
+    if row is None:
+        return None
+    active, lag_bytes, wal_status, state, err, err_at, since_commit, since_update, written = row
+    return {
+        "slot_active": bool(active), "lag_bytes": lag_bytes, "wal_status": wal_status,
+        "state": state, "last_error": err,
+        "last_error_at": err_at.isoformat() if err_at else None,
+        "seconds_since_last_commit": round(since_commit, 3) if since_commit is not None else None,
+        "seconds_since_status": round(since_update, 3) if since_update is not None else None,
+        "documents_written": written,
+    }
+
+
+def build_health_router(settings: Settings, engine: KeywordEngine,
+                        pool: AsyncConnectionPool | None,
+                        primary_pool: AsyncConnectionPool | None = None) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="Liveness: the process answers")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="Readiness: database, engine and indexer lag")
+    async def readyz() -> JSONResponse:
+        checks: dict[str, Any] = {}
+        ok = True
+        if pool is not None:
+            try:
+                async with pool.connection() as conn:
+                    await conn.execute("SELECT 1")
+                checks["database"] = {"ok": True}
+            except (PsycopgError, TimeoutError) as exc:
+                ok = False
+                checks["database"] = {"ok": False, "error": type(exc).__name__}
+        try:
+            stats = await run_in_threadpool(engine.stats)
+            checks["engine"] = {"ok": True, "documents": stats.documents}
+        except Exception as exc:  # any engine failure means "not ready", never a 500
+            ok = False
+            checks["engine"] = {"ok": False, "error": type(exc).__name__}
+        lag_pool = primary_pool or pool
+        if lag_pool is not None:
+            try:
+                lag = await indexer_lag(lag_pool, settings.slot_name)
+                checks["indexer"] = lag or {"state": "not started"}
+            except (PsycopgError, TimeoutError) as exc:
+                checks["indexer"] = {"error": type(exc).__name__}
+        return JSONResponse({"status": "ready" if ok else "unavailable", "checks": checks},
+                            status_code=200 if ok else 503,
+                            headers={"Cache-Control": "no-store"})
+
+    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=True)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router

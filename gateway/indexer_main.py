@@ -1,0 +1,49 @@
+"""Runs the indexer in this process until SIGTERM/SIGINT: ``awsm indexer``.
+
+Any failure is recorded in ``search.indexer_status`` and ends the process with a
+non-zero code; the supervisor (``awsm up``, systemd, Kubernetes) restarts it and the
+slot replays from the last durable position.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from awsm.settings import Settings
+from indexer.mapping import load_mapping
+from indexer.worker import Indexer
+from search_svc.engines import open_engine
+
+__all__ = ["run_indexer"]
+
+log = logging.getLogger("awsm.indexer")
+
+
+def run_indexer(settings: Settings, *, reindex: bool = False) -> int:
+    assert settings.database_url is not None
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: object) -> None:
+        log.info("signal %d: stopping after the current batch", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    mapping = load_mapping(settings.mapping_file)
+    engine = open_engine(settings, writer=True)
+    indexer = Indexer(settings, mapping, engine, settings.database_url)
+    try:
+        if reindex:
+            indexer.prepare()
+            indexer.backfill()
+        indexer.run(stop)
+        return 0
+    except Exception as exc:
+        log.exception("indexer failed")
+        indexer.record_error(exc)
+        raise
+    finally:
+        indexer.close()
+        engine.close()

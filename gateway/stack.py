@@ -1,0 +1,156 @@
+"""``awsm up``: the whole stack on one machine under one data directory.
+
+Embedded PostgreSQL (``wal_level=logical``) → migrations → demo content (once, with
+``--demo``) → the indexer as a supervised child process → the API (uvicorn) in this
+process. Prints and writes ``<data-dir>/stack.json``; Ctrl-C / SIGTERM stops all of it.
+A second run on the same data directory resumes with the data and index intact.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+from importlib import resources
+from pathlib import Path
+
+import psycopg
+
+from awsm.db import apply_migrations, connect
+from awsm.settings import Settings
+from gateway.embedded_pg import EmbeddedPostgres
+
+__all__ = ["run_stack"]
+
+log = logging.getLogger("awsm.stack")
+_DB_NAME = "awcms"
+
+
+def _prepare_database(pg: EmbeddedPostgres, demo: bool, media_root: Path) -> str:
+    with psycopg.connect(pg.url(), autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (_DB_NAME,)).fetchone():
+            conn.execute(f"CREATE DATABASE {_DB_NAME}")
+    url = pg.url(_DB_NAME)
+    with connect(url) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        conn.execute(resources.files("gateway.demo").joinpath("schema.sql").read_text())  # type: ignore[call-overload]
+        apply_migrations(conn)
+        if demo:
+            row = conn.execute("SELECT count(*) FROM tenants").fetchone()
+            if row is not None and row[0] == 0:
+                from gateway.demo.corpus import load_demo
+
+                summary = load_demo(conn, media_root)
+                log.info("demo content loaded: %s", summary)
+    return url
+
+
+def _demo_secrets(data_dir: Path) -> dict[str, str]:
+    """Demo mode mints its own keys once and keeps them, so signed URLs survive restarts."""
+    path = data_dir / "secrets.json"
+    if path.exists():
+        return dict(json.loads(path.read_text()))
+    values = {
+        "AWSM_SIGNING_KEYS": f"demo:{secrets.token_urlsafe(32)}",
+        "AWSM_JWT_SECRET": secrets.token_urlsafe(32),
+    }
+    path.write_text(json.dumps(values))
+    path.chmod(0o600)
+    return values
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+class _IndexerSupervisor(threading.Thread):
+    """Keeps one ``awsm indexer`` child running; restarts it with backoff if it dies."""
+
+    def __init__(self, env: dict[str, str], reindex: bool) -> None:
+        super().__init__(name="indexer-supervisor", daemon=True)
+        self.env, self.reindex = env, reindex
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        backoff = 0.5
+        first = True
+        while not self.stopping.is_set():
+            cmd = [sys.executable, "-m", "gateway.cli", "indexer"]
+            if first and self.reindex:
+                cmd.append("--reindex")
+            first = False
+            started = time.monotonic()
+            self.proc = subprocess.Popen(cmd, env=self.env)
+            code = self.proc.wait()
+            if self.stopping.is_set():
+                return
+            backoff = 0.5 if time.monotonic() - started > 30 else min(backoff * 2, 30.0)
+            log.warning("indexer exited with %s; restarting in %.1fs", code, backoff)
+            self.stopping.wait(backoff)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def run_stack(settings: Settings, *, demo: bool, reindex: bool = False) -> int:
+    import uvicorn
+
+    from gateway.app import create_app
+
+    data_dir = settings.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    extra = _demo_secrets(data_dir) if demo else {}
+    for key, value in extra.items():
+        os.environ.setdefault(key, value)
+    pg = EmbeddedPostgres(data_dir / "pg")
+    try:
+        settings = settings.model_copy(update={
+            "data_dir": data_dir,
+            "signing_keys": settings.signing_keys or extra.get("AWSM_SIGNING_KEYS", ""),
+            "jwt_secret": settings.jwt_secret or extra.get("AWSM_JWT_SECRET"),
+        })
+        url = _prepare_database(pg, demo, settings.resolved_media_root)
+        settings = settings.model_copy(update={"database_url": url})
+        settings.validate_for("stack")
+        sock = _bind(settings.host, settings.port)
+        port = sock.getsockname()[1]
+        api_url = f"http://{settings.host}:{port}"
+        env = {**os.environ, "AWSM_DATABASE_URL": url, "AWSM_DATA_DIR": str(data_dir),
+               "AWSM_SIGNING_KEYS": settings.signing_keys,
+               "AWSM_JWT_SECRET": settings.jwt_secret or "",
+               "AWSM_DEMO": "true" if demo else "false"}
+        env.pop("AWSM_DATABASE_READ_URL", None)
+        supervisor = _IndexerSupervisor(env, reindex)
+        supervisor.start()
+        (data_dir / "stack.json").write_text(json.dumps({"api_url": api_url, "database_url": url}))
+        print(f"api: {api_url}", flush=True)
+        print(f"database: {url}", flush=True)
+        print(f"docs: {api_url}/docs", flush=True)
+        config = uvicorn.Config(create_app(settings), log_level=settings.log_level,
+                                access_log=False, timeout_graceful_shutdown=5)
+        server = uvicorn.Server(config)
+        try:
+            server.run(sockets=[sock])
+        finally:
+            supervisor.stop()
+    finally:
+        pg.stop()
+    return 0

@@ -1,0 +1,81 @@
+"""Pure: fold a stream of decoded pgoutput records into one batch of affected keys.
+
+A batch says *which* rows to re-read, never what they contain: the worker re-reads
+current rows by primary key, so unchanged TOAST columns, joined names and visibility
+are always evaluated on the latest state, and repeated changes of a row coalesce.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from indexer.mapping import Mapping
+from indexer.pgoutput import Begin, Change, Commit, Message, Truncate
+
+__all__ = ["Batch", "HEARTBEAT_PREFIX", "add_record"]
+
+HEARTBEAT_PREFIX = "awsm_heartbeat"
+
+
+@dataclass
+class Batch:
+    rows: dict[str, set[str]] = field(default_factory=dict)  # document table → primary keys
+    tenants: set[str] = field(default_factory=set)
+    categories: set[str] = field(default_factory=set)
+    truncated: set[str] = field(default_factory=set)
+    changes: int = 0
+    end_lsn: int = 0  # confirm up to here once the batch is durable
+    first_commit_us: int = 0
+    last_commit_us: int = 0
+    open_txn: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return not (self.rows or self.tenants or self.categories or self.truncated)
+
+    @property
+    def ready(self) -> bool:
+        """Whole transactions only: never act on a transaction before its commit."""
+        return not self.open_txn and self.end_lsn > 0
+
+
+def add_record(batch: Batch, mapping: Mapping, record: object, wal_end: int = 0) -> None:
+    """Fold one decoded record into ``batch``.
+
+    Changes of a transaction are recorded as they arrive; if the stream breaks before
+    the commit the whole batch is discarded and the server resends it (the slot was
+    not confirmed past it), so recording early loses nothing."""
+    if isinstance(record, Begin):
+        batch.open_txn = True
+    elif isinstance(record, Commit):
+        batch.open_txn = False
+        batch.end_lsn = max(batch.end_lsn, record.end_lsn)
+        batch.first_commit_us = batch.first_commit_us or record.commit_time_us
+        batch.last_commit_us = record.commit_time_us
+    elif isinstance(record, Change):
+        batch.changes += 1
+        _add_change(batch, mapping, record)
+    elif isinstance(record, Truncate):
+        batch.truncated.update(name for _schema, name in record.tables)
+    elif isinstance(record, Message):
+        if not record.transactional:
+            batch.end_lsn = max(batch.end_lsn, record.lsn, wal_end)
+
+
+def _add_change(batch: Batch, mapping: Mapping, change: Change) -> None:
+    src = mapping.source(change.table)
+    if src is not None:
+        for values in (change.values, change.old_key or {}):
+            key = values.get(src.id)
+            if key is not None:
+                batch.rows.setdefault(src.table, set()).add(key)
+        return
+    if change.table == mapping.tenants.table:
+        key = change.values.get(mapping.tenants.id) or (change.old_key or {}).get(mapping.tenants.id)
+        if key:
+            batch.tenants.add(key)
+    elif mapping.categories and change.table == mapping.categories.table:
+        cat = mapping.categories
+        key = change.values.get(cat.id) or (change.old_key or {}).get(cat.id)
+        if key:
+            batch.categories.add(key)

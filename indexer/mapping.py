@@ -1,0 +1,271 @@
+"""The declarative source mapping: tables → documents, and the visibility rule.
+
+Loads the TOML mapping (``indexer/default_mapping.toml`` or ``AWSM_MAPPING_FILE``),
+validates it, and builds every SQL statement the indexer runs from it with
+``psycopg.sql.Identifier`` — the mapping is configuration, never SQL text. Turning a
+re-read row into a ``Document`` is pure (``row_to_document``).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from psycopg import sql
+
+from awsm.errors import ConfigError
+from search_svc.engines.base import Document
+from search_svc.tenants import TenantSource
+
+__all__ = [
+    "CategorySource",
+    "DocumentSource",
+    "Mapping",
+    "TenantSource",
+    "Visibility",
+    "load_mapping",
+    "row_to_document",
+]
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_URL_FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass(frozen=True, slots=True)
+class Visibility:
+    status: str | None = None
+    published_values: tuple[str, ...] = ("published",)
+    deleted_at: str | None = None
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CategorySource:
+    table: str = "categories"
+    id: str = "id"
+    name: str = "name"
+    deleted_at: str | None = "deleted_at"
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentSource:
+    table: str
+    type: str
+    id: str
+    tenant: str
+    title: str
+    body: str | None = None
+    summary: str | None = None
+    tags: str | None = None
+    category: str | None = None
+    locale: str | None = None
+    image: str | None = None
+    published_at: str | None = None
+    url: str = ""
+    visibility: Visibility = field(default_factory=Visibility)
+
+    @property
+    def url_columns(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(_URL_FIELD.findall(self.url)))
+
+    def columns(self) -> set[str]:
+        """Every column of this table the mapping names (checked against the database)."""
+        named = {self.id, self.tenant, self.title, *self.url_columns, *self.visibility.flags}
+        for opt in (self.body, self.summary, self.tags, self.category, self.locale, self.image,
+                    self.published_at, self.visibility.status, self.visibility.deleted_at):
+            if opt:
+                named.add(opt)
+        return named
+
+
+@dataclass(frozen=True, slots=True)
+class Mapping:
+    tenants: TenantSource
+    categories: CategorySource | None
+    documents: tuple[DocumentSource, ...]
+
+    def source(self, table: str) -> DocumentSource | None:
+        for doc in self.documents:
+            if doc.table == table:
+                return doc
+        return None
+
+    def by_type(self, doc_type: str) -> DocumentSource | None:
+        for doc in self.documents:
+            if doc.type == doc_type:
+                return doc
+        return None
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        extra = (self.categories.table,) if self.categories else ()
+        return (*(d.table for d in self.documents), self.tenants.table, *extra)
+
+    # SQL -------------------------------------------------------------------
+    def select_documents(self, src: DocumentSource, where: sql.Composable) -> sql.Composed:
+        """SELECT the document fields of ``src`` plus ``visible`` for rows matching ``where``
+        (which refers to the source table as ``d``)."""
+        d, t, c = sql.Identifier("d"), sql.Identifier("t"), sql.Identifier("c")
+
+        def col(alias: sql.Identifier, name: str | None) -> sql.Composable:
+            return sql.SQL("{}.{}").format(alias, sql.Identifier(name)) if name else sql.NULL
+
+        ten = self.tenants
+        locale: sql.Composable = col(d, src.locale)
+        if ten.locale:
+            locale = sql.SQL("coalesce(nullif({}, ''), {})").format(locale, col(t, ten.locale))
+        category: sql.Composable = sql.NULL
+        join_c: sql.Composable = sql.SQL("")
+        if src.category and self.categories:
+            cat = self.categories
+            category = col(c, cat.name)
+            cond = sql.SQL("{} = {}").format(col(c, cat.id), col(d, src.category))
+            if cat.deleted_at:
+                cond = sql.SQL("{} AND {} IS NULL").format(cond, col(c, cat.deleted_at))
+            join_c = sql.SQL(" LEFT JOIN {} c ON {}").format(sql.Identifier(cat.table), cond)
+        vis = self._visible(src)
+        published = (sql.SQL("coalesce(extract(epoch FROM {})::bigint, 0)").format(
+            col(d, src.published_at)) if src.published_at else sql.SQL("0"))
+        tags = (sql.SQL("coalesce({}, '{{}}')::text[]").format(col(d, src.tags))
+                if src.tags else sql.SQL("'{}'::text[]"))
+        url_cols = [sql.SQL("{}::text").format(col(d, u)) for u in src.url_columns]
+        fields = [
+            sql.SQL("{}::text").format(col(d, src.id)),
+            sql.SQL("{}::text").format(col(d, src.tenant)),
+            col(d, src.title), col(d, src.body), col(d, src.summary), tags, category,
+            locale, col(d, src.image), published, vis, *url_cols,
+        ]
+        return sql.SQL(
+            "SELECT {fields} FROM {table} d LEFT JOIN {tenants} t ON {tid} = {dtid}{join_c}"
+            " WHERE {where}"
+        ).format(
+            fields=sql.SQL(", ").join(fields), table=sql.Identifier(src.table),
+            tenants=sql.Identifier(ten.table), tid=col(t, ten.id), dtid=col(d, src.tenant),
+            join_c=join_c, where=where,
+        )
+
+    def _visible(self, src: DocumentSource) -> sql.Composable:
+        d, t = sql.Identifier("d"), sql.Identifier("t")
+        v, ten = src.visibility, self.tenants
+        parts: list[sql.Composable] = [sql.SQL("{}.{} IS NOT NULL").format(t, sql.Identifier(ten.id))]
+        if v.status:
+            parts.append(sql.SQL("{}.{}::text = ANY({})").format(
+                d, sql.Identifier(v.status), sql.Literal(list(v.published_values))))
+        if v.deleted_at:
+            parts.append(sql.SQL("{}.{} IS NULL").format(d, sql.Identifier(v.deleted_at)))
+        for flag in v.flags:
+            parts.append(sql.SQL("{}.{} IS TRUE").format(d, sql.Identifier(flag)))
+        if src.published_at:
+            # scheduled rows become visible by the database clock, not by a write
+            parts.append(sql.SQL("{0}.{1} IS NOT NULL AND {0}.{1} <= now()").format(
+                d, sql.Identifier(src.published_at)))
+        if ten.status:
+            parts.append(sql.SQL("{}.{}::text = ANY({})").format(
+                t, sql.Identifier(ten.status), sql.Literal(list(ten.active_values))))
+        if ten.deleted_at:
+            parts.append(sql.SQL("{}.{} IS NULL").format(t, sql.Identifier(ten.deleted_at)))
+        return sql.SQL("({})").format(sql.SQL(" AND ").join(parts))
+
+
+def row_to_document(src: DocumentSource, row: tuple[Any, ...]) -> Document | None:
+    """A row from ``Mapping.select_documents`` → its Document, or None when not visible."""
+    (row_id, tenant_id, title, body, summary, tags, category, locale, image, published,
+     visible, *url_values) = row
+    if not visible:
+        return None
+    url_fields = dict(zip(src.url_columns, url_values, strict=True))
+    url = _URL_FIELD.sub(lambda m: str(url_fields.get(m.group(1)) or ""), src.url)
+    return Document(
+        key=f"{src.type}:{row_id}", id=str(row_id), tenant_id=str(tenant_id), type=src.type,
+        title=str(title or ""), body=str(body or ""), summary=str(summary or ""),
+        tags=tuple(str(t) for t in (tags or ()) if t), category=category or None,
+        locale=str(locale or ""), image=image or None, url=url, published_at=int(published or 0),
+    )
+
+
+# loading -------------------------------------------------------------------
+
+def _name(value: Any, where: str, problems: list[str], optional: bool = False) -> str | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not _NAME.match(value):
+        problems.append(f"{where}: {value!r} is not a valid column or table name")
+        return None
+    return value
+
+
+def _strings(value: Any, where: str, problems: list[str]) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        problems.append(f"{where}: expected a list of strings")
+        return ()
+    return tuple(value)
+
+
+def _parse_document(raw: dict[str, Any], i: int, problems: list[str]) -> DocumentSource | None:
+    where = f"documents[{i}]"
+    known = {"table", "type", "id", "tenant", "title", "body", "summary", "tags", "category",
+             "locale", "image", "published_at", "url", "visibility"}
+    for key in raw:
+        if key not in known:
+            problems.append(f"{where}.{key}: unknown key (known: {', '.join(sorted(known))})")
+    vis_raw = raw.get("visibility", {})
+    flags = _strings(vis_raw.get("flags", []), f"{where}.visibility.flags", problems)
+    for f in flags:
+        _name(f, f"{where}.visibility.flags", problems)
+    vis = Visibility(
+        status=_name(vis_raw.get("status"), f"{where}.visibility.status", problems, True),
+        published_values=_strings(vis_raw.get("published_values", ["published"]),
+                                  f"{where}.visibility.published_values", problems),
+        deleted_at=_name(vis_raw.get("deleted_at"), f"{where}.visibility.deleted_at", problems, True),
+        flags=flags,
+    )
+    doc_type = raw.get("type")
+    if not isinstance(doc_type, str) or not re.match(r"^[a-z][a-z0-9_]{0,30}$", doc_type):
+        problems.append(f"{where}.type: must be a short lower-case word, got {doc_type!r}")
+    required = {k: _name(raw.get(k), f"{where}.{k}", problems) for k in ("table", "id", "tenant", "title")}
+    optional = {k: _name(raw.get(k), f"{where}.{k}", problems, True)
+                for k in ("body", "summary", "tags", "category", "locale", "image", "published_at")}
+    url = raw.get("url", "")
+    if not isinstance(url, str):
+        problems.append(f"{where}.url: must be a string template like '/blogs/{{slug}}'")
+        url = ""
+    if any(v is None for v in required.values()) or not isinstance(doc_type, str):
+        return None
+    return DocumentSource(type=doc_type, url=url, visibility=vis,
+                          **{k: v for k, v in required.items() if v}, **optional)  # type: ignore[arg-type]
+
+
+def load_mapping(path: Path | None = None) -> Mapping:
+    """Load and validate a mapping file; every problem is reported at once."""
+    try:
+        if path is None:
+            text = resources.files("indexer").joinpath("default_mapping.toml").read_text()
+        else:
+            text = Path(path).read_text()
+        raw = tomllib.loads(text)
+    except FileNotFoundError as exc:
+        raise ConfigError([f"AWSM_MAPPING_FILE: {path} does not exist"]) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"AWSM_MAPPING_FILE: {path} is not valid TOML: {exc}"]) from exc
+    problems: list[str] = []
+    ten_raw = dict(raw.get("tenants", {}))
+    tenants = TenantSource(**{  # type: ignore[arg-type]
+        k: (tuple(v) if isinstance(v, list) else v) for k, v in ten_raw.items()
+        if k in TenantSource.__dataclass_fields__
+    })
+    categories = (CategorySource(**raw["categories"]) if "categories" in raw else None)
+    docs_raw = raw.get("documents", [])
+    if not docs_raw:
+        problems.append("documents: the mapping names no document tables")
+    docs = [_parse_document(d, i, problems) for i, d in enumerate(docs_raw)]
+    types = [d.type for d in docs if d]
+    if len(set(types)) != len(types):
+        problems.append("documents: two tables share one document type")
+    if problems:
+        raise ConfigError(problems)
+    return Mapping(tenants=tenants, categories=categories,
+                   documents=tuple(d for d in docs if d))

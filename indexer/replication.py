@@ -1,0 +1,190 @@
+"""Logical replication: the publication, the slot, and the pgoutput stream.
+
+The one module that knows PostgreSQL's replication protocol. Slot and publication
+management use psycopg 3; the stream uses psycopg2's ``LogicalReplicationConnection``
+(psycopg 3 has no replication API). Positions are confirmed only when the caller says
+the engine write is durable (``confirm``); nothing here decides that.
+"""
+
+from __future__ import annotations
+
+import select
+import time
+from dataclasses import dataclass
+
+import psycopg
+import psycopg2
+import psycopg2.extras
+from psycopg import sql
+
+from awsm.errors import ConfigError, ServiceUnavailable
+from indexer.pgoutput import format_lsn
+
+__all__ = [
+    "ReplicationStream",
+    "SlotInUse",
+    "SlotInfo",
+    "emit_heartbeat",
+    "ensure_publication",
+    "ensure_slot",
+    "slot_info",
+]
+
+
+class SlotInUse(ServiceUnavailable):
+    code, message = "slot_in_use", "The replication slot is held by another process."
+
+
+@dataclass(frozen=True, slots=True)
+class SlotInfo:
+    name: str
+    active_pid: int | None
+    confirmed_flush_lsn: str | None
+    wal_status: str | None
+    lag_bytes: int | None
+
+
+def check_replica_identity(conn: psycopg.Connection, tables: tuple[str, ...]) -> None:
+    """Every published table needs a replica identity, or deletes carry no key."""
+    problems = []
+    for table in tables:
+        row = conn.execute(
+            "SELECT c.relreplident, EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid "
+            "AND i.indisprimary) FROM pg_class c WHERE c.oid = to_regclass(%s)", (table,)
+        ).fetchone()
+        if row is None:
+            problems.append(f"table {table!r} named in the mapping does not exist")
+        elif row[0] == "n" or (row[0] == "d" and not row[1]):
+            problems.append(
+                f"table {table!r} has no replica identity (no primary key): deletes would "
+                f"carry no key. Add a primary key or ALTER TABLE {table} REPLICA IDENTITY FULL."
+            )
+    if problems:
+        raise ConfigError(problems)
+
+
+def ensure_publication(conn: psycopg.Connection, name: str, tables: tuple[str, ...]) -> None:
+    idents = sql.SQL(", ").join(sql.Identifier(t) for t in tables)
+    exists = conn.execute("SELECT 1 FROM pg_publication WHERE pubname = %s", (name,)).fetchone()
+    if exists:
+        conn.execute(sql.SQL("ALTER PUBLICATION {} SET TABLE {}").format(sql.Identifier(name), idents))
+    else:
+        conn.execute(sql.SQL("CREATE PUBLICATION {} FOR TABLE {}").format(sql.Identifier(name), idents))
+
+
+def slot_info(conn: psycopg.Connection, name: str) -> SlotInfo | None:
+    row = conn.execute(
+        "SELECT slot_name, active_pid, confirmed_flush_lsn::text, wal_status, "
+        "pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint "
+        "FROM pg_replication_slots WHERE slot_name = %s AND database = current_database()",
+        (name,),
+    ).fetchone()
+    return SlotInfo(*row) if row else None
+
+
+def ensure_slot(conn: psycopg.Connection, name: str, *, wait_s: float = 10.0) -> bool:
+    """Create the slot if absent (True) or check nobody else holds it (False).
+
+    A slot whose holder just died stays active until its walsender notices, so wait a
+    little before calling it held. A ``lost`` slot (WAL removed) is recreated: the
+    caller must then rebuild the index, since changes are gone."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        info = slot_info(conn, name)
+        if info is None:
+            other = conn.execute(
+                "SELECT database FROM pg_replication_slots WHERE slot_name = %s", (name,)
+            ).fetchone()
+            if other:
+                raise ConfigError([
+                    f"replication slot {name!r} belongs to database {other[0]!r}; set "
+                    "AWSM_SLOT_NAME to a name unique to this database and environment"
+                ])
+            conn.execute("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", (name,))
+            return True
+        if info.wal_status == "lost":
+            conn.execute("SELECT pg_drop_replication_slot(%s)", (name,))
+            continue
+        if info.active_pid is None:
+            return False
+        if time.monotonic() > deadline:
+            who = conn.execute(
+                "SELECT coalesce(application_name, ''), coalesce(client_addr::text, 'local') "
+                "FROM pg_stat_activity WHERE pid = %s", (info.active_pid,)
+            ).fetchone()
+            raise SlotInUse(
+                f"replication slot {name!r} is held by another process (pid {info.active_pid}"
+                + (f", application {who[0]!r} from {who[1]}" if who else "")
+                + "). Stop the other indexer, or give this one its own AWSM_SLOT_NAME."
+            )
+        time.sleep(0.2)
+
+
+def emit_heartbeat(conn: psycopg.Connection) -> None:
+    """A WAL record our slot decodes, so it can advance while mapped tables are idle."""
+    conn.execute("SELECT pg_logical_emit_message(false, 'awsm_heartbeat', now()::text)")
+
+
+class ReplicationStream:
+    """The pgoutput stream of one slot; ``read`` drains what has arrived."""
+
+    def __init__(self, dsn: str, slot: str, publication: str) -> None:
+        self.dsn, self.slot, self.publication = dsn, slot, publication
+        self._conn: psycopg2.extensions.connection | None = None
+        self._cur: psycopg2.extras.ReplicationCursor | None = None
+
+    def open(self) -> None:
+        try:
+            self._conn = psycopg2.connect(
+                self.dsn, connection_factory=psycopg2.extras.LogicalReplicationConnection,
+                application_name="awsm-indexer",
+            )
+            self._cur = self._conn.cursor()
+            self._cur.start_replication(
+                slot_name=self.slot, decode=False, status_interval=5,
+                options={"proto_version": "1", "publication_names": self.publication,
+                         "messages": "true"},
+            )
+        except psycopg2.Error as exc:
+            self.close()
+            raise ServiceUnavailable(detail=f"cannot start replication: {exc}") from exc
+
+    def read(self, timeout: float, max_messages: int = 10_000) -> list[tuple[int, bytes]]:
+        """Messages that arrived, as (wal start, payload); waits up to ``timeout`` for one."""
+        assert self._cur is not None and self._conn is not None
+        out: list[tuple[int, bytes]] = []
+        try:
+            while len(out) < max_messages:
+                msg = self._cur.read_message()
+                if msg is None:
+                    if out:
+                        break
+                    ready, _, _ = select.select([self._conn], [], [], timeout)
+                    if not ready:
+                        break
+                    timeout = 0
+                    continue
+                out.append((msg.data_start, bytes(msg.payload)))
+        except psycopg2.Error as exc:
+            raise ServiceUnavailable(detail=f"replication stream broke: {exc}") from exc
+        return out
+
+    @property
+    def wal_end(self) -> int:
+        return int(self._cur.wal_end) if self._cur is not None else 0
+
+    def confirm(self, lsn: int) -> None:
+        """Tell the server everything up to ``lsn`` is durable in the index."""
+        assert self._cur is not None
+        try:
+            self._cur.send_feedback(write_lsn=lsn, flush_lsn=lsn, apply_lsn=lsn, force=True)
+        except psycopg2.Error as exc:
+            raise ServiceUnavailable(detail=f"cannot confirm {format_lsn(lsn)}: {exc}") from exc
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except psycopg2.Error:
+                pass
+        self._conn = self._cur = None

@@ -1,0 +1,331 @@
+"""The indexer loop: backfill, then stream changes into the keyword engine.
+
+Order of one batch: fold decoded records into affected keys (``changes.py``) → map
+tenant/category changes to document keys → re-read current rows on the primary →
+build documents (``mapping.row_to_document``) → one durable engine write carrying the
+LSN → confirm the slot. The slot never moves past what the engine holds, so a crash
+at any point only replays (writes are idempotent whole-document replaces).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from awsm.db import connect
+from awsm.errors import ConfigError
+from awsm.settings import Settings
+from indexer.changes import Batch, add_record
+from indexer.mapping import DocumentSource, Mapping, row_to_document
+from indexer.pgoutput import DecodeError, Decoder, format_lsn, parse_lsn
+from indexer.replication import (
+    ReplicationStream,
+    check_replica_identity,
+    emit_heartbeat,
+    ensure_publication,
+    ensure_slot,
+)
+from search_svc.engines.base import Document, KeywordEngine
+
+__all__ = ["Indexer", "IndexerState"]
+
+log = logging.getLogger("awsm.indexer")
+_SCHEDULE_OVERLAP_S = 5.0
+
+
+@dataclass
+class IndexerState:
+    lsn: int = 0
+    scheduled_until: float = 0.0  # database epoch seconds already scanned for due rows
+
+    def dump(self) -> str:
+        return json.dumps({"lsn": format_lsn(self.lsn), "scheduled_until": self.scheduled_until})
+
+    @classmethod
+    def load(cls, text: str | None) -> IndexerState | None:
+        if not text:
+            return None
+        try:
+            raw = json.loads(text)
+            return cls(parse_lsn(raw["lsn"]), float(raw.get("scheduled_until", 0.0)))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+class Indexer:
+    def __init__(self, settings: Settings, mapping: Mapping, engine: KeywordEngine,
+                 dsn: str) -> None:
+        self.settings, self.mapping, self.engine, self.dsn = settings, mapping, engine, dsn
+        self.conn: psycopg.Connection = connect(dsn)
+        self.state = IndexerState()
+        self.stream: ReplicationStream | None = None
+        self.documents_written = 0
+        self._key_types: dict[str, str] = {}
+        self._last_status = 0.0
+
+    # start-up ------------------------------------------------------------
+    def prepare(self) -> bool:
+        """Check the mapping against the database, ensure publication and slot.
+        Returns True when a full backfill is needed."""
+        self._check_columns()
+        check_replica_identity(self.conn, self.mapping.tables)
+        ensure_publication(self.conn, self.settings.publication_name, self.mapping.tables)
+        created = ensure_slot(self.conn, self.settings.slot_name)
+        saved = IndexerState.load(self.engine.checkpoint())
+        if saved is not None and not created:
+            self.state = saved
+            return False
+        return True
+
+    def _check_columns(self) -> None:
+        wanted: dict[str, set[str]] = {}
+        for src in self.mapping.documents:
+            wanted[src.table] = src.columns()
+        ten = self.mapping.tenants
+        wanted[ten.table] = {c for c in (ten.id, ten.slug, ten.domain, ten.status, ten.deleted_at,
+                                         ten.locale) if c}
+        if self.mapping.categories:
+            cat = self.mapping.categories
+            wanted[cat.table] = {c for c in (cat.id, cat.name, cat.deleted_at) if c}
+        problems = []
+        for table, cols in wanted.items():
+            rows = self.conn.execute(
+                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                "WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped", (table,)
+            ).fetchall()
+            have = dict(rows)
+            if not have:
+                problems.append(f"mapping names table {table!r}, which does not exist")
+                continue
+            problems += [f"mapping names column {table}.{c}, which does not exist"
+                         for c in sorted(cols - have.keys())]
+            for src in self.mapping.documents:
+                if src.table == table:
+                    self._key_types[table] = have.get(src.id, "text")
+                    self._key_types[f"{table}.tenant"] = have.get(src.tenant, "text")
+                    if src.category:
+                        self._key_types[f"{table}.category"] = have.get(src.category, "text")
+        if problems:
+            raise ConfigError(problems)
+
+    # backfill --------------------------------------------------------------
+    def backfill(self) -> int:
+        """Index every visible row into a shadow index and swap it in."""
+        started = self._db_now()
+        lsn_row = self.conn.execute(
+            "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = %s",
+            (self.settings.slot_name,),
+        ).fetchone()
+        shadow = self.engine.begin_rebuild()
+        total = 0
+        for src in self.mapping.documents:
+            for docs in self._scan(src):
+                shadow.write(docs, [])
+                total += len(docs)
+                log.info("backfill %s: %d documents", src.table, total)
+        self.state = IndexerState(parse_lsn(lsn_row[0]) if lsn_row and lsn_row[0] else 0,
+                                  started - _SCHEDULE_OVERLAP_S)
+        shadow.write([], [], checkpoint=self.state.dump())
+        self.engine.swap(shadow)
+        self.documents_written += total
+        self._write_status("streaming", backfilled=True)
+        log.info("backfill done: %d documents", total)
+        return total
+
+    def _scan(self, src: DocumentSource) -> Iterator[list[Document]]:
+        last: str | None = None
+        idcol = sql.SQL("d.{}").format(sql.Identifier(src.id))
+        chunk = self.settings.backfill_chunk_rows
+        while True:
+            where = sql.SQL("TRUE") if last is None else sql.SQL("{} > {}::{}").format(
+                idcol, sql.Literal(last), sql.SQL(self._key_types.get(src.table, "text")))
+            query = sql.SQL("{} ORDER BY {} LIMIT {}").format(
+                self.mapping.select_documents(src, where), idcol, sql.Literal(chunk))
+            rows = self.conn.execute(query).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield [d for d in (row_to_document(src, r) for r in rows) if d is not None]
+            if len(rows) < chunk:
+                return
+
+    # streaming ---------------------------------------------------------------
+    def run(self, stop: threading.Event) -> None:
+        if self.prepare():
+            self.backfill()
+        self.stream = ReplicationStream(self.dsn, self.settings.slot_name,
+                                        self.settings.publication_name)
+        self.stream.open()
+        log.info("streaming from slot %s at %s", self.settings.slot_name, format_lsn(self.state.lsn))
+        self._write_status("streaming")
+        decoder, batch = Decoder(), Batch()
+        next_heartbeat = next_schedule = time.monotonic()
+        try:
+            while not stop.is_set():
+                for _start, payload in self.stream.read(timeout=0.05,
+                                                        max_messages=self.settings.batch_max_changes):
+                    try:
+                        record = decoder.decode(payload)
+                    except DecodeError as exc:
+                        raise RuntimeError(f"cannot decode pgoutput message: {exc}") from exc
+                    add_record(batch, self.mapping, record, self.stream.wal_end)
+                if batch.ready:
+                    self.apply(batch)
+                    batch = Batch()
+                now = time.monotonic()
+                if now >= next_schedule:
+                    self.publish_due()
+                    next_schedule = now + self.settings.schedule_interval_s
+                if now >= next_heartbeat:
+                    emit_heartbeat(self.conn)
+                    next_heartbeat = now + self.settings.heartbeat_interval_s
+        finally:
+            self.stream.close()
+            self._write_status("stopped")
+
+    def apply(self, batch: Batch) -> None:
+        """Make the engine match the current rows behind ``batch``, then confirm it."""
+        if not batch.empty:
+            if batch.truncated:
+                self.backfill()  # a TRUNCATE carries no keys: rebuild from the tables
+            upserts, deletes = self.documents_for(self.affected_keys(batch))
+            self.state.lsn = batch.end_lsn
+            self.engine.write(upserts, deletes, checkpoint=self.state.dump())
+            self.documents_written += len(upserts) + len(deletes)
+        else:
+            self.state.lsn = batch.end_lsn
+        assert self.stream is not None
+        self.stream.confirm(batch.end_lsn)
+        self._write_status("streaming", commit_us=batch.last_commit_us)
+
+    def affected_keys(self, batch: Batch) -> dict[str, set[str]]:
+        keys = {table: set(ids) for table, ids in batch.rows.items()}
+        for src in self.mapping.documents:
+            if batch.tenants:
+                keys.setdefault(src.table, set()).update(
+                    self._ids_where(src, src.tenant, batch.tenants, "tenant"))
+            if batch.categories and src.category:
+                keys.setdefault(src.table, set()).update(
+                    self._ids_where(src, src.category, batch.categories, "category"))
+        return keys
+
+    def _ids_where(self, src: DocumentSource, column: str, values: set[str], kind: str) -> list[str]:
+        query = sql.SQL("SELECT {id}::text FROM {table} WHERE {col} = ANY({p}::{t}[])").format(
+            id=sql.Identifier(src.id), table=sql.Identifier(src.table),
+            col=sql.Identifier(column), p=sql.Placeholder(),
+            t=sql.SQL(self._key_types.get(f"{src.table}.{kind}", "text")))
+        return [r[0] for r in self.conn.execute(query, (list(values),))]
+
+    def documents_for(self, keys: dict[str, set[str]]) -> tuple[list[Document], list[str]]:
+        """Re-read rows by primary key: visible rows become upserts, the rest deletes."""
+        upserts: list[Document] = []
+        deletes: list[str] = []
+        for table, ids in keys.items():
+            src = self.mapping.source(table)
+            if src is None or not ids:
+                continue
+            for chunk in _chunks(sorted(ids), 1000):
+                where = sql.SQL("d.{} = ANY({}::{}[])").format(
+                    sql.Identifier(src.id), sql.Placeholder(),
+                    sql.SQL(self._key_types.get(table, "text")))
+                found: set[str] = set()
+                for row in self.conn.execute(self.mapping.select_documents(src, where), (chunk,)):
+                    found.add(row[0])
+                    doc = self._build(src, row)
+                    if doc is None:
+                        deletes.append(f"{src.type}:{row[0]}")
+                    else:
+                        upserts.append(doc)
+                deletes += [f"{src.type}:{i}" for i in chunk if i not in found]
+        return upserts, deletes
+
+    def _build(self, src: DocumentSource, row: tuple[object, ...]) -> Document | None:
+        try:
+            return row_to_document(src, row)
+        except (TypeError, ValueError, KeyError) as exc:
+            # a poison row is parked, never retried forever or allowed to hold the slot
+            self.conn.execute(
+                "INSERT INTO search.dead_letters (source_table, row_id, error) VALUES (%s, %s, %s) "
+                "ON CONFLICT (source_table, row_id) DO UPDATE SET error = excluded.error, "
+                "attempts = search.dead_letters.attempts + 1, last_seen = now()",
+                (src.table, str(row[0]), repr(exc)[:500]),
+            )
+            return None
+
+    def publish_due(self) -> int:
+        """Re-read rows whose ``published_at`` passed since the last scan (overlapping windows):
+        scheduled content appears with no write to its row."""
+        now = self._db_now()
+        since = (self.state.scheduled_until or now) - _SCHEDULE_OVERLAP_S
+        keys: dict[str, set[str]] = {}
+        for src in self.mapping.documents:
+            if not src.published_at:
+                continue
+            query = sql.SQL(
+                "SELECT {id}::text FROM {table} WHERE {p} > to_timestamp(%s) AND {p} <= now()"
+            ).format(id=sql.Identifier(src.id), table=sql.Identifier(src.table),
+                     p=sql.Identifier(src.published_at))
+            ids = {r[0] for r in self.conn.execute(query, (since,))}
+            if ids:
+                keys[src.table] = ids
+        self.state.scheduled_until = now
+        if not keys:
+            return 0
+        upserts, deletes = self.documents_for(keys)
+        self.engine.write(upserts, deletes, checkpoint=self.state.dump())
+        return len(upserts)
+
+    # status -----------------------------------------------------------------
+    def _db_now(self) -> float:
+        row = self.conn.execute("SELECT extract(epoch FROM now())::float8").fetchone()
+        assert row is not None
+        return float(row[0])
+
+    def _write_status(self, state: str, *, backfilled: bool = False, commit_us: int = 0,
+                      error: str | None = None) -> None:
+        now = time.monotonic()
+        if state == "streaming" and not backfilled and not error and now - self._last_status < 1.0:
+            return
+        self._last_status = now
+        self.conn.execute(
+            "INSERT INTO search.indexer_status AS s (slot_name, state, confirmed_lsn, "
+            " last_commit_at, last_batch_at, last_error, last_error_at, backfilled_at, "
+            " documents_written, updated_at) "
+            "VALUES (%(slot)s, %(state)s, %(lsn)s, to_timestamp(%(commit)s), now(), %(err)s, "
+            " CASE WHEN %(err)s::text IS NULL THEN NULL ELSE now() END, "
+            " CASE WHEN %(bf)s THEN now() END, %(n)s, now()) "
+            "ON CONFLICT (slot_name) DO UPDATE SET state = excluded.state, "
+            " confirmed_lsn = excluded.confirmed_lsn, "
+            " last_commit_at = coalesce(excluded.last_commit_at, s.last_commit_at), "
+            " last_batch_at = excluded.last_batch_at, "
+            " last_error = coalesce(excluded.last_error, s.last_error), "
+            " last_error_at = coalesce(excluded.last_error_at, s.last_error_at), "
+            " backfilled_at = coalesce(excluded.backfilled_at, s.backfilled_at), "
+            " documents_written = excluded.documents_written, updated_at = now()",
+            {"slot": self.settings.slot_name, "state": state, "lsn": format_lsn(self.state.lsn),
+             "commit": commit_us / 1e6 if commit_us else None, "err": error,
+             "bf": backfilled, "n": self.documents_written},
+        )
+
+    def record_error(self, exc: BaseException) -> None:
+        try:
+            self._write_status("error", error=f"{type(exc).__name__}: {exc}"[:1000])
+        except psycopg.Error:
+            log.warning("could not record the indexer error in search.indexer_status")
+
+    def close(self) -> None:
+        if self.stream is not None:
+            self.stream.close()
+        self.conn.close()
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]

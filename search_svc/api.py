@@ -1,0 +1,125 @@
+"""The search API: ``GET /v1/search`` (keyword mode; semantic/hybrid plug in here).
+
+Thin on purpose: parse (``params.py``) → resolve the tenant server-side → ask the
+engine port in a worker thread → shape JSON → caching headers (``caching.py``).
+The tenant always comes from the server's lookup; an unknown or suspended tenant gets
+the same empty payload as a search with no hits.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from awsm.settings import Settings
+from search_svc.caching import cache_tags, etag_for, etag_matches, public_cache_control
+from search_svc.engines.base import Hit, KeywordEngine, SearchQuery, SearchResult
+from search_svc.errors import InvalidQuery
+from search_svc.params import SearchParams, parse_search_params
+from search_svc.query import parse_query
+from search_svc.tenants import TenantResolver
+
+__all__ = ["SearchService", "build_router", "raw_query_params"]
+
+
+def raw_query_params(request: Request) -> dict[str, list[str]]:
+    """The query string decoded strictly: bytes that are not UTF-8 are a 400, not mojibake."""
+    raw = request.scope.get("query_string", b"").decode("latin-1")
+    try:
+        return parse_qs(raw, keep_blank_values=True, strict_parsing=False,
+                        encoding="utf-8", errors="strict", max_num_fields=64)
+    except UnicodeDecodeError:
+        raise InvalidQuery("The query string is not valid UTF-8.") from None
+    except ValueError:
+        raise InvalidQuery("The query string has too many parameters.") from None
+
+
+def _iso(ts: int) -> str | None:
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z") if ts else None
+
+
+def _hit_json(hit: Hit) -> dict[str, Any]:
+    return {
+        "id": hit.id, "type": hit.type, "title": hit.title, "url": hit.url,
+        "snippet": hit.snippet, "image": hit.image, "published_at": _iso(hit.published_at),
+        "score": round(hit.score, 4), "category": hit.category, "tags": list(hit.tags),
+        "locale": hit.locale,
+    }
+
+
+class SearchService:
+    def __init__(self, settings: Settings, engine: KeywordEngine, tenants: TenantResolver,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.settings, self.engine, self.tenants, self.clock = settings, engine, tenants, clock
+
+    async def search(self, params: SearchParams) -> tuple[dict[str, Any], str | None]:
+        """The response payload and the resolved tenant id (None: answer as empty)."""
+        parsed = parse_query(params.q)
+        base: dict[str, Any] = {
+            "query": parsed.text, "hits": [], "total": 0,
+            "facets": {f: {} for f in params.facets}, "limit": params.limit,
+            "offset": params.offset, "sort": params.sort, "mode": "keyword",
+        }
+        if params.tenant is None:
+            raise InvalidQuery("'tenant' is required: give the site's slug or domain.")
+        tenant_id = await self.tenants.resolve(params.tenant)
+        if parsed.reason is not None and not (params.sort == "published_at" and not parsed.text):
+            base["reason"] = parsed.reason
+            return base, tenant_id
+        if tenant_id is None:
+            return base, None
+        query = SearchQuery(
+            tenant_id=tenant_id, text=parsed.text, types=params.types,
+            categories=params.categories, tags=params.tags, locale=params.locale,
+            sort=params.sort, limit=params.limit, offset=params.offset, facets=params.facets,
+            published_before=int(self.clock()),
+        )
+        result: SearchResult = await run_in_threadpool(self.engine.search, query)
+        base.update(
+            hits=[_hit_json(h) for h in result.hits], total=result.total,
+            facets={f: result.facets.get(f, {}) for f in params.facets},
+        )
+        return base, tenant_id
+
+
+def build_router(service: SearchService) -> APIRouter:
+    router = APIRouter(tags=["search"])
+    s = service.settings
+
+    @router.get("/v1/search", summary="Search one site's published content")
+    async def search(request: Request) -> Response:
+        """Keyword search with typo tolerance, prefix matching, filters, facets and snippets.
+
+        Parameters: `tenant` (slug or domain, required), `q` (≤128 chars used), `type`,
+        `category`, `tags`, `locale`, `sort` (relevance | published_at), `limit` (1–100),
+        `offset`, `facets` (type, category, tags, locale). See docs/api.md.
+        """
+        started = time.perf_counter()
+        params = parse_search_params(raw_query_params(request))
+        payload, _tenant_id = await service.search(params)
+        etag = etag_for(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode())
+        headers = {
+            "ETag": etag,
+            "Cache-Control": public_cache_control(
+                s.search_max_age_s, s.search_s_maxage_s, s.search_stale_while_revalidate_s),
+        }
+        if params.tenant is not None:
+            # tagged by the key the client gave (slug or domain), identical for unknown
+            # tenants, so headers reveal nothing the body does not
+            tags = cache_tags(params.tenant, params.types)
+            headers["Cache-Tag"] = tags
+            headers["Surrogate-Key"] = tags.replace(",", " ")
+        if etag_matches(request.headers.get("if-none-match"), etag):
+            return Response(status_code=304, headers=headers)
+        payload["took_ms"] = round((time.perf_counter() - started) * 1000, 2)
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        return Response(body, media_type="application/json", headers=headers)
+
+    return router

@@ -1,0 +1,39 @@
+"""Pure: the HTTP caching decisions of the search API, in one place.
+
+Anonymous results are CDN-cacheable (``s-maxage`` + ``stale-while-revalidate``) with a
+strong ETag over the exact body and a cache-tag header naming tenant and types, so a
+CDN purge by tag can follow a reindex. Errors are never cached (the gateway says so).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Sequence
+
+__all__ = ["cache_tags", "etag_for", "etag_matches", "public_cache_control"]
+
+
+def etag_for(body: bytes) -> str:
+    digest = hashlib.sha256(body).digest()[:18]
+    return '"' + base64.urlsafe_b64encode(digest).decode().rstrip("=") + '"'
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    candidates = [c.strip() for c in if_none_match.split(",")]
+    # weak comparison is allowed for If-None-Match (RFC 9110 13.1.2)
+    return any(c.removeprefix("W/") == etag for c in candidates)
+
+
+def public_cache_control(max_age: int, s_maxage: int, swr: int) -> str:
+    return f"public, max-age={max_age}, s-maxage={s_maxage}, stale-while-revalidate={swr}"
+
+
+def cache_tags(tenant: str, types: Sequence[str]) -> str:
+    safe = "".join(c if c.isalnum() or c in "-." else "_" for c in tenant)
+    tags = [f"awsm-tenant-{safe}"] + [f"awsm-tenant-{safe}-{t}" for t in types]
+    return ",".join(tags)

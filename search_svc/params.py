@@ -1,0 +1,121 @@
+"""Pure: the query string of ``GET /v1/search`` → a validated ``SearchParams``.
+
+Every limit lives here (q length, limit, offset, filter counts) so the API handler stays
+thin and hostile input is rejected in one tested place. Unknown parameters are an error
+rather than silently ignored: a typo'd filter must not look like "no results".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from search_svc.engines.base import FACET_FIELDS
+from search_svc.errors import InvalidQuery
+
+__all__ = ["ALLOWED_PARAMS", "MAX_LIMIT", "MAX_OFFSET", "SearchParams", "parse_search_params"]
+
+MAX_LIMIT = 100
+MAX_OFFSET = 10_000
+MAX_FILTER_VALUES = 20
+MAX_VALUE_CHARS = 200
+MAX_RAW_Q_CHARS = 2048
+ALLOWED_PARAMS = frozenset({
+    "tenant", "q", "type", "category", "tags", "tag", "locale", "sort", "limit", "offset",
+    "facets", "mode", "semantic_ratio",
+})
+
+
+@dataclass(frozen=True, slots=True)
+class SearchParams:
+    tenant: str | None
+    q: str
+    types: tuple[str, ...]
+    categories: tuple[str, ...]
+    tags: tuple[str, ...]
+    locale: str | None
+    sort: Literal["relevance", "published_at"]
+    limit: int
+    offset: int
+    facets: tuple[str, ...]
+    mode: Literal["keyword", "semantic", "hybrid"] | None
+    semantic_ratio: float
+
+
+def _values(raw: Mapping[str, Sequence[str]], name: str) -> list[str]:
+    out: list[str] = []
+    for value in raw.get(name, ()):
+        out += [v.strip() for v in value.split(",") if v.strip()]
+    if len(out) > MAX_FILTER_VALUES:
+        raise InvalidQuery(f"'{name}' accepts at most {MAX_FILTER_VALUES} values.")
+    for v in out:
+        if len(v) > MAX_VALUE_CHARS or any(ord(c) < 32 for c in v):
+            raise InvalidQuery(f"'{name}' has a value that is too long or has control characters.")
+    return out
+
+
+def _single(raw: Mapping[str, Sequence[str]], name: str) -> str | None:
+    values = raw.get(name, ())
+    if len(values) > 1:
+        raise InvalidQuery(f"'{name}' may be given once.")
+    return values[0] if values else None
+
+
+def _int(raw: Mapping[str, Sequence[str]], name: str, default: int, lo: int, hi: int) -> int:
+    text = _single(raw, name)
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise InvalidQuery(f"'{name}' must be an integer.") from None
+    if not lo <= value <= hi:
+        raise InvalidQuery(f"'{name}' must be between {lo} and {hi}.")
+    return value
+
+
+def parse_search_params(raw: Mapping[str, Sequence[str]]) -> SearchParams:
+    unknown = sorted(k for k in raw if k not in ALLOWED_PARAMS)
+    if unknown:
+        shown = ", ".join(repr(k[:40]) for k in unknown[:5])
+        raise InvalidQuery(
+            f"Unknown parameter(s) {shown}; allowed: {', '.join(sorted(ALLOWED_PARAMS))}.")
+    q = _single(raw, "q") or ""
+    if len(q) > MAX_RAW_Q_CHARS:
+        raise InvalidQuery(f"'q' is longer than {MAX_RAW_Q_CHARS} characters.")
+    sort = _single(raw, "sort") or "relevance"
+    if sort not in ("relevance", "published_at"):
+        raise InvalidQuery("'sort' must be 'relevance' or 'published_at'.")
+    mode = _single(raw, "mode") or None
+    if mode not in (None, "keyword", "semantic", "hybrid"):
+        raise InvalidQuery("'mode' must be 'keyword', 'semantic' or 'hybrid'.")
+    ratio_text = _single(raw, "semantic_ratio")
+    try:
+        ratio = 0.5 if ratio_text in (None, "") else float(ratio_text)  # type: ignore[arg-type]
+    except ValueError:
+        raise InvalidQuery("'semantic_ratio' must be a number between 0 and 1.") from None
+    if not 0.0 <= ratio <= 1.0:
+        raise InvalidQuery("'semantic_ratio' must be a number between 0 and 1.")
+    facets = _values(raw, "facets")
+    bad = [f for f in facets if f not in FACET_FIELDS]
+    if bad:
+        raise InvalidQuery(f"'facets' may name {', '.join(FACET_FIELDS)}; got {bad[0][:40]!r}.")
+    locale = _single(raw, "locale")
+    tenant = _single(raw, "tenant")
+    if tenant is not None and (len(tenant) > 253 or any(ord(c) < 33 for c in tenant)):
+        raise InvalidQuery("'tenant' is not a valid slug or domain.")
+    return SearchParams(
+        tenant=tenant.strip().lower() if tenant else None,
+        q=q,
+        types=tuple(dict.fromkeys(_values(raw, "type"))),
+        categories=tuple(dict.fromkeys(_values(raw, "category"))),
+        tags=tuple(dict.fromkeys(_values(raw, "tags") + _values(raw, "tag"))),
+        locale=locale.strip() if locale and locale.strip() else None,
+        sort=sort,  # type: ignore[arg-type]
+        limit=_int(raw, "limit", 20, 1, MAX_LIMIT),
+        offset=_int(raw, "offset", 0, 0, MAX_OFFSET),
+        facets=tuple(dict.fromkeys(facets)),
+        mode=mode,  # type: ignore[arg-type]
+        semantic_ratio=ratio,
+    )
