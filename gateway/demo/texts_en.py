@@ -1,0 +1,221 @@
+"""Hand-written English topic material for the demo corpus: titles, sentences, tags.
+
+Plain data only. ``{kota}``, ``{nama}``, ``{angka}``, ``{tahun}`` and ``{bulan}`` are
+slots that ``gateway.demo.prose`` fills deterministically; nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+TITLES: dict[str, tuple[str, ...]] = {
+    "cdn": (
+        "How a CDN Cut Our Time to First Byte by {angka} Percent",
+        "Choosing CDN Points of Presence for Visitors in Southeast Asia",
+        "Cache Keys, Vary Headers and Why Your CDN Hit Ratio Is Low",
+        "Purging a CDN Without Taking Your Origin Down",
+        "Edge Functions: When to Run Code at the CDN",
+    ),
+    "caching": (
+        "Cache-Control Explained: max-age, s-maxage and stale-while-revalidate",
+        "ETags and Conditional Requests in Practice",
+        "Caching Search Results Without Leaking Private Data",
+        "Redis as a Cache: Eviction Policies Compared",
+        "The Thundering Herd Problem and Request Coalescing",
+    ),
+    "performance": (
+        "Website Speed Checklist for {tahun}",
+        "Core Web Vitals: Fixing Largest Contentful Paint",
+        "Why Your Website Is Slow on Mobile Networks in {kota}",
+        "Lazy Loading Images the Right Way",
+        "Measuring Performance with Real User Monitoring",
+    ),
+    "postgres": (
+        "PostgreSQL Indexes Every Developer Should Know",
+        "Why ILIKE Does Not Scale and What to Use Instead",
+        "Logical Replication from PostgreSQL Explained",
+        "Connection Pooling with PgBouncer in Transaction Mode",
+        "TOAST: How PostgreSQL Stores Large Values",
+    ),
+    "search": (
+        "Typo Tolerance in Site Search: Edit Distance Explained",
+        "Search as You Type with Prefix Queries",
+        "BM25 Ranking for People Who Hate Math",
+        "Faceted Search for Product Catalogs",
+        "Hybrid Search: Combining Keywords and Embeddings",
+    ),
+    "images": (
+        "Serving WebP and AVIF Automatically",
+        "Responsive Images with srcset and Signed Transform URLs",
+        "JPEG Quality Settings That Nobody Notices",
+        "Stripping EXIF Metadata for Privacy",
+    ),
+    "security": (
+        "JWT Claims for Multi-Tenant Applications",
+        "Rate Limiting AI Agents Without Hurting Humans",
+        "Signing URLs with HMAC-SHA256",
+        "Row Level Security in Supabase, Step by Step",
+    ),
+    "education": (
+        "Welcome to the New Academic Year {tahun}",
+        "Our Students Win the National Robotics Competition",
+        "Parent-Teacher Conference Schedule for {bulan}",
+        "How Project-Based Learning Works in Our Classrooms",
+        "Scholarship Program for Outstanding Students",
+    ),
+}
+
+SENTENCES: dict[str, tuple[str, ...]] = {
+    "cdn": (
+        "A content delivery network keeps copies of your pages and images close to your visitors.",
+        "Most of our readers are in Indonesia, so a point of presence in Jakarta matters more than one in Frankfurt.",
+        "After moving static assets to the CDN, time to first byte dropped by {angka} percent.",
+        "The cache key decides which requests share a cached response, so keep it as small as possible.",
+        "A Vary header on User-Agent fragments the cache into thousands of nearly identical copies.",
+        "Purging by cache tag lets you invalidate one tenant's pages without flushing everything.",
+        "Origin shielding routes cache misses through one regional node and protects the database.",
+        "{nama} from our infrastructure team measured the hit ratio before and after the change.",
+        "Edge functions are handy for redirects and headers but a poor place for business logic.",
+        "Serving stale content while revalidating keeps the site up when the origin is slow.",
+        "Long cache lifetimes are safe when every asset URL contains a content hash.",
+        "Bandwidth costs fell sharply once images were served from the edge.",
+    ),
+    "caching": (
+        "Cache-Control with s-maxage tells shared caches how long they may keep a response.",
+        "stale-while-revalidate lets a cache answer immediately and refresh in the background.",
+        "A strong ETag lets browsers ask whether a response changed and receive a tiny 304 answer.",
+        "Never cache responses that depend on a session cookie in a shared cache.",
+        "Search results for anonymous visitors are safe to cache because everyone sees the same thing.",
+        "When many requests miss the cache at once, request coalescing sends only one of them to the origin.",
+        "Redis supports several eviction policies, and allkeys-lru is a reasonable default for caches.",
+        "Caching the database query is rarely as effective as caching the whole HTTP response.",
+        "Short lifetimes with revalidation beat long lifetimes with manual purges for content that changes.",
+        "Errors should never be cached, or a brief outage turns into an hour of broken pages.",
+        "We measured a {angka} percent drop in database load after adding a response cache.",
+    ),
+    "performance": (
+        "Website speed affects both conversions and search engine rankings.",
+        "Largest Contentful Paint is usually the hero image, so optimise that image first.",
+        "Visitors on mobile networks in {kota} often see latency above two hundred milliseconds.",
+        "Lazy loading images below the fold saves bandwidth and speeds up the first render.",
+        "Real user monitoring shows what visitors actually experience, not what a lab test predicts.",
+        "Third-party scripts are the most common cause of slow pages we audit.",
+        "Compressing text responses with Brotli saves another fifteen to twenty percent over gzip.",
+        "A page that loads in under two seconds keeps far more readers than one that needs five.",
+        "Fonts should be preloaded and served with font-display swap to avoid invisible text.",
+        "{nama} rebuilt the homepage and cut its total weight from four megabytes to eight hundred kilobytes.",
+        "Server rendering with caching beats client-side rendering for content sites.",
+        "Every extra redirect adds a full round trip before the page can even start loading.",
+    ),
+    "postgres": (
+        "A B-tree index cannot help a query that starts with a wildcard, which is why ILIKE scans the whole table.",
+        "Full text search with a GIN index is faster than ILIKE but knows nothing about typos.",
+        "Logical replication streams row changes from the write-ahead log to subscribers.",
+        "A replication slot keeps WAL on disk until the consumer confirms it has processed it.",
+        "PgBouncer in transaction mode cannot keep server-side prepared statements between transactions.",
+        "Values larger than about two kilobytes are compressed and moved to a TOAST table.",
+        "An unchanged TOAST column is not included in the logical replication message for an update.",
+        "Partial indexes on published rows keep the index small and the planner happy.",
+        "Read replicas take query traffic away from the primary database.",
+        "{nama} tuned autovacuum after the blogs table reached {angka} million rows.",
+        "EXPLAIN ANALYZE shows the real cost of a query, not what you hoped it would be.",
+    ),
+    "search": (
+        "Typo tolerance usually allows one edit for words of five letters and two edits from nine letters.",
+        "Prefix matching on the last word makes search feel instant while the visitor is still typing.",
+        "BM25 rewards documents where the query words are frequent but penalises very long documents.",
+        "Facets show counts per category so visitors can narrow a large result set.",
+        "Hybrid search fuses a keyword ranking with a semantic ranking from vector embeddings.",
+        "Snippets must be escaped before highlighting, or a title can inject markup into the page.",
+        "A dedicated search engine answers in milliseconds where a database scan takes seconds.",
+        "Stemming maps different forms of a word to one root, which helps recall in Indonesian too.",
+        "Tenant filters must be applied on the server, never trusted from the browser.",
+        "We index only what the public may see, so a leak cannot come from the search engine.",
+        "Search analytics show which queries return nothing, and that is where content is missing.",
+    ),
+    "images": (
+        "Modern browsers accept WebP and most accept AVIF, which are much smaller than JPEG.",
+        "The Accept header tells the server which image formats the browser understands.",
+        "Signed transform URLs stop strangers from asking your server for millions of sizes.",
+        "A quality setting around eighty is indistinguishable from the original for most photos.",
+        "EXIF metadata can contain GPS coordinates, so strip it before publishing.",
+        "The orientation tag must be applied before resizing, or portraits appear sideways.",
+        "Responsive images with srcset let the browser choose the right width for each screen.",
+        "Decoding a large JPEG at reduced scale is much faster than decoding it at full size.",
+        "{nama} cut image bandwidth by {angka} percent by switching product photos to AVIF.",
+        "Transparent PNG logos should stay PNG or WebP, because JPEG has no alpha channel.",
+    ),
+    "security": (
+        "A JWT carries claims such as the tenant and the role, signed so they cannot be forged.",
+        "Rate limits for AI agents should be separate from the limits for human visitors.",
+        "HMAC-SHA256 signatures must be compared in constant time to avoid timing attacks.",
+        "Row level security in Supabase filters rows by tenant inside the database itself.",
+        "Secrets belong in environment variables or a vault, never in the repository.",
+        "Rotating signing keys is easy when the verifier accepts a short list of keys.",
+        "Bursty agent traffic should wait in its own queue instead of starving interactive requests.",
+        "{nama} recommends logging every rejected signature with the client address.",
+    ),
+    "education": (
+        "The new academic year begins in July with an orientation week for all new students.",
+        "Our robotics team won first place at the national competition in {kota}.",
+        "Parent-teacher conferences will be held on the second Saturday of {bulan}.",
+        "Project-based learning lets students work in teams on real problems from their community.",
+        "The library is open until five in the afternoon from Monday to Friday.",
+        "Students in grade ten can choose between science, social studies and language tracks.",
+        "Our teachers attend training every semester to keep their skills up to date.",
+        "The scholarship covers tuition and books for students with outstanding results.",
+        "Extracurricular activities include scouting, choir, football, coding and traditional dance.",
+        "Principal {nama} thanked parents for supporting the school's reading programme.",
+        "Registration for new students opens online on the first of {bulan}.",
+    ),
+}
+
+TAGS: dict[str, tuple[str, ...]] = {
+    "cdn": ("cdn", "edge", "performance", "caching"),
+    "caching": ("caching", "http", "redis", "cdn"),
+    "performance": ("performance", "web-vitals", "website-speed", "frontend"),
+    "postgres": ("postgresql", "database", "replication", "indexing"),
+    "search": ("search", "relevance", "typo-tolerance", "meilisearch"),
+    "images": ("images", "webp", "avif", "media"),
+    "security": ("security", "jwt", "rate-limiting", "supabase"),
+    "education": ("school", "students", "academics", "events"),
+}
+
+NAMES = (
+    "Alice Tan",
+    "Daniel Hartono",
+    "Grace Lim",
+    "Kevin Susanto",
+    "Maria Gomez",
+    "Ravi Kumar",
+    "Sarah Wijaya",
+    "Tom Becker",
+    "Yuki Sato",
+    "Nadia Rahman",
+)
+
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+HEADINGS = (
+    "Background",
+    "What We Measured",
+    "How It Works",
+    "Step by Step",
+    "Pitfalls",
+    "Results",
+    "What We Would Do Differently",
+    "Further Reading",
+)
+
+INTROS = ("Deep Dive: ", "The Complete Guide: ", "Field Notes: ", "Long Read: ")
