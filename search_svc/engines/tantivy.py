@@ -1,0 +1,270 @@
+"""The embedded keyword engine: an on-disk Tantivy index behind the ``KeywordEngine`` port.
+
+Owns the schema, turning ``Document``/``SearchQuery`` records into Tantivy documents and
+queries, the generation pointer (build-and-swap), checkpoints, and translating tantivy's
+errors into ``EngineUnavailable``. One process writes (the indexer), any number read
+(API replicas) and pick up commits on their next query. Text is folded in Python by
+``search_svc.query.analyze`` before it reaches Tantivy, so index, queries and snippets
+share one analyzer; no user text ever goes through Tantivy's query parser.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import tantivy
+
+from search_svc.engines import generations as gen
+from search_svc.engines.base import Document, EngineStats, SearchQuery, SearchResult
+from search_svc.engines.tantivy_query import SCHEMA_VERSION, QueryBuilder, build_schema
+from search_svc.errors import EngineUnavailable, InvalidQuery
+from search_svc.query import analyze
+
+__all__ = ["TantivyEngine"]
+
+TOKENIZER = "awsm_folded"
+CHECKPOINT_FILE = "awsm-checkpoint.json"
+_RAW_MAX = 512  # filter values longer than this are cut (Tantivy terms are bounded)
+_TANTIVY_ERRORS = (ValueError, OSError, RuntimeError)
+
+
+def _analyzer() -> Any:
+    # The text is already folded to space-separated words; whitespace splitting keeps
+    # Tantivy's tokens identical to search_svc.query.analyze (no second, different fold).
+    return tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build()
+
+
+def _to_tantivy(doc: Document) -> tantivy.Document:
+    out = tantivy.Document()
+    out.add_text("key", doc.key)
+    out.add_text("tenant", doc.tenant_id)
+    out.add_text("type", doc.type[:_RAW_MAX])
+    if doc.category:
+        out.add_text("category", doc.category[:_RAW_MAX])
+    for tag in dict.fromkeys(doc.tags):
+        if tag:
+            out.add_text("tags", tag[:_RAW_MAX])
+    if doc.locale:
+        out.add_text("locale", doc.locale[:_RAW_MAX])
+    out.add_text("title", " ".join(analyze(doc.title)))
+    out.add_text("summary", " ".join(analyze(doc.summary)))
+    out.add_text("body", " ".join(analyze(doc.body)))
+    out.add_integer("published_at", int(doc.published_at))
+    src = {
+        "id": doc.id, "type": doc.type, "title": doc.title, "summary": doc.summary,
+        "body": doc.body, "category": doc.category, "tags": list(doc.tags),
+        "locale": doc.locale, "image": doc.image, "url": doc.url,
+        "published_at": int(doc.published_at),
+    }
+    out.add_bytes("src", json.dumps(src, ensure_ascii=False).encode())
+    return out
+
+
+class TantivyEngine:
+    """``TantivyEngine(root, writer=True)`` in the indexer, ``writer=False`` in the API."""
+
+    def __init__(self, root: Path | str, *, writer: bool, heap_size: int = 50_000_000,
+                 _generation: str | None = None) -> None:
+        self.root = Path(root)
+        self.writer_mode = writer
+        self._heap_size = heap_size
+        self._lock = threading.RLock()
+        self._index: Any = None
+        self._writer: Any = None
+        self._builder: QueryBuilder | None = None
+        self._generation: str | None = None
+        self._pointer_stat: gen.StatKey | None = None
+        self._meta_stat: gen.StatKey | None = None
+        self._checkpoint: str | None = None
+        self._closed = False
+        self._shadow = _generation is not None
+        try:
+            if _generation is not None:  # a shadow built by begin_rebuild()
+                self._open_generation(_generation, create=True)
+            elif writer:
+                self._open_live_writer()
+            elif gen.read_pointer(self.root) is not None:
+                self._refresh()
+            # else: the indexer has not created the index yet; queries report the
+            # engine unavailable until it has, then pick it up.
+        except _TANTIVY_ERRORS as exc:
+            raise EngineUnavailable(detail=f"tantivy index at {self.root}: {exc}") from exc
+
+    # opening ---------------------------------------------------------------
+    def _open_live_writer(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        pointer = gen.read_pointer(self.root)
+        if pointer is None or pointer.get("schema_version") != SCHEMA_VERSION:
+            # First start, or an index from an incompatible schema: start an empty
+            # generation; its missing checkpoint tells the indexer to backfill.
+            name = gen.new_generation(self.root)
+            self._open_generation(name, create=True)
+            self._publish_pointer(name)
+        else:
+            self._open_generation(str(pointer["generation"]), create=True)
+        gen.remove_generations(self.root, keep={self._generation or ""})
+
+    def _open_generation(self, name: str, *, create: bool) -> None:
+        path = self.root / name
+        if create:
+            schema, _ = build_schema(TOKENIZER)
+            index = tantivy.Index(schema, str(path), reuse=True)
+        else:
+            index = tantivy.Index.open(str(path))
+        index.register_tokenizer(TOKENIZER, _analyzer())
+        index.config_reader(reload_policy="Manual")
+        self._index, self._generation = index, name
+        self._builder = QueryBuilder(index.schema)
+        self._meta_stat = gen.stat_key(path / "meta.json")
+        if self.writer_mode:
+            self._writer = index.writer(heap_size=self._heap_size, num_threads=1)
+        self._checkpoint = self._stored_checkpoint()
+
+    def _publish_pointer(self, name: str) -> None:
+        gen.write_json_durably(self.root / gen.POINTER,
+                               {"generation": name, "schema_version": SCHEMA_VERSION})
+        self._pointer_stat = gen.stat_key(self.root / gen.POINTER)
+
+    def _refresh(self) -> None:
+        """Readers: follow the pointer, then reload when the live index changed (two
+        ``stat`` calls when nothing did)."""
+        if self.writer_mode:
+            return
+        pointer_stat = gen.stat_key(self.root / gen.POINTER)
+        if pointer_stat != self._pointer_stat or self._index is None:
+            pointer = gen.read_pointer(self.root)
+            if pointer is None:
+                raise EngineUnavailable(detail=f"no tantivy index under {self.root} yet")
+            name = str(pointer["generation"])
+            if name != self._generation:
+                self._open_generation(name, create=False)
+            self._pointer_stat = pointer_stat
+        assert self._generation is not None
+        meta_stat = gen.stat_key(self.root / self._generation / "meta.json")
+        if meta_stat != self._meta_stat:
+            self._index.reload()
+            self._meta_stat = meta_stat
+
+    def _searcher(self) -> Any:
+        if self._closed:
+            raise EngineUnavailable(detail="engine is closed")
+        with self._lock:
+            try:
+                self._refresh()
+            except _TANTIVY_ERRORS as exc:
+                raise EngineUnavailable(detail=f"tantivy reload: {exc}") from exc
+            return self._index.searcher()
+
+    # writing ---------------------------------------------------------------
+    def write(self, upserts: Sequence[Document], deletes: Sequence[str],
+              checkpoint: str | None = None) -> None:
+        if not self.writer_mode or self._writer is None:
+            raise EngineUnavailable(detail="this tantivy engine was opened read-only")
+        docs = [(d.key, _to_tantivy(d)) for d in upserts]
+        with self._lock:
+            try:
+                for key in deletes:
+                    self._writer.delete_documents_by_term("key", key)
+                for key, doc in docs:  # delete-then-add in one commit replaces the key
+                    self._writer.delete_documents_by_term("key", key)
+                    self._writer.add_document(doc)
+                self._writer.commit()
+            except _TANTIVY_ERRORS as exc:
+                self._recreate_writer()
+                raise EngineUnavailable(detail=f"tantivy commit: {exc}") from exc
+            if checkpoint is not None:
+                # After the commit: a crash in between replays the batch (idempotent).
+                assert self._generation is not None
+                gen.write_json_durably(self.root / self._generation / CHECKPOINT_FILE,
+                                       {"checkpoint": checkpoint})
+                self._checkpoint = checkpoint
+            self._index.reload()
+
+    def _recreate_writer(self) -> None:
+        # After a failed commit tantivy's writer silently drops later documents.
+        self._writer = None
+        try:
+            self._writer = self._index.writer(heap_size=self._heap_size, num_threads=1)
+        except _TANTIVY_ERRORS:
+            self._writer = None  # the next write() reports the engine unavailable
+
+    def _stored_checkpoint(self) -> str | None:
+        if self._generation is None:
+            return None
+        stored = gen.read_json(self.root / self._generation / CHECKPOINT_FILE) or {}
+        value = stored.get("checkpoint")
+        return value if isinstance(value, str) else None
+
+    def checkpoint(self) -> str | None:
+        if self.writer_mode:
+            return self._checkpoint
+        self._searcher()  # follow the pointer; the file is written after each commit
+        return self._stored_checkpoint()
+
+    # reading ---------------------------------------------------------------
+    def search(self, query: SearchQuery) -> SearchResult:
+        if query.limit < 0 or query.offset < 0 or query.facet_size < 0:
+            raise InvalidQuery("limit, offset and facet_size must not be negative")
+        searcher = self._searcher()
+        assert self._builder is not None
+        try:
+            return self._builder.run(searcher, query)
+        except _TANTIVY_ERRORS as exc:
+            raise EngineUnavailable(detail=f"tantivy search: {exc}") from exc
+
+    def keys(self, tenant_id: str | None = None) -> set[str]:
+        searcher = self._searcher()
+        assert self._builder is not None
+        try:
+            return self._builder.keys(searcher, tenant_id)
+        except _TANTIVY_ERRORS as exc:
+            raise EngineUnavailable(detail=f"tantivy keys: {exc}") from exc
+
+    def stats(self) -> EngineStats:
+        searcher = self._searcher()
+        return EngineStats(
+            documents=searcher.num_docs,
+            checkpoint=self._checkpoint if self.writer_mode else self._stored_checkpoint(),
+            detail={"engine": "tantivy", "path": str(self.root),
+                    "generation": self._generation, "segments": searcher.num_segments},
+        )
+
+    # rebuild ---------------------------------------------------------------
+    def begin_rebuild(self) -> TantivyEngine:
+        if not self.writer_mode:
+            raise EngineUnavailable(detail="only the writer can rebuild")
+        return TantivyEngine(self.root, writer=True, heap_size=self._heap_size,
+                             _generation=gen.new_generation(self.root))
+
+    def swap(self, shadow: object) -> None:
+        if not isinstance(shadow, TantivyEngine) or shadow.root != self.root \
+                or not self.writer_mode or shadow._generation is None:
+            raise EngineUnavailable(detail="swap needs a shadow from this engine's begin_rebuild")
+        with self._lock, shadow._lock:
+            old = self._generation
+            self._publish_pointer(shadow._generation)
+            self._writer = None  # releases the old generation's writer lock
+            self._index, self._writer = shadow._index, shadow._writer
+            self._builder, self._generation = shadow._builder, shadow._generation
+            self._checkpoint, self._meta_stat = shadow._checkpoint, shadow._meta_stat
+            shadow._index = shadow._writer = None
+            shadow._closed, shadow._shadow = True, False
+            gen.remove_generations(self.root, keep={self._generation or ""} - {old or ""})
+
+    def close(self) -> None:
+        with self._lock:
+            if self._writer is not None:
+                try:
+                    self._writer.wait_merging_threads()
+                except _TANTIVY_ERRORS:
+                    pass  # merges are an optimisation; committed data is safe
+            self._writer = self._index = None
+            self._closed = True
+            if self._shadow and self._generation:
+                # A rebuild abandoned before swap(): nobody will ever point at it.
+                shutil.rmtree(self.root / self._generation, ignore_errors=True)

@@ -1,0 +1,179 @@
+"""Tantivy schema and query construction for ``TantivyEngine`` (no files, no writers).
+
+Owns: the schema, turning a ``SearchQuery`` into Tantivy queries built term by term in
+Python (typo tolerance by ``typo_budget``, prefix on the last word, AND with an OR
+fallback, filters, disjunctive facets) and reading hits back with our own snippets.
+Never passes user text to Tantivy's query parser.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import tantivy
+from tantivy import Occur, Query
+
+from search_svc.engines.base import FACET_FIELDS, Hit, SearchQuery, SearchResult
+from search_svc.errors import InvalidQuery
+from search_svc.query import ParsedQuery, parse_query, typo_budget
+from search_svc.snippets import best_snippet
+
+__all__ = ["FIELD_BOOSTS", "MAX_RESULT_WINDOW", "SCHEMA_VERSION", "QueryBuilder",
+           "build_schema"]
+
+SCHEMA_VERSION = 1
+# Title above summary above body, the order of Meilisearch's searchableAttributes.
+FIELD_BOOSTS = (("title", 3.0), ("summary", 1.5), ("body", 1.0))
+# Typo and prefix matches score a constant (Tantivy's automaton queries are not BM25):
+# this share of the field's weight, so an exact word still outranks a near miss.
+FUZZY_WEIGHT = 0.5
+MAX_RESULT_WINDOW = 10_000  # offset + limit beyond this returns the total but no hits
+
+
+def build_schema(tokenizer: str) -> tuple[Any, tuple[str, ...]]:
+    """The index schema; text fields use ``tokenizer`` (text is folded beforehand)."""
+    sb = tantivy.SchemaBuilder()
+    sb.add_text_field("key", stored=True, tokenizer_name="raw", index_option="basic")
+    for name in ("tenant", "type", "category", "tags", "locale"):
+        sb.add_text_field(name, fast=True, tokenizer_name="raw", index_option="basic")
+    for name, _ in FIELD_BOOSTS:
+        sb.add_text_field(name, tokenizer_name=tokenizer, index_option="position")
+    sb.add_integer_field("published_at", indexed=True, fast=True)
+    sb.add_bytes_field("src", stored=True)
+    return sb.build(), tuple(name for name, _ in FIELD_BOOSTS)
+
+
+class QueryBuilder:
+    def __init__(self, schema: Any) -> None:
+        self.schema = schema
+
+    # text ------------------------------------------------------------------
+    def _term_group(self, term: str, *, prefix: bool) -> Any:
+        budget = typo_budget(term)
+        clauses = []
+        for field, weight in FIELD_BOOSTS:
+            clauses.append((Occur.Should, Query.boost_query(
+                Query.term_query(self.schema, field, term), weight)))
+            if budget or prefix:
+                clauses.append((Occur.Should, Query.boost_query(
+                    Query.fuzzy_term_query(self.schema, field, term, budget, True, prefix),
+                    weight * FUZZY_WEIGHT)))
+        return Query.boolean_query(clauses)
+
+    def _phrase(self, terms: tuple[str, ...]) -> Any:
+        clauses = []
+        for field, weight in FIELD_BOOSTS:
+            inner = (Query.phrase_query(self.schema, field, list(terms)) if len(terms) > 1
+                     else Query.term_query(self.schema, field, terms[0]))
+            clauses.append((Occur.Should, Query.boost_query(inner, weight)))
+        return Query.boolean_query(clauses)
+
+    def text_query(self, parsed: ParsedQuery, *, all_terms: bool) -> Any:
+        """Every term must match (AND) or, with ``all_terms=False``, at least one (OR)."""
+        if parsed.phrase:
+            return self._phrase(parsed.terms)
+        last = len(parsed.terms) - 1
+        groups = [self._term_group(t, prefix=parsed.prefix_last and i == last)
+                  for i, t in enumerate(parsed.terms)]
+        occur = Occur.Must if all_terms else Occur.Should
+        return Query.boolean_query([(occur, g) for g in groups])
+
+    # filters ---------------------------------------------------------------
+    def filters(self, q: SearchQuery, *, without: str | None = None) -> list[Any]:
+        out = [Query.term_query(self.schema, "tenant", q.tenant_id)]
+        for facet, values in (("type", q.types), ("category", q.categories),
+                              ("tags", q.tags), ("locale", (q.locale,) if q.locale else ())):
+            if values and facet != without:
+                out.append(Query.term_set_query(self.schema, facet, list(values)))
+        if q.published_before is not None:
+            out.append(Query.range_query(self.schema, "published_at", tantivy.FieldType.Integer,
+                                         None, int(q.published_before), True, True))
+        return out
+
+    @staticmethod
+    def combine(text: Any | None, filters: list[Any]) -> Any:
+        clauses = [(Occur.Must, Query.const_score_query(f, 0.0)) for f in filters]
+        if text is not None:
+            clauses.insert(0, (Occur.Must, text))
+        return Query.boolean_query(clauses)
+
+    # running ---------------------------------------------------------------
+    def run(self, searcher: Any, q: SearchQuery) -> SearchResult:
+        unknown = set(q.facets) - set(FACET_FIELDS)
+        if unknown:
+            raise InvalidQuery(f"unknown facet: {sorted(unknown)[0]}")
+        parsed = parse_query(q.text)
+        if parsed.reason == "too_short":
+            return SearchResult(hits=[], total=0, facets={f: {} for f in q.facets})
+        text = self.text_query(parsed, all_terms=True) if parsed.terms else None
+        total, hits = self._top(searcher, self.combine(text, self.filters(q)), q)
+        if total == 0 and len(parsed.terms) > 1 and not parsed.phrase:
+            # No document has every word: degrade to any word, ranked by how many match.
+            text = self.text_query(parsed, all_terms=False)
+            total, hits = self._top(searcher, self.combine(text, self.filters(q)), q)
+        return SearchResult(
+            hits=[self._hit(searcher, score, addr, q, parsed) for score, addr in hits],
+            total=total,
+            facets=self._facets(searcher, text, q),
+        )
+
+    def _top(self, searcher: Any, query: Any, q: SearchQuery) -> tuple[int, list[Any]]:
+        if q.limit == 0 or q.offset + q.limit > MAX_RESULT_WINDOW:
+            return searcher.search(query, 1, count=True).count, []
+        if q.sort == "published_at":
+            res = searcher.search(query, q.limit, count=True, order_by_field="published_at",
+                                  offset=q.offset, order=tantivy.Order.Desc)
+            return res.count, [(0.0, addr) for _, addr in res.hits]
+        res = searcher.search(query, q.limit, count=True, offset=q.offset)
+        return res.count, list(res.hits)
+
+    def _hit(self, searcher: Any, score: float, addr: Any, q: SearchQuery,
+             parsed: ParsedQuery) -> Hit:
+        doc = searcher.doc(addr)
+        src = json.loads(doc.get_first("src"))
+        snippet = best_snippet([src["body"], src["summary"], src["title"]], parsed.terms,
+                               prefix_last=parsed.prefix_last, exact=parsed.phrase)
+        return Hit(
+            key=doc.get_first("key"), id=src["id"], type=src["type"], title=src["title"],
+            url=src["url"], snippet=snippet, image=src["image"],
+            published_at=src["published_at"], score=float(score), category=src["category"],
+            tags=tuple(src["tags"]), locale=src["locale"],
+        )
+
+    def _facets(self, searcher: Any, text: Any | None,
+                q: SearchQuery) -> dict[str, dict[str, int]]:
+        """Counts over the whole result set; a facet with a filter of its own is counted
+        without that filter (disjunctive), so other values stay selectable."""
+        if not q.facets:
+            return {}
+        own = {"type": q.types, "category": q.categories, "tags": q.tags,
+               "locale": (q.locale,) if q.locale else ()}
+        groups: dict[str | None, list[str]] = {}
+        for facet in dict.fromkeys(q.facets):
+            groups.setdefault(facet if own[facet] else None, []).append(facet)
+        out: dict[str, dict[str, int]] = {}
+        for without, facets in groups.items():
+            if q.facet_size == 0:
+                out.update({f: {} for f in facets})
+                continue
+            spec = {f: {"terms": {"field": f, "size": q.facet_size,
+                                  "segment_size": max(1000, 10 * q.facet_size)}}
+                    for f in facets}
+            result = searcher.aggregate(self.combine(text, self.filters(q, without=without)),
+                                        spec)
+            for f in facets:
+                buckets = result.get(f, {}).get("buckets", [])
+                pairs = sorted(((str(b["key"]), int(b["doc_count"])) for b in buckets),
+                               key=lambda kv: (-kv[1], kv[0]))
+                out[f] = dict(pairs)
+        return {f: out[f] for f in q.facets}
+
+    def keys(self, searcher: Any, tenant_id: str | None) -> set[str]:
+        n = searcher.num_docs
+        if n == 0:
+            return set()
+        query = (Query.term_query(self.schema, "tenant", tenant_id) if tenant_id is not None
+                 else Query.all_query())
+        res = searcher.search(query, n, count=False)
+        return {searcher.doc(addr).get_first("key") for _, addr in res.hits}

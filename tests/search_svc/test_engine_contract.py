@@ -1,0 +1,375 @@
+"""One contract every keyword engine passes (Tantivy always; Meilisearch with a server).
+
+Each test gets a fresh, empty index through the ``backend`` fixture: a writer engine,
+a way to open a second (reader) instance on the same index, and a way to reopen.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+
+from search_svc.engines.base import Document, KeywordEngine, SearchQuery
+from search_svc.query import parse_query
+
+MEILI_URL = os.environ.get("AWSM_TEST_MEILI_URL")
+T1, T2 = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
+
+
+@dataclass
+class Backend:
+    writer: KeywordEngine
+    open_reader: Callable[[], KeywordEngine]
+    reopen_writer: Callable[[], KeywordEngine]
+
+
+def _tantivy(tmp_path: Path) -> Iterator[Backend]:
+    from search_svc.engines.tantivy import TantivyEngine
+
+    root = tmp_path / "tantivy"
+    opened: list[KeywordEngine] = []
+
+    def open_(writer: bool) -> KeywordEngine:
+        engine = TantivyEngine(root, writer=writer, heap_size=15_000_000)
+        opened.append(engine)
+        return engine
+
+    backend = Backend(open_(True), lambda: open_(False), lambda: None)  # type: ignore[arg-type,return-value]
+
+    def reopen() -> KeywordEngine:
+        backend.writer.close()
+        backend.writer = open_(True)
+        return backend.writer
+
+    backend.reopen_writer = reopen
+    yield backend
+    for engine in opened:
+        engine.close()
+
+
+def _meili() -> Iterator[Backend]:
+    import meilisearch
+    from search_svc.engines.meili import MeiliEngine
+
+    name = f"awsm_test_{uuid.uuid4().hex[:12]}"
+    key = os.environ.get("AWSM_TEST_MEILI_KEY")
+
+    def open_(writer: bool) -> KeywordEngine:
+        return MeiliEngine(MEILI_URL or "", key, name, writer=writer)
+
+    backend = Backend(open_(True), lambda: open_(False), lambda: None)  # type: ignore[arg-type,return-value]
+
+    def reopen() -> KeywordEngine:
+        backend.writer.close()
+        backend.writer = open_(True)
+        return backend.writer
+
+    backend.reopen_writer = reopen
+    yield backend
+    client = meilisearch.Client(MEILI_URL or "", key)
+    for uid in [i.uid for i in client.get_indexes({"limit": 1000})["results"]]:
+        if uid.startswith(name):
+            client.delete_index(uid)
+
+
+@pytest.fixture(params=["tantivy", "meilisearch"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    if request.param == "tantivy":
+        yield from _tantivy(tmp_path)
+    elif not MEILI_URL:
+        pytest.skip("Meilisearch contract runs only when AWSM_TEST_MEILI_URL is set")
+    else:
+        yield from _meili()
+
+
+def doc(n: int | str, title: str, body: str = "", *, tenant: str = T1, type: str = "blog",
+        **kw: object) -> Document:
+    return Document(key=f"{type}:{n}", id=str(n), tenant_id=tenant, type=type, title=title,
+                    body=body, url=f"/{type}/{n}", **kw)  # type: ignore[arg-type]
+
+
+def q(text: str = "", tenant: str = T1, **kw: object) -> SearchQuery:
+    return SearchQuery(tenant_id=tenant, text=parse_query(text).text if text else "",
+                       **kw)  # type: ignore[arg-type]
+
+
+def keys_of(engine: KeywordEngine, query: SearchQuery) -> list[str]:
+    return [h.key for h in engine.search(query).hits]
+
+
+# writes ---------------------------------------------------------------------
+def test_upsert_replace_and_delete_by_key(backend: Backend) -> None:
+    w = backend.writer
+    w.write([doc(1, "Rumah makan"), doc(2, "Kota tua"), doc(3, "Pantai indah")], [])
+    assert w.stats().documents == 3 and w.keys() == {"blog:1", "blog:2", "blog:3"}
+    w.write([doc(1, "Gunung berapi"), doc(1, "Gunung berapi lagi")], [])
+    assert w.stats().documents == 3
+    hits = w.search(q("gunung")).hits
+    assert [(h.key, h.title) for h in hits] == [("blog:1", "Gunung berapi lagi")]
+    assert w.search(q("rumah")).total == 0
+    w.write([], ["blog:2", "blog:404"])
+    assert w.stats().documents == 2 and w.keys() == {"blog:1", "blog:3"}
+    assert w.search(q("kota")).total == 0
+
+
+def test_hit_carries_the_document_fields(backend: Backend) -> None:
+    d = doc(7, "Soto Betawi", "Kuah santan", category="Kuliner", tags=("jakarta", "soto"),
+            locale="id", image="/img/soto.jpg", published_at=1_700_000_000, type="product")
+    backend.writer.write([d], [])
+    (hit,) = backend.writer.search(q("soto")).hits
+    assert (hit.key, hit.id, hit.type, hit.title, hit.url, hit.image, hit.published_at,
+            hit.category, hit.tags, hit.locale) == (
+        "product:7", "7", "product", "Soto Betawi", "/product/7", "/img/soto.jpg",
+        1_700_000_000, "Kuliner", ("jakarta", "soto"), "id")
+    assert hit.score > 0
+
+
+# isolation and filters -------------------------------------------------------
+def test_tenant_isolation_in_hits_totals_and_facets(backend: Backend) -> None:
+    backend.writer.write(
+        [doc(i, f"Berita rumah {i}", tenant=T1, tags=("t1tag",), category="A") for i in range(3)]
+        + [doc(10 + i, f"Berita rumah {i}", tenant=T2, tags=("t2tag",), category="B",
+               type="page") for i in range(4)], [])
+    for text in ("rumah", "", "berita rumah", "rumha"):
+        res = backend.writer.search(q(text, facets=("type", "category", "tags", "locale")))
+        assert res.total == 3 and {h.key for h in res.hits} == {"blog:0", "blog:1", "blog:2"}
+        assert res.facets["tags"] == {"t1tag": 3} and res.facets["category"] == {"A": 3}
+        assert res.facets["type"] == {"blog": 3}
+    assert backend.writer.keys(T2) == {f"page:{10 + i}" for i in range(4)}
+    assert backend.writer.search(q("rumah", tenant="33333333-0000-0000-0000-000000000000")).total == 0
+
+
+def test_filters_by_type_category_tags_locale(backend: Backend) -> None:
+    backend.writer.write([
+        doc(1, "Nasi goreng", category="Kuliner", tags=("pedas", "murah"), locale="id"),
+        doc(2, "Fried rice", category="Food", tags=("spicy",), locale="en"),
+        doc(3, "Nasi uduk", category="Kuliner", tags=("murah",), locale="id", type="page"),
+        doc(4, "Nasi kuning", category="Sarapan", locale="id", type="product"),
+    ], [])
+    w = backend.writer
+    assert set(keys_of(w, q(types=("page", "product")))) == {"page:3", "product:4"}
+    assert set(keys_of(w, q("nasi", categories=("Kuliner",)))) == {"blog:1", "page:3"}
+    assert set(keys_of(w, q(tags=("pedas", "spicy")))) == {"blog:1", "blog:2"}
+    assert set(keys_of(w, q(locale="en"))) == {"blog:2"}
+    assert keys_of(w, q("nasi", types=("blog",), tags=("murah",), locale="id")) == ["blog:1"]
+    assert w.search(q("nasi", categories=("Nope",))).total == 0
+
+
+def test_published_before_guard(backend: Backend) -> None:
+    backend.writer.write([doc(1, "Jadwal rilis", published_at=1000),
+                          doc(2, "Jadwal rilis baru", published_at=2000)], [])
+    assert keys_of(backend.writer, q("jadwal", published_before=1500)) == ["blog:1"]
+    assert backend.writer.search(q("jadwal", published_before=2000)).total == 2
+
+
+# matching ----------------------------------------------------------------------
+def test_typo_budget_by_word_length(backend: Backend) -> None:
+    backend.writer.write([doc(1, "Kota"), doc(2, "Rumah"), doc(3, "Pemerintahan")], [])
+    w = backend.writer
+    # a trailing space ends the word: no prefix matching, typos only
+    assert w.search(q("kote ")).total == 0  # under 5: exact only
+    assert keys_of(w, q("kota ")) == ["blog:1"]
+    assert keys_of(w, q("rumeh ")) == ["blog:2"]  # 1 typo at 5
+    assert w.search(q("rxmeh ")).total == 0  # 2 typos at 5
+    assert keys_of(w, q("pemxrintahxn ")) == ["blog:3"]  # 2 typos at 9+
+    assert w.search(q("pxmxrintahxn ")).total == 0  # 3 typos
+
+
+def test_prefix_matches_the_last_word_only(backend: Backend) -> None:
+    backend.writer.write([doc(1, "Rumah makan Padang"), doc(2, "Jakarta Selatan")], [])
+    w = backend.writer
+    assert keys_of(w, q("jak")) == ["blog:2"]
+    assert w.search(q("jak ")).total == 0
+    assert keys_of(w, q("rumah mak")) == ["blog:1"]
+    assert w.search(q("rum mak ")).total == 0  # a completed word is never a prefix
+    assert keys_of(w, q("mak jakarta")) == ["blog:2"]  # nor is any word but the last
+
+
+def test_every_word_must_match_then_any_word(backend: Backend) -> None:
+    backend.writer.write([doc(1, "Rumah makan Padang"), doc(2, "Rumah sakit umum"),
+                          doc(3, "Pantai Kuta")], [])
+    w = backend.writer
+    assert keys_of(w, q("rumah sakit")) == ["blog:2"]
+    assert set(keys_of(w, q("rumah zzyzzx "))) == {"blog:1", "blog:2"}  # AND empty: OR
+
+
+def test_accents_and_case_fold(backend: Backend) -> None:
+    backend.writer.write([doc(1, "Café Crème"), doc(2, "NAÏVE Straße")], [])
+    assert keys_of(backend.writer, q("cafe creme")) == ["blog:1"]
+    assert keys_of(backend.writer, q("CAFÉ")) == ["blog:1"]
+    assert keys_of(backend.writer, q("naive")) == ["blog:2"]
+
+
+def test_title_outranks_summary_outranks_body(backend: Backend) -> None:
+    filler = "lorem ipsum dolor sit amet " * 3
+    backend.writer.write([
+        doc(1, "Lorem ipsum", filler + "borobudur"),
+        doc(2, "Candi borobudur", filler),
+        doc(3, "Dolor sit", filler, summary="Tentang borobudur"),
+    ], [])
+    assert keys_of(backend.writer, q("borobudur")) == ["blog:2", "blog:3", "blog:1"]
+
+
+def test_sort_by_published_at_newest_first(backend: Backend) -> None:
+    backend.writer.write([doc(i, "Pengumuman", published_at=1000 + (i * 37) % 11)
+                          for i in range(8)], [])
+    hits = backend.writer.search(q("pengumuman", sort="published_at")).hits
+    assert [h.published_at for h in hits] == sorted((h.published_at for h in hits),
+                                                    reverse=True)
+    assert len(hits) == 8
+
+
+def test_pagination_and_exact_totals(backend: Backend) -> None:
+    backend.writer.write([doc(i, f"Artikel {i}", published_at=i) for i in range(25)], [])
+    w = backend.writer
+    pages = [w.search(q("artikel", sort="published_at", limit=10, offset=o)) for o in (0, 10, 20)]
+    assert [p.total for p in pages] == [25, 25, 25]
+    assert [len(p.hits) for p in pages] == [10, 10, 5]
+    seen = [h.key for p in pages for h in p.hits]
+    assert len(set(seen)) == 25 and seen[0] == "blog:24"
+    assert w.search(q("artikel", limit=10, offset=30)).hits == []
+    assert w.search(q("artikel", limit=0)).total == 25
+
+
+def test_disjunctive_facets(backend: Backend) -> None:
+    backend.writer.write([
+        doc(1, "Resep sambal", category="Kuliner", tags=("pedas",)),
+        doc(2, "Resep rendang", category="Kuliner", tags=("pedas", "daging"), type="page"),
+        doc(3, "Resep es teh", category="Minuman", tags=("manis",)),
+        doc(4, "Resep kopi", category="Minuman", tags=("manis",), type="product"),
+    ], [])
+    res = backend.writer.search(q("resep", types=("blog",), facets=("type", "category", "tags")))
+    assert res.total == 2
+    # each facet ignores its own filter but honours the others
+    assert res.facets["type"] == {"blog": 2, "page": 1, "product": 1}
+    assert res.facets["category"] == {"Kuliner": 1, "Minuman": 1}
+    assert res.facets["tags"] == {"pedas": 1, "manis": 1}
+    res = backend.writer.search(q("resep", categories=("Kuliner",), facets=("category",),
+                                  facet_size=1))
+    assert res.facets == {"category": {"Kuliner": 2}}
+
+
+# output safety -------------------------------------------------------------------
+def test_snippet_is_escaped_and_marked(backend: Backend) -> None:
+    body = 'Awas <script>alert("x")</script> di halaman rumah <b>kami</b>.'
+    backend.writer.write([doc(1, "Peringatan <img src=x onerror=alert(1)>", body)], [])
+    (hit,) = backend.writer.search(q("rumah")).hits
+    assert "<mark>rumah</mark>" in hit.snippet
+    assert "&lt;script&gt;" in hit.snippet
+    assert not re.search(r"<(?!/?mark>)", hit.snippet)
+    assert html.unescape(re.sub(r"</?mark>", "", hit.snippet)) == body
+    assert hit.title == "Peringatan <img src=x onerror=alert(1)>"  # plain; the API escapes
+
+
+@pytest.mark.parametrize("text", [
+    '"', '""', '"rumah', 'rumah"', "title:rumah", "rumah AND OR NOT", "(rumah", "rumah)",
+    "rumah~2", "rumah^10", "*", "ru*", "-rumah", "+rumah", "[a TO z]", "{}", "\\", "'; --",
+    "a" * 10_000, "rumah " * 2000, "😀🏠 rumah 🇮🇩", "\u0000\u200b\u202e", "ｒｕｍａｈ",
+    "١٢٣ رومه", "日本語のテキスト", "\ud800", "%00", "filter = tenant",
+])
+def test_hostile_query_text_never_raises(backend: Backend, text: str) -> None:
+    backend.writer.write([doc(1, "Rumah")], [])
+    for sent in (text, parse_query(text).text):
+        res = backend.writer.search(SearchQuery(tenant_id=T1, text=sent, facets=("tags",)))
+        assert res.total >= 0 and all(h.key == "blog:1" for h in res.hits)
+
+
+def test_too_short_query_is_empty(backend: Backend) -> None:
+    backend.writer.write([doc(1, "A b c")], [])
+    res = backend.writer.search(q("a", facets=("type",)))
+    assert res.total == 0 and res.hits == [] and res.facets == {"type": {}}
+
+
+# processes, rebuild, checkpoints -----------------------------------------------
+def test_reader_sees_writer_commits(backend: Backend) -> None:
+    backend.writer.write([doc(1, "Awal")], [])
+    reader = backend.open_reader()
+    assert keys_of(reader, q("awal")) == ["blog:1"]
+    backend.writer.write([doc(2, "Berikutnya")], ["blog:1"], checkpoint="0/2")
+    assert keys_of(reader, q("berikutnya")) == ["blog:2"]
+    assert reader.search(q("awal")).total == 0
+    assert reader.checkpoint() == "0/2" and reader.stats().documents == 1
+
+
+def test_rebuild_then_swap(backend: Backend) -> None:
+    backend.writer.write([doc(1, "Lama"), doc(2, "Lama juga")], [], checkpoint="0/1")
+    reader = backend.open_reader()
+    shadow = backend.writer.begin_rebuild()
+    assert shadow.stats().documents == 0 and shadow.checkpoint() is None
+    shadow.write([doc(3, "Baru")], [], checkpoint="0/9")
+    assert keys_of(reader, q("lama")) != [] and reader.search(q("baru")).total == 0
+    backend.writer.swap(shadow)
+    for engine in (backend.writer, reader):
+        assert engine.keys() == {"blog:3"}
+        assert engine.checkpoint() == "0/9"
+    backend.writer.write([doc(4, "Sesudah swap")], [])
+    assert reader.keys() == {"blog:3", "blog:4"}
+    assert backend.reopen_writer().keys() == {"blog:3", "blog:4"}
+
+
+def test_abandoned_rebuild_leaves_the_live_index(backend: Backend) -> None:
+    backend.writer.write([doc(1, "Tetap")], [])
+    shadow = backend.writer.begin_rebuild()
+    shadow.write([doc(2, "Buang")], [])
+    shadow.close()
+    assert backend.writer.keys() == {"blog:1"}
+    assert backend.reopen_writer().keys() == {"blog:1"}
+
+
+def test_checkpoint_round_trip_across_reopen(backend: Backend) -> None:
+    assert backend.writer.checkpoint() is None
+    backend.writer.write([doc(1, "Satu")], [], checkpoint="0/16B3748")
+    backend.writer.write([doc(2, "Dua")], [])  # no checkpoint: the last one stands
+    assert backend.writer.checkpoint() == "0/16B3748"
+    reopened = backend.reopen_writer()
+    assert reopened.checkpoint() == "0/16B3748" and reopened.stats().checkpoint == "0/16B3748"
+    assert reopened.keys() == {"blog:1", "blog:2"}
+
+
+def test_read_only_engine_refuses_writes(backend: Backend) -> None:
+    from search_svc.errors import EngineUnavailable
+
+    reader = backend.open_reader()
+    with pytest.raises(EngineUnavailable):
+        reader.write([doc(1, "x")], [])
+
+
+def test_documents_are_replaced_whole(backend: Backend) -> None:
+    backend.writer.write([doc(1, "Judul", "isi lama", tags=("a",), category="X")], [])
+    backend.writer.write([replace(doc(1, "Judul", "isi baru"), tags=(), category=None)], [])
+    res = backend.writer.search(q("judul", facets=("tags", "category")))
+    assert res.facets == {"tags": {}, "category": {}}
+    assert backend.writer.search(q("lama ")).total == 0
+
+
+def test_tantivy_reader_waits_for_the_index_to_exist(tmp_path: Path) -> None:
+    from search_svc.engines.tantivy import TantivyEngine
+    from search_svc.errors import EngineUnavailable
+
+    reader = TantivyEngine(tmp_path / "idx", writer=False)
+    with pytest.raises(EngineUnavailable):
+        reader.search(q("apa"))
+    writer = TantivyEngine(tmp_path / "idx", writer=True, heap_size=15_000_000)
+    writer.write([doc(1, "Apa kabar")], [], checkpoint="7")
+    assert keys_of(reader, q("apa")) == ["blog:1"] and reader.checkpoint() == "7"
+    assert sorted(p.name for p in (tmp_path / "idx").iterdir())[0] == "CURRENT"
+    writer.close()
+    reader.close()
+
+
+def test_tantivy_swap_removes_the_old_generation(tmp_path: Path) -> None:
+    from search_svc.engines.tantivy import TantivyEngine
+
+    writer = TantivyEngine(tmp_path / "idx", writer=True, heap_size=15_000_000)
+    shadow = writer.begin_rebuild()
+    assert len(list((tmp_path / "idx").glob("gen-*"))) == 2
+    writer.swap(shadow)
+    assert len(list((tmp_path / "idx").glob("gen-*"))) == 1
+    writer.close()
