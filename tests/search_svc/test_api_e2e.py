@@ -1,0 +1,130 @@
+"""GET /v1/search through the real app: caching headers, hostile input, escaping."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fixtures.fix_stack import TENANT_A, Stack, wait_for
+
+
+@pytest.fixture
+def seeded(stack: Stack) -> Stack:
+    stack.db.execute(
+        "INSERT INTO blogs (tenant_id, title, slug, content, status, published_at, tags) VALUES "
+        "(%s, 'Kesehatan jantung dan olahraga', 'jantung', "
+        " 'Olahraga teratur menjaga kesehatan jantung. <script>alert(1)</script> & more', "
+        " 'published', now() - interval '1 day', '{sehat}'), "
+        "(%s, 'Teknologi pembayaran digital', 'bayar', 'Pembayaran QRIS makin populer', "
+        " 'published', now() - interval '2 days', '{fintech}')", (TENANT_A, TENANT_A))
+    wait_for(lambda: stack.search(q="kesehatan")["total"] == 1)
+    return stack
+
+
+def test_typo_and_prefix_queries_find_highlighted_hits(seeded: Stack) -> None:
+    typo = seeded.search(q="kesehtan")
+    assert typo["hits"][0]["title"] == "Kesehatan jantung dan olahraga"
+    assert "<mark>" in typo["hits"][0]["snippet"]
+    prefix = seeded.search(q="pemba")
+    assert [h["title"] for h in prefix["hits"]] == ["Teknologi pembayaran digital"]
+
+
+def test_snippet_escapes_markup_from_content(seeded: Stack) -> None:
+    snippet = seeded.search(q="olahraga")["hits"][0]["snippet"]
+    assert "<script>" not in snippet and "&lt;script&gt;" in snippet
+    assert snippet.replace("<mark>", "").replace("</mark>", "").count("<") == 0
+
+
+def test_anonymous_results_are_cdn_cacheable_with_etag_and_304(seeded: Stack) -> None:
+    r = seeded.client.get("/v1/search", params={"tenant": "kopi", "q": "jantung"})
+    cc = r.headers["cache-control"]
+    assert "public" in cc and "s-maxage=" in cc and "stale-while-revalidate=" in cc
+    etag = r.headers["etag"]
+    assert etag.startswith('"') and not etag.startswith("W/")
+    assert "awsm-tenant-kopi" in r.headers["cache-tag"]
+    again = seeded.client.get("/v1/search", params={"tenant": "kopi", "q": "jantung"},
+                              headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    other = seeded.client.get("/v1/search", params={"tenant": "kopi", "q": "digital"},
+                              headers={"If-None-Match": etag})
+    assert other.status_code == 200
+
+
+def test_empty_and_too_short_queries_return_a_reason_not_an_error(seeded: Stack) -> None:
+    for q in ("", "   ", "a"):
+        body = seeded.search(q=q)
+        assert body["hits"] == [] and body["total"] == 0 and body["reason"]
+
+
+HOSTILE_Q = ['"unbalanced', "kopi AND (OR", "title:kopi", "*", "~2", "-", "+++", "\\",
+             "kopi\" OR 1=1 --", "x" * 10_000, "😀 kesehatan 漢字", "\u0000kopi", "<b>kopi</b>",
+             "' OR ''='"]
+
+
+@pytest.mark.parametrize("q", HOSTILE_Q)
+def test_hostile_query_strings_never_500(seeded: Stack, q: str) -> None:
+    r = seeded.client.get("/v1/search", params={"tenant": "kopi", "q": q})
+    assert r.status_code in (200, 400), r.text
+    if r.status_code == 400:
+        assert r.json()["error"]["code"] == "invalid_query"
+    else:
+        assert isinstance(r.json()["hits"], list)
+
+
+@pytest.mark.parametrize("params, code", [
+    ({"tenant": "kopi", "q": "kopi", "colour": "red"}, "invalid_query"),
+    ({"tenant": "kopi", "limit": "-1"}, "invalid_query"),
+    ({"tenant": "kopi", "limit": "1000000"}, "invalid_query"),
+    ({"tenant": "kopi", "limit": "ten"}, "invalid_query"),
+    ({"tenant": "kopi", "offset": "-5"}, "invalid_query"),
+    ({"tenant": "kopi", "offset": "99999999999999999999"}, "invalid_query"),
+    ({"tenant": "kopi", "sort": "price"}, "invalid_query"),
+    ({"tenant": "kopi", "facets": "author"}, "invalid_query"),
+    ({"tenant": "kopi", "mode": "magic"}, "invalid_query"),
+    ({"q": "kopi"}, "invalid_query"),
+    ({"tenant": "kopi", "type": ",".join(str(i) for i in range(50))}, "invalid_query"),
+])
+def test_bad_parameters_are_400_with_a_json_error(seeded: Stack, params: dict[str, str],
+                                                  code: str) -> None:
+    r = seeded.client.get("/v1/search", params=params)
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["code"] == code
+    assert "no-store" in r.headers["cache-control"]
+
+
+def test_non_utf8_query_string_is_a_400(seeded: Stack) -> None:
+    r = seeded.client.get("/v1/search?tenant=kopi&q=%ff%fe")
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_query"
+
+
+def test_repeated_single_value_parameter_is_a_400(seeded: Stack) -> None:
+    r = seeded.client.get("/v1/search?tenant=kopi&tenant=tech&q=kopi")
+    assert r.status_code == 400
+
+
+def test_filters_facets_sort_and_pagination(seeded: Stack) -> None:
+    body = seeded.search(sort="published_at", facets="tags,type", limit=1)
+    assert body["total"] == 2 and len(body["hits"]) == 1
+    assert body["hits"][0]["title"] == "Kesehatan jantung dan olahraga"  # newest first
+    assert body["facets"]["tags"] == {"sehat": 1, "fintech": 1}
+    page2 = seeded.search(sort="published_at", limit=1, offset=1)
+    assert page2["hits"][0]["title"] == "Teknologi pembayaran digital"
+    only = seeded.search(sort="published_at", tags="fintech", facets="tags")
+    assert only["total"] == 1
+    assert only["facets"]["tags"] == {"sehat": 1, "fintech": 1}  # own filter not applied
+
+
+def test_health_readiness_metrics_and_docs(seeded: Stack) -> None:
+    assert seeded.client.get("/healthz").json() == {"status": "ok"}
+    ready = seeded.client.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    checks = ready.json()["checks"]
+    assert checks["database"]["ok"] and checks["engine"]["documents"] >= 2
+    assert checks["indexer"]["slot_active"] is True and checks["indexer"]["lag_bytes"] is not None
+    assert "awsm_http_requests_total" in seeded.client.get("/metrics").text
+    assert seeded.client.get("/docs").status_code == 200
+    assert "/v1/search" in seeded.client.get("/openapi.json").json()["paths"]
+
+
+def test_unknown_route_is_a_json_404(seeded: Stack) -> None:
+    r = seeded.client.get("/nope")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
