@@ -1,0 +1,117 @@
+"""search_svc.engines.meili_query: Meilisearch request bodies, without a server."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from search_svc.engines.base import Document, SearchQuery
+from search_svc.engines.meili_query import (
+    CHECKPOINT_ID,
+    INDEX_SETTINGS,
+    MAX_RESULT_WINDOW,
+    document_id,
+    filters,
+    quote,
+    read_results,
+    search_requests,
+    to_meili,
+)
+from search_svc.errors import EngineUnavailable
+from search_svc.query import parse_query
+
+T = "11111111-1111-1111-1111-111111111111"
+
+
+@pytest.mark.parametrize("key", ["blog:1", "page:ü/ß", "product:" + "x" * 200, ":", "a b"])
+def test_document_ids_are_valid_meilisearch_ids_and_distinct(key: str) -> None:
+    pk = document_id(key)
+    assert re.fullmatch(r"[A-Za-z0-9_-]{1,511}", pk)
+    assert pk != CHECKPOINT_ID and document_id(key + "x") != pk
+
+
+def test_to_meili_carries_every_field() -> None:
+    d = Document(key="blog:1", id="1", tenant_id=T, type="blog", title="T", body="B",
+                 summary="S", tags=("a",), category="C", locale="id", image="/i.jpg",
+                 url="/b/1", published_at=5)
+    assert to_meili(d) == {
+        "pk": document_id("blog:1"), "key": "blog:1", "id": "1", "tenant": T, "type": "blog",
+        "title": "T", "summary": "S", "body": "B", "category": "C", "tags": ["a"],
+        "locale": "id", "image": "/i.jpg", "url": "/b/1", "published_at": 5}
+
+
+@pytest.mark.parametrize(("value", "literal"), [
+    ("plain", '"plain"'), ('say "hi"', '"say \\"hi\\""'), ("back\\slash", '"back\\\\slash"'),
+    ("x' OR tenant EXISTS", '"x\' OR tenant EXISTS"'),
+])
+def test_filter_values_are_quoted_literals(value: str, literal: str) -> None:
+    assert quote(value) == literal
+
+
+def test_filters_always_start_with_the_tenant() -> None:
+    q = SearchQuery(tenant_id=T, types=("blog", "page"), categories=('A "b"',), tags=("t",),
+                    locale="id", published_before=99)
+    assert filters(q) == [
+        f'tenant = "{T}"', 'type IN ["blog", "page"]', 'category IN ["A \\"b\\""]',
+        'tags IN ["t"]', 'locale IN ["id"]', "published_at <= 99"]
+    assert filters(q, without="type")[1] == 'category IN ["A \\"b\\""]'
+
+
+def test_settings_follow_meilisearch_typo_rule_and_field_order() -> None:
+    assert INDEX_SETTINGS["searchableAttributes"] == ["title", "summary", "body"]
+    assert INDEX_SETTINGS["typoTolerance"]["minWordSizeForTypos"] == {"oneTypo": 5,
+                                                                     "twoTypos": 9}
+    assert "tenant" in INDEX_SETTINGS["filterableAttributes"]
+
+
+@pytest.mark.parametrize(("limit", "offset", "page", "per_page", "skip"), [
+    (10, 0, 1, 10, 0), (10, 20, 3, 10, 0), (10, 5, 1, 15, 5), (0, 0, 1, 0, 0),
+    (10, MAX_RESULT_WINDOW, 1, 0, 0),
+])
+def test_pages_give_exact_totals(limit: int, offset: int, page: int, per_page: int,
+                                 skip: int) -> None:
+    q = SearchQuery(tenant_id=T, text="rumah", limit=limit, offset=offset)
+    (main,), got_skip = search_requests("idx", q, parse_query("rumah"), "all")
+    assert (main["page"], main["hitsPerPage"], got_skip) == (page, per_page, skip)
+
+
+def test_facets_with_their_own_filter_get_their_own_query() -> None:
+    q = SearchQuery(tenant_id=T, text="rumah", types=("blog",), facets=("type", "tags"),
+                    sort="published_at")
+    queries, _ = search_requests("idx", q, parse_query("rumah"), "all")
+    main, by_type = queries
+    assert main["facets"] == ["tags"] and main["sort"] == ["published_at:desc"]
+    assert main["filter"] == [f'tenant = "{T}"', 'type IN ["blog"]']
+    assert by_type["facets"] == ["type"] and by_type["hitsPerPage"] == 0
+    assert by_type["filter"] == [f'tenant = "{T}"']
+    assert all(x["q"] == "rumah" and x["matchingStrategy"] == "all" for x in queries)
+
+
+def test_read_results_escapes_snippets_and_merges_facets() -> None:
+    q = SearchQuery(tenant_id=T, text="rumah", types=("blog",), facets=("type", "tags"),
+                    facet_size=1)
+    raw = {"key": "blog:1", "id": "1", "type": "blog", "title": "<b>Rumah</b>",
+           "summary": "", "body": "<script>x</script> rumah", "category": None,
+           "tags": ["a"], "locale": "id", "image": None, "url": "/b/1",
+           "published_at": 3, "_rankingScore": 0.9}
+    results = [
+        {"hits": [raw, raw], "totalHits": 7, "facetDistribution": {"tags": {"a": 1, "b": 4}}},
+        {"hits": [], "totalHits": 9, "facetDistribution": {"type": {"blog": 7, "page": 2}}},
+    ]
+    res = read_results(results, q, parse_query("rumah"), skip=1)
+    assert res.total == 7 and len(res.hits) == 1
+    assert res.facets == {"type": {"blog": 7}, "tags": {"b": 4}}
+    hit = res.hits[0]
+    assert hit.snippet == "&lt;script&gt;x&lt;/script&gt; <mark>rumah</mark>"
+    assert hit.title == "<b>Rumah</b>" and hit.score == 0.9 and hit.tags == ("a",)
+
+
+def test_unreachable_server_is_engine_unavailable() -> None:
+    from search_svc.engines.meili import MeiliEngine
+
+    engine = MeiliEngine("http://127.0.0.1:9", None, "awsm_none", writer=False, timeout_s=1)
+    with pytest.raises(EngineUnavailable):
+        engine.search(SearchQuery(tenant_id=T, text="rumah"))
+    with pytest.raises(EngineUnavailable):
+        engine.stats()
