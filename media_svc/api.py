@@ -1,0 +1,145 @@
+"""HTTP routes of the media service; thin: parse → ``MediaService`` → response.
+
+``build_router(settings)`` returns a router that owns its service (sources, caches,
+pool); nothing is created at import. Errors are raised as ``media_svc.errors`` classes
+and rendered by the gateway's one error handler, never cached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from awsm.auth import require_role, verify_bearer
+from awsm.errors import Forbidden, PayloadTooLarge
+from awsm.settings import Settings
+from media_svc.errors import SourceForbidden
+from media_svc.http_cache import image_headers, not_modified
+from media_svc.options import MAX_DIMENSION
+from media_svc.service import Job, MediaService
+from media_svc.signing import sign_path, srcset
+from media_svc.supabase import parse_int_list, render_spec
+from media_svc.upload import store_upload, valid_tenant
+
+__all__ = ["build_router"]
+
+_IMAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}, "image/avif": {}},
+          "description": "The transformed image."},
+    304: {"description": "Not modified (ETag or Last-Modified revalidation)."},
+}
+
+
+async def _respond(service: MediaService, job: Job, request: Request) -> Response:
+    if not_modified(job.etag, job.original.modified, request.headers.get("if-none-match"),
+                    request.headers.get("if-modified-since")):
+        return Response(status_code=304, headers=image_headers(
+            etag=job.etag, last_modified=job.original.modified, media_type=None,
+            negotiated=job.negotiated))
+    variant = await service.variant(job)
+    headers = image_headers(etag=job.etag, last_modified=job.original.modified,
+                            media_type=variant.media_type, negotiated=job.negotiated,
+                            cache_status=variant.cache_status)
+    if request.method == "HEAD":
+        headers["Content-Length"] = str(len(variant.data))
+        return Response(status_code=200, headers=headers)
+    return Response(variant.data, status_code=200, headers=headers)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"The upload is larger than {limit} bytes.")
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > limit:
+            raise PayloadTooLarge(f"The upload is larger than {limit} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def build_router(settings: Settings) -> APIRouter:
+    service = MediaService(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: Any) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await service.aclose()
+
+    router = APIRouter(tags=["media"], lifespan=lifespan)
+
+    # HEAD shares the handler but stays out of the OpenAPI schema (one operation id each).
+    @router.head("/v1/img/{signature}/{options}/{source:path}", include_in_schema=False)
+    @router.get("/v1/img/{signature}/{options}/{source:path}", response_class=Response,
+                responses=_IMAGE_RESPONSES,
+                summary="A signed, transformed image (CDN-cacheable for a year)")
+    async def signed_image(signature: str, options: str, source: str,
+                           request: Request) -> Response:
+        job = await service.signed_job(signature, options, source,
+                                       request.headers.get("accept"))
+        return await _respond(service, job, request)
+
+    if settings.media_supabase_render:
+        _add_render_route(router, service, settings)
+    _add_upload_route(router, service, settings)
+    return router
+
+
+def _add_render_route(router: APIRouter, service: MediaService, settings: Settings) -> None:
+    sizes = parse_int_list(settings.media_render_widths)
+    qualities = parse_int_list(settings.media_render_qualities)
+    origin = settings.media_render_origin
+
+    @router.head("/storage/v1/render/image/public/{bucket}/{path:path}",
+                 include_in_schema=False)
+    @router.get("/storage/v1/render/image/public/{bucket}/{path:path}", response_class=Response,
+                responses=_IMAGE_RESPONSES,
+                summary="Supabase Storage-compatible image render (public buckets)")
+    async def supabase_render(bucket: str, path: str, request: Request) -> Response:
+        spec = render_spec(request.query_params, sizes=sizes, qualities=qualities)
+        if "/" in bucket or bucket.startswith("."):
+            raise SourceForbidden("The bucket name is not valid.")
+        source = f"{origin}{bucket}/{path}"
+        job = await service.job(spec, source, request.headers.get("accept"))
+        return await _respond(service, job, request)
+
+
+def _add_upload_route(router: APIRouter, service: MediaService, settings: Settings) -> None:
+    widths = sorted(parse_int_list(settings.media_srcset_widths))
+
+    @router.post("/v1/media", status_code=201,
+                 summary="Upload an original (admins): returns its source path and srcset")
+    async def upload(request: Request, name: str | None = None,
+                     tenant_id: str | None = None) -> JSONResponse:
+        principal = require_role(verify_bearer(request.headers.get("authorization"), settings))
+        tenant = principal.tenant_id
+        if tenant_id is not None and tenant_id != tenant:
+            if principal.role != "super_admin":
+                raise Forbidden("Only a super_admin may upload into another tenant.")
+            tenant = tenant_id
+        if not tenant:
+            raise Forbidden("The token carries no tenant_id; add it to app_metadata.")
+        valid_tenant(tenant)
+        data = await _read_body(request, settings.media_max_upload_bytes)
+        stored = await service.pool.run(
+            store_upload, data, name=name, tenant=tenant,
+            root=settings.resolved_media_root, limits=service.limits)
+        largest = min(stored.width, MAX_DIMENSION)
+        fitting = [w for w in widths if w < largest] + [largest]
+        body: dict[str, Any] = {
+            "source": stored.source, "format": stored.format, "width": stored.width,
+            "height": stored.height, "bytes": stored.bytes, "sha256": stored.sha256,
+            "url": None, "srcset": None,
+        }
+        if service.keys:  # no key (a misconfigured demo): stored, but nothing to sign
+            body["url"] = sign_path(service.keys, "_", stored.source)
+            body["srcset"] = srcset(service.keys, stored.source, fitting)
+        return JSONResponse(body, status_code=201, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,135 @@
+"""Bounded on-disk caches (LRU by total size) and single flight for identical work.
+
+``DiskCache`` knows one directory of files named by key; it is shared by the event
+loop and worker threads, so every index change holds its lock. It never decides what
+a key means: callers build keys (the derived-image key leaves the URL signature out).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Generic, TypeVar
+
+__all__ = ["CacheEntry", "DiskCache", "SingleFlight"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class CacheEntry:
+    path: Path
+    size: int
+
+
+class DiskCache:
+    def __init__(self, root: Path, max_bytes: int) -> None:
+        self.root = root
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, CacheEntry] = OrderedDict()
+        self._total = 0
+        root.mkdir(parents=True, exist_ok=True)
+        self._load_existing()
+
+    def _load_existing(self) -> None:
+        # Least recently written first, so a restart keeps a sensible eviction order.
+        found = []
+        for path in self.root.glob("??/*"):
+            if path.name.startswith(".") or not path.is_file():
+                continue
+            st = path.stat()
+            found.append((st.st_mtime, path.name.split(".", 1)[0], CacheEntry(path, st.st_size)))
+        for _mtime, key, entry in sorted(found, key=lambda item: item[0]):
+            self._entries[key] = entry
+            self._total += entry.size
+        self._evict()
+
+    @property
+    def total_bytes(self) -> int:
+        return self._total
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: str) -> CacheEntry | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key: str, data: bytes, suffix: str) -> CacheEntry:
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        return self.adopt(key, Path(tmp), suffix)
+
+    def temp_path(self) -> Path:
+        """A fresh temporary file in the cache directory, for ``adopt()`` to take over."""
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-")
+        os.close(fd)
+        return Path(tmp)
+
+    def adopt(self, key: str, tmp: Path, suffix: str) -> CacheEntry:
+        """Move a finished temporary file into the cache under ``key`` (atomically)."""
+        target = self.root / key[:2] / f"{key}.{suffix}"
+        target.parent.mkdir(exist_ok=True)
+        os.replace(tmp, target)
+        entry = CacheEntry(target, target.stat().st_size)
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._total -= old.size
+            self._entries[key] = entry
+            self._total += entry.size
+            self._evict()
+        return entry
+
+    def discard(self, key: str) -> None:
+        with self._lock:
+            entry = self._entries.pop(key, None)
+            if entry is not None:
+                self._total -= entry.size
+        if entry is not None:
+            entry.path.unlink(missing_ok=True)
+
+    def _evict(self) -> None:
+        # The newest entry is kept even when it alone exceeds the budget: its caller is
+        # about to read it.
+        while self._total > self.max_bytes and len(self._entries) > 1:
+            _key, entry = self._entries.popitem(last=False)
+            self._total -= entry.size
+            entry.path.unlink(missing_ok=True)
+
+
+class SingleFlight(Generic[T]):
+    """Concurrent calls with one key share one run of the work.
+
+    The work runs as its own task, so a client that disconnects does not cancel it
+    for the others (or for the cache).
+    """
+
+    def __init__(self) -> None:
+        self._running: dict[str, asyncio.Future[T]] = {}
+
+    async def run(self, key: str, work: Callable[[], Awaitable[T]]) -> tuple[T, bool]:
+        """Return ``(result, shared)``; ``shared`` is True when another call did the work."""
+        running = self._running.get(key)
+        if running is not None:
+            return await asyncio.shield(running), True
+        task = asyncio.ensure_future(work())
+        self._running[key] = task
+        task.add_done_callback(lambda done: self._finished(key, done))
+        return await asyncio.shield(task), False
+
+    def _finished(self, key: str, task: asyncio.Future[T]) -> None:
+        self._running.pop(key, None)
+        if not task.cancelled():
+            task.exception()  # mark it retrieved even when every caller went away

@@ -1,0 +1,63 @@
+"""``awsm sign-url``: mint a signed image path from the command line.
+
+Registered on the gateway's ``awsm`` parser via ``register(subparsers)``; the work is
+``signing.sign_path``, the same function backends call, so the CLI and code agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+from awsm.settings import Settings
+from media_svc.errors import InvalidOptions
+from media_svc.options import FITS, FORMATS, TransformSpec, canonical_options
+from media_svc.signing import sign_path, srcset
+
+__all__ = ["register", "sign_url"]
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "sign-url", help="print a signed /v1/img path for a source image",
+        description="Sign an image URL with the first key of AWSM_SIGNING_KEYS. The last "
+                    "line printed is the path, e.g. /v1/img/<sig>/w_800,f_webp/blog/hero.jpg",
+    )
+    parser.add_argument("source", help="source path under the media root, or an allowed URL")
+    parser.add_argument("--width", type=int)
+    parser.add_argument("--height", type=int)
+    parser.add_argument("--fit", choices=FITS)
+    parser.add_argument("--format", choices=FORMATS)
+    parser.add_argument("--quality", type=int)
+    parser.add_argument("--dpr", type=float)
+    parser.add_argument("--expires", type=int, metavar="SECONDS",
+                        help="the URL stops working this many seconds from now")
+    parser.add_argument("--srcset", metavar="WIDTHS",
+                        help="also print a srcset for these comma-separated widths")
+    parser.set_defaults(func=sign_url)
+    return parser
+
+
+def sign_url(args: argparse.Namespace, settings: Settings) -> int:
+    keys = settings.signing_key_list
+    if not keys:
+        print("AWSM_SIGNING_KEYS is not set; set it to 'id1:<32+ random characters>'.",
+              file=sys.stderr)
+        return 2
+    try:
+        spec = TransformSpec(
+            width=args.width, height=args.height, fit=args.fit or "cover", format=args.format,
+            quality=args.quality, dpr=args.dpr or 1.0,
+        )
+    except InvalidOptions as exc:
+        print(exc.public_message, file=sys.stderr)
+        return 2
+    expires = int(time.time()) + args.expires if args.expires else None
+    if args.srcset:
+        widths = [int(w) for w in args.srcset.split(",") if w.strip()]
+        print(srcset(keys, args.source, widths, spec, expires))
+    print(f"# options: {canonical_options(spec, expires)}", file=sys.stderr)
+    print(sign_path(keys, spec, args.source, expires))
+    return 0

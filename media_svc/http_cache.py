@@ -1,0 +1,50 @@
+"""Cache headers for image responses, decided in this one place, and revalidation.
+
+Pure. Image URLs are immutable (their content is fixed by the signed options and the
+source version), so successful responses are cacheable for a year; errors are never
+cached (the gateway marks them ``no-store``).
+"""
+
+from __future__ import annotations
+
+from email.utils import formatdate, parsedate_to_datetime
+
+__all__ = ["IMMUTABLE", "image_headers", "not_modified"]
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+def image_headers(*, etag: str, last_modified: float, media_type: str | None,
+                  negotiated: bool, cache_status: str | None = None) -> dict[str, str]:
+    headers = {
+        "Cache-Control": IMMUTABLE,
+        "ETag": etag,
+        "Last-Modified": formatdate(int(last_modified), usegmt=True),
+        # Never let a browser reinterpret image bytes as HTML or script.
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+    }
+    if media_type:
+        headers["Content-Type"] = media_type
+    if negotiated:
+        headers["Vary"] = "Accept"
+    if cache_status:
+        headers["X-Media-Cache"] = cache_status
+    return headers
+
+
+def not_modified(etag: str, last_modified: float, if_none_match: str | None,
+                 if_modified_since: str | None) -> bool:
+    """RFC 9110 §13.1: If-None-Match wins over If-Modified-Since (weak comparison)."""
+    if if_none_match is not None:
+        if if_none_match.strip() == "*":
+            return True
+        wanted = etag.removeprefix("W/")
+        return any(tag.strip().removeprefix("W/") == wanted for tag in if_none_match.split(","))
+    if if_modified_since:
+        try:
+            since = parsedate_to_datetime(if_modified_since).timestamp()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return False
+        return int(last_modified) <= since
+    return False

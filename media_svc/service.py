@@ -1,0 +1,154 @@
+"""The media service's request flow: verify → locate the original → key → cache or make.
+
+Owns the sources, the derived cache, single flight and the transform pool that one
+router uses; nothing here is global. It knows no HTTP framework: routes hand it
+strings and get back small records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image
+
+from awsm.errors import ConfigError
+from awsm.settings import Settings
+from media_svc.cache import DiskCache, SingleFlight
+from media_svc.errors import OriginUnavailable
+from media_svc.options import TransformSpec, accept_class, accept_for_class
+from media_svc.signing import verify
+from media_svc.sniff import EXTENSIONS, MEDIA_TYPES
+from media_svc.sources import Original, Source
+from media_svc.sources.http import HttpSource, parse_origins
+from media_svc.sources.local import LocalSource
+from media_svc.transform import PIPELINE_VERSION, Limits, Rendition, render
+
+__all__ = ["Job", "MediaService", "Variant"]
+
+_TYPE_BY_EXTENSION = {ext: MEDIA_TYPES[fmt] for fmt, ext in EXTENSIONS.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One variant of one original, identified before any pixel work."""
+
+    spec: TransformSpec
+    source: str
+    original: Original
+    accept_class: str
+    key: str
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.key}"'
+
+    @property
+    def negotiated(self) -> bool:
+        return self.spec.format == "auto"
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    data: bytes
+    media_type: str
+    cache_status: str  # HIT, MISS or SHARED (waited on an identical request)
+
+
+def limits_from(settings: Settings) -> Limits:
+    return Limits(
+        max_source_pixels=settings.media_max_source_pixels,
+        max_output_pixels=settings.media_max_output_pixels,
+        max_frames=settings.media_max_frames,
+        timeout_s=settings.media_transform_timeout_s,
+        avif_speed=settings.media_avif_speed,
+        strip_metadata=settings.media_strip_metadata,
+    )
+
+
+class MediaService:
+    def __init__(self, settings: Settings) -> None:
+        from media_svc.pool import TransformPool
+
+        try:
+            self.keys = settings.signing_key_list
+            prefixes = parse_origins(settings.media_http_origins)
+        except ValueError as exc:
+            raise ConfigError([str(exc)]) from exc
+        self.settings = settings
+        self.limits = limits_from(settings)
+        # Pillow only warns past its pixel limit; a warning is not a refusal.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        self.local = LocalSource(settings.resolved_media_root,
+                                 max_bytes=settings.media_max_source_bytes)
+        cache_dir = settings.resolved_media_cache_dir
+        self.derived = DiskCache(cache_dir / "derived", settings.media_cache_max_bytes)
+        self.http: HttpSource | None = None
+        if prefixes:
+            self.http = HttpSource(
+                prefixes, DiskCache(cache_dir / "originals", settings.media_origin_cache_max_bytes),
+                max_bytes=settings.media_max_source_bytes, timeout_s=settings.media_http_timeout_s,
+                ttl_s=settings.media_origin_ttl_s,
+                allow_private=settings.media_allow_private_addresses,
+            )
+        self.pool = TransformPool(workers=settings.media_max_concurrent,
+                                  queue_size=settings.media_queue_size)
+        self._flights: SingleFlight[Variant] = SingleFlight()
+
+    def source_for(self, name: str) -> Source:
+        if name.startswith(("http://", "https://")):
+            if self.http is None:
+                from media_svc.errors import SourceForbidden
+
+                raise SourceForbidden("No HTTP origins are configured (AWSM_MEDIA_HTTP_ORIGINS).")
+            return self.http
+        return self.local
+
+    async def signed_job(self, signature: str, options: str, source: str,
+                         accept: str | None) -> Job:
+        """Check the signature first: a bad URL costs an HMAC, never a file or a fetch."""
+        spec = verify(self.keys, signature, options, source)
+        return await self.job(spec, source, accept)
+
+    async def job(self, spec: TransformSpec, source: str, accept: str | None) -> Job:
+        original = await self.source_for(source).fetch(source)
+        klass = accept_class(accept) if spec.format == "auto" else ""
+        # The signature and expiry stay out of the key: rotating keys or re-minting a
+        # URL with a new expiry reuses the variant already made.
+        material = "\0".join((PIPELINE_VERSION, spec.canonical(), klass, source,
+                              original.version))
+        key = hashlib.sha256(material.encode()).hexdigest()[:40]
+        return Job(spec, source, original, klass, key)
+
+    async def variant(self, job: Job) -> Variant:
+        entry = self.derived.get(job.key)
+        if entry is not None:
+            try:
+                data = entry.path.read_bytes()
+            except FileNotFoundError:
+                self.derived.discard(job.key)
+            else:
+                media_type = _TYPE_BY_EXTENSION.get(entry.path.suffix.lstrip("."), "image/jpeg")
+                return Variant(data, media_type, "HIT")
+        variant, shared = await self._flights.run(job.key, lambda: self._make(job))
+        return Variant(variant.data, variant.media_type, "SHARED") if shared else variant
+
+    async def _make(self, job: Job) -> Variant:
+        rendition = await self.pool.run(self._render_and_store, job)
+        return Variant(rendition.data, rendition.media_type, "MISS")
+
+    def _render_and_store(self, job: Job) -> Rendition:
+        try:
+            rendition = render(job.original.path, job.spec, accept_for_class(job.accept_class),
+                               self.limits)
+        except FileNotFoundError as exc:
+            # An HTTP original evicted between fetch and transform: rare, retryable.
+            raise OriginUnavailable(detail=str(exc)) from exc
+        self.derived.put(job.key, rendition.data, EXTENSIONS[rendition.format])
+        return rendition
+
+    async def aclose(self) -> None:
+        self.pool.shutdown()
+        if self.http is not None:
+            await self.http.aclose()

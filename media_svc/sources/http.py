@@ -1,0 +1,176 @@
+"""Originals from allow-listed HTTP origins (Supabase Storage, R2, S3 public buckets).
+
+The only module that talks HTTP to origins. Every hop (the first request and each
+redirect) is checked against the allow-list, its host resolved once, every address
+checked (no private, loopback, link-local or metadata addresses unless configured),
+and the connection made to that checked address, so DNS rebinding cannot swap it.
+Fetched originals are kept in their own ``DiskCache``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ipaddress
+import socket
+import time
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import httpx
+
+from media_svc.cache import DiskCache, SingleFlight
+from media_svc.errors import (
+    InvalidSource,
+    OriginUnavailable,
+    SourceForbidden,
+    SourceNotFound,
+    SourceTooLarge,
+)
+from media_svc.sources import Original, safe_relative_path
+
+__all__ = ["HttpSource", "parse_origins"]
+
+MAX_REDIRECTS = 3
+
+
+def parse_origins(raw: str) -> list[str]:
+    """``AWSM_MEDIA_HTTP_ORIGINS`` → prefixes; each must be http(s)://host/.../ with '/'."""
+    prefixes = [p.strip() for p in raw.split(",") if p.strip()]
+    for prefix in prefixes:
+        parts = urlsplit(prefix)
+        if (parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc
+                or not prefix.endswith("/") or parts.query or parts.fragment):
+            raise ValueError(
+                f"AWSM_MEDIA_HTTP_ORIGINS entry {prefix!r} must be an http(s) URL prefix ending "
+                "in '/', e.g. https://<project>.supabase.co/storage/v1/object/public/"
+            )
+    return prefixes
+
+
+def _address_allowed(address: str, allow_private: bool) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return allow_private or (ip.is_global and not ip.is_multicast)
+
+
+class HttpSource:
+    def __init__(self, prefixes: list[str], cache: DiskCache, *, max_bytes: int,
+                 timeout_s: float, ttl_s: float, allow_private: bool) -> None:
+        self.prefixes = prefixes
+        self.cache = cache
+        self.max_bytes = max_bytes
+        self.ttl_s = ttl_s
+        self.allow_private = allow_private
+        self._flights: SingleFlight[Original] = SingleFlight()
+        # No keep-alive: a pooled connection is keyed by address, and reusing one made
+        # for another host name would send this request under the wrong TLS name.
+        self._client = httpx.AsyncClient(
+            follow_redirects=False, trust_env=False, timeout=httpx.Timeout(timeout_s),
+            limits=httpx.Limits(max_keepalive_connections=0),
+            headers={"User-Agent": "awsm-media/1"},
+        )
+
+    def check_url(self, url: str) -> str:
+        """Raise unless ``url`` lies under an allow-listed prefix; return it unchanged."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or "@" in parts.netloc or parts.fragment:
+            raise SourceForbidden("The source URL is not allowed.")
+        for prefix in self.prefixes:
+            if url.startswith(prefix) and urlsplit(prefix).netloc == parts.netloc:
+                rest = url[len(prefix):].split("?", 1)[0]
+                safe_relative_path(rest)
+                return url
+        raise SourceForbidden("The source URL is not under an allowed origin.")
+
+    async def fetch(self, name: str) -> Original:
+        url = self.check_url(name)
+        key = hashlib.sha256(url.encode()).hexdigest()
+        entry = self.cache.get(key)
+        if entry is not None:
+            st = entry.path.stat()
+            if time.time() - st.st_mtime < self.ttl_s:
+                return self._original(entry.path, key)
+        original, _shared = await self._flights.run(key, lambda: self._download(url, key))
+        return original
+
+    def _original(self, path: Path, key: str) -> Original:
+        st = path.stat()
+        return Original(path, st.st_size, st.st_mtime, f"{key[:16]}-{st.st_mtime_ns:x}")
+
+    async def _download(self, url: str, key: str) -> Original:
+        tmp = self.cache.temp_path()
+        try:
+            for _hop in range(MAX_REDIRECTS + 1):
+                request = await self._pinned_request(url)
+                try:
+                    response = await self._client.send(request, stream=True)
+                except httpx.HTTPError as exc:
+                    raise OriginUnavailable(detail=f"{url}: {exc!r}") from exc
+                try:
+                    if response.is_redirect:
+                        location = response.headers.get("location", "")
+                        url = self.check_url(urljoin(url, location))
+                        continue
+                    await self._save(response, url, tmp)
+                finally:
+                    await response.aclose()
+                entry = self.cache.adopt(key, tmp, "orig")
+                return self._original(entry.path, key)
+            raise OriginUnavailable("The origin redirected too many times.")
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    async def _save(self, response: httpx.Response, url: str, tmp: Path) -> None:
+        if response.status_code in (403, 404, 410):
+            raise SourceNotFound(detail=f"{url}: HTTP {response.status_code}")
+        if response.status_code != 200:
+            raise OriginUnavailable(detail=f"{url}: HTTP {response.status_code}")
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            raise SourceTooLarge(f"The source is {declared} bytes; the limit is "
+                                 f"{self.max_bytes}.")
+        received = 0
+        try:
+            with tmp.open("wb") as fh:
+                async for chunk in response.aiter_bytes(65536):
+                    received += len(chunk)
+                    if received > self.max_bytes:
+                        raise SourceTooLarge(f"The source is larger than {self.max_bytes} bytes.")
+                    fh.write(chunk)
+        except httpx.HTTPError as exc:
+            raise OriginUnavailable(detail=f"{url}: {exc!r}") from exc
+
+    async def _pinned_request(self, url: str) -> httpx.Request:
+        """A request to the checked address of ``url``'s host, with its real Host and SNI."""
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError) as exc:
+            raise OriginUnavailable(detail=f"cannot resolve {host}: {exc}") from exc
+        addresses = [str(info[4][0]) for info in infos]
+        if not addresses:
+            raise OriginUnavailable(detail=f"{host} has no address")
+        # All of them must pass: otherwise a resolver answering with a public and a
+        # private address would let the connection pick the private one.
+        if not all(_address_allowed(a, self.allow_private) for a in addresses):
+            raise SourceForbidden("The source host resolves to an address that is not allowed.")
+        address = addresses[0]
+        netloc = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+        pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+        try:
+            host_header = parts.netloc.encode("idna").decode() if not parts.netloc.isascii() \
+                else parts.netloc
+        except UnicodeError as exc:
+            raise InvalidSource("The source host name is not valid.") from exc
+        return self._client.build_request(
+            "GET", pinned, headers={"Host": host_header},
+            extensions={"sni_hostname": host} if parts.scheme == "https" else {},
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

@@ -1,0 +1,53 @@
+"""Supabase Storage's image-render parameters, mapped onto a ``TransformSpec``.
+
+Pure. ``/storage/v1/render/image/public/{bucket}/{path}?width=&height=&resize=&quality=
+&format=origin`` keeps Supabase's meanings (resize defaults to cover; contain keeps the
+aspect ratio inside the box; no format means WebP where the browser accepts it).
+Widths, heights and qualities must come from configured lists: without a signature,
+that is what stops anyone from minting unlimited variants (the Next.js defence).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from media_svc.errors import InvalidOptions
+from media_svc.options import Fit, TransformSpec
+
+__all__ = ["RESIZE_MODES", "parse_int_list", "render_spec"]
+
+RESIZE_MODES: dict[str, Fit] = {"cover": "cover", "contain": "inside", "fill": "fill"}
+DEFAULT_QUALITY = 80
+
+
+def parse_int_list(raw: str) -> frozenset[int]:
+    return frozenset(int(p) for p in raw.replace(" ", "").split(",") if p)
+
+
+def _allowed(name: str, raw: str | None, allowed: frozenset[int]) -> int | None:
+    if raw is None or raw == "":
+        return None
+    if not raw.isascii() or not raw.isdigit() or int(raw) not in allowed:
+        raise InvalidOptions(f"{name} must be one of {', '.join(map(str, sorted(allowed)))}.")
+    return int(raw)
+
+
+def render_spec(query: Mapping[str, str], *, sizes: frozenset[int],
+                qualities: frozenset[int]) -> TransformSpec:
+    unknown = set(query) - {"width", "height", "resize", "quality", "format"}
+    if unknown:
+        raise InvalidOptions(f"Unknown parameter {sorted(unknown)[0]!r}.")
+    resize = query.get("resize", "cover")
+    if resize not in RESIZE_MODES:
+        raise InvalidOptions("resize must be cover, contain or fill.")
+    fmt = query.get("format")
+    if fmt not in (None, "origin"):
+        raise InvalidOptions("format may only be 'origin'.")
+    quality = _allowed("quality", query.get("quality"), qualities | {DEFAULT_QUALITY})
+    return TransformSpec(
+        width=_allowed("width", query.get("width"), sizes),
+        height=_allowed("height", query.get("height"), sizes),
+        fit=RESIZE_MODES[resize],
+        format=None if fmt == "origin" else "auto",
+        quality=quality or DEFAULT_QUALITY,
+    )

@@ -1,0 +1,68 @@
+"""Store an uploaded original: real type from magic bytes, limits, no location data.
+
+Runs in the transform pool (it decodes every frame once to prove the file is whole).
+Writes only under ``<media root>/<tenant>/uploads/`` and only after every check passed;
+the stored name is content-addressed, so re-uploading the same bytes is idempotent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from media_svc.errors import InvalidSource
+from media_svc.metadata import reencode_avif, strip_personal_metadata
+from media_svc.sniff import EXTENSIONS, HEAD_BYTES, sniff_format
+from media_svc.transform import Limits, probe
+
+__all__ = ["StoredOriginal", "store_upload", "valid_tenant"]
+
+_TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+_SLUG_DROP = re.compile(r"[^a-z0-9]+")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredOriginal:
+    source: str  # the source path to sign, relative to the media root
+    format: str
+    width: int
+    height: int
+    bytes: int
+    sha256: str
+
+
+def valid_tenant(tenant: str) -> str:
+    if not _TENANT.fullmatch(tenant):
+        raise InvalidSource("The tenant id may only hold letters, digits, '-' and '_'.")
+    return tenant
+
+
+def _slug(name: str | None) -> str:
+    stem = (name or "").rsplit("/", 1)[-1].rsplit(".", 1)[0].lower()
+    return _SLUG_DROP.sub("-", stem).strip("-")[:60] or "image"
+
+
+def store_upload(data: bytes, *, name: str | None, tenant: str, root: Path,
+                 limits: Limits, now: float | None = None) -> StoredOriginal:
+    fmt = sniff_format(data[:HEAD_BYTES])
+    cleaned = reencode_avif(data) if fmt == "avif" else strip_personal_metadata(data, fmt)
+    digest = hashlib.sha256(cleaned).hexdigest()
+    month = time.strftime("%Y/%m", time.gmtime(now))
+    relative = f"{valid_tenant(tenant)}/uploads/{month}/{digest[:16]}-{_slug(name)}.{EXTENSIONS[fmt]}"
+    target = root / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(cleaned)
+        checked = probe(tmp, limits)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return StoredOriginal(relative, fmt, checked.width, checked.height, len(cleaned), digest)

@@ -1,0 +1,110 @@
+"""Real image files for the media tests, drawn with Pillow (and a few built by hand).
+
+Each function returns the file's bytes. The hostile ones are built the way attackers
+build them: a header that lies about the size, markup with an image header, a file
+cut in half.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+from PIL import Image, ImageDraw
+
+GPS_IFD = 0x8825
+ORIENTATION = 0x0112
+
+
+def photo(size: tuple[int, int] = (600, 400), mode: str = "RGB") -> Image.Image:
+    """A landscape picture with a red block in its top-left corner (to check rotation)."""
+    im = Image.linear_gradient("L").resize(size).convert(mode if mode != "CMYK" else "RGB")
+    if im.mode == "RGB":
+        im = Image.merge("RGB", (im.getchannel(0), im.getchannel(0).transpose(
+            Image.Transpose.FLIP_LEFT_RIGHT), Image.new("L", size, 128)))
+    draw = ImageDraw.Draw(im)
+    draw.rectangle((0, 0, size[0] // 4, size[1] // 4), fill=(255, 0, 0) if im.mode == "RGB" else 0)
+    return im.convert(mode) if mode != im.mode else im
+
+
+def encode(im: Image.Image, fmt: str, **params: object) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, fmt, **params)
+    return buf.getvalue()
+
+
+def exif_with_gps(orientation: int = 1) -> Image.Exif:
+    exif = Image.Exif()
+    exif[ORIENTATION] = orientation
+    exif[0x010F] = "TestCam"
+    exif[GPS_IFD] = {1: "S", 2: (6.0, 10.0, 30.0), 3: "E", 4: (106.0, 49.0, 0.0)}
+    return exif
+
+
+def jpeg_with_exif(orientation: int = 6, size: tuple[int, int] = (600, 400)) -> bytes:
+    """Stored landscape, displayed portrait (orientation 6 = rotate 90° clockwise)."""
+    return encode(photo(size), "JPEG", quality=90, exif=exif_with_gps(orientation).tobytes())
+
+
+def jpeg(size: tuple[int, int] = (1200, 800), **params: object) -> bytes:
+    return encode(photo(size), "JPEG", quality=88, **params)
+
+
+def progressive_jpeg(size: tuple[int, int] = (1200, 800)) -> bytes:
+    return jpeg(size, progressive=True)
+
+
+def cmyk_jpeg(size: tuple[int, int] = (500, 300)) -> bytes:
+    return encode(photo(size).convert("CMYK"), "JPEG", quality=90)
+
+
+def png16(size: tuple[int, int] = (300, 200)) -> bytes:
+    ramp = Image.linear_gradient("L").resize(size).convert("I")
+    return encode(ramp.point(lambda v: v * 257).convert("I;16"), "PNG")
+
+
+def png_alpha(size: tuple[int, int] = (400, 300)) -> bytes:
+    im = Image.new("RGBA", size, (0, 0, 255, 0))
+    ImageDraw.Draw(im).ellipse((50, 50, size[0] - 50, size[1] - 50), fill=(0, 200, 0, 255))
+    return encode(im, "PNG")
+
+
+def animated_gif(frames: int = 4, size: tuple[int, int] = (120, 80)) -> bytes:
+    images = [Image.new("RGB", size, ((i * 53) % 256, (i * 97) % 256, (i * 31) % 256))
+              for i in range(frames)]
+    return encode(images[0], "GIF", save_all=True, append_images=images[1:], duration=80,
+                  loop=0)
+
+
+def truncated_jpeg() -> bytes:
+    data = jpeg((800, 600))
+    return data[: len(data) // 2]
+
+
+def png_bomb(width: int = 30_000, height: int = 30_000) -> bytes:
+    """A PNG whose header claims 900 MP while the file is a few hundred bytes."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    rows = zlib.compress(b"\x00" * (width + 1) * 16, 9)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+
+
+def gif_frame_bomb(frames: int = 400) -> bytes:
+    return animated_gif(frames=frames, size=(16, 16))
+
+
+def polyglot_gif_script() -> bytes:
+    """A GIF header followed by JavaScript: the classic GIFAR/JS polyglot."""
+    return b"GIF89a/*\x00\x00*/=1;alert(document.domain);//" + b"\x00" * 40
+
+
+def polyglot_jpeg_html() -> bytes:
+    """A valid JPEG with an HTML page glued after its end marker."""
+    return jpeg((300, 200)) + b"<html><script>alert(1)</script></html>"
+
+
+SVG_WITH_SCRIPT = (b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="10" '
+                   b'height="10"><script>alert(1)</script><rect width="10" height="10"/></svg>')
