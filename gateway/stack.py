@@ -8,19 +8,23 @@ A second run on the same data directory resumes with the data and index intact.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
 import psycopg
+import uvicorn
 
 from awsm.db import apply_migrations, connect
 from awsm.settings import Settings
@@ -110,9 +114,24 @@ class _IndexerSupervisor(threading.Thread):
                 self.proc.kill()
 
 
-def run_stack(settings: Settings, *, demo: bool, reindex: bool = False) -> int:
-    import uvicorn
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGTERM/SIGINT after its own shutdown, which would kill this
+    process before the indexer and PostgreSQL are stopped; we take the signals here."""
 
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        def _exit(signum: int, _frame: object) -> None:
+            self.should_exit = True
+
+        previous = {s: signal.signal(s, _exit) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def run_stack(settings: Settings, *, demo: bool, reindex: bool = False) -> int:
     from gateway.app import create_app
 
     data_dir = settings.data_dir.resolve()
@@ -146,7 +165,7 @@ def run_stack(settings: Settings, *, demo: bool, reindex: bool = False) -> int:
         print(f"docs: {api_url}/docs", flush=True)
         config = uvicorn.Config(create_app(settings), log_level=settings.log_level,
                                 access_log=False, timeout_graceful_shutdown=5)
-        server = uvicorn.Server(config)
+        server = _Server(config)
         try:
             server.run(sockets=[sock])
         finally:

@@ -18,6 +18,7 @@ from typing import Any
 from psycopg import sql
 
 from awsm.errors import ConfigError
+from indexer.text import html_to_text
 from search_svc.engines.base import Document
 from search_svc.tenants import TenantSource
 
@@ -181,7 +182,8 @@ def row_to_document(src: DocumentSource, row: tuple[Any, ...]) -> Document | Non
     url = _URL_FIELD.sub(lambda m: str(url_fields.get(m.group(1)) or ""), src.url)
     return Document(
         key=f"{src.type}:{row_id}", id=str(row_id), tenant_id=str(tenant_id), type=src.type,
-        title=str(title or ""), body=str(body or ""), summary=str(summary or ""),
+        title=html_to_text(str(title or "")), body=html_to_text(str(body or "")),
+        summary=html_to_text(str(summary or "")),
         tags=tuple(str(t) for t in (tags or ()) if t), category=category or None,
         locale=str(locale or ""), image=image or None, url=url, published_at=int(published or 0),
     )
@@ -239,6 +241,25 @@ def _parse_document(raw: dict[str, Any], i: int, problems: list[str]) -> Documen
                           **{k: v for k, v in required.items() if v}, **optional)  # type: ignore[arg-type]
 
 
+def _parse_section(raw: dict[str, Any], name: str, cls: Any, problems: list[str]) -> Any:
+    section = raw.get(name)
+    if section is None:
+        return None
+    if not isinstance(section, dict):
+        problems.append(f"{name}: expected a [{name}] table")
+        return None
+    known = set(cls.__dataclass_fields__)
+    for key, value in section.items():
+        if key not in known:
+            problems.append(f"{name}.{key}: unknown key (known: {', '.join(sorted(known))})")
+        elif isinstance(value, list):
+            _strings(value, f"{name}.{key}", problems)
+        else:
+            _name(value, f"{name}.{key}", problems, optional=True)
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in section.items() if k in known}
+    return cls(**values)
+
+
 def load_mapping(path: Path | None = None) -> Mapping:
     """Load and validate a mapping file; every problem is reported at once."""
     try:
@@ -252,13 +273,12 @@ def load_mapping(path: Path | None = None) -> Mapping:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"AWSM_MAPPING_FILE: {path} is not valid TOML: {exc}"]) from exc
     problems: list[str] = []
-    ten_raw = dict(raw.get("tenants", {}))
-    tenants = TenantSource(**{  # type: ignore[arg-type]
-        k: (tuple(v) if isinstance(v, list) else v) for k, v in ten_raw.items()
-        if k in TenantSource.__dataclass_fields__
-    })
-    categories = (CategorySource(**raw["categories"]) if "categories" in raw else None)
+    tenants = _parse_section(raw, "tenants", TenantSource, problems) or TenantSource()
+    categories = _parse_section(raw, "categories", CategorySource, problems)
     docs_raw = raw.get("documents", [])
+    if not isinstance(docs_raw, list) or not all(isinstance(d, dict) for d in docs_raw):
+        problems.append("documents: expected [[documents]] tables")
+        docs_raw = []
     if not docs_raw:
         problems.append("documents: the mapping names no document tables")
     docs = [_parse_document(d, i, problems) for i, d in enumerate(docs_raw)]

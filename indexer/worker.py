@@ -126,10 +126,12 @@ class Indexer:
         shadow = self.engine.begin_rebuild()
         total = 0
         for src in self.mapping.documents:
+            table_total = 0
             for docs in self._scan(src):
                 shadow.write(docs, [])
-                total += len(docs)
-                log.info("backfill %s: %d documents", src.table, total)
+                table_total += len(docs)
+                log.info("backfill %s: %d documents so far", src.table, table_total)
+            total += table_total
         self.state = IndexerState(parse_lsn(lsn_row[0]) if lsn_row and lsn_row[0] else 0,
                                   started - _SCHEDULE_OVERLAP_S)
         shadow.write([], [], checkpoint=self.state.dump())

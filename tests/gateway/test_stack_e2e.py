@@ -1,0 +1,81 @@
+"""`awsm up --demo` end to end, as a user runs it: a real process tree on a data dir."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+
+from tests.fixtures.fix_stack import wait_for
+
+
+def _up(data_dir: Path, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "AWSM_LOG_LEVEL": "info"}
+    for key in [k for k in env if k.startswith("AWSM_") and k != "AWSM_LOG_LEVEL"]:
+        env.pop(key)
+    return subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "up", "--demo", "--data-dir", str(data_dir),
+         "--port", "0"], stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> int:
+    proc.send_signal(signal.SIGTERM)
+    return proc.wait(30)
+
+
+def test_up_demo_serves_typo_tolerant_search_then_resumes(tmp_path: Path) -> None:
+    data, log = tmp_path / "data", tmp_path / "up.log"
+    proc = _up(data, log)
+    try:
+        stack_file = data / "stack.json"
+        wait_for(stack_file.exists, timeout=60, interval=0.2)
+        stack = json.loads(stack_file.read_text())
+        api = stack["api_url"]
+        assert stack["database_url"].startswith("postgresql://")
+        client = httpx.Client(base_url=api, timeout=10)
+
+        def misspelled() -> dict | None:
+            r = client.get("/v1/search", params={"tenant": "kopi-nusantara", "q": "kopii"})
+            body = r.json() if r.status_code == 200 else {}
+            return body if body.get("hits") else None
+
+        body = wait_for(misspelled, timeout=60, interval=0.3)
+        assert any("<mark>" in h["snippet"] for h in body["hits"])
+        with psycopg.connect(stack["database_url"], autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO blogs (tenant_id, title, slug, content, status, published_at) "
+                "SELECT id, 'Kabar terbaru zebrapelangi', 'z', 'isi', 'published', now() "
+                "FROM tenants WHERE slug = 'kopi-nusantara'")
+        wait_for(lambda: client.get("/v1/search", params={
+            "tenant": "kopi-nusantara.localhost", "q": "zebrapelangi"}).json()["total"] == 1,
+            timeout=10)
+        # the suspended demo tenant has published rows and must stay invisible
+        row = client.get("/v1/search", params={"tenant": "kedai-lama", "q": "kopi"}).json()
+        assert row["total"] == 0
+        assert client.get("/readyz").status_code == 200
+    finally:
+        code = _stop(proc)
+    assert code == 0, log.read_text()[-3000:]
+    first_run = log.read_text()
+    assert "backfill done" in first_run
+    # a second run on the same data dir resumes: no backfill, the new row still there
+    proc = _up(data, log)
+    try:
+        wait_for(lambda: "streaming from slot" in log.read_text()[len(first_run):], timeout=60)
+        api = json.loads((data / "stack.json").read_text())["api_url"]
+        body = httpx.get(f"{api}/v1/search", params={"tenant": "kopi-nusantara",
+                                                      "q": "zebrapelangi"}).json()
+        assert body["total"] == 1
+    finally:
+        assert _stop(proc) == 0
+    assert "backfill done" not in log.read_text()[len(first_run):]
+    time.sleep(0.5)
+    pids = json.loads((data / "pg" / ".handle_pids.json").read_text())
+    assert pids == []  # PostgreSQL was stopped with the stack
