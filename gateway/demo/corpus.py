@@ -91,11 +91,11 @@ def load_demo(
     """Fill an empty AWCMS schema with the demo; ``now`` pins the clock (tests), default: now."""
     now = (now or datetime.now(UTC)).replace(microsecond=0)
     media_root = Path(media_root)
-    images = _render_images(media_root, seed)
-    rows = build_rows(seed, now, images)
     with conn.transaction():
         if is_demo_loaded(conn):
             raise DemoAlreadyLoaded("the demo tenants already exist in this database")
+        images = _render_images(media_root, seed)
+        rows = build_rows(seed, now, images)
         with conn.cursor() as cur:
             for table in TABLES:
                 _copy(cur, table, getattr(rows, table))

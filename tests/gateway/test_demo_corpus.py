@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from datetime import UTC, datetime, timedelta
@@ -21,12 +22,20 @@ VISIBLE_SQL = """
 """
 
 
-@pytest.fixture
-def demo(fresh_db: str, tmp_path: Path):
-    with psycopg.connect(fresh_db) as conn:
-        summary = load_demo(conn, tmp_path / "media", now=NOW)
-        conn.commit()
-        yield conn, summary
+@pytest.fixture(scope="module")
+def demo(pg_server, tmp_path_factory: pytest.TempPathFactory):
+    """One demo load shared by the module's read-only tests (a load takes most of a second)."""
+    name = "demo_corpus"
+    with psycopg.connect(pg_server.url(), autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name} TEMPLATE awsm_template")
+    try:
+        with psycopg.connect(pg_server.url(name)) as conn:
+            summary = load_demo(conn, tmp_path_factory.mktemp("demo") / "media", now=NOW)
+            conn.commit()
+            yield conn, summary
+    finally:
+        with psycopg.connect(pg_server.url(), autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
 def _visible(conn: psycopg.Connection, table: str, now: datetime) -> int:
@@ -152,33 +161,26 @@ def _dump(conn: psycopg.Connection) -> list:
     ]
 
 
-def test_load_demo_is_deterministic_for_a_seed(demo, pg_server, tmp_path: Path) -> None:
+def test_load_demo_is_deterministic_for_a_seed(demo, fresh_db: str, tmp_path: Path) -> None:
     conn, summary = demo
-    with psycopg.connect(pg_server.url(), autocommit=True) as admin:
-        admin.execute("CREATE DATABASE demo_twin TEMPLATE awsm_template")
-    try:
-        with psycopg.connect(pg_server.url("demo_twin")) as twin:
-            again = load_demo(twin, tmp_path / "media2", now=NOW)
-            twin.commit()
-            assert again == summary.__class__(
-                **{**summary.__dict__, "media_root": tmp_path / "media2"}
-            )
-            assert _dump(twin) == _dump(conn)
-    finally:
-        with psycopg.connect(pg_server.url(), autocommit=True) as admin:
-            admin.execute("DROP DATABASE demo_twin WITH (FORCE)")
-    for path in (tmp_path / "media").rglob("*.*"):
-        twin_path = tmp_path / "media2" / path.relative_to(tmp_path / "media")
+    with psycopg.connect(fresh_db) as twin:
+        again = load_demo(twin, tmp_path / "media", now=NOW)
+        twin.commit()
+        assert again == dataclasses.replace(summary, media_root=tmp_path / "media")
+        assert _dump(twin) == _dump(conn)
+    for path in summary.media_root.rglob("*.*"):
+        copy = tmp_path / "media" / path.relative_to(summary.media_root)
         assert (
-            hashlib.sha256(path.read_bytes()).digest()
-            == hashlib.sha256(twin_path.read_bytes()).digest()
+            hashlib.sha256(path.read_bytes()).digest() == hashlib.sha256(copy.read_bytes()).digest()
         )
 
 
-def test_loading_twice_is_refused(demo, tmp_path: Path) -> None:
-    conn, _ = demo
+def test_loading_twice_is_refused_before_touching_anything(demo, tmp_path: Path) -> None:
+    conn, summary = demo
     with pytest.raises(DemoAlreadyLoaded):
         load_demo(conn, tmp_path / "media", now=NOW)
+    assert not (tmp_path / "media").exists()
+    assert conn.execute("SELECT count(*) FROM blogs").fetchone()[0] == summary.counts["blogs"]
 
 
 def test_demo_queries_point_at_words_of_visible_content(demo) -> None:
