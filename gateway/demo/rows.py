@@ -14,11 +14,13 @@ from decimal import Decimal
 from typing import Any
 
 from gateway.demo import catalog
+from gateway.demo.product_lines import PRODUCT_LINES
 from gateway.demo.prose import Article, Composer, excerpt_of, slugify
 
 __all__ = ["DemoRows", "build_rows", "HOSTILE_KINDS"]
 
 Row = dict[str, Any]
+_Categories = dict[tuple[str, str], uuid.UUID]  # (category type, topic) -> id; topic "" = default
 
 # Every kind but "published" must stay out of public search (see DESIGN.md, "visible").
 HOSTILE_KINDS = ("draft", "deleted", "private", "inactive", "scheduled", "archived")
@@ -152,11 +154,9 @@ class _Builder:
                 )
         return self.out
 
-    def categories(
-        self, spec: catalog.TenantSpec, tenant_id: uuid.UUID
-    ) -> dict[tuple[str, str], uuid.UUID]:
+    def categories(self, spec: catalog.TenantSpec, tenant_id: uuid.UUID) -> _Categories:
         """(type, topic) -> category id; a soft-deleted category per news tenant."""
-        by_topic: dict[tuple[str, str], uuid.UUID] = {}
+        by_topic: _Categories = {}
         entries = list(spec.categories)
         if spec.slug == "kabar-jakarta":
             entries.append(("Arsip Lama", "blog", ("arsip",)))
@@ -178,7 +178,15 @@ class _Builder:
             by_topic.setdefault((kind, ""), cid)
         return by_topic
 
-    def blogs(self, spec, index, tenant_id, cats, authors, heroes) -> None:  # type: ignore[no-untyped-def]
+    def blogs(
+        self,
+        spec: catalog.TenantSpec,
+        index: int,
+        tenant_id: uuid.UUID,
+        cats: _Categories,
+        authors: list[uuid.UUID],
+        heroes: list[str],
+    ) -> None:
         articles: list[Article] = []
         composers = {lang: Composer(self.rng, lang) for lang in ("id", "en")}
         for language, topic, count in spec.blog_plan:
@@ -208,7 +216,14 @@ class _Builder:
         if spec.slug == "kabar-jakarta":
             self.kabar_extras(tenant_id, cats, authors, heroes, slugs)
 
-    def kabar_extras(self, tenant_id, cats, authors, heroes, slugs) -> None:  # type: ignore[no-untyped-def]
+    def kabar_extras(
+        self,
+        tenant_id: uuid.UUID,
+        cats: _Categories,
+        authors: list[uuid.UUID],
+        heroes: list[str],
+        slugs: set[str],
+    ) -> None:
         """A post scheduled 2 minutes after load, and published posts in a soft-deleted category."""
         article = Composer(self.rng, "id").article(
             "kuliner", title="Festival Kopi dan Kuliner Jakarta Resmi Dibuka Akhir Pekan Ini"
@@ -240,7 +255,16 @@ class _Builder:
         for blog in moved:
             blog["category_id"] = archive
 
-    def article_row(self, article, tenant_id, heroes, slugs, kind, *, has_public) -> Row:  # type: ignore[no-untyped-def]
+    def article_row(
+        self,
+        article: Article,
+        tenant_id: uuid.UUID,
+        heroes: list[str],
+        slugs: set[str],
+        kind: str,
+        *,
+        has_public: bool,
+    ) -> Row:
         slug = base = slugify(article.title)
         n = 2
         while slug in slugs:
@@ -262,7 +286,14 @@ class _Builder:
         row.update(self.visibility(kind, has_public))
         return row
 
-    def pages(self, spec, index, tenant_id, cats, heroes) -> None:  # type: ignore[no-untyped-def]
+    def pages(
+        self,
+        spec: catalog.TenantSpec,
+        index: int,
+        tenant_id: uuid.UUID,
+        cats: _Categories,
+        heroes: list[str],
+    ) -> None:
         ids = {title: self.new_id() for title, *_ in spec.pages}
         kinds = self.kinds(len(spec.pages), HOSTILE_KINDS, index * 2, spec.status != "active")
         rows = []
@@ -293,8 +324,15 @@ class _Builder:
         rows.sort(key=lambda r: r["parent_id"] is not None)
         self.out.pages.extend(rows)
 
-    def products(self, spec, index, tenant_id, cats, images) -> None:  # type: ignore[no-untyped-def]
-        items = [item for line in spec.product_lines for item in _PRODUCT_LINES[line](self.rng)]
+    def products(
+        self,
+        spec: catalog.TenantSpec,
+        index: int,
+        tenant_id: uuid.UUID,
+        cats: _Categories,
+        images: list[str],
+    ) -> None:
+        items = [item for line in spec.product_lines for item in PRODUCT_LINES[line](self.rng)]
         if spec.status != "active":
             items = items[:8]
         hostile = tuple(k for k in HOSTILE_KINDS if k != "private")
@@ -339,67 +377,6 @@ def _puck(title: str, markup: str | None, image: str | None) -> dict[str, Any]:
         content.append({"type": "Text", "props": {"id": "Text-1", "text": excerpt_of(markup, 300)}})
     return {"root": {"props": {"title": title}}, "content": content, "zones": {}}
 
-
-_Item = tuple[str, str, str, str, str, tuple[str, ...]]  # line, name, sku, price, intro, tags
-
-
-def _coffee_items(rng: random.Random) -> list[_Item]:
-    items: list[_Item] = []
-    for name, region, notes, base in catalog.COFFEES:
-        process = rng.choice(catalog.PROCESSES)
-        species = "robusta" if "Robusta" in name else "arabika"
-        for weight, factor in rng.sample(catalog.WEIGHTS, k=2):
-            code = slugify(name).split("-")[-1][:5].upper()
-            sku = f"KN-{code}-{process[:3].upper()}-{weight.replace(' ', '').upper()}"
-            price = f"{round(base * factor, -3):.2f}"
-            intro = (
-                f"Kopi {name} dari {region}, proses {process.lower()}, kemasan {weight}. "
-                f"Catatan rasa: {notes}."
-            )
-            items.append(
-                (
-                    "kopi",
-                    f"Kopi {name} {process} {weight}",
-                    sku,
-                    price,
-                    intro,
-                    ("kopi", species, process.lower(), slugify(region)),
-                )
-            )
-    return items
-
-
-def _batik_items(rng: random.Random) -> list[_Item]:
-    items: list[_Item] = []
-    for motif, origin, meaning in catalog.MOTIFS:
-        for item, technique, price in rng.sample(catalog.BATIK_ITEMS, k=3):
-            name = f"{item} Motif {motif}"
-            sku = f"BT-{slugify(motif)[:6].upper()}-{slugify(item)[:8].upper()}"
-            intro = (
-                f"{item} motif {motif} khas {origin}, dibuat dengan teknik {technique}. "
-                f"Motif ini melambangkan {meaning}."
-            )
-            items.append(
-                (
-                    "batik",
-                    name,
-                    sku,
-                    f"{price:.2f}",
-                    intro,
-                    ("batik", f"batik-{technique}", slugify(motif), slugify(origin)),
-                )
-            )
-    return items
-
-
-def _tool_items(rng: random.Random) -> list[_Item]:
-    return [
-        ("alat", name, f"AL-{i:03d}", f"{price:.2f}", desc, ("alat-seduh", "kopi"))
-        for i, (name, desc, price) in enumerate(catalog.BREW_TOOLS, 1)
-    ]
-
-
-_PRODUCT_LINES = {"kopi": _coffee_items, "batik": _batik_items, "alat": _tool_items}
 
 _SPECIAL_TITLES = {
     # Titles with markup characters: snippets and titles must come out escaped.
