@@ -1,0 +1,111 @@
+"""Originals from an allow-listed HTTP origin: a real local server, real sockets."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from media_svc.sources.http import parse_origins
+from tests.media_svc import images
+
+PHOTO = images.jpeg((800, 600))
+
+
+class Origin(BaseHTTPRequestHandler):
+    hits: Counter[str] = Counter()
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        Origin.hits[self.path] += 1
+        port = self.server.server_address[1]
+        routes = {
+            "/bucket/photo.jpg": (200, {}, PHOTO),
+            "/bucket/moved.jpg": (302, {"Location": "/bucket/photo.jpg"}, b""),
+            "/bucket/elsewhere.jpg": (302, {"Location": f"http://localhost:{port}/bucket/photo.jpg"},
+                                      b""),
+            "/other/photo.jpg": (200, {}, PHOTO),
+            "/bucket/huge.jpg": (200, {"Content-Length": str(10**9)}, b""),
+        }
+        status, headers, body = routes.get(self.path, (404, {}, b"missing"))
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        if "Content-Length" not in headers:
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def origin() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Origin)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/bucket/"
+    server.shutdown()
+
+
+@pytest.fixture
+def remote(media_factory, origin: str):  # type: ignore[no-untyped-def]
+    return media_factory(media_http_origins=origin, media_allow_private_addresses=True)
+
+
+def test_an_allowed_origin_is_fetched_once_and_cached(remote, origin: str) -> None:  # type: ignore[no-untyped-def]
+    Origin.hits.clear()
+    for options in ("w_200", "w_300,f_webp", "w_200"):
+        r = remote.get(remote.url(origin + "photo.jpg", options))
+        assert r.status_code == 200, r.text
+    assert Origin.hits["/bucket/photo.jpg"] == 1
+
+
+def test_same_host_redirects_are_followed(remote, origin: str) -> None:  # type: ignore[no-untyped-def]
+    r = remote.get(remote.url(origin + "moved.jpg", "w_100"))
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("path,status,code", [
+    ("elsewhere.jpg", 403, "source_forbidden"),  # redirect to a host not on the list
+    ("huge.jpg", 413, "source_too_large"),
+    ("missing.jpg", 404, "source_not_found"),
+    ("../other/photo.jpg", 400, "invalid_source"),
+])
+def test_origin_refusals(remote, origin: str, path: str, status: int, code: str) -> None:  # type: ignore[no-untyped-def]
+    r = remote.get(remote.url(origin + path, "w_100").replace("/..", "/%2E%2E"))
+    assert (r.status_code, r.json()["error"]["code"]) == (status, code), r.text
+
+
+def test_urls_outside_the_allow_list_are_refused(remote, origin: str) -> None:  # type: ignore[no-untyped-def]
+    host = origin.split("/")[2]
+    for url in (f"http://{host}/other/photo.jpg", f"http://{host}@evil.example/bucket/photo.jpg",
+                f"http://{host}/bucket@evil.example/photo.jpg".replace("/bucket@", "@"),
+                "https://evil.example/bucket/photo.jpg", "file:///etc/passwd"):
+        r = remote.get(remote.url(url, "w_100"))
+        assert r.status_code in (400, 403), (url, r.text)
+
+
+def test_private_addresses_are_refused_by_default(media_factory, origin: str) -> None:  # type: ignore[no-untyped-def]
+    Origin.hits.clear()
+    media = media_factory(media_http_origins=origin)
+    r = media.get(media.url(origin + "photo.jpg", "w_100"))
+    assert (r.status_code, r.json()["error"]["code"]) == (403, "source_forbidden")
+    assert not Origin.hits  # refused before connecting
+
+
+def test_http_sources_are_refused_when_no_origin_is_configured(media, origin: str) -> None:  # type: ignore[no-untyped-def]
+    r = media.get(media.url(origin + "photo.jpg", "w_100"))
+    assert r.status_code == 403
+
+
+@pytest.mark.parametrize("raw", ["https://good.example", "ftp://x.example/", "https://u@x.example/",
+                                 "https://x.example/?a=1/"])
+def test_origin_prefixes_must_be_exact(raw: str) -> None:
+    with pytest.raises(ValueError):
+        parse_origins(raw)
+    assert parse_origins("https://a.example/b/, https://c.example/") == [
+        "https://a.example/b/", "https://c.example/"]

@@ -1,0 +1,175 @@
+"""The Supabase-compatible render route, admin uploads with JWTs, and ``awsm sign-url``."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import time
+
+import jwt
+import pytest
+from PIL import Image
+
+from awsm.auth import Principal, require_role, verify_bearer
+from awsm.errors import Forbidden, Unauthorized
+from awsm.settings import load_settings
+from media_svc import commands
+from tests.media_svc import images
+
+SECRET = "jwt-secret-for-tests-0123456789abcdef"
+TENANT = "11111111-1111-1111-1111-111111111111"
+
+
+def token(role: str | None = "admin", tenant: str | None = TENANT, secret: str = SECRET,
+          exp: float | None = None, **claims: object) -> str:
+    app_metadata = {k: v for k, v in (("role", role), ("tenant_id", tenant)) if v}
+    payload = {"sub": "user-1", "role": "authenticated", "app_metadata": app_metadata,
+               "exp": int(exp if exp is not None else time.time() + 600), **claims}
+    return jwt.encode(payload, secret, algorithm="HS256")
+
+
+# --- Supabase render route -------------------------------------------------------------
+
+@pytest.fixture
+def render(media_factory):  # type: ignore[no-untyped-def]
+    media = media_factory(media_supabase_render=True)
+    media.put("public-images/blog/hero.jpg", images.jpeg((1600, 1000)))
+    return media
+
+
+@pytest.mark.parametrize("query,fmt,size", [
+    ("width=640&height=640", "WEBP", (640, 640)),  # resize defaults to cover
+    ("width=640&height=640&resize=contain", "WEBP", (640, 400)),
+    ("width=640&height=128&resize=fill&quality=50", "WEBP", (640, 128)),
+    ("width=384&format=origin", "JPEG", (384, 240)),
+])
+def test_render_route_keeps_supabase_meanings(render, query: str, fmt: str,  # type: ignore[no-untyped-def]
+                                              size: tuple[int, int]) -> None:
+    r = render.get(f"/storage/v1/render/image/public/public-images/blog/hero.jpg?{query}",
+                   accept="image/webp,*/*")
+    assert r.status_code == 200, r.text
+    out = Image.open(io.BytesIO(r.content))
+    assert (out.format, out.size) == (fmt, size)
+    assert r.headers["cache-control"].startswith("public")
+
+
+@pytest.mark.parametrize("query", ["width=641", "quality=33", "height=99999", "resize=crop",
+                                   "format=png", "width=abc", "blur=3"])
+def test_render_route_refuses_values_off_the_allow_lists(render, query: str) -> None:  # type: ignore[no-untyped-def]
+    r = render.get(f"/storage/v1/render/image/public/public-images/blog/hero.jpg?{query}")
+    assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_options")
+
+
+def test_render_route_is_off_by_default(media) -> None:  # type: ignore[no-untyped-def]
+    media.put("b/x.jpg", images.jpeg((100, 100)))
+    assert media.get("/storage/v1/render/image/public/b/x.jpg?width=640").status_code == 404
+
+
+# --- upload -----------------------------------------------------------------------------
+
+@pytest.fixture
+def uploads(media_factory):  # type: ignore[no-untyped-def]
+    return media_factory(jwt_secret=SECRET)
+
+
+def post(media, data: bytes, auth: str | None, name: str = "Hero Shot.JPG"):  # type: ignore[no-untyped-def]
+    headers = {"content-type": "application/octet-stream"}
+    if auth:
+        headers["authorization"] = auth
+    return media.request("POST", f"/v1/media?name={name}", content=data, headers=headers)
+
+
+def test_admin_upload_stores_without_gps_and_returns_a_signed_srcset(uploads) -> None:  # type: ignore[no-untyped-def]
+    data = images.jpeg_with_exif(orientation=6, size=(1400, 1000)) + b"<html>payload</html>"
+    r = post(uploads, data, f"Bearer {token()}")
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["source"].startswith(f"{TENANT}/uploads/") and body["source"].endswith(
+        "-hero-shot.jpg")
+    assert (body["format"], body["width"], body["height"]) == ("jpeg", 1000, 1400)
+    stored = (uploads.root / body["source"]).read_bytes()
+    assert b"payload" not in stored
+    exif = Image.open(io.BytesIO(stored)).getexif()
+    assert exif.get(0x0112) == 6 and not exif.get_ifd(0x8825)  # orientation kept, GPS gone
+    widths = [entry.rsplit(" ", 1)[1] for entry in body["srcset"].split(", ")]
+    assert widths == ["320w", "640w", "960w", "1000w"]
+    first_url = body["srcset"].split(" ")[0]
+    served = uploads.get(first_url)
+    assert served.status_code == 200 and Image.open(io.BytesIO(served.content)).width == 320
+    assert uploads.get(body["url"]).status_code == 200
+
+
+@pytest.mark.parametrize("maker,fmt", [(images.png_alpha, "png"), (images.animated_gif, "gif")])
+def test_upload_accepts_other_formats_by_their_magic_bytes(uploads, maker, fmt: str) -> None:  # type: ignore[no-untyped-def]
+    r = post(uploads, maker(), f"Bearer {token()}", name="file.jpg")
+    assert r.status_code == 201, r.text
+    assert r.json()["format"] == fmt and r.json()["source"].endswith(f".{'png' if fmt == 'png' else 'gif'}")
+
+
+def test_webp_upload_loses_its_exif(uploads) -> None:  # type: ignore[no-untyped-def]
+    data = images.encode(images.photo((200, 100)), "WEBP", exif=images.exif_with_gps(1).tobytes())
+    r = post(uploads, data, f"Bearer {token()}")
+    assert r.status_code == 201, r.text
+    stored = (uploads.root / r.json()["source"]).read_bytes()
+    assert b"TestCam" not in stored and Image.open(io.BytesIO(stored)).size == (200, 100)
+
+
+@pytest.mark.parametrize("auth,status", [
+    (None, 401), ("Basic abc", 401), ("Bearer not-a-jwt", 401),
+    (f"Bearer {token(secret='another-secret-0123456789abcdefgh')}", 401),
+    (f"Bearer {token(exp=time.time() - 3600)}", 401),
+    (f"Bearer {token(role='editor')}", 403), (f"Bearer {token(tenant=None)}", 403),
+])
+def test_upload_needs_an_admin_token_with_a_tenant(uploads, auth: str | None,  # type: ignore[no-untyped-def]
+                                                   status: int) -> None:
+    r = post(uploads, images.jpeg((100, 100)), auth)
+    assert r.status_code == status, r.text
+    assert not list(uploads.root.rglob("*.jpg"))
+
+
+@pytest.mark.parametrize("maker,status", [
+    (lambda: images.SVG_WITH_SCRIPT, 415), (images.truncated_jpeg, 422), (images.png_bomb, 413),
+    (lambda: b"", 422), (images.polyglot_gif_script, 422), (lambda: b"\xff" * 70_000, 413),
+])
+def test_hostile_uploads_are_refused_and_nothing_is_stored(media_factory, maker,  # type: ignore[no-untyped-def]
+                                                           status: int) -> None:
+    uploads = media_factory(jwt_secret=SECRET, media_max_upload_bytes=60_000)
+    r = post(uploads, maker(), f"Bearer {token()}")
+    assert r.status_code == status, r.text
+    assert not [p for p in uploads.root.rglob("*") if p.is_file()]
+
+
+def test_principal_claims_follow_supabase() -> None:
+    settings = load_settings({}, jwt_secret=SECRET)
+    p = verify_bearer(f"Bearer {token(role=None, tenant=None, tenant_id='t1', user_role='owner')}",
+                      settings)
+    assert p == Principal("user-1", "t1", "owner")
+    assert require_role(p) is p
+    with pytest.raises(Forbidden):
+        require_role(Principal("u", "t", "editor"))
+    with pytest.raises(Unauthorized):
+        verify_bearer("Bearer " + token(), load_settings({}, jwt_secret=SECRET,
+                                                         jwt_audience="authenticated"))
+
+
+# --- CLI ----------------------------------------------------------------------------------
+
+def test_sign_url_prints_a_path_the_service_accepts(media, capsys) -> None:  # type: ignore[no-untyped-def]
+    media.put("blog/hero.jpg", images.jpeg((900, 600)))
+    parser = argparse.ArgumentParser()
+    commands.register(parser.add_subparsers())
+    args = parser.parse_args(["sign-url", "blog/hero.jpg", "--width", "300", "--format", "webp",
+                              "--quality", "70", "--dpr", "2", "--expires", "600"])
+    assert args.func(args, media.settings) == 0
+    path = capsys.readouterr().out.strip().splitlines()[-1]
+    assert path.startswith("/v1/img/") and "/w_300,dpr_2,f_webp,q_70,exp_" in path
+    r = media.get(path)
+    assert r.status_code == 200 and Image.open(io.BytesIO(r.content)).size == (600, 400)
+
+
+def test_sign_url_without_keys_explains_the_fix(capsys) -> None:  # type: ignore[no-untyped-def]
+    parser = argparse.ArgumentParser()
+    commands.register(parser.add_subparsers())
+    args = parser.parse_args(["sign-url", "a.jpg"])
+    assert args.func(args, load_settings({})) == 2
+    assert "AWSM_SIGNING_KEYS" in capsys.readouterr().err
