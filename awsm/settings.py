@@ -48,7 +48,6 @@ class Settings(BaseSettings):
     # the API
     host: str = "127.0.0.1"
     port: int = 8080
-    public_base_url: str | None = None
     cors_origins: str = ""
     search_max_age_s: int = 10
     search_s_maxage_s: int = 60
@@ -68,7 +67,6 @@ class Settings(BaseSettings):
     heartbeat_interval_s: float = 10.0
     schedule_interval_s: float = 1.0
     batch_max_changes: int = 5000
-    batch_max_wait_s: float = 0.05
     backfill_chunk_rows: int = 1000
 
     # embeddings (semantic search); see docs/embeddings.md

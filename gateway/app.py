@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import Counter, Histogram
 from psycopg_pool import AsyncConnectionPool
 
@@ -73,6 +74,11 @@ def create_app(settings: Settings, *, engine: KeywordEngine | None = None) -> Fa
                     "signed on-the-fly image transforms, health and metrics.",
     )
     install_error_handlers(app)
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:
+        # browsers on AWCMS sites call search directly; credentials are never needed
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "HEAD"],
+                           allow_headers=["If-None-Match"], expose_headers=["ETag"], max_age=86400)
     tenants = TenantResolver(read_pool, mapping.tenants,  # type: ignore[arg-type]
                              ttl_s=settings.tenant_cache_ttl_s)
     app.include_router(build_search_router(SearchService(settings, engine, tenants)))

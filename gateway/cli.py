@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import subprocess
@@ -17,7 +18,17 @@ __all__ = ["main"]
 
 def _settings(args: argparse.Namespace, **extra: object) -> Settings:
     overrides = {k: getattr(args, k, None) for k in ("data_dir", "port", "host")}
-    return load_settings(**overrides, **extra)
+    settings = load_settings(**overrides, **extra)
+    # `awsm up --demo` keeps the secrets it minted in the data dir; commands run beside
+    # it (sign-url) use them when the environment names none
+    secrets_file = settings.data_dir / "secrets.json"
+    if not settings.signing_keys and secrets_file.exists():
+        saved = json.loads(secrets_file.read_text())
+        settings = settings.model_copy(update={
+            "signing_keys": saved.get("AWSM_SIGNING_KEYS", ""),
+            "jwt_secret": settings.jwt_secret or saved.get("AWSM_JWT_SECRET"),
+        })
+    return settings
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
