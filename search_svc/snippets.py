@@ -10,10 +10,11 @@ no engine imports (engines' own highlighters are empty for fuzzy queries or don'
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from search_svc.query import typo_budget, word_spans
+from search_svc.query import MAX_TOKEN_CHARS, typo_budget, word_spans
 
 __all__ = [
     "MARK_CLOSE",
@@ -32,6 +33,7 @@ SNIPPET_CHARS = 200  # target window; the result is 160-240 characters of source
 SCAN_CHARS = 65_536  # matches are looked for in this much of a text at most
 ELLIPSIS = "…"
 _MAX_SCORED_MATCHES = 2000
+_WORD = re.compile(r"[^\W_]+")  # as search_svc.query: runs of letters and digits
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,25 +73,36 @@ def _distance_within(term: str, word: str, budget: int, prefix: bool) -> bool:
 
 def term_matcher(terms: Sequence[str], *, prefix_last: bool = True,
                  exact: bool = False) -> Callable[[str], int]:
-    """A function ``folded word -> index of the first matching term, or -1`` (memoised)."""
+    """A function ``folded word -> index of the first matching term, or -1``.
+
+    Memoised: build one per query and share it across that query's hits.
+    """
     memo: dict[str, int] = {}
     last = len(terms) - 1
+    plans = [(i, term, typo_budget(term), prefix_last and i == last,
+              str.maketrans("", "", term)) for i, term in enumerate(terms)]
 
     def match(word: str) -> int:
         hit = memo.get(word)
         if hit is not None:
             return hit
         hit = -1
-        for i, term in enumerate(terms):
-            prefix = prefix_last and not exact and i == last
-            if word == term or (prefix and word.startswith(term)):
+        for i, term, _, prefix, _ in plans:
+            if word == term or (prefix and not exact and word.startswith(term)):
                 hit = i
                 break
         if hit < 0 and not exact:
-            for i, term in enumerate(terms):
-                budget = typo_budget(term)
-                prefix = prefix_last and i == last
-                if budget and _distance_within(term, word, budget, prefix):
+            for i, term, budget, prefix, foreign in plans:
+                if not budget:
+                    continue
+                if not prefix and abs(len(word) - len(term)) > budget:
+                    continue
+                # Each character the term lacks costs at least one edit (a cheap bound);
+                # a matching prefix is never shorter than len(term) - budget.
+                must_align = word[: len(term) - budget] if prefix else word
+                if len(must_align.translate(foreign)) > budget:
+                    continue
+                if _distance_within(term, word, budget, prefix):
                     hit = i
                     break
         memo[word] = hit
@@ -99,14 +112,18 @@ def term_matcher(terms: Sequence[str], *, prefix_last: bool = True,
 
 
 def find_matches(text: str, terms: Sequence[str], *, prefix_last: bool = True,
-                 exact: bool = False) -> list[tuple[int, int, int]]:
+                 exact: bool = False,
+                 matcher: Callable[[str], int] | None = None) -> list[tuple[int, int, int]]:
     """``(start, end, term index)`` of every matching word in the first ``SCAN_CHARS``."""
     if not terms:
         return []
-    match = term_matcher(terms, prefix_last=prefix_last, exact=exact)
+    match = matcher or term_matcher(terms, prefix_last=prefix_last, exact=exact)
+    scan = text[:SCAN_CHARS]
+    if scan.isascii():
+        return _find_ascii(scan, match)
     found: list[tuple[int, int, int]] = []
     seen = -1
-    for start, end, word in word_spans(text[:SCAN_CHARS]):
+    for start, end, word in word_spans(scan):
         if start == seen:
             continue  # one source word folding into several words is marked once
         hit = match(word)
@@ -114,6 +131,19 @@ def find_matches(text: str, terms: Sequence[str], *, prefix_last: bool = True,
             found.append((start, end, hit))
             seen = start
     return found
+
+
+def _find_ascii(scan: str, match: Callable[[str], int]) -> list[tuple[int, int, int]]:
+    """The same result as the general path, with the scanning done by ``re``: match
+    each distinct word once, then find the matching ones in one pass."""
+    low = scan.lower()  # ASCII: offsets are unchanged
+    hits = {w: i for w in set(_WORD.findall(low))
+            if len(w) <= MAX_TOKEN_CHARS and (i := match(w)) >= 0}
+    if not hits:
+        return []
+    alternation = "|".join(re.escape(w) for w in sorted(hits, key=len, reverse=True))
+    pattern = re.compile(rf"(?<![^\W_])(?:{alternation})(?![^\W_])")
+    return [(m.start(), m.end(), hits[m.group()]) for m in pattern.finditer(low)]
 
 
 def _best_cluster(matches: list[tuple[int, int, int]], size: int) -> tuple[int, int]:
@@ -176,9 +206,11 @@ def render(text: str, start: int, end: int, spans: Sequence[tuple[int, int, int]
 
 
 def build_snippet(text: str, terms: Sequence[str], *, prefix_last: bool = True,
-                  exact: bool = False, size: int = SNIPPET_CHARS) -> Snippet:
+                  exact: bool = False, size: int = SNIPPET_CHARS,
+                  matcher: Callable[[str], int] | None = None) -> Snippet:
     """The ~``size``-character window of ``text`` with the most matches, highlighted."""
-    matches = find_matches(text, terms, prefix_last=prefix_last, exact=exact)
+    matches = find_matches(text, terms, prefix_last=prefix_last, exact=exact,
+                           matcher=matcher)
     if not matches:
         start, end = _window(text, 0, 0, size)
         return Snippet(render(text, start, end, ()), start, end, 0)
@@ -189,14 +221,16 @@ def build_snippet(text: str, terms: Sequence[str], *, prefix_last: bool = True,
 
 
 def best_snippet(texts: Sequence[str], terms: Sequence[str], *, prefix_last: bool = True,
-                 exact: bool = False, size: int = SNIPPET_CHARS) -> str:
+                 exact: bool = False, size: int = SNIPPET_CHARS,
+                 matcher: Callable[[str], int] | None = None) -> str:
     """The snippet of the first text that matches (body, then summary, then title, as
     the caller orders them), else the start of the first non-empty text."""
     fallback: Snippet | None = None
     for text in texts:
         if not text:
             continue
-        snip = build_snippet(text, terms, prefix_last=prefix_last, exact=exact, size=size)
+        snip = build_snippet(text, terms, prefix_last=prefix_last, exact=exact, size=size,
+                             matcher=matcher)
         if snip.matches:
             return snip.html
         fallback = fallback or snip

@@ -10,11 +10,12 @@ escaped snippets (Meilisearch's ``_formatted`` does not escape HTML).
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from typing import Any
 
 from search_svc.engines.base import FACET_FIELDS, Document, Hit, SearchQuery, SearchResult
 from search_svc.query import ParsedQuery
-from search_svc.snippets import best_snippet
+from search_svc.snippets import best_snippet, term_matcher
 
 __all__ = [
     "CHECKPOINT_ID",
@@ -119,10 +120,11 @@ def search_requests(index_uid: str, q: SearchQuery, parsed: ParsedQuery,
     return queries, skip
 
 
-def _hit(raw: dict[str, Any], parsed: ParsedQuery) -> Hit:
+def _hit(raw: dict[str, Any], parsed: ParsedQuery, matcher: Callable[[str], int]) -> Hit:
     snippet = best_snippet([raw.get("body") or "", raw.get("summary") or "",
                             raw.get("title") or ""], parsed.terms,
-                           prefix_last=parsed.prefix_last, exact=parsed.phrase)
+                           prefix_last=parsed.prefix_last, exact=parsed.phrase,
+                           matcher=matcher)
     return Hit(
         key=raw["key"], id=raw["id"], type=raw["type"], title=raw.get("title") or "",
         url=raw.get("url") or "", snippet=snippet, image=raw.get("image"),
@@ -141,8 +143,9 @@ def read_results(results: list[dict[str, Any]], q: SearchQuery, parsed: ParsedQu
             pairs = sorted(((str(k), int(v)) for k, v in counts.items()),
                            key=lambda kv: (-kv[1], kv[0]))
             facets[name] = dict(pairs[: q.facet_size])
+    matcher = term_matcher(parsed.terms, prefix_last=parsed.prefix_last, exact=parsed.phrase)
     return SearchResult(
-        hits=[_hit(raw, parsed) for raw in main.get("hits", [])[skip:]],
+        hits=[_hit(raw, parsed, matcher) for raw in main.get("hits", [])[skip:]],
         total=int(main.get("totalHits") or 0),
         facets={f: facets.get(f, {}) for f in q.facets},
     )

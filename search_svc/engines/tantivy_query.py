@@ -9,6 +9,7 @@ Never passes user text to Tantivy's query parser.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import tantivy
@@ -17,7 +18,7 @@ from tantivy import Occur, Query
 from search_svc.engines.base import FACET_FIELDS, Hit, SearchQuery, SearchResult
 from search_svc.errors import InvalidQuery
 from search_svc.query import ParsedQuery, parse_query, typo_budget
-from search_svc.snippets import best_snippet
+from search_svc.snippets import best_snippet, term_matcher
 
 __all__ = ["FIELD_BOOSTS", "MAX_RESULT_WINDOW", "SCHEMA_VERSION", "QueryBuilder",
            "build_schema"]
@@ -112,8 +113,10 @@ class QueryBuilder:
             # No document has every word: degrade to any word, ranked by how many match.
             text = self.text_query(parsed, all_terms=False)
             total, hits = self._top(searcher, self.combine(text, self.filters(q)), q)
+        matcher = term_matcher(parsed.terms, prefix_last=parsed.prefix_last,
+                               exact=parsed.phrase)  # one memo for all hits
         return SearchResult(
-            hits=[self._hit(searcher, score, addr, q, parsed) for score, addr in hits],
+            hits=[self._hit(searcher, score, addr, parsed, matcher) for score, addr in hits],
             total=total,
             facets=self._facets(searcher, text, q),
         )
@@ -128,12 +131,13 @@ class QueryBuilder:
         res = searcher.search(query, q.limit, count=True, offset=q.offset)
         return res.count, list(res.hits)
 
-    def _hit(self, searcher: Any, score: float, addr: Any, q: SearchQuery,
-             parsed: ParsedQuery) -> Hit:
+    def _hit(self, searcher: Any, score: float, addr: Any, parsed: ParsedQuery,
+             matcher: Callable[[str], int]) -> Hit:
         doc = searcher.doc(addr)
         src = json.loads(doc.get_first("src"))
         snippet = best_snippet([src["body"], src["summary"], src["title"]], parsed.terms,
-                               prefix_last=parsed.prefix_last, exact=parsed.phrase)
+                               prefix_last=parsed.prefix_last, exact=parsed.phrase,
+                               matcher=matcher)
         return Hit(
             key=doc.get_first("key"), id=src["id"], type=src["type"], title=src["title"],
             url=src["url"], snippet=snippet, image=src["image"],

@@ -145,3 +145,40 @@ def test_render_never_emits_other_markup(text: str, cuts: list[tuple[int, int]])
     out = render(text, 0, len(text), spans)
     assert html.unescape(MARKS.sub("", out)) == text
     assert "<" not in MARKS.sub("", out)
+
+
+def _osa(a: str, b: str) -> int:
+    d = [[i + j if i * j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1,
+                          d[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[len(a)][len(b)]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="abcde", min_size=1, max_size=11),
+       st.text(alphabet="abcde", min_size=1, max_size=14), st.booleans())
+def test_matcher_agrees_with_a_brute_force_distance(term: str, word: str, prefix: bool) -> None:
+    from search_svc.query import typo_budget
+    from search_svc.snippets import term_matcher
+
+    budget = typo_budget(term)
+    if prefix:
+        expected = any(_osa(term, word[:k]) <= budget for k in range(len(word) + 1))
+    else:
+        expected = _osa(term, word) <= budget
+    assert (term_matcher([term], prefix_last=prefix)(word) == 0) is expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="ab cdE_.-1", max_size=300),
+       st.lists(st.text(alphabet="abcde1", min_size=1, max_size=10), min_size=1, max_size=3),
+       st.booleans())
+def test_ascii_fast_path_equals_the_general_path(text: str, terms: list[str],
+                                                 prefix_last: bool) -> None:
+    fast = find_matches(text, terms, prefix_last=prefix_last)
+    general = find_matches(text + " é", terms, prefix_last=prefix_last)  # non-ASCII path
+    assert fast == [m for m in general if m[1] <= len(text)]
