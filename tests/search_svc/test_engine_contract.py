@@ -56,6 +56,7 @@ def _tantivy(tmp_path: Path) -> Iterator[Backend]:
 
 def _meili() -> Iterator[Backend]:
     import meilisearch
+
     from search_svc.engines.meili import MeiliEngine
 
     name = f"awsm_test_{uuid.uuid4().hex[:12]}"
@@ -373,3 +374,52 @@ def test_tantivy_swap_removes_the_old_generation(tmp_path: Path) -> None:
     writer.swap(shadow)
     assert len(list((tmp_path / "idx").glob("gen-*"))) == 1
     writer.close()
+
+
+def test_checkpoint_only_write(backend: Backend) -> None:
+    backend.writer.write([doc(1, "Isi")], [])
+    backend.writer.write([], [], checkpoint="0/AA")
+    assert backend.writer.checkpoint() == "0/AA" and backend.writer.stats().documents == 1
+
+
+def test_other_tenants_documents_never_change_a_tenants_results(backend: Backend) -> None:
+    import random
+
+    rng = random.Random(7)
+    vocab = ["rumah", "makan", "padang", "jakarta", "pemerintahan", "kota", "berita",
+             "sekolah", "pantai", "gunung", "kopi", "teh", "resep", "wisata", "budaya"]
+    cats, tags = ["A", "B", "C"], ["x", "y", "z", "w"]
+
+    def corpus(tenant: str, n: int, start: int) -> list[Document]:
+        return [doc(start + i, " ".join(rng.choices(vocab, k=3)),
+                    " ".join(rng.choices(vocab, k=20)), tenant=tenant,
+                    type=rng.choice(["blog", "page"]), category=rng.choice(cats),
+                    tags=tuple(rng.sample(tags, 2)), locale=rng.choice(["id", "en"]),
+                    published_at=rng.randint(0, 100)) for i in range(n)]
+
+    def typo(word: str) -> str:
+        i = rng.randrange(len(word))
+        return word[:i] + "q" + word[i + 1:]
+
+    queries = []
+    for _ in range(40):
+        words = rng.choices(vocab, k=rng.randint(1, 3))
+        words = [typo(w) if rng.random() < 0.3 else w for w in words]
+        text = " ".join(words)
+        text = text[:-2] if rng.random() < 0.3 else text + rng.choice(["", " "])
+        queries.append(q(text, facets=("type", "category", "tags", "locale"), limit=100,
+                         types=("blog",) if rng.random() < 0.3 else (),
+                         tags=("x",) if rng.random() < 0.3 else ()))
+
+    def snapshot() -> list[tuple[int, set[str], dict[str, dict[str, int]]]]:
+        out = []
+        for query in queries:
+            res = backend.writer.search(query)
+            out.append((res.total, {h.key for h in res.hits}, res.facets))
+        return out
+
+    backend.writer.write(corpus(T1, 40, 0), [])
+    before = snapshot()
+    assert any(total for total, _, _ in before)
+    backend.writer.write(corpus(T2, 60, 1000), [])
+    assert snapshot() == before
