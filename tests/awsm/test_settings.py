@@ -1,0 +1,55 @@
+from pathlib import Path
+
+import pytest
+
+from awsm.errors import ConfigError
+from awsm.settings import load_settings, parse_signing_keys
+
+
+def test_defaults_env_and_file_precedence(tmp_path: Path) -> None:
+    cfg = tmp_path / "awsm.toml"
+    cfg.write_text('port = 9000\nslot_name = "from_file"\n')
+    s = load_settings({"AWSM_CONFIG_FILE": str(cfg), "AWSM_PORT": "9100"})
+    assert s.port == 9100  # environment beats the file
+    assert s.slot_name == "from_file"  # the file beats defaults
+    assert s.engine_kind == "tantivy"
+    assert load_settings({"AWSM_MEILI_URL": "http://m:7700"}).engine_kind == "meilisearch"
+    assert load_settings({}, port=7000).port == 7000  # flags beat everything
+
+
+def test_every_bad_variable_is_reported_at_once() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings({"AWSM_PORT": "eighty", "AWSM_SLOT_NAME": "Bad-Name!", "AWSM_ENGINE": "solr"})
+    text = str(err.value)
+    assert "AWSM_PORT" in text and "AWSM_SLOT_NAME" in text and "AWSM_ENGINE" in text
+
+
+def test_production_refuses_to_start_unsafe() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings({}).validate_for("api")
+    text = str(err.value)
+    assert "AWSM_SIGNING_KEYS" in text and "AWSM_JWT_SECRET" in text and "AWSM_DATABASE_URL" in text
+    ok = load_settings({"AWSM_SIGNING_KEYS": "k1:0123456789abcdefXYZ", "AWSM_JWT_SECRET": "s" * 32,
+                        "AWSM_DATABASE_URL": "postgresql://x"})
+    ok.validate_for("api")
+    load_settings({"AWSM_DEMO": "true"}).validate_for("stack")
+
+
+@pytest.mark.parametrize("raw", ["nocolon", "k1:short", ":0123456789abcdefg", "k1:0123456789abcdef,bad"])
+def test_bad_signing_keys_are_rejected(raw: str) -> None:
+    with pytest.raises(ValueError, match="AWSM_SIGNING_KEYS"):
+        parse_signing_keys(raw)
+
+
+def test_signing_keys_rotate_first_signs() -> None:
+    keys = parse_signing_keys("new:0123456789abcdefNEW, old:0123456789abcdefOLD")
+    assert [k for k, _ in keys] == ["new", "old"]
+
+
+def test_missing_or_broken_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings({"AWSM_CONFIG_FILE": str(tmp_path / "nope.toml")})
+    bad = tmp_path / "bad.toml"
+    bad.write_text("port = [")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings({"AWSM_CONFIG_FILE": str(bad)})

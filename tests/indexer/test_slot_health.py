@@ -1,0 +1,81 @@
+"""The slot stays healthy: it advances while mapped tables are idle, and a slot held by
+another process is a clear start-up error that names the holder."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from indexer.mapping import load_mapping
+from indexer.replication import ReplicationStream, SlotInUse, ensure_slot, slot_info
+from indexer.worker import Indexer
+from search_svc.engines import open_engine
+from tests.fixtures.fix_stack import make_settings, seed_tenants, wait_for
+
+
+def test_heartbeat_moves_the_slot_while_mapped_tables_are_idle(fresh_db: str, tmp_path: Path) -> None:
+    settings = make_settings(fresh_db, tmp_path, heartbeat_interval_s=0.2)
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        seed_tenants(conn)
+        engine = open_engine(settings, writer=True)
+        indexer = Indexer(settings, load_mapping(None), engine, fresh_db)
+        stop = threading.Event()
+        thread = threading.Thread(target=indexer.run, args=(stop,), daemon=True)
+        thread.start()
+        try:
+            wait_for(lambda: indexer.stream is not None)
+            conn.execute("CREATE TABLE unrelated (id int)")
+            conn.execute("INSERT INTO unrelated SELECT generate_series(1, 20000)")  # WAL, not ours
+            target = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0]  # type: ignore[index]
+
+            def caught_up() -> bool:
+                row = conn.execute(
+                    "SELECT confirmed_flush_lsn >= %s::pg_lsn FROM pg_replication_slots "
+                    "WHERE slot_name = %s", (target, settings.slot_name)).fetchone()
+                return bool(row and row[0])
+
+            wait_for(caught_up, timeout=10)
+            info = slot_info(conn, settings.slot_name)
+            assert info is not None and info.active_pid is not None
+        finally:
+            stop.set()
+            thread.join(10)
+            indexer.close()
+            engine.close()
+
+
+def test_a_slot_held_by_another_process_is_a_clear_error(fresh_db: str, tmp_path: Path) -> None:
+    settings = make_settings(fresh_db, tmp_path)
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        assert ensure_slot(conn, settings.slot_name) is True
+        holder = ReplicationStream(fresh_db, settings.slot_name, "awsm_pub")
+        conn.execute("CREATE PUBLICATION awsm_pub FOR TABLE blogs")
+        holder.open()
+        try:
+            with pytest.raises(SlotInUse) as err:
+                ensure_slot(conn, settings.slot_name, wait_s=0.5)
+            message = err.value.public_message
+            assert settings.slot_name in message and "pid" in message and "awsm-indexer" in message
+        finally:
+            holder.close()
+        assert ensure_slot(conn, settings.slot_name, wait_s=5) is False  # freed: reusable
+
+
+def test_mapping_that_names_a_missing_column_fails_at_start(fresh_db: str, tmp_path: Path) -> None:
+    mapping_file = tmp_path / "m.toml"
+    text = (Path(__file__).resolve().parents[2] / "indexer" / "default_mapping.toml").read_text()
+    mapping_file.write_text(text.replace('summary = "excerpt"', 'summary = "teaser"', 1))
+    settings = make_settings(fresh_db, tmp_path)
+    engine = open_engine(settings, writer=True)
+    indexer = Indexer(settings, load_mapping(mapping_file), engine, fresh_db)
+    try:
+        from awsm.errors import ConfigError
+
+        with pytest.raises(ConfigError, match="blogs.teaser"):
+            indexer.prepare()
+    finally:
+        indexer.close()
+        engine.close()
