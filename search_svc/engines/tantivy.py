@@ -51,9 +51,10 @@ def _to_tantivy(doc: Document) -> tantivy.Document:
             out.add_text("tags", tag[:_RAW_MAX])
     if doc.locale:
         out.add_text("locale", doc.locale[:_RAW_MAX])
-    out.add_text("title", " ".join(analyze(doc.title)))
-    out.add_text("summary", " ".join(analyze(doc.summary)))
-    out.add_text("body", " ".join(analyze(doc.body)))
+    texts = [" ".join(analyze(t)) for t in (doc.title, doc.summary, doc.body)]
+    for name, text in zip(("title", "summary", "body"), texts, strict=True):
+        out.add_text(name, text)
+    out.add_text("content", " ".join(texts))
     out.add_integer("published_at", int(doc.published_at))
     src = {
         "id": doc.id, "type": doc.type, "title": doc.title, "summary": doc.summary,
@@ -137,12 +138,20 @@ class TantivyEngine:
             return
         pointer_stat = gen.stat_key(self.root / gen.POINTER)
         if pointer_stat != self._pointer_stat or self._index is None:
-            pointer = gen.read_pointer(self.root)
-            if pointer is None:
-                raise EngineUnavailable(detail=f"no tantivy index under {self.root} yet")
-            name = str(pointer["generation"])
-            if name != self._generation:
-                self._open_generation(name, create=False)
+            for attempt in (1, 2):
+                pointer = gen.read_pointer(self.root)
+                if pointer is None:
+                    raise EngineUnavailable(detail=f"no tantivy index under {self.root} yet")
+                name = str(pointer["generation"])
+                if name == self._generation:
+                    break
+                try:
+                    self._open_generation(name, create=False)
+                    break
+                except _TANTIVY_ERRORS:
+                    if attempt == 2:
+                        raise
+                    # swapped again and removed while we opened it: follow the pointer
             self._pointer_stat = pointer_stat
         assert self._generation is not None
         meta_stat = gen.stat_key(self.root / self._generation / "meta.json")

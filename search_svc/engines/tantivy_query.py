@@ -23,12 +23,16 @@ from search_svc.snippets import best_snippet, term_matcher
 __all__ = ["FIELD_BOOSTS", "MAX_RESULT_WINDOW", "SCHEMA_VERSION", "QueryBuilder",
            "build_schema"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # Title above summary above body, the order of Meilisearch's searchableAttributes.
 FIELD_BOOSTS = (("title", 3.0), ("summary", 1.5), ("body", 1.0))
 # Typo and prefix matches score a constant (Tantivy's automaton queries are not BM25):
 # this share of the field's weight, so an exact word still outranks a near miss.
 FUZZY_WEIGHT = 0.5
+# Walking a term dictionary with a Levenshtein automaton is the cost of a typo query,
+# so typos and prefixes are looked up in the title (small dictionary, keeps its boost)
+# and once in "content" (title + summary + body, doc ids only) instead of per field.
+FUZZY_FIELDS = (("title", 3.0), ("content", 1.0))
 MAX_RESULT_WINDOW = 10_000  # offset + limit beyond this returns the total but no hits
 
 
@@ -40,6 +44,7 @@ def build_schema(tokenizer: str) -> tuple[Any, tuple[str, ...]]:
         sb.add_text_field(name, fast=True, tokenizer_name="raw", index_option="basic")
     for name, _ in FIELD_BOOSTS:
         sb.add_text_field(name, tokenizer_name=tokenizer, index_option="position")
+    sb.add_text_field("content", tokenizer_name=tokenizer, index_option="basic")
     sb.add_integer_field("published_at", indexed=True, fast=True)
     sb.add_bytes_field("src", stored=True)
     return sb.build(), tuple(name for name, _ in FIELD_BOOSTS)
@@ -56,7 +61,8 @@ class QueryBuilder:
         for field, weight in FIELD_BOOSTS:
             clauses.append((Occur.Should, Query.boost_query(
                 Query.term_query(self.schema, field, term), weight)))
-            if budget or prefix:
+        if budget or prefix:
+            for field, weight in FUZZY_FIELDS:
                 clauses.append((Occur.Should, Query.boost_query(
                     Query.fuzzy_term_query(self.schema, field, term, budget, True, prefix),
                     weight * FUZZY_WEIGHT)))

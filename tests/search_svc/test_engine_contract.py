@@ -211,11 +211,17 @@ def test_accents_and_case_fold(backend: Backend) -> None:
 def test_title_outranks_summary_outranks_body(backend: Backend) -> None:
     filler = "lorem ipsum dolor sit amet " * 3
     backend.writer.write([
-        doc(1, "Lorem ipsum", filler + "borobudur"),
-        doc(2, "Candi borobudur", filler),
-        doc(3, "Dolor sit", filler, summary="Tentang borobudur"),
+        doc(1, "Lorem ipsum", filler + "borobudur", summary="Tentang candi"),
+        doc(2, "Candi borobudur", filler + "amet", summary="Tentang candi"),
+        doc(3, "Dolor sit", filler + "amet", summary="Tentang borobudur"),
     ], [])
     assert keys_of(backend.writer, q("borobudur")) == ["blog:2", "blog:3", "blog:1"]
+
+
+def test_a_typo_in_the_title_outranks_one_in_the_body(backend: Backend) -> None:
+    backend.writer.write([doc(1, "Adat istiadat", "tentang rumah adat di desa"),
+                          doc(2, "Rumah adat", "tentang adat istiadat di desa")], [])
+    assert keys_of(backend.writer, q("rumeh ")) == ["blog:2", "blog:1"]
 
 
 def test_sort_by_published_at_newest_first(backend: Backend) -> None:
