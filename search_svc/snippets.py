@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from search_svc.query import MAX_TOKEN_CHARS, typo_budget, word_spans
@@ -22,6 +22,7 @@ __all__ = [
     "SCAN_CHARS",
     "SNIPPET_CHARS",
     "Snippet",
+    "TermMatcher",
     "best_snippet",
     "build_snippet",
     "find_matches",
@@ -71,49 +72,67 @@ def _distance_within(term: str, word: str, budget: int, prefix: bool) -> bool:
     return (min(prev) if prefix else prev[n]) <= budget
 
 
-def term_matcher(terms: Sequence[str], *, prefix_last: bool = True,
-                 exact: bool = False) -> Callable[[str], int]:
-    """A function ``folded word -> index of the first matching term, or -1``.
+class TermMatcher:
+    """Which query term a folded word matches (index), or -1; memoised, so build one
+    per query (``term_matcher``) and share it across that query's hits."""
 
-    Memoised: build one per query and share it across that query's hits.
-    """
-    memo: dict[str, int] = {}
-    last = len(terms) - 1
-    plans = [(i, term, typo_budget(term), prefix_last and i == last,
-              str.maketrans("", "", term)) for i, term in enumerate(terms)]
+    def __init__(self, terms: Sequence[str], *, prefix_last: bool, exact: bool) -> None:
+        self.exact = exact
+        last = len(terms) - 1
+        self._plans = [(i, term, typo_budget(term), prefix_last and i == last,
+                        str.maketrans("", "", term)) for i, term in enumerate(terms)]
+        self._exact = {term: i for i, term in reversed(list(enumerate(terms)))}
+        self._prefix = terms[last] if prefix_last and not exact and terms else None
+        self._fuzzy = [plan for plan in self._plans if plan[2]] if not exact else []
+        self._seen: set[str] = set()
+        self._hits: dict[str, int] = {}
 
-    def match(word: str) -> int:
-        hit = memo.get(word)
+    def __call__(self, word: str) -> int:
+        if word not in self._seen:
+            self._learn(word)
+        return self._hits.get(word, -1)
+
+    def matching(self, words: set[str]) -> dict[str, int]:
+        """The matching subset of ``words``; set operations keep known words cheap."""
+        for word in words - self._seen:
+            self._learn(word)
+        return {w: self._hits[w] for w in words & self._hits.keys()}
+
+    def _learn(self, word: str) -> None:
+        self._seen.add(word)
+        hit = self._compute(word)
+        if hit >= 0:
+            self._hits[word] = hit
+
+    def _compute(self, word: str) -> int:
+        if len(word) > MAX_TOKEN_CHARS:
+            return -1
+        hit = self._exact.get(word)
         if hit is not None:
             return hit
-        hit = -1
-        for i, term, _, prefix, _ in plans:
-            if word == term or (prefix and not exact and word.startswith(term)):
-                hit = i
-                break
-        if hit < 0 and not exact:
-            for i, term, budget, prefix, foreign in plans:
-                if not budget:
-                    continue
-                if not prefix and abs(len(word) - len(term)) > budget:
-                    continue
-                # Each character the term lacks costs at least one edit (a cheap bound);
-                # a matching prefix is never shorter than len(term) - budget.
-                must_align = word[: len(term) - budget] if prefix else word
-                if len(must_align.translate(foreign)) > budget:
-                    continue
-                if _distance_within(term, word, budget, prefix):
-                    hit = i
-                    break
-        memo[word] = hit
-        return hit
+        if self._prefix is not None and word.startswith(self._prefix):
+            return len(self._plans) - 1
+        for i, term, budget, prefix, foreign in self._fuzzy:
+            if not prefix and abs(len(word) - len(term)) > budget:
+                continue
+            # Each character the term lacks costs at least one edit (a cheap bound);
+            # a matching prefix is never shorter than len(term) - budget.
+            must_align = word[: len(term) - budget] if prefix else word
+            if len(must_align.translate(foreign)) > budget:
+                continue
+            if _distance_within(term, word, budget, prefix):
+                return i
+        return -1
 
-    return match
+
+def term_matcher(terms: Sequence[str], *, prefix_last: bool = True,
+                 exact: bool = False) -> TermMatcher:
+    return TermMatcher(terms, prefix_last=prefix_last, exact=exact)
 
 
 def find_matches(text: str, terms: Sequence[str], *, prefix_last: bool = True,
                  exact: bool = False,
-                 matcher: Callable[[str], int] | None = None) -> list[tuple[int, int, int]]:
+                 matcher: TermMatcher | None = None) -> list[tuple[int, int, int]]:
     """``(start, end, term index)`` of every matching word in the first ``SCAN_CHARS``."""
     if not terms:
         return []
@@ -133,12 +152,11 @@ def find_matches(text: str, terms: Sequence[str], *, prefix_last: bool = True,
     return found
 
 
-def _find_ascii(scan: str, match: Callable[[str], int]) -> list[tuple[int, int, int]]:
+def _find_ascii(scan: str, match: TermMatcher) -> list[tuple[int, int, int]]:
     """The same result as the general path, with the scanning done by ``re``: match
     each distinct word once, then find the matching ones in one pass."""
     low = scan.lower()  # ASCII: offsets are unchanged
-    hits = {w: i for w in set(_WORD.findall(low))
-            if len(w) <= MAX_TOKEN_CHARS and (i := match(w)) >= 0}
+    hits = match.matching(set(_WORD.findall(low)))
     if not hits:
         return []
     alternation = "|".join(re.escape(w) for w in sorted(hits, key=len, reverse=True))
@@ -207,7 +225,7 @@ def render(text: str, start: int, end: int, spans: Sequence[tuple[int, int, int]
 
 def build_snippet(text: str, terms: Sequence[str], *, prefix_last: bool = True,
                   exact: bool = False, size: int = SNIPPET_CHARS,
-                  matcher: Callable[[str], int] | None = None) -> Snippet:
+                  matcher: TermMatcher | None = None) -> Snippet:
     """The ~``size``-character window of ``text`` with the most matches, highlighted."""
     matches = find_matches(text, terms, prefix_last=prefix_last, exact=exact,
                            matcher=matcher)
@@ -222,7 +240,7 @@ def build_snippet(text: str, terms: Sequence[str], *, prefix_last: bool = True,
 
 def best_snippet(texts: Sequence[str], terms: Sequence[str], *, prefix_last: bool = True,
                  exact: bool = False, size: int = SNIPPET_CHARS,
-                 matcher: Callable[[str], int] | None = None) -> str:
+                 matcher: TermMatcher | None = None) -> str:
     """The snippet of the first text that matches (body, then summary, then title, as
     the caller orders them), else the start of the first non-empty text."""
     fallback: Snippet | None = None

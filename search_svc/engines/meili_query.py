@@ -10,12 +10,11 @@ escaped snippets (Meilisearch's ``_formatted`` does not escape HTML).
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
 from typing import Any
 
 from search_svc.engines.base import FACET_FIELDS, Document, Hit, SearchQuery, SearchResult
 from search_svc.query import ParsedQuery
-from search_svc.snippets import best_snippet, term_matcher
+from search_svc.snippets import TermMatcher, best_snippet, term_matcher
 
 __all__ = [
     "CHECKPOINT_ID",
@@ -120,7 +119,7 @@ def search_requests(index_uid: str, q: SearchQuery, parsed: ParsedQuery,
     return queries, skip
 
 
-def _hit(raw: dict[str, Any], parsed: ParsedQuery, matcher: Callable[[str], int]) -> Hit:
+def _hit(raw: dict[str, Any], parsed: ParsedQuery, matcher: TermMatcher) -> Hit:
     snippet = best_snippet([raw.get("body") or "", raw.get("summary") or "",
                             raw.get("title") or ""], parsed.terms,
                            prefix_last=parsed.prefix_last, exact=parsed.phrase,

@@ -9,7 +9,6 @@ Never passes user text to Tantivy's query parser.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 import tantivy
@@ -18,7 +17,7 @@ from tantivy import Occur, Query
 from search_svc.engines.base import FACET_FIELDS, Hit, SearchQuery, SearchResult
 from search_svc.errors import InvalidQuery
 from search_svc.query import ParsedQuery, parse_query, typo_budget
-from search_svc.snippets import best_snippet, term_matcher
+from search_svc.snippets import TermMatcher, best_snippet, term_matcher
 
 __all__ = ["FIELD_BOOSTS", "MAX_RESULT_WINDOW", "SCHEMA_VERSION", "QueryBuilder",
            "build_schema"]
@@ -138,7 +137,7 @@ class QueryBuilder:
         return res.count, list(res.hits)
 
     def _hit(self, searcher: Any, score: float, addr: Any, parsed: ParsedQuery,
-             matcher: Callable[[str], int]) -> Hit:
+             matcher: TermMatcher) -> Hit:
         doc = searcher.doc(addr)
         src = json.loads(doc.get_first("src"))
         snippet = best_snippet([src["body"], src["summary"], src["title"]], parsed.terms,
