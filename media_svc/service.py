@@ -16,8 +16,9 @@ from PIL import Image
 from awsm.errors import ConfigError
 from awsm.settings import Settings
 from media_svc.cache import DiskCache, SingleFlight
-from media_svc.errors import OriginUnavailable
+from media_svc.errors import OriginUnavailable, SourceForbidden
 from media_svc.options import TransformSpec, accept_class, accept_for_class
+from media_svc.pool import TransformPool
 from media_svc.signing import verify
 from media_svc.sniff import EXTENSIONS, MEDIA_TYPES
 from media_svc.sources import Original, Source
@@ -69,8 +70,6 @@ def limits_from(settings: Settings) -> Limits:
 
 class MediaService:
     def __init__(self, settings: Settings) -> None:
-        from media_svc.pool import TransformPool
-
         try:
             self.keys = settings.signing_key_list
             prefixes = parse_origins(settings.media_http_origins)
@@ -78,8 +77,9 @@ class MediaService:
             raise ConfigError([str(exc)]) from exc
         self.settings = settings
         self.limits = limits_from(settings)
-        # Pillow only warns past its pixel limit; a warning is not a refusal.
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        # Pillow only warns past its pixel limit; a warning is not a refusal. (A process
+        # filter: harmless to everything else, since nothing else should decode bombs.)
+        warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
         self.local = LocalSource(settings.resolved_media_root,
                                  max_bytes=settings.media_max_source_bytes)
         cache_dir = settings.resolved_media_cache_dir
@@ -99,8 +99,6 @@ class MediaService:
     def source_for(self, name: str) -> Source:
         if name.startswith(("http://", "https://")):
             if self.http is None:
-                from media_svc.errors import SourceForbidden
-
                 raise SourceForbidden("No HTTP origins are configured (AWSM_MEDIA_HTTP_ORIGINS).")
             return self.http
         return self.local

@@ -66,7 +66,8 @@ def png16(size: tuple[int, int] = (300, 200)) -> bytes:
 
 def png_alpha(size: tuple[int, int] = (400, 300)) -> bytes:
     im = Image.new("RGBA", size, (0, 0, 255, 0))
-    ImageDraw.Draw(im).ellipse((50, 50, size[0] - 50, size[1] - 50), fill=(0, 200, 0, 255))
+    mx, my = size[0] // 8, size[1] // 8
+    ImageDraw.Draw(im).ellipse((mx, my, size[0] - mx, size[1] - my), fill=(0, 200, 0, 255))
     return encode(im, "PNG")
 
 
@@ -108,3 +109,45 @@ def polyglot_jpeg_html() -> bytes:
 
 SVG_WITH_SCRIPT = (b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="10" '
                    b'height="10"><script>alert(1)</script><rect width="10" height="10"/></svg>')
+
+
+def _s15(value: float) -> bytes:
+    return struct.pack(">i", round(value * 65536))
+
+
+def swapped_primaries_icc() -> bytes:
+    """A minimal ICC v2 RGB profile whose red and blue primaries are exchanged.
+
+    Under it, a pixel stored as pure red *is* blue: a service that converts through the
+    profile outputs blue, one that drops the profile outputs red.
+    """
+    def xyz(x: float, y: float, z: float) -> bytes:
+        return b"XYZ \x00\x00\x00\x00" + _s15(x) + _s15(y) + _s15(z)
+
+    desc_text = b"swapped primaries\x00"
+    desc = (b"desc\x00\x00\x00\x00" + struct.pack(">I", len(desc_text)) + desc_text
+            + b"\x00" * 8 + b"\x00\x00\x00" + b"\x00" * 67)
+    gamma = b"curv\x00\x00\x00\x00" + struct.pack(">IH", 1, 0x0233) + b"\x00\x00"
+    tags = [
+        (b"desc", desc), (b"wtpt", xyz(0.9642, 1.0, 0.8249)),
+        (b"rXYZ", xyz(0.1431, 0.0606, 0.7141)),  # sRGB's blue primary
+        (b"gXYZ", xyz(0.3851, 0.7169, 0.0971)),
+        (b"bXYZ", xyz(0.4361, 0.2225, 0.0139)),  # sRGB's red primary
+        (b"rTRC", gamma), (b"gTRC", gamma), (b"bTRC", gamma),
+        (b"cprt", b"text\x00\x00\x00\x00public domain\x00\x00\x00"),
+    ]
+    offset = 128 + 4 + 12 * len(tags)
+    table, body = b"", b""
+    for sig, data in tags:
+        table += sig + struct.pack(">II", offset + len(body), len(data))
+        body += data + b"\x00" * (-len(data) % 4)
+    size = offset + len(body)
+    header = (struct.pack(">I", size) + b"\x00" * 4 + struct.pack(">I", 0x02100000)
+              + b"mntrRGB XYZ " + b"\x00" * 12 + b"acsp" + b"\x00" * 24
+              + struct.pack(">I", 0) + _s15(0.9642) + _s15(1.0) + _s15(0.8249) + b"\x00" * 48)
+    assert len(header) == 128
+    return header + struct.pack(">I", len(tags)) + table + body
+
+
+def red_with_swapped_profile(fmt: str = "JPEG") -> bytes:
+    return encode(Image.new("RGB", (64, 48), (255, 0, 0)), fmt, icc_profile=swapped_primaries_icc())

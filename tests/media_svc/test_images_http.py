@@ -274,3 +274,12 @@ def test_a_transform_past_its_time_limit_is_refused(media_factory) -> None:  # t
     media.put("photo.jpg", images.jpeg())
     r = media.get(media.url("photo.jpg", "w_100"))
     assert (r.status_code, r.json()["error"]["code"]) == (422, "transform_timeout")
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_colours_are_converted_through_the_embedded_icc_profile(media: MediaApp, fmt: str) -> None:
+    media.put("wide.img", images.red_with_swapped_profile(fmt))
+    out = open_image(media.get(media.url("wide.img", "w_32,f_png")).content)
+    r, g, b = out.convert("RGB").getpixel((10, 10))[:3]
+    assert b > 200 and r < 60, (r, g, b)  # stored "red" means blue under that profile
+    assert "icc_profile" not in out.info
