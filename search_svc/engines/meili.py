@@ -4,6 +4,11 @@ Owns the HTTP conversation through the ``meilisearch`` client: creating the inde
 its settings, writing batches and waiting until their tasks ``succeeded``, searching in
 one multi-search round trip, build-and-swap with ``swap_indexes``, and translating the
 client's errors into ``EngineUnavailable``. Request bodies live in ``meili_query``.
+
+Known differences from the Tantivy adapter (Meilisearch's own rules): a typo on a word's
+first letter costs two; the no-AND-match fallback drops words from the end ("last")
+rather than matching any word; string filters (tenant too) compare case-insensitively,
+which is safe for AWCMS's lower-case UUID tenant ids.
 """
 
 from __future__ import annotations

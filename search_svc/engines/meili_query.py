@@ -64,7 +64,9 @@ def to_meili(doc: Document) -> dict[str, Any]:
         PRIMARY_KEY: document_id(doc.key), "key": doc.key, "id": doc.id,
         "tenant": doc.tenant_id, "type": doc.type, "title": doc.title,
         "summary": doc.summary, "body": doc.body, "category": doc.category,
-        "tags": list(doc.tags), "locale": doc.locale, "image": doc.image, "url": doc.url,
+        # empty facet values are left out, as in the Tantivy index
+        "tags": [t for t in dict.fromkeys(doc.tags) if t], "locale": doc.locale or None,
+        "image": doc.image, "url": doc.url,
         "published_at": int(doc.published_at),
     }
 
