@@ -172,8 +172,13 @@ class TantivyEngine:
     # writing ---------------------------------------------------------------
     def write(self, upserts: Sequence[Document], deletes: Sequence[str],
               checkpoint: str | None = None) -> None:
-        if not self.writer_mode or self._writer is None:
+        if not self.writer_mode:
             raise EngineUnavailable(detail="this tantivy engine was opened read-only")
+        if self._writer is None:
+            with self._lock:
+                self._recreate_writer()
+            if self._writer is None:
+                raise EngineUnavailable(detail="no tantivy writer (a commit failed)")
         docs = [(d.key, _to_tantivy(d)) for d in upserts]
         with self._lock:
             try:

@@ -428,3 +428,19 @@ def test_other_tenants_documents_never_change_a_tenants_results(backend: Backend
     assert any(total for total, _, _ in before)
     backend.writer.write(corpus(T2, 60, 1000), [])
     assert snapshot() == before
+
+
+def test_tantivy_failed_commit_is_unavailable_never_silent(tmp_path: Path) -> None:
+    import shutil
+
+    from search_svc.engines.tantivy import TantivyEngine
+    from search_svc.errors import EngineUnavailable
+
+    writer = TantivyEngine(tmp_path / "idx", writer=True, heap_size=15_000_000)
+    writer.write([doc(1, "Satu")], [])
+    for generation in (tmp_path / "idx").glob("gen-*"):
+        shutil.rmtree(generation)  # the disk goes away under the writer
+    for n in (2, 3):
+        with pytest.raises(EngineUnavailable):
+            writer.write([doc(n, "Dua")], [], checkpoint=str(n))
+    writer.close()
