@@ -39,6 +39,8 @@ class DiskCache:
         self._load_existing()
 
     def _load_existing(self) -> None:
+        for leftover in self.root.glob(".tmp-*"):  # from a process that died mid-write
+            leftover.unlink(missing_ok=True)
         # Least recently written first, so a restart keeps a sensible eviction order.
         found = []
         for path in self.root.glob("??/*"):

@@ -230,8 +230,8 @@ def negotiate_format(spec: TransformSpec, accept: str | None, source_format: str
     wanted = spec.format
     if wanted is None:
         family = {"jpeg": "jpeg", "png": "png", "webp": "webp", "avif": "avif"}.get(source_format)
-        if family is None:  # GIF and other inputs: keep transparency and animation
-            family = "webp" if animated else ("png" if has_alpha else "jpeg")
+        if family is None:  # GIF: keep animation (WebP) or at least its sharp edges (PNG)
+            family = "webp" if animated else "png"
         wanted = family
     if wanted == "auto":
         accepted = _accepted_types(accept)

@@ -89,9 +89,11 @@ class HttpSource:
         key = hashlib.sha256(url.encode()).hexdigest()
         entry = self.cache.get(key)
         if entry is not None:
-            st = entry.path.stat()
-            if time.time() - st.st_mtime < self.ttl_s:
-                return self._original(entry.path, key)
+            try:
+                if time.time() - entry.path.stat().st_mtime < self.ttl_s:
+                    return self._original(entry.path, key)
+            except FileNotFoundError:  # evicted a moment ago: fetch it again
+                pass
         original, _shared = await self._flights.run(key, lambda: self._download(url, key))
         return original
 

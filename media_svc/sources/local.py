@@ -6,7 +6,7 @@ Knows the file system only. Names are checked lexically first, then the resolved
 
 from __future__ import annotations
 
-import os
+import stat
 from pathlib import Path
 
 from media_svc.errors import SourceForbidden, SourceNotFound, SourceTooLarge
@@ -39,7 +39,7 @@ class LocalSource:
             st = path.stat()
         except OSError as exc:
             raise SourceNotFound(detail=str(exc)) from exc
-        if not os.path.isfile(path):
+        if not stat.S_ISREG(st.st_mode):
             raise SourceNotFound()
         if st.st_size > self.max_bytes:
             raise SourceTooLarge(f"The source is {st.st_size} bytes; the limit is "

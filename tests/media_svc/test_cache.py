@@ -1,0 +1,59 @@
+"""The derived cache stays within its byte budget, least recently used first."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from media_svc.cache import DiskCache, SingleFlight
+
+
+def test_lru_eviction_keeps_the_budget_and_the_recently_used(tmp_path: Path) -> None:
+    cache = DiskCache(tmp_path, max_bytes=300)
+    for key in ("aa1", "bb2", "cc3"):
+        cache.put(key, b"x" * 100, "jpg")
+    assert cache.get("aa1") is not None  # touch: now bb2 is the oldest
+    cache.put("dd4", b"y" * 100, "webp")
+    assert cache.get("bb2") is None and cache.total_bytes <= 300
+    assert {k for k in ("aa1", "cc3", "dd4") if cache.get(k)} == {"aa1", "cc3", "dd4"}
+    assert len(list(tmp_path.glob("*/*"))) == 3
+
+
+def test_a_restart_reloads_the_index_and_clears_partial_writes(tmp_path: Path) -> None:
+    first = DiskCache(tmp_path, max_bytes=1000)
+    first.put("aa1", b"x" * 10, "png")
+    (tmp_path / ".tmp-crashed").write_bytes(b"partial")
+    second = DiskCache(tmp_path, max_bytes=1000)
+    entry = second.get("aa1")
+    assert entry is not None and entry.path.read_bytes() == b"x" * 10
+    assert not (tmp_path / ".tmp-crashed").exists()
+
+
+def test_single_flight_shares_results_and_errors() -> None:
+    flights: SingleFlight[int] = SingleFlight()
+    calls = 0
+
+    async def work() -> int:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.01)
+        return 42
+
+    async def failing() -> int:
+        await asyncio.sleep(0.01)
+        raise ValueError("boom")
+
+    async def main() -> None:
+        results = await asyncio.gather(*(flights.run("k", work) for _ in range(10)))
+        assert [value for value, _ in results] == [42] * 10
+        assert sum(1 for _, shared in results if not shared) == 1 and calls == 1
+        outcomes = await asyncio.gather(*(flights.run("e", failing) for _ in range(3)),
+                                        return_exceptions=True)
+        assert all(isinstance(o, ValueError) for o in outcomes)
+        assert (await flights.run("k", work))[1] is False  # finished work is not reused
+
+    asyncio.run(main())
+    with pytest.raises(ValueError):
+        asyncio.run(flights.run("x", failing))
