@@ -13,7 +13,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import psycopg
@@ -25,6 +25,7 @@ from awsm.settings import Settings
 from indexer.changes import Batch, add_record
 from indexer.mapping import DocumentSource, Mapping, row_to_document
 from indexer.pgoutput import DecodeError, Decoder, format_lsn, parse_lsn
+from indexer.reader import RowReader
 from indexer.replication import (
     ReplicationStream,
     check_replica_identity,
@@ -68,6 +69,7 @@ class Indexer:
         self.stream: ReplicationStream | None = None
         self.documents_written = 0
         self._key_types: dict[str, str] = {}
+        self.reader = RowReader(mapping, self.conn, self._key_types)
         self._last_status = 0.0
 
     # start-up ------------------------------------------------------------
@@ -226,40 +228,7 @@ class Indexer:
         return [r[0] for r in self.conn.execute(query, (list(values),))]
 
     def documents_for(self, keys: dict[str, set[str]]) -> tuple[list[Document], list[str]]:
-        """Re-read rows by primary key: visible rows become upserts, the rest deletes."""
-        upserts: list[Document] = []
-        deletes: list[str] = []
-        for table, ids in keys.items():
-            src = self.mapping.source(table)
-            if src is None or not ids:
-                continue
-            for chunk in _chunks(sorted(ids), 1000):
-                where = sql.SQL("d.{} = ANY({}::{}[])").format(
-                    sql.Identifier(src.id), sql.Placeholder(),
-                    sql.SQL(self._key_types.get(table, "text")))
-                found: set[str] = set()
-                for row in self.conn.execute(self.mapping.select_documents(src, where), (chunk,)):
-                    found.add(row[0])
-                    doc = self._build(src, row)
-                    if doc is None:
-                        deletes.append(f"{src.type}:{row[0]}")
-                    else:
-                        upserts.append(doc)
-                deletes += [f"{src.type}:{i}" for i in chunk if i not in found]
-        return upserts, deletes
-
-    def _build(self, src: DocumentSource, row: tuple[object, ...]) -> Document | None:
-        try:
-            return row_to_document(src, row)
-        except (TypeError, ValueError, KeyError) as exc:
-            # a poison row is parked, never retried forever or allowed to hold the slot
-            self.conn.execute(
-                "INSERT INTO search.dead_letters (source_table, row_id, error) VALUES (%s, %s, %s) "
-                "ON CONFLICT (source_table, row_id) DO UPDATE SET error = excluded.error, "
-                "attempts = search.dead_letters.attempts + 1, last_seen = now()",
-                (src.table, str(row[0]), repr(exc)[:500]),
-            )
-            return None
+        return self.reader.documents_for(keys)
 
     def publish_due(self) -> int:
         """Re-read rows whose ``published_at`` passed since the last scan (overlapping windows):
@@ -327,7 +296,3 @@ class Indexer:
             self.stream.close()
         self.conn.close()
 
-
-def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]

@@ -55,7 +55,7 @@ def test_up_demo_serves_typo_tolerant_search_then_resumes(tmp_path: Path) -> Non
                 "FROM tenants WHERE slug = 'kopi-nusantara'")
         wait_for(lambda: client.get("/v1/search", params={
             "tenant": "kopi-nusantara.localhost", "q": "zebrapelangi"}).json()["total"] == 1,
-            timeout=10)
+            timeout=30)
         # the suspended demo tenant has published rows and must stay invisible
         row = client.get("/v1/search", params={"tenant": "kedai-lama", "q": "kopi"}).json()
         assert row["total"] == 0

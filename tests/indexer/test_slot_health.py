@@ -37,7 +37,7 @@ def test_heartbeat_moves_the_slot_while_mapped_tables_are_idle(fresh_db: str, tm
                     "WHERE slot_name = %s", (target, settings.slot_name)).fetchone()
                 return bool(row and row[0])
 
-            wait_for(caught_up, timeout=10)
+            wait_for(caught_up, timeout=30)
             info = slot_info(conn, settings.slot_name)
             assert info is not None and info.active_pid is not None
         finally:

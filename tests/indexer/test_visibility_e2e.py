@@ -88,7 +88,7 @@ def test_scheduled_row_appears_at_published_at_without_a_write(stack: Stack) -> 
     add_blog(stack, "Marker artikel biasa")
     wait_for(lambda: stack.search(q="marker")["total"] == 1)
     assert stack.search(q="lebaran")["total"] == 0  # not yet: it is scheduled
-    wait_for(lambda: stack.titles(q="lebaran") == ["Pengumuman promo lebaran"], timeout=10)
+    wait_for(lambda: stack.titles(q="lebaran") == ["Pengumuman promo lebaran"])
 
 
 def test_large_toasted_body_survives_an_update_that_leaves_it_unchanged(stack: Stack) -> None:
