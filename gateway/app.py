@@ -81,7 +81,14 @@ def create_app(settings: Settings, *, engine: KeywordEngine | None = None) -> Fa
                            allow_headers=["If-None-Match"], expose_headers=["ETag"], max_age=86400)
     tenants = TenantResolver(read_pool, mapping.tenants,  # type: ignore[arg-type]
                              ttl_s=settings.tenant_cache_ttl_s)
-    app.include_router(build_search_router(SearchService(settings, engine, tenants)))
+    semantic = None
+    if settings.embedder != "none":
+        from search_svc.embedding import open_embedder
+        from search_svc.semantic import SemanticSearcher
+
+        semantic = SemanticSearcher(lambda: open_embedder(settings), read_pool)
+    app.include_router(build_search_router(
+        SearchService(settings, engine, tenants, semantic=semantic)))
     app.include_router(build_health_router(
         settings, engine, read_pool,  # type: ignore[arg-type]
         primary_pool if settings.database_url != settings.query_database_url else None))  # type: ignore[arg-type]

@@ -23,6 +23,7 @@ from awsm.db import connect
 from awsm.errors import ConfigError
 from awsm.settings import Settings
 from indexer.changes import Batch, add_record
+from indexer.embeddings import EmbeddingWorker, enqueue
 from indexer.mapping import DocumentSource, Mapping, row_to_document
 from indexer.pgoutput import DecodeError, Decoder, format_lsn, parse_lsn
 from indexer.reader import RowReader
@@ -70,6 +71,8 @@ class Indexer:
         self.documents_written = 0
         self._key_types: dict[str, str] = {}
         self.reader = RowReader(mapping, self.conn, self._key_types)
+        self.embeddings_enabled = settings.embedder != "none"
+        self.embedding_worker: EmbeddingWorker | None = None
         self._last_status = 0.0
 
     # start-up ------------------------------------------------------------
@@ -102,7 +105,7 @@ class Indexer:
                 "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
                 "WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped", (table,)
             ).fetchall()
-            have = dict(rows)
+            have: dict[str, str] = dict(rows)
             if not have:
                 problems.append(f"mapping names table {table!r}, which does not exist")
                 continue
@@ -138,6 +141,9 @@ class Indexer:
                                   started - _SCHEDULE_OVERLAP_S)
         shadow.write([], [], checkpoint=self.state.dump())
         self.engine.swap(shadow)
+        if self.embeddings_enabled:
+            # every document, whatever its model: the worker skips unchanged chunks
+            EmbeddingWorker.enqueue_all_sql(self.conn, self.mapping)
         self.documents_written += total
         self._write_status("streaming", backfilled=True)
         log.info("backfill done: %d documents", total)
@@ -168,6 +174,9 @@ class Indexer:
                                         self.settings.publication_name)
         self.stream.open()
         log.info("streaming from slot %s at %s", self.settings.slot_name, format_lsn(self.state.lsn))
+        if self.embeddings_enabled:
+            threading.Thread(target=self._run_embeddings, args=(stop,), name="embeddings",
+                             daemon=True).start()
         self._write_status("streaming")
         decoder, batch = Decoder(), Batch()
         next_heartbeat = next_schedule = time.monotonic()
@@ -202,6 +211,7 @@ class Indexer:
             upserts, deletes = self.documents_for(self.affected_keys(batch))
             self.state.lsn = batch.end_lsn
             self.engine.write(upserts, deletes, checkpoint=self.state.dump())
+            self._queue_embeddings(upserts, deletes)  # durable before the slot moves
             self.documents_written += len(upserts) + len(deletes)
         else:
             self.state.lsn = batch.end_lsn
@@ -251,7 +261,20 @@ class Indexer:
             return 0
         upserts, deletes = self.documents_for(keys)
         self.engine.write(upserts, deletes, checkpoint=self.state.dump())
+        self._queue_embeddings(upserts, deletes)
         return len(upserts)
+
+    def _queue_embeddings(self, upserts: list[Document], deletes: list[str]) -> None:
+        if not self.embeddings_enabled:
+            return
+        items = [(d.key, src.table, d.id) for d in upserts
+                 if (src := self.mapping.by_type(d.type)) is not None]
+        for key in deletes:
+            doc_type, _, row_id = key.partition(":")
+            src = self.mapping.by_type(doc_type)
+            if src is not None:
+                items.append((key, src.table, row_id))
+        enqueue(self.conn, items)
 
     # status -----------------------------------------------------------------
     def _db_now(self) -> float:
@@ -284,6 +307,25 @@ class Indexer:
              "commit": commit_us / 1e6 if commit_us else None, "err": error,
              "bf": backfilled, "n": self.documents_written},
         )
+
+    def _run_embeddings(self, stop: threading.Event) -> None:
+        """The embedding worker's thread: loads the model here, so keyword indexing never
+        waits for it, and restarts the worker after a failure instead of dying."""
+        from search_svc.embedding import open_embedder
+
+        embedder = open_embedder(self.settings)
+        while not stop.is_set():
+            worker = EmbeddingWorker(self.mapping, embedder, self.dsn, dict(self._key_types),
+                                     slot_name=self.settings.slot_name)
+            self.embedding_worker = worker
+            try:
+                worker.run(stop)
+            except Exception as exc:
+                log.exception("embedding worker failed; restarting in 5 s")
+                self.record_error(exc)
+                stop.wait(5)
+            finally:
+                worker.close()
 
     def record_error(self, exc: BaseException) -> None:
         try:

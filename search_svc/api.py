@@ -1,4 +1,4 @@
-"""The search API: ``GET /v1/search`` (keyword mode; semantic/hybrid plug in here).
+"""The search API: ``GET /v1/search`` in keyword, semantic or hybrid mode.
 
 Thin on purpose: parse (``params.py``) → resolve the tenant server-side → ask the
 engine port in a worker thread → shape JSON → caching headers (``caching.py``).
@@ -8,9 +8,11 @@ the same empty payload as a search with no hits.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
@@ -24,7 +26,9 @@ from search_svc.engines.base import Hit, KeywordEngine, SearchQuery, SearchResul
 from search_svc.errors import InvalidQuery
 from search_svc.params import SearchParams, parse_search_params
 from search_svc.query import parse_query
+from search_svc.semantic import SemanticSearcher, fuse_hybrid, vector_hit_to_hit
 from search_svc.tenants import TenantResolver
+from search_svc.vectors import VectorHit
 
 __all__ = ["SearchService", "build_router", "raw_query_params"]
 
@@ -54,10 +58,37 @@ def _hit_json(hit: Hit) -> dict[str, Any]:
     }
 
 
+MAX_FUSION_WINDOW = 200
+
+
+def _count_facets(hits: list[VectorHit], facets: tuple[str, ...]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for name in facets:
+        counts: dict[str, int] = {}
+        for h in hits:
+            values = h.tags if name == "tags" else (getattr(h, name),)
+            for v in values:
+                if v:
+                    counts[v] = counts.get(v, 0) + 1
+        out[name] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:20])
+    return out
+
+
 class SearchService:
     def __init__(self, settings: Settings, engine: KeywordEngine, tenants: TenantResolver,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 semantic: SemanticSearcher | None = None) -> None:
         self.settings, self.engine, self.tenants, self.clock = settings, engine, tenants, clock
+        self.semantic = semantic
+
+    async def _mode(self, params: SearchParams) -> tuple[str, str | None]:
+        """The mode to run and, when it differs from the one asked for, why."""
+        ready = self.semantic is not None and await self.semantic.ready()
+        if params.mode in (None, "hybrid", "semantic") and ready:
+            return params.mode or "hybrid", None
+        if params.mode in ("semantic", "hybrid"):
+            return "keyword", "semantic search is not available (no embedding model is live)"
+        return "keyword", None
 
     async def search(self, params: SearchParams) -> tuple[dict[str, Any], str | None]:
         """The response payload and the resolved tenant id (None: answer as empty)."""
@@ -65,10 +96,17 @@ class SearchService:
         base: dict[str, Any] = {
             "query": parsed.text, "hits": [], "total": 0,
             "facets": {f: {} for f in params.facets}, "limit": params.limit,
-            "offset": params.offset, "sort": params.sort, "mode": "keyword",
+            "offset": params.offset, "sort": params.sort,
         }
         if params.tenant is None:
             raise InvalidQuery("'tenant' is required: give the site's slug or domain.")
+        # decided before the tenant is known: the payload must not differ for unknown tenants
+        mode, notice = await self._mode(params)
+        if not parsed.text or params.sort == "published_at":
+            mode = "keyword"  # listing newest content: nothing to embed
+        base["mode"] = mode
+        if notice:
+            base["notice"] = notice
         tenant_id = await self.tenants.resolve(params.tenant)
         if parsed.reason is not None and not (params.sort == "published_at" and not parsed.text):
             base["reason"] = parsed.reason
@@ -81,11 +119,30 @@ class SearchService:
             sort=params.sort, limit=params.limit, offset=params.offset, facets=params.facets,
             published_before=int(self.clock()),
         )
-        result: SearchResult = await run_in_threadpool(self.engine.search, query)
-        base.update(
-            hits=[_hit_json(h) for h in result.hits], total=result.total,
-            facets={f: result.facets.get(f, {}) for f in params.facets},
-        )
+        if mode == "keyword":
+            result: SearchResult = await run_in_threadpool(self.engine.search, query)
+            base.update(hits=[_hit_json(h) for h in result.hits], total=result.total,
+                        facets={f: result.facets.get(f, {}) for f in params.facets})
+            return base, tenant_id
+        assert self.semantic is not None
+        window = min(params.offset + params.limit, MAX_FUSION_WINDOW)
+        if mode == "semantic":
+            vhits = await self.semantic.search(query, candidates=window * 4)
+            page = vhits[params.offset:params.offset + params.limit]
+            base.update(
+                hits=[{**_hit_json(vector_hit_to_hit(v, parsed.text)), "matched": ["semantic"]}
+                      for v in page],
+                total=len(vhits), facets=_count_facets(vhits, params.facets))
+            return base, tenant_id
+        kw_query = replace(query, limit=max(window, 20), offset=0)
+        result, vhits = await asyncio.gather(
+            run_in_threadpool(self.engine.search, kw_query),
+            self.semantic.search(query, candidates=max(window, 20) * 4))
+        fused = fuse_hybrid(result.hits, vhits, parsed.text, params.semantic_ratio)
+        page = fused[params.offset:params.offset + params.limit]
+        base.update(hits=[{**_hit_json(h), "matched": matched} for h, matched in page],
+                    total=max(result.total, len(fused)),
+                    facets={f: result.facets.get(f, {}) for f in params.facets})
         return base, tenant_id
 
 

@@ -1,0 +1,228 @@
+"""The embedding worker: keeps the live model's vector table equal to the visible documents.
+
+Runs beside the streaming loop, never in it: the indexer only enqueues document keys
+(``search.embedding_queue``, durable before the slot is confirmed), so keyword freshness
+never waits on a model. Each round re-reads the queued rows, chunks them, and calls the
+model only for chunks whose content hash is new — an update of ``views`` or a replayed
+change costs no model call. A row that keeps failing is parked in
+``search.dead_letters`` after ``MAX_ATTEMPTS`` and shown in the indexer's status.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import psycopg
+from psycopg import sql
+
+from awsm.db import connect
+from indexer.mapping import Mapping
+from indexer.reader import RowReader
+from search_svc.chunking import Chunk, chunk_document
+from search_svc.embedding import Embedder
+from search_svc.engines.base import Document
+from search_svc.vectors import ModelTable, VectorStore
+
+__all__ = ["EmbeddingStats", "EmbeddingWorker", "enqueue"]
+
+log = logging.getLogger("awsm.embeddings")
+MAX_ATTEMPTS = 5
+BATCH_DOCS = 64
+
+
+def enqueue(conn: psycopg.Connection, keys: Sequence[tuple[str, str, str]]) -> None:
+    """Queue (doc_key, source_table, row_id) for (re)embedding; newer requests win."""
+    if not keys:
+        return
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO search.embedding_queue (doc_key, source_table, row_id) VALUES (%s, %s, %s) "
+            "ON CONFLICT (doc_key) DO UPDATE SET enqueued_at = clock_timestamp(), attempts = 0",
+            list(keys))
+
+
+@dataclass
+class EmbeddingStats:
+    model_calls: int = 0
+    embedded_chunks: int = 0
+    skipped_unchanged: int = 0
+    deleted: int = 0
+    parked: int = 0
+    rate: float = 0.0  # chunks per second over the last round that embedded anything
+
+
+class EmbeddingWorker:
+    def __init__(self, mapping: Mapping, embedder: Embedder, dsn: str,
+                 key_types: dict[str, str], *, slot_name: str = "") -> None:
+        self.mapping, self.embedder, self.slot_name = mapping, embedder, slot_name
+        self.conn = connect(dsn)
+        self.store = VectorStore(self.conn)
+        self.reader = RowReader(mapping, self.conn, key_types)
+        self.stats = EmbeddingStats()
+        self.table: ModelTable | None = None
+
+    # lifecycle ---------------------------------------------------------------
+    def prepare(self) -> ModelTable:
+        """Register the model's table; a new model starts a rebuild beside the live one."""
+        self.table = self.store.model_table(self.embedder.model_id, self.embedder.dimensions)
+        if self.table.state == "building":
+            log.info("embedding model %s is new: queueing every document", self.table.model_id)
+            self.enqueue_all()
+        return self.table
+
+    def enqueue_all(self) -> None:
+        self.enqueue_all_sql(self.conn, self.mapping)
+
+    @staticmethod
+    def enqueue_all_sql(conn: psycopg.Connection, mapping: Mapping) -> None:
+        for src in mapping.documents:
+            conn.execute(sql.SQL(
+                "INSERT INTO search.embedding_queue (doc_key, source_table, row_id) "
+                "SELECT {prefix} || {id}::text, {table_name}, {id}::text FROM {table} "
+                "ON CONFLICT (doc_key) DO NOTHING"
+            ).format(prefix=sql.Literal(f"{src.type}:"), id=sql.Identifier(src.id),
+                     table_name=sql.Literal(src.table), table=sql.Identifier(src.table)))
+
+    def run(self, stop: threading.Event, idle_wait: float = 0.2) -> None:
+        self.prepare()
+        while not stop.is_set():
+            done = self.run_once()
+            if done == 0:
+                self._maybe_activate()
+                self._write_status()
+                stop.wait(idle_wait)
+
+    def backlog(self) -> int:
+        row = self.conn.execute("SELECT count(*) FROM search.embedding_queue").fetchone()
+        return int(row[0]) if row else 0
+
+    def _maybe_activate(self) -> None:
+        assert self.table is not None
+        if self.table.state == "building" and self.backlog() == 0:
+            self.store.activate(self.table.model_id)
+            self.table = ModelTable(self.table.model_id, self.table.table,
+                                    self.table.dimensions, "active")
+            log.info("embedding model %s is live", self.table.model_id)
+
+    # one round -----------------------------------------------------------------
+    def run_once(self) -> int:
+        """Process one batch of the queue; returns how many keys it handled."""
+        assert self.table is not None
+        claimed = self.conn.execute(
+            "SELECT doc_key, source_table, row_id, enqueued_at, attempts "
+            "FROM search.embedding_queue WHERE enqueued_at <= clock_timestamp() "
+            "ORDER BY enqueued_at LIMIT %s", (BATCH_DOCS,)).fetchall()
+        if not claimed:
+            return 0
+        keys: dict[str, set[str]] = {}
+        for _key, table, row_id, _at, _n in claimed:
+            keys.setdefault(table, set()).add(row_id)
+        upserts, deletes = self.reader.documents_for(keys)
+        live = {d.key for d in upserts}
+        deletes = sorted(set(deletes) | {k for k, *_ in claimed if k not in live})
+        self.store.delete(self.table.table, deletes)
+        self.stats.deleted += len(deletes)
+        failed = self._embed(upserts)
+        done = [(k, at) for k, _t, _r, at, _n in claimed if k not in failed]
+        self._dequeue(done)
+        for key, table, row_id, _at, attempts in claimed:
+            if key in failed:
+                self._record_failure(key, table, row_id, attempts + 1, failed[key])
+        return len(claimed)
+
+    def _embed(self, docs: Sequence[Document]) -> dict[str, str]:
+        """Write vectors for ``docs``; returns {key: error} for the ones that failed."""
+        assert self.table is not None
+        table = self.table.table
+        plans: list[tuple[Document, list[Chunk], dict[str, np.ndarray]]] = []
+        to_embed: dict[str, str] = {}
+        for doc in docs:
+            chunks = chunk_document(doc, model_id=self.embedder.model_id,
+                                    max_tokens=self.embedder.max_tokens)
+            if [c.hash for c in chunks] == self.store.chunk_hashes(table, doc.key):
+                self.store.update_metadata(table, doc)  # same text: no model call
+                self.stats.skipped_unchanged += 1
+                continue
+            known = self.store.hashes(table, doc.key)
+            plans.append((doc, chunks, known))
+            for c in chunks:
+                if c.hash not in known:
+                    to_embed[c.hash] = c.text
+        vectors: dict[str, np.ndarray] = {}
+        failed: dict[str, str] = {}
+        if to_embed:
+            started = time.perf_counter()
+            try:
+                vectors = self._call_model(list(to_embed.items()))
+            except Exception as exc:  # a model failure on the batch: retry doc by doc
+                log.warning("embedding batch failed (%s); retrying one document at a time", exc)
+                for doc, chunks, known in plans:
+                    try:
+                        vectors.update(self._call_model(
+                            [(c.hash, c.text) for c in chunks if c.hash not in known]))
+                    except Exception as one:
+                        failed[doc.key] = f"{type(one).__name__}: {one}"[:500]
+            elapsed = time.perf_counter() - started
+            self.stats.rate = len(vectors) / elapsed if elapsed > 0 else 0.0
+        for doc, chunks, known in plans:
+            if doc.key in failed:
+                continue
+            rows = [known.get(c.hash) if c.hash in known else vectors.get(c.hash) for c in chunks]
+            if any(v is None for v in rows):
+                failed[doc.key] = "missing vector"
+                continue
+            self.store.replace(table, doc, chunks, rows)  # type: ignore[arg-type]
+        return failed
+
+    def _call_model(self, items: list[tuple[str, str]]) -> dict[str, np.ndarray]:
+        matrix = self.embedder.embed_documents([text for _h, text in items])
+        if matrix.shape != (len(items), self.embedder.dimensions):
+            raise ValueError(f"model returned shape {matrix.shape}, expected "
+                             f"({len(items)}, {self.embedder.dimensions})")
+        self.stats.model_calls += 1
+        self.stats.embedded_chunks += len(items)
+        return {h: matrix[i] for i, (h, _t) in enumerate(items)}
+
+    def _dequeue(self, done: Sequence[tuple[str, datetime]]) -> None:
+        if not done:
+            return
+        # a key re-queued while we worked keeps its newer request
+        self.conn.execute(
+            "DELETE FROM search.embedding_queue q USING unnest(%s::text[], %s::timestamptz[]) "
+            "AS c(k, t) WHERE q.doc_key = c.k AND q.enqueued_at <= c.t",
+            ([k for k, _ in done], [t for _, t in done]))
+
+    def _record_failure(self, key: str, table: str, row_id: str, attempts: int,
+                        error: str) -> None:
+        if attempts >= MAX_ATTEMPTS:
+            self.stats.parked += 1
+            self.conn.execute(
+                "INSERT INTO search.dead_letters (source_table, row_id, error, attempts) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (source_table, row_id) DO UPDATE SET "
+                "error = excluded.error, attempts = excluded.attempts, last_seen = now()",
+                (table, row_id, f"embedding: {error}", attempts))
+            self.conn.execute("DELETE FROM search.embedding_queue WHERE doc_key = %s", (key,))
+            log.error("parked %s after %d failed embedding attempts: %s", key, attempts, error)
+        else:
+            self.conn.execute(
+                "UPDATE search.embedding_queue SET attempts = %s, "
+                "enqueued_at = clock_timestamp() + make_interval(secs => %s) WHERE doc_key = %s",
+                (attempts, min(60, 2 ** attempts), key))
+
+    def _write_status(self) -> None:
+        if not self.slot_name:
+            return
+        self.conn.execute(
+            "UPDATE search.indexer_status SET embedding_backlog = %s, embedded_chunks = %s, "
+            "model_calls = %s, embedding_model = %s, embedding_rate = %s WHERE slot_name = %s",
+            (self.backlog(), self.stats.embedded_chunks, self.stats.model_calls,
+             self.embedder.model_id, self.stats.rate, self.slot_name))
+
+    def close(self) -> None:
+        self.conn.close()

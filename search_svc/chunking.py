@@ -1,0 +1,50 @@
+"""Pure: a document → the texts its embeddings are made of, each with a content hash.
+
+Title and summary lead every chunk (they weigh in every vector, and a chunk alone must
+still say what it belongs to); the body is cut into overlapping word windows sized to
+the model's token budget. The hash covers the model id and the exact text, so a
+replayed change or an update that leaves the text alone costs no model call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from search_svc.engines.base import Document
+
+__all__ = ["Chunk", "chunk_document", "content_hash"]
+
+TOKENS_PER_WORD = 1.6  # multilingual tokenizers: Indonesian words split into ~1.3–2 pieces
+MAX_CHUNKS = 16  # a 1 MB body embeds its first 16 windows, not thousands
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    index: int
+    text: str
+    hash: str
+
+
+def content_hash(model_id: str, text: str) -> str:
+    return hashlib.blake2b(f"{model_id}\0{text}".encode("utf-8", "replace"),
+                           digest_size=16).hexdigest()
+
+
+def chunk_document(doc: Document, *, model_id: str, max_tokens: int,
+                   overlap: float = 0.15, max_chunks: int = MAX_CHUNKS) -> list[Chunk]:
+    head = " — ".join(p.strip() for p in (doc.title, doc.summary) if p and p.strip())
+    head_words = len(head.split())
+    budget_words = max(16, int(max_tokens / TOKENS_PER_WORD) - head_words)
+    words = doc.body.split()
+    if not words:
+        texts = [head]
+    else:
+        step = max(1, int(budget_words * (1 - overlap)))
+        texts = []
+        for start in range(0, len(words), step):
+            window = " ".join(words[start:start + budget_words])
+            texts.append(f"{head}\n{window}" if head else window)
+            if start + budget_words >= len(words) or len(texts) >= max_chunks:
+                break
+    return [Chunk(i, t, content_hash(model_id, t)) for i, t in enumerate(texts)]

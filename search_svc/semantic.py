@@ -1,0 +1,116 @@
+"""Query-time semantic search: the query embedding (cached), the live model's vectors,
+and the hybrid fusion with keyword hits.
+
+The model loads in a background thread at start (importing torch costs seconds);
+until it is ready, and whenever the database's live model is not the model this
+process embeds with, semantic search reports itself unavailable and the API answers
+in keyword mode — two models' vectors are never compared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+from starlette.concurrency import run_in_threadpool
+
+from search_svc.embedding import Embedder
+from search_svc.engines.base import Hit, SearchQuery
+from search_svc.fusion import fuse_ranks, ratio_weights
+from search_svc.query import parse_query
+from search_svc.snippets import best_snippet
+from search_svc.vectors import VectorHit, semantic_search, table_name_for
+
+__all__ = ["SemanticSearcher", "fuse_hybrid", "vector_hit_to_hit"]
+
+log = logging.getLogger("awsm.semantic")
+
+
+class SemanticSearcher:
+    def __init__(self, load: Callable[[], Embedder], pool: Any, *, cache_size: int = 2048,
+                 model_check_s: float = 5.0) -> None:
+        self.pool, self.cache_size, self.model_check_s = pool, cache_size, model_check_s
+        self.embedder: Embedder | None = None
+        self.error: str | None = None
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._model_lock = asyncio.Lock()
+        self._live: tuple[float, bool] = (0.0, False)
+        threading.Thread(target=self._load, args=(load,), name="embedder-load", daemon=True).start()
+
+    def _load(self, load: Callable[[], Embedder]) -> None:
+        try:
+            self.embedder = load()
+            log.info("query embedder ready: %s", self.embedder.model_id)
+        except Exception as exc:  # reported by /readyz and as the fallback reason
+            self.error = f"{type(exc).__name__}: {exc}"
+            log.error("query embedder failed to load: %s", self.error)
+
+    async def ready(self) -> bool:
+        """The model is loaded and its vector table is the live one."""
+        if self.embedder is None:
+            return False
+        now = time.monotonic()
+        checked_at, live = self._live
+        if now - checked_at < self.model_check_s:
+            return live
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT 1 FROM search.embedding_models WHERE model_id = %s AND state = 'active'",
+                (self.embedder.model_id,))
+            live = await cur.fetchone() is not None
+        self._live = (now, live)
+        return live
+
+    async def query_vector(self, text: str) -> np.ndarray:
+        assert self.embedder is not None
+        cached = self._cache.get(text)
+        if cached is not None:
+            self._cache.move_to_end(text)
+            return cached
+        async with self._model_lock:  # one inference at a time: the model is the bottleneck
+            vector = await run_in_threadpool(self.embedder.embed_query, text)
+        self._cache[text] = vector
+        if len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return vector
+
+    async def search(self, query: SearchQuery, candidates: int) -> list[VectorHit]:
+        assert self.embedder is not None
+        vector = await self.query_vector(query.text)
+        async with self.pool.connection() as conn:
+            return await semantic_search(conn, table_name_for(self.embedder.model_id), vector,
+                                         query, candidates=candidates)
+
+
+def vector_hit_to_hit(v: VectorHit, text: str) -> Hit:
+    parsed = parse_query(text)
+    snippet = best_snippet([v.chunk_text.split("\n", 1)[-1], v.title], parsed.terms,
+                           prefix_last=parsed.prefix_last)
+    doc_type, _, row_id = v.key.partition(":")
+    return Hit(key=v.key, id=row_id, type=v.type or doc_type, title=v.title, url=v.url,
+               snippet=snippet, image=v.image, published_at=v.published_at,
+               score=round(1.0 - v.distance, 6), category=v.category, tags=v.tags,
+               locale=v.locale)
+
+
+def fuse_hybrid(keyword: list[Hit], semantic: list[VectorHit], text: str,
+                semantic_ratio: float) -> list[tuple[Hit, list[str]]]:
+    """Reciprocal rank fusion of both lists; each hit says which side(s) matched it."""
+    by_key: dict[str, Hit] = {h.key: h for h in keyword}
+    for v in semantic:
+        by_key.setdefault(v.key, vector_hit_to_hit(v, text))
+    fused = fuse_ranks([[h.key for h in keyword], [v.key for v in semantic]],
+                       weights=ratio_weights(semantic_ratio))
+    out = []
+    for f in fused:
+        matched = [side for i, side in enumerate(("keyword", "semantic")) if f.matched(i)]
+        hit = by_key[f.key]
+        out.append((replace(hit, score=round(f.score, 6)), matched))
+    return out

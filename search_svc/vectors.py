@@ -1,0 +1,205 @@
+"""pgvector storage of chunk embeddings: one table per model in the ``search`` schema.
+
+Each model gets its own table (``vector(dims)``, HNSW cosine index), registered in
+``search.embedding_models``; queries read only the table of the model they embedded
+with, so vectors of two models never meet. Filters (tenant, type, category, tags,
+locale, published_at) are stored beside each chunk and applied in SQL with pgvector's
+iterative index scans, so selective filters still return full pages. All SQL is built
+with ``psycopg.sql`` identifiers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import psycopg
+from pgvector.psycopg import register_vector, register_vector_async
+from psycopg import sql
+
+from search_svc.chunking import Chunk
+from search_svc.engines.base import Document, SearchQuery
+
+__all__ = ["ModelTable", "VectorHit", "VectorStore", "semantic_search", "table_name_for"]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelTable:
+    model_id: str
+    table: str
+    dimensions: int
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class VectorHit:
+    key: str
+    distance: float
+    chunk_text: str
+    title: str
+    url: str
+    image: str | None
+    published_at: int
+    type: str
+    category: str | None
+    tags: tuple[str, ...]
+    locale: str
+
+
+def table_name_for(model_id: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "_", model_id.lower()).strip("_")[:40]
+    return f"emb_{slug}_{hashlib.sha1(model_id.encode()).hexdigest()[:8]}"
+
+
+def _ident(table: str) -> sql.Composable:
+    return sql.Identifier("search", table)
+
+
+class VectorStore:
+    """Writes (indexer side) over one sync connection."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+        register_vector(conn)
+
+    def model_table(self, model_id: str, dimensions: int) -> ModelTable:
+        """The table for ``model_id``, created (state ``building``) on first use."""
+        row = self.conn.execute(
+            "SELECT model_id, table_name, dimensions, state FROM search.embedding_models "
+            "WHERE model_id = %s", (model_id,)).fetchone()
+        if row is not None:
+            if row[2] != dimensions:
+                raise ValueError(
+                    f"model {model_id!r} is registered with {row[2]} dimensions but produces "
+                    f"{dimensions}; give the changed model a new id")
+            return ModelTable(*row)
+        table = table_name_for(model_id)
+        with self.conn.transaction():
+            self.conn.execute(sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {t} ("
+                " doc_key text NOT NULL, chunk integer NOT NULL, tenant_id text NOT NULL,"
+                " type text NOT NULL, category text, tags text[] NOT NULL DEFAULT '{{}}',"
+                " locale text NOT NULL DEFAULT '', published_at bigint NOT NULL DEFAULT 0,"
+                " title text NOT NULL DEFAULT '', url text NOT NULL DEFAULT '', image text,"
+                " chunk_text text NOT NULL, content_hash text NOT NULL,"
+                " embedding vector({d}) NOT NULL, PRIMARY KEY (doc_key, chunk))"
+            ).format(t=_ident(table), d=sql.Literal(dimensions)))
+            self.conn.execute(sql.SQL(
+                "CREATE INDEX IF NOT EXISTS {i} ON {t} USING hnsw (embedding vector_cosine_ops)"
+            ).format(i=sql.Identifier(f"{table}_hnsw"), t=_ident(table)))
+            self.conn.execute(sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {t} (tenant_id, type)")
+                              .format(i=sql.Identifier(f"{table}_tenant"), t=_ident(table)))
+            self.conn.execute(
+                "INSERT INTO search.embedding_models (model_id, table_name, dimensions) "
+                "VALUES (%s, %s, %s) ON CONFLICT (model_id) DO NOTHING",
+                (model_id, table, dimensions))
+        return ModelTable(model_id, table, dimensions, "building")
+
+    def activate(self, model_id: str) -> None:
+        """Make ``model_id`` the live model; retire and drop every other model's table."""
+        with self.conn.transaction():
+            old = self.conn.execute(
+                "SELECT table_name FROM search.embedding_models WHERE model_id <> %s",
+                (model_id,)).fetchall()
+            self.conn.execute(
+                "UPDATE search.embedding_models SET state = 'active', activated_at = now() "
+                "WHERE model_id = %s", (model_id,))
+            self.conn.execute("DELETE FROM search.embedding_models WHERE model_id <> %s",
+                              (model_id,))
+            for (table,) in old:
+                self.conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_ident(table)))
+
+    def hashes(self, table: str, key: str) -> dict[str, np.ndarray]:
+        rows = self.conn.execute(sql.SQL(
+            "SELECT content_hash, embedding FROM {} WHERE doc_key = %s").format(_ident(table)),
+            (key,)).fetchall()
+        return {h: np.asarray(v, dtype=np.float32) for h, v in rows}
+
+    def chunk_hashes(self, table: str, key: str) -> list[str]:
+        rows = self.conn.execute(sql.SQL(
+            "SELECT content_hash FROM {} WHERE doc_key = %s ORDER BY chunk").format(_ident(table)),
+            (key,)).fetchall()
+        return [r[0] for r in rows]
+
+    def update_metadata(self, table: str, doc: Document) -> None:
+        self.conn.execute(sql.SQL(
+            "UPDATE {} SET tenant_id = %s, type = %s, category = %s, tags = %s, locale = %s, "
+            "published_at = %s, title = %s, url = %s, image = %s WHERE doc_key = %s"
+        ).format(_ident(table)), (*_meta(doc), doc.key))
+
+    def replace(self, table: str, doc: Document, chunks: Sequence[Chunk],
+                vectors: Sequence[np.ndarray]) -> None:
+        with self.conn.transaction():
+            self.conn.execute(sql.SQL("DELETE FROM {} WHERE doc_key = %s").format(_ident(table)),
+                              (doc.key,))
+            with self.conn.cursor() as cur:
+                cur.executemany(sql.SQL(
+                    "INSERT INTO {} (tenant_id, type, category, tags, locale, published_at, "
+                    "title, url, image, doc_key, chunk, chunk_text, content_hash, embedding) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                ).format(_ident(table)), [
+                    (*_meta(doc), doc.key, c.index, c.text, c.hash, v)
+                    for c, v in zip(chunks, vectors, strict=True)
+                ])
+
+    def delete(self, table: str, keys: Sequence[str]) -> None:
+        if keys:
+            self.conn.execute(sql.SQL("DELETE FROM {} WHERE doc_key = ANY(%s)").format(
+                _ident(table)), (list(keys),))
+
+    def count(self, table: str, tenant_id: str | None = None) -> int:
+        where = sql.SQL("WHERE tenant_id = %s") if tenant_id else sql.SQL("")
+        row = self.conn.execute(sql.SQL("SELECT count(*) FROM {} {}").format(_ident(table), where),
+                                (tenant_id,) if tenant_id else None).fetchone()
+        return int(row[0]) if row else 0
+
+
+def _meta(doc: Document) -> tuple[Any, ...]:
+    return (doc.tenant_id, doc.type, doc.category, list(doc.tags), doc.locale, doc.published_at,
+            doc.title, doc.url, doc.image)
+
+
+def _filters(query: SearchQuery) -> tuple[sql.Composable, list[Any]]:
+    conds: list[sql.Composable] = [sql.SQL("tenant_id = %s")]
+    args: list[Any] = [query.tenant_id]
+    if query.published_before is not None:
+        conds.append(sql.SQL("published_at <= %s"))
+        args.append(query.published_before)
+    for column, values in (("type", query.types), ("category", query.categories)):
+        if values:
+            conds.append(sql.SQL("{} = ANY(%s)").format(sql.Identifier(column)))
+            args.append(list(values))
+    if query.tags:
+        conds.append(sql.SQL("tags && %s::text[]"))
+        args.append(list(query.tags))
+    if query.locale:
+        conds.append(sql.SQL("locale = %s"))
+        args.append(query.locale)
+    return sql.SQL(" AND ").join(conds), args
+
+
+async def semantic_search(conn: psycopg.AsyncConnection, table: str, vector: np.ndarray,
+                          query: SearchQuery, *, candidates: int) -> list[VectorHit]:
+    """Nearest documents (best chunk each) under the query's filters, best first."""
+    await register_vector_async(conn)
+    where, args = _filters(query)
+    stmt = sql.SQL(
+        "SELECT doc_key, embedding <=> %s AS d, chunk_text, title, url, image, published_at, "
+        "type, category, tags, locale FROM {t} WHERE {w} ORDER BY embedding <=> %s LIMIT %s"
+    ).format(t=_ident(table), w=where)
+    async with conn.transaction():
+        # iterative scans keep walking the HNSW graph until enough rows pass the filters
+        await conn.execute("SET LOCAL hnsw.iterative_scan = 'relaxed_order'")
+        await conn.execute("SET LOCAL hnsw.ef_search = 100")
+        cur = await conn.execute(stmt, [vector, *args, vector, candidates])
+        rows = await cur.fetchall()
+    best: dict[str, VectorHit] = {}
+    for key, dist, text, title, url, image, published, typ, cat, tags, locale in rows:
+        if key not in best or dist < best[key].distance:
+            best[key] = VectorHit(key, float(dist), text, title, url, image, int(published), typ,
+                                  cat, tuple(tags or ()), locale)
+    return sorted(best.values(), key=lambda h: h.distance)

@@ -1,0 +1,148 @@
+"""Semantic and hybrid search end to end: real multilingual model, real pgvector."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from search_svc.vectors import VectorStore, table_name_for
+from tests.fixtures.fix_stack import TENANT_A, TENANT_B, Stack, wait_for
+
+CDN_DOC = ("Jaringan pengiriman konten untuk situs",
+           "Menyimpan salinan halaman di server tepi membuat waktu muat turun drastis bagi "
+           "pengunjung dari kota mana pun.")
+DECOYS = [
+    ("Resep rendang daging sapi", "Masak santan dengan rempah hingga kering dan berwarna gelap."),
+    ("Jadwal pertandingan sepak bola", "Tim nasional bertanding melawan Thailand pekan depan."),
+    ("Tips menabung untuk mahasiswa", "Sisihkan sebagian uang saku setiap bulan ke rekening."),
+    ("Wisata pantai di Lombok", "Pasir putih dan air jernih menanti wisatawan di selatan pulau."),
+]
+
+
+def add(stack: Stack, title: str, body: str, *, tenant: str = TENANT_A, table: str = "blogs",
+        **cols: object) -> str:
+    name_col, body_col = ("name", "description") if table == "products" else ("title", "content")
+    values = {"status": "published", **cols}
+    names = ", ".join(values)
+    marks = ", ".join(["%s"] * len(values))
+    row = stack.db.execute(
+        f"INSERT INTO {table} (tenant_id, {name_col}, slug, {body_col}, published_at, {names}) "
+        f"VALUES (%s, %s, 's', %s, now() - interval '1 hour', {marks}) RETURNING id::text",
+        [tenant, title, body, *values.values()]).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def settled(stack: Stack) -> bool:
+    worker = stack.indexer.embedding_worker
+    if worker is None:
+        return False
+    with psycopg.connect(stack.settings.database_url, autocommit=True) as conn:
+        row = conn.execute("SELECT count(*) FROM search.embedding_queue").fetchone()
+        live = conn.execute("SELECT count(*) FROM search.embedding_models WHERE state = 'active'"
+                            ).fetchone()
+    return bool(row and row[0] == 0 and live and live[0] == 1)
+
+
+def semantic_ready(stack: Stack) -> bool:
+    return settled(stack) and stack.search(q="apa saja", mode="semantic")["mode"] == "semantic"
+
+
+@pytest.fixture
+def corpus(semantic_stack: Stack) -> Stack:
+    add(semantic_stack, *CDN_DOC)
+    for title, body in DECOYS:
+        add(semantic_stack, title, body)
+    add(semantic_stack, "Mempercepat situs dengan server tepi", "Rahasia tenant lain.", tenant=TENANT_B)
+    wait_for(lambda: semantic_ready(semantic_stack), timeout=60)
+    return semantic_stack
+
+
+def test_paraphrase_with_no_shared_words_finds_the_document(corpus: Stack) -> None:
+    # the query shares no word with the target; keyword search cannot find it
+    q = "bagaimana supaya website terasa kencang"
+    assert corpus.search(q=q, mode="keyword")["total"] == 0
+    body = corpus.search(q=q, mode="semantic", limit=3)
+    assert body["mode"] == "semantic"
+    assert body["hits"][0]["title"] == CDN_DOC[0]
+    assert body["hits"][0]["matched"] == ["semantic"]
+
+
+def test_hybrid_is_the_default_and_reports_which_side_matched(corpus: Stack) -> None:
+    body = corpus.search(q="rendang santan")
+    assert body["mode"] == "hybrid"
+    top = body["hits"][0]
+    assert top["title"] == "Resep rendang daging sapi" and set(top["matched"]) == {"keyword", "semantic"}
+    assert all("matched" in h for h in body["hits"])
+
+
+@pytest.mark.parametrize("mode", ["semantic", "hybrid"])
+def test_tenant_isolation_and_filters_hold_in_every_mode(corpus: Stack, mode: str) -> None:
+    for q in ("mempercepat situs server tepi", "rahasia tenant lain"):
+        body = corpus.search(q=q, mode=mode, limit=50)
+        assert all(h["title"] != "Mempercepat situs dengan server tepi" for h in body["hits"])
+        assert "Rahasia" not in str(body)
+    assert corpus.search(q="situs cepat", mode=mode, type="product")["hits"] == []
+    other = corpus.search(tenant="tech", q="situs cepat", mode=mode)
+    assert [h["title"] for h in other["hits"]] == ["Mempercepat situs dengan server tepi"]
+
+
+def test_selective_filter_keeping_under_one_percent_still_returns_its_rows(semantic_stack: Stack) -> None:
+    s = semantic_stack
+    with s.db.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO blogs (tenant_id, title, slug, content, status, published_at) "
+            "VALUES (%s, %s, 's', %s, 'published', now() - interval '1 hour')",
+            [(TENANT_A, f"Berita harian nomor {i}", f"Kabar kota hari ke {i} tentang lalu lintas")
+             for i in range(220)])
+    add(s, "Kopi arabika Gayo 250 gram", "Biji kopi sangrai medium dari Aceh.", table="products")
+    wait_for(lambda: semantic_ready(s), timeout=120)
+    body = s.search(q="minuman hangat pagi hari", mode="semantic", type="product")
+    assert [h["title"] for h in body["hits"]] == ["Kopi arabika Gayo 250 gram"]
+
+
+def test_updating_only_views_costs_no_model_call(corpus: Stack) -> None:
+    worker = corpus.indexer.embedding_worker
+    assert worker is not None
+    calls = worker.stats.model_calls
+    skipped = worker.stats.skipped_unchanged
+    corpus.sql("UPDATE blogs SET views = views + 7 WHERE title = %s", CDN_DOC[0])
+    wait_for(lambda: worker.stats.skipped_unchanged > skipped and settled(corpus))
+    assert worker.stats.model_calls == calls
+
+
+def test_unpublish_and_delete_remove_every_chunk(semantic_stack: Stack) -> None:
+    s = semantic_stack
+    long_body = " ".join(f"Paragraf {i} membahas kebijakan transportasi kota." for i in range(400))
+    blog = add(s, "Laporan panjang transportasi", long_body)
+    table = table_name_for("use:multilingual-v3")
+
+    def chunks() -> int:
+        with psycopg.connect(s.settings.database_url, autocommit=True) as conn:
+            row = conn.execute(f"SELECT count(*) FROM search.{table} WHERE doc_key = %s",
+                               (f"blog:{blog}",)).fetchone()
+        return int(row[0]) if row else 0
+
+    wait_for(lambda: settled(s) and chunks() > 1, timeout=60)
+    s.sql("UPDATE blogs SET status = 'draft' WHERE id = %s", blog)
+    wait_for(lambda: chunks() == 0)
+    s.sql("UPDATE blogs SET status = 'published' WHERE id = %s", blog)
+    wait_for(lambda: chunks() > 1)
+    s.sql("DELETE FROM blogs WHERE id = %s", blog)
+    wait_for(lambda: chunks() == 0)
+
+
+def test_activating_a_new_model_drops_the_old_vectors(fresh_db: str) -> None:
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        store = VectorStore(conn)
+        old = store.model_table("test:old", 3)
+        store.activate("test:old")
+        new = store.model_table("test:new", 4)
+        assert new.state == "building"
+        store.activate("test:new")
+        models = conn.execute("SELECT model_id, state FROM search.embedding_models").fetchall()
+        assert models == [("test:new", "active")]
+        exists = conn.execute("SELECT to_regclass(%s)", (f"search.{old.table}",)).fetchone()
+        assert exists == (None,)
+        with pytest.raises(ValueError, match="dimensions"):
+            store.model_table("test:new", 5)
