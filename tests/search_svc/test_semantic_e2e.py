@@ -146,3 +146,11 @@ def test_activating_a_new_model_drops_the_old_vectors(fresh_db: str) -> None:
         assert exists == (None,)
         with pytest.raises(ValueError, match="dimensions"):
             store.model_table("test:new", 5)
+
+
+def test_readiness_shows_the_embedding_backlog_and_model(corpus: Stack) -> None:
+    worker = corpus.indexer.embedding_worker
+    assert worker is not None
+    worker._write_status()
+    emb = corpus.client.get("/readyz").json()["checks"]["indexer"]["embeddings"]
+    assert emb["model"] == "use:multilingual-v3" and emb["backlog"] == 0 and emb["model_calls"] >= 1
