@@ -60,6 +60,11 @@ def test_up_demo_serves_typo_tolerant_search_then_resumes(tmp_path: Path) -> Non
         row = client.get("/v1/search", params={"tenant": "kedai-lama", "q": "kopi"}).json()
         assert row["total"] == 0
         assert client.get("/readyz").status_code == 200
+        # the demo embeds its content with the offline multilingual model: hybrid by default
+        hybrid = wait_for(lambda: (b := client.get("/v1/search", params={
+            "tenant": "kopi-nusantara", "q": "minuman dari biji sangrai"}).json())["mode"] == "hybrid"
+            and b, timeout=120, interval=0.5)
+        assert hybrid["hits"] and any("semantic" in h["matched"] for h in hybrid["hits"])
     finally:
         code = _stop(proc)
     assert code == 0, log.read_text()[-3000:]
