@@ -7,7 +7,6 @@ service (``awsm serve``) behind a CDN; the embedded stack runs it with the index
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,6 +21,7 @@ from awsm.settings import Settings
 from gateway.errors import install_error_handlers
 from gateway.health import build_health_router
 from indexer.mapping import load_mapping
+from media_svc.api import build_router as build_media_router
 from search_svc.api import SearchService
 from search_svc.api import build_router as build_search_router
 from search_svc.engines import open_engine
@@ -30,7 +30,6 @@ from search_svc.tenants import TenantResolver
 
 __all__ = ["create_app"]
 
-log = logging.getLogger("awsm.gateway")
 
 REQUESTS = Counter("awsm_http_requests_total", "HTTP requests", ["route", "status"])
 LATENCY = Histogram("awsm_http_request_seconds", "HTTP request latency", ["route"],
@@ -92,7 +91,7 @@ def create_app(settings: Settings, *, engine: KeywordEngine | None = None) -> Fa
     app.include_router(build_health_router(
         settings, engine, read_pool,  # type: ignore[arg-type]
         primary_pool if settings.database_url != settings.query_database_url else None))  # type: ignore[arg-type]
-    _mount_media(app, settings)
+    app.include_router(build_media_router(settings))
 
     @app.middleware("http")
     async def measure(request: Request, call_next):  # type: ignore[no-untyped-def]
@@ -105,12 +104,3 @@ def create_app(settings: Settings, *, engine: KeywordEngine | None = None) -> Fa
         return response
 
     return app
-
-
-def _mount_media(app: FastAPI, settings: Settings) -> None:
-    try:
-        from media_svc.api import build_router as build_media_router
-    except ImportError:  # the media service is optional in a search-only deployment
-        log.info("media service not installed; /v1/img is not served")
-        return
-    app.include_router(build_media_router(settings))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from awsm.errors import ConfigError
 from awsm.settings import Settings, load_settings
+from media_svc.commands import register as register_sign_url
 
 __all__ = ["main"]
 
@@ -96,12 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("rest", nargs=argparse.REMAINDER)
     bench.set_defaults(func=_cmd_bench)
 
-    try:
-        from media_svc.commands import register
-    except ImportError:
-        pass
-    else:
-        register(sub)
+    register_sign_url(sub)
     return parser
 
 
