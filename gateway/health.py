@@ -24,7 +24,7 @@ _LAG_SQL = """
 SELECT s.active, pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::bigint,
        s.wal_status, st.state, st.last_error, st.last_error_at,
        extract(epoch FROM now() - st.last_commit_at)::float8,
-       extract(epoch FROM now() - st.updated_at)::float8, st.documents_written,
+       extract(epoch FROM now() - st.last_batch_at)::float8, st.documents_written,
        st.embedding_model, st.embedding_backlog, st.embedding_rate, st.model_calls
 FROM pg_replication_slots s
 LEFT JOIN search.indexer_status st ON st.slot_name = s.slot_name
@@ -38,14 +38,15 @@ async def indexer_lag(pool: AsyncConnectionPool, slot: str) -> dict[str, Any] | 
         row = await cur.fetchone()
     if row is None:
         return None
-    (active, lag_bytes, wal_status, state, err, err_at, since_commit, since_update, written,
+    (active, lag_bytes, wal_status, state, err, err_at, since_commit, since_batch, written,
      model, backlog, rate, calls) = row
     return {
         "slot_active": bool(active), "lag_bytes": lag_bytes, "wal_status": wal_status,
         "state": state, "last_error": err,
         "last_error_at": err_at.isoformat() if err_at else None,
         "seconds_since_last_commit": round(since_commit, 3) if since_commit is not None else None,
-        "seconds_since_status": round(since_update, 3) if since_update is not None else None,
+        # seconds behind: while healthy the slot is confirmed at least every heartbeat
+        "seconds_since_last_batch": round(since_batch, 3) if since_batch is not None else None,
         "documents_written": written,
         "embeddings": {"model": model, "backlog": backlog, "chunks_per_second": rate,
                        "model_calls": calls} if model else None,

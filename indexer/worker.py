@@ -285,7 +285,7 @@ class Indexer:
     def _write_status(self, state: str, *, backfilled: bool = False, commit_us: int = 0,
                       error: str | None = None) -> None:
         now = time.monotonic()
-        if state == "streaming" and not backfilled and not error and now - self._last_status < 1.0:
+        if state == "streaming" and not backfilled and not error and now - self._last_status < 0.5:
             return
         self._last_status = now
         self.conn.execute(

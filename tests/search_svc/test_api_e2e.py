@@ -123,6 +123,7 @@ def test_health_readiness_metrics_and_docs(seeded: Stack) -> None:
     checks = ready.json()["checks"]
     assert checks["database"]["ok"] and checks["engine"]["documents"] >= 2
     assert checks["indexer"]["slot_active"] is True and checks["indexer"]["lag_bytes"] is not None
+    assert checks["indexer"]["seconds_since_last_batch"] is not None
     assert "awsm_http_requests_total" in seeded.client.get("/metrics").text
     assert seeded.client.get("/docs").status_code == 200
     assert "/v1/search" in seeded.client.get("/openapi.json").json()["paths"]
