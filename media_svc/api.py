@@ -22,7 +22,7 @@ from media_svc.http_cache import image_headers, not_modified
 from media_svc.options import MAX_DIMENSION
 from media_svc.service import Job, MediaService
 from media_svc.signing import sign_path, srcset
-from media_svc.supabase import parse_int_list, render_spec
+from media_svc.supabase import render_spec
 from media_svc.upload import store_upload, valid_tenant
 
 __all__ = ["build_router"]
@@ -94,8 +94,7 @@ def build_router(settings: Settings) -> APIRouter:
 
 
 def _add_render_route(router: APIRouter, service: MediaService, settings: Settings) -> None:
-    sizes = parse_int_list(settings.media_render_widths)
-    qualities = parse_int_list(settings.media_render_qualities)
+    sizes, qualities = service.render_sizes, service.render_qualities
     origin = settings.media_render_origin
 
     @router.head("/storage/v1/render/image/public/{bucket}/{path:path}",
@@ -113,7 +112,7 @@ def _add_render_route(router: APIRouter, service: MediaService, settings: Settin
 
 
 def _add_upload_route(router: APIRouter, service: MediaService, settings: Settings) -> None:
-    widths = sorted(parse_int_list(settings.media_srcset_widths))
+    widths = service.srcset_widths
 
     @router.post("/v1/media", status_code=201,
                  summary="Upload an original (admins): returns its source path and srcset")

@@ -17,13 +17,14 @@ from awsm.errors import ConfigError
 from awsm.settings import Settings
 from media_svc.cache import DiskCache, SingleFlight
 from media_svc.errors import OriginUnavailable, SourceForbidden
-from media_svc.options import TransformSpec, accept_class, accept_for_class
+from media_svc.options import MAX_DIMENSION, TransformSpec, accept_class, accept_for_class
 from media_svc.pool import TransformPool
 from media_svc.signing import verify
 from media_svc.sniff import EXTENSIONS, MEDIA_TYPES
 from media_svc.sources import Original, Source
 from media_svc.sources.http import HttpSource, parse_origins
 from media_svc.sources.local import LocalSource
+from media_svc.supabase import parse_int_list
 from media_svc.transform import PIPELINE_VERSION, Limits, Rendition, render
 
 __all__ = ["Job", "MediaService", "Variant"]
@@ -68,13 +69,42 @@ def limits_from(settings: Settings) -> Limits:
     )
 
 
+def _int_list(name: str, raw: str, problems: list[str]) -> frozenset[int]:
+    try:
+        values = parse_int_list(raw)
+    except ValueError:
+        values = frozenset()
+    if not values or min(values) < 1 or max(values) > MAX_DIMENSION:
+        problems.append(f"AWSM_{name.upper()} must be comma-separated whole numbers between 1 "
+                        f"and {MAX_DIMENSION}, e.g. 320,640,1280.")
+    return values
+
+
 class MediaService:
     def __init__(self, settings: Settings) -> None:
+        # Every bad media variable is reported at once, and the service refuses to start.
+        problems: list[str] = []
+        prefixes: list[str] = []
         try:
             self.keys = settings.signing_key_list
+        except ValueError as exc:
+            problems.append(str(exc))
+        try:
             prefixes = parse_origins(settings.media_http_origins)
         except ValueError as exc:
-            raise ConfigError([str(exc)]) from exc
+            problems.append(str(exc))
+        self.render_sizes = _int_list("media_render_widths", settings.media_render_widths,
+                                      problems)
+        self.render_qualities = _int_list("media_render_qualities",
+                                          settings.media_render_qualities, problems)
+        self.srcset_widths = sorted(_int_list("media_srcset_widths",
+                                              settings.media_srcset_widths, problems))
+        origin = settings.media_render_origin
+        if origin and not any(origin.startswith(p) for p in prefixes):
+            problems.append("AWSM_MEDIA_RENDER_ORIGIN must lie under one of "
+                            "AWSM_MEDIA_HTTP_ORIGINS and end in '/'.")
+        if problems:
+            raise ConfigError(problems)
         self.settings = settings
         self.limits = limits_from(settings)
         # Pillow only warns past its pixel limit; a warning is not a refusal. (A process

@@ -173,3 +173,18 @@ def test_sign_url_without_keys_explains_the_fix(capsys) -> None:  # type: ignore
     args = parser.parse_args(["sign-url", "a.jpg"])
     assert args.func(args, load_settings({})) == 2
     assert "AWSM_SIGNING_KEYS" in capsys.readouterr().err
+
+
+def test_bad_media_settings_are_all_reported_at_start(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from awsm.errors import ConfigError
+    from media_svc.api import build_router
+
+    settings = load_settings({}, data_dir=str(tmp_path), media_http_origins="https://x.example",
+                             media_render_widths="10,abc", media_srcset_widths="0",
+                             media_render_origin="https://y.example/")
+    with pytest.raises(ConfigError) as err:
+        build_router(settings)
+    text = str(err.value)
+    for name in ("AWSM_MEDIA_HTTP_ORIGINS", "AWSM_MEDIA_RENDER_WIDTHS", "AWSM_MEDIA_SRCSET_WIDTHS",
+                 "AWSM_MEDIA_RENDER_ORIGIN"):
+        assert name in text
