@@ -192,3 +192,21 @@ def test_revalidation_rules() -> None:
     assert not_modified(etag, modified, None, "Tue, 14 Nov 2023 22:13:20 GMT")
     assert not not_modified(etag, modified, None, "Tue, 14 Nov 2023 22:13:19 GMT")
     assert not not_modified(etag, modified, None, "not a date")
+
+
+sources = st.lists(st.text(st.characters(blacklist_categories=("Cs", "Cc"),
+                                         blacklist_characters="/%\\"), min_size=1, max_size=12),
+                   min_size=1, max_size=4).map("/".join)
+
+
+@given(specs, sources, st.none() | st.integers(2_000_000_000, 3_000_000_000))
+@settings(max_examples=200, deadline=None)
+def test_every_signed_path_verifies_to_its_own_spec(spec: TransformSpec, source: str,
+                                                    expires: int | None) -> None:
+    from urllib.parse import unquote
+
+    path = sign_path(KEYS, spec, source, expires)
+    _, _, _, sig, options, quoted = path.split("/", 5)
+    assert verify(KEYS, sig, options, unquote(quoted), now=1_000_000_000) == spec
+    with pytest.raises(SignatureInvalid):
+        verify(KEYS[:0] + [("x", b"another-secret-0123456789")], sig, options, unquote(quoted))
