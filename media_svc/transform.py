@@ -9,6 +9,7 @@ thread; never touches the network or the cache. Every decoder failure becomes a 
 from __future__ import annotations
 
 import io
+import math
 import struct
 import time
 import zlib
@@ -155,7 +156,8 @@ def _still_frame(im: Image.Image, source_format: str, spec: TransformSpec, plan:
         # DCT scaling decodes at 1/2, 1/4 or 1/8 size (never below the size asked
         # for): the step that makes Pillow as fast as libvips.
         raw_w, raw_h = im.size
-        im.draft(im.mode, (max(1, int(raw_w * plan.scale)), max(1, int(raw_h * plan.scale))))
+        im.draft(im.mode, (max(1, math.ceil(raw_w * plan.scale)),
+                           max(1, math.ceil(raw_h * plan.scale))))
     frame = ImageOps.exif_transpose(im) or im
     frame = _to_srgb(frame)
     return _finish(frame, spec, plan, output)
