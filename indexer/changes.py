@@ -23,6 +23,7 @@ class Batch:
     tenants: set[str] = field(default_factory=set)
     categories: set[str] = field(default_factory=set)
     truncated: set[str] = field(default_factory=set)
+    xids: set[int] = field(default_factory=set)  # transactions whose rows we will re-read
     changes: int = 0
     end_lsn: int = 0  # confirm up to here once the batch is durable
     first_commit_us: int = 0
@@ -47,6 +48,7 @@ def add_record(batch: Batch, mapping: Mapping, record: object, wal_end: int = 0)
     not confirmed past it), so recording early loses nothing."""
     if isinstance(record, Begin):
         batch.open_txn = True
+        batch.xids.add(record.xid)
     elif isinstance(record, Commit):
         batch.open_txn = False
         batch.end_lsn = max(batch.end_lsn, record.end_lsn)

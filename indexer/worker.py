@@ -40,6 +40,15 @@ __all__ = ["Indexer", "IndexerState"]
 
 log = logging.getLogger("awsm.indexer")
 _SCHEDULE_OVERLAP_S = 5.0
+# pgoutput gives 32-bit xids; widen them with the epoch of the snapshot's xmax
+_INVISIBLE_XIDS = """
+WITH s AS (SELECT pg_current_snapshot() AS snap),
+     r AS (SELECT pg_snapshot_xmax(snap)::text::bigint AS xmax FROM s)
+SELECT count(*) FROM unnest(%s::bigint[]) AS t(x), s, r
+WHERE NOT pg_visible_in_snapshot(
+    ((((r.xmax >> 32) - CASE WHEN t.x > (r.xmax & 4294967295) THEN 1 ELSE 0 END) << 32)
+     | t.x)::text::xid8, s.snap)
+"""
 
 
 @dataclass
@@ -206,6 +215,7 @@ class Indexer:
     def apply(self, batch: Batch) -> None:
         """Make the engine match the current rows behind ``batch``, then confirm it."""
         if not batch.empty:
+            self.wait_visible(batch.xids)
             if batch.truncated:
                 self.backfill()  # a TRUNCATE carries no keys: rebuild from the tables
             upserts, deletes = self.documents_for(self.affected_keys(batch))
@@ -218,6 +228,27 @@ class Indexer:
         assert self.stream is not None
         self.stream.confirm(batch.end_lsn)
         self._write_status("streaming", commit_us=batch.last_commit_us)
+
+    def wait_visible(self, xids: set[int], timeout_s: float = 10.0) -> None:
+        """Wait until a fresh snapshot sees every transaction of the batch.
+
+        The walsender may send a commit before the committing backend has left the
+        proc array, so a re-read in that instant misses the row and would index it as
+        deleted — then confirm it. Re-reads start only once the commits are visible."""
+        if not xids:
+            return
+        deadline = time.monotonic() + timeout_s
+        delay = 0.0005
+        while True:
+            row = self.conn.execute(_INVISIBLE_XIDS, (sorted(xids),)).fetchone()
+            if row is None or row[0] == 0:
+                return
+            if time.monotonic() > deadline:
+                # not confirmed: the supervisor restarts us and the slot replays the batch
+                raise RuntimeError(f"{row[0]} committed transaction(s) still invisible "
+                                   f"after {timeout_s}s")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
 
     def affected_keys(self, batch: Batch) -> dict[str, set[str]]:
         keys = {table: set(ids) for table, ids in batch.rows.items()}
