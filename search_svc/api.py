@@ -161,7 +161,9 @@ def build_router(service: SearchService) -> APIRouter:
         started = time.perf_counter()
         params = parse_search_params(raw_query_params(request))
         payload, _tenant_id = await service.search(params)
-        etag = etag_for(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode())
+        # one serialisation: the ETag covers the results, took_ms is appended after
+        results = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        etag = etag_for(results)
         headers = {
             "ETag": etag,
             "Cache-Control": public_cache_control(
@@ -175,8 +177,8 @@ def build_router(service: SearchService) -> APIRouter:
             headers["Surrogate-Key"] = tags.replace(",", " ")
         if etag_matches(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers=headers)
-        payload["took_ms"] = round((time.perf_counter() - started) * 1000, 2)
-        body = json.dumps(payload, ensure_ascii=False).encode()
+        took = round((time.perf_counter() - started) * 1000, 2)
+        body = results[:-1] + f',"took_ms":{took}}}'.encode()
         return Response(body, media_type="application/json", headers=headers)
 
     return router
