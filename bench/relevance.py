@@ -1,0 +1,347 @@
+"""Relevance benchmark: nDCG@10 and recall@100 per search mode and embedding backend.
+
+    python bench/relevance.py [--collection NAME=DIR ...] [--backends a,b] [--threads 1,2]
+                              [--modes semantic,keyword,hybrid] [--update-docs]
+
+Reads test collections in the SMART format (Cranfield in ``../shared/data/cranfield``
+and the Indonesian judged set in ``bench/data/id_judged`` by default; any directory
+with ``*.all*``, ``*.qry`` and a ``*qrel*`` file works), runs every mode over every
+collection and prints one table. A mode is a function ``Collection -> Run`` (query id →
+ranked document ids): semantic search embeds with each backend in its own process (so
+torch/BLAS/OpenMP thread counts are honest) and ranks by exact cosine; keyword goes
+through the real Tantivy engine; hybrid fuses the two with RRF (k = 60). Metric code is
+pure (``dcg``, ``ndcg_at``, ``recall_at``) and unit-tested in ``tests/bench``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_COLLECTIONS = {
+    "cranfield": ROOT.parent / "shared" / "data" / "cranfield",
+    "id_judged": ROOT / "bench" / "data" / "id_judged",
+}
+BACKENDS = ("sentence-transformers", "use-multilingual", "e5-multilingual")
+NDCG_K, RECALL_K = 10, 100
+
+Run = dict[str, list[str]]  # query id → document ids, best first
+
+
+# --- metrics (pure) -----------------------------------------------------------------
+def dcg(gains: Sequence[float]) -> float:
+    """Discounted cumulative gain with linear gains (trec_eval's ndcg): Σ g_i / log2(i + 1)."""
+    return sum(g / math.log2(i + 2) for i, g in enumerate(gains))
+
+
+def ndcg_at(ranking: Sequence[str], gains: Mapping[str, float], k: int = NDCG_K) -> float:
+    """nDCG@k of one ranking; ``gains`` holds the judged gain of each document (0 = not)."""
+    ideal = dcg(sorted((g for g in gains.values() if g > 0), reverse=True)[:k])
+    if ideal == 0:
+        return 0.0
+    return dcg([gains.get(doc, 0.0) for doc in ranking[:k]]) / ideal
+
+
+def recall_at(ranking: Sequence[str], gains: Mapping[str, float], k: int = RECALL_K) -> float:
+    """Share of the relevant documents (gain > 0) found in the first ``k``."""
+    relevant = {doc for doc, g in gains.items() if g > 0}
+    if not relevant:
+        return 0.0
+    return len(relevant.intersection(ranking[:k])) / len(relevant)
+
+
+def cranfield_gain(grade: int) -> float:
+    """Cranfield: 1 (most relevant) .. 4 are relevant with gain 5 − grade; 5 and −1 are not."""
+    return float(5 - grade) if 1 <= grade <= 4 else 0.0
+
+
+def graded_gain(grade: int) -> float:
+    """0–3 graded judgements (the Indonesian set): the grade is the gain, 0 not relevant."""
+    return float(max(grade, 0))
+
+
+# --- collections --------------------------------------------------------------------
+@dataclass(frozen=True)
+class Collection:
+    name: str
+    docs: dict[str, tuple[str, str]]  # doc id → (title, text)
+    queries: dict[str, str]  # query id ("1".. in file order) → text
+    judgements: dict[str, dict[str, float]]  # query id → doc id → gain
+    query_groups: dict[str, str] = field(default_factory=dict)  # query id → type
+
+    def doc_text(self, doc_id: str) -> str:
+        title, text = self.docs[doc_id]
+        return f"{title}\n{text}".strip()
+
+    @property
+    def judged_queries(self) -> list[str]:
+        """Queries with at least one relevant document: the ones metrics average over."""
+        return [q for q in self.queries if any(g > 0 for g in self.judgements.get(q, {}).values())]
+
+
+def read_smart(path: Path) -> list[tuple[str, dict[str, str]]]:
+    """SMART records: ``.I id`` then fields (``.T``, ``.A``, ``.B``, ``.W``) on their own lines."""
+    records: list[tuple[str, dict[str, list[str]]]] = []
+    current: dict[str, list[str]] = {}
+    fld = ""
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.startswith(".I"):
+            current = {}
+            records.append((line[2:].strip(), current))
+            fld = ""
+        elif re.fullmatch(r"\.[A-Z]\s*", line):
+            fld = line[1]
+            current.setdefault(fld, [])
+        elif fld:
+            current[fld].append(line.strip())
+    return [(rid, {k: " ".join(" ".join(v).split()) for k, v in f.items()}) for rid, f in records]
+
+
+def _one(directory: Path, patterns: Sequence[str]) -> Path:
+    for pattern in patterns:
+        found = sorted(p for p in directory.glob(pattern) if p.is_file())
+        if found:
+            return found[0]
+    raise SystemExit(f"{directory}: no file matching {' or '.join(patterns)}")
+
+
+def load_collection(name: str, directory: Path,
+                    gain: Callable[[int], float] | None = None) -> Collection:
+    """Load a SMART collection. Queries are numbered 1..n in file order (Cranfield's
+    judgements do so, whatever its ``.I`` lines say); the gain mapping defaults to
+    Cranfield's when the judgements use grade 5 or −1, else grade = gain."""
+    directory = Path(directory)
+    docs_file = _one(directory, ["*.all*"])
+    query_file = _one(directory, ["*.qry"])
+    qrel_file = _one(directory, ["*qrel*"])
+    docs = {rid: (f.get("T", ""), f.get("W", "")) for rid, f in read_smart(docs_file)}
+    queries = {str(n): f.get("W", "") for n, (_, f) in enumerate(read_smart(query_file), start=1)}
+    rows = [line.split() for line in qrel_file.read_text().splitlines() if line.strip()]
+    grades = [(q, d, int(g)) for q, d, g, *_ in rows]
+    if gain is None:
+        gain = cranfield_gain if any(g in (5, -1) for _, _, g in grades) else graded_gain
+    judgements: dict[str, dict[str, float]] = {}
+    for q, d, g in grades:
+        judgements.setdefault(q, {})[d] = gain(g)
+    groups: dict[str, str] = {}
+    keys_file = next(iter(sorted(directory.glob("*.keys"))), None)
+    if keys_file is not None:
+        for line in keys_file.read_text().splitlines():
+            kind, _, rest = line.partition(" ")
+            if kind == "query":
+                qid, _, group = rest.partition(" ")
+                groups[qid] = group
+    return Collection(name, docs, queries, judgements, groups)
+
+
+@dataclass(frozen=True)
+class Scores:
+    ndcg: float
+    recall: float
+    queries: int
+    by_group: dict[str, float] = field(default_factory=dict)  # nDCG@10 per query type
+
+
+def evaluate(run: Run, collection: Collection) -> Scores:
+    qids = collection.judged_queries
+    ndcgs = {q: ndcg_at(run.get(q, []), collection.judgements[q]) for q in qids}
+    recalls = [recall_at(run.get(q, []), collection.judgements[q]) for q in qids]
+    groups: dict[str, list[float]] = {}
+    for q in qids:
+        if q in collection.query_groups:
+            groups.setdefault(collection.query_groups[q], []).append(ndcgs[q])
+    return Scores(statistics.fmean(ndcgs.values()), statistics.fmean(recalls), len(qids),
+                  {g: statistics.fmean(v) for g, v in sorted(groups.items())})
+
+
+# --- modes --------------------------------------------------------------------------
+def dense_run(embedder, collection: Collection, depth: int = RECALL_K) -> tuple[Run, dict]:  # type: ignore[no-untyped-def]
+    """Semantic search by exact cosine over every document; returns the run and timings."""
+    import numpy as np
+
+    doc_ids = list(collection.docs)
+    texts = [collection.doc_text(d) for d in doc_ids]
+    started = time.perf_counter()
+    matrix = embedder.embed_documents(texts)
+    doc_seconds = time.perf_counter() - started
+    run: Run = {}
+    latencies = []
+    for qid, text in collection.queries.items():
+        t0 = time.perf_counter()
+        vector = embedder.embed_query(text)
+        latencies.append(time.perf_counter() - t0)
+        scores = matrix @ vector
+        top = np.argsort(-scores, kind="stable")[:depth]
+        run[qid] = [doc_ids[i] for i in top]
+    timing = {"docs": len(texts), "doc_seconds": doc_seconds,
+              "docs_per_s": len(texts) / doc_seconds if doc_seconds else 0.0,
+              "query_ms_p50": 1000 * statistics.median(latencies)}
+    return run, timing
+
+
+def keyword_run(collection: Collection, depth: int = RECALL_K) -> Run:
+    """Keyword search through the real Tantivy engine, as the search API runs it."""
+    from search_svc.engines.base import Document, SearchQuery
+    from search_svc.engines.tantivy import TantivyEngine
+
+    with tempfile.TemporaryDirectory() as root:
+        engine = TantivyEngine(root, writer=True)
+        engine.write([Document(key=d, id=d, tenant_id="bench", type="page", title=title, body=text)
+                      for d, (title, text) in collection.docs.items()], [])
+        run = {qid: [h.key for h in engine.search(
+            SearchQuery(tenant_id="bench", text=text, limit=depth)).hits]
+            for qid, text in collection.queries.items()}
+        engine.close()
+    return run
+
+
+def hybrid_run(keyword: Run, semantic: Run, depth: int = RECALL_K) -> Run:
+    from search_svc.fusion import fuse_ranks
+
+    return {q: [f.key for f in fuse_ranks([keyword.get(q, []), semantic.get(q, [])], limit=depth)]
+            for q in semantic}
+
+
+# --- workers: one process per (backend, threads) ------------------------------------
+def worker(spec: dict) -> dict:
+    from awsm.settings import load_settings
+    from search_svc.embedding import open_embedder
+
+    t0 = time.perf_counter()
+    settings = load_settings({}, embedder=spec["backend"], embedding_threads=spec["threads"],
+                             embedding_model=spec.get("model") or "all-MiniLM-L6-v2")
+    embedder = open_embedder(settings)
+    out = {"model_id": embedder.model_id, "load_s": time.perf_counter() - t0, "collections": {}}
+    for name, directory in spec["collections"].items():
+        run, timing = dense_run(embedder, load_collection(name, Path(directory)))
+        out["collections"][name] = {"run": run, "timing": timing}
+    return out
+
+
+def run_worker(backend: str, threads: int, collections: dict[str, Path], model: str | None) -> dict:
+    spec = {"backend": backend, "threads": threads, "model": model,
+            "collections": {k: str(v) for k, v in collections.items()}}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+           "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads),
+           "MKL_NUM_THREADS": str(threads), "TOKENIZERS_PARALLELISM": "false"}
+    proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)], env=env,
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"{backend} ({threads} threads) failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
+# --- the table ----------------------------------------------------------------------
+def render(rows: list[dict], speed: list[dict], groups: list[dict]) -> str:
+    out = ["| collection | mode | embedder | nDCG@10 | recall@100 | queries |",
+           "|---|---|---|---|---|---|"]
+    out += [f"| {r['collection']} | {r['mode']} | {r['embedder']} | {r['ndcg']:.3f} | "
+            f"{r['recall']:.3f} | {r['queries']} |" for r in rows]
+    if groups:
+        kinds = sorted({k for g in groups for k in g["by_group"]})
+        out += ["", "nDCG@10 by query type (Indonesian set):", "",
+                "| mode | embedder | " + " | ".join(kinds) + " |",
+                "|---|---|" + "---|" * len(kinds)]
+        out += [f"| {g['mode']} | {g['embedder']} | " +
+                " | ".join(f"{g['by_group'].get(k, 0):.3f}" for k in kinds) + " |" for g in groups]
+    out += ["", "| embedder | threads | load s | " +
+            " | ".join(f"{c} docs/s" for c in speed[0]["docs_per_s"]) + " | query ms p50 |",
+            "|---|---|---|" + "---|" * len(speed[0]["docs_per_s"]) + "---|"] if speed else []
+    out += [f"| {s['embedder']} | {s['threads']} | {s['load_s']:.1f} | " +
+            " | ".join(f"{v:.0f}" for v in s["docs_per_s"].values()) +
+            f" | {s['query_ms']:.1f} |" for s in speed]
+    return "\n".join(out)
+
+
+def update_docs(table: str, command: str, path: Path = ROOT / "docs" / "benchmarks.md") -> None:
+    start, end = "<!-- semantic:start -->", "<!-- semantic:end -->"
+    text = path.read_text(encoding="utf-8")
+    if start not in text or end not in text:
+        raise SystemExit(f"{path}: markers {start} / {end} not found")
+    body = (f"{start}\n## Relevance: semantic, keyword and hybrid search\n\n"
+            f"`{command}` ({time.strftime('%Y-%m-%d', time.gmtime())}, 2-core machine, CPU only)\n\n"
+            f"{table}\n{end}")
+    head, rest = text.split(start, 1)
+    path.write_text(head + body + rest.split(end, 1)[1], encoding="utf-8")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--collection", action="append", default=[], metavar="NAME=DIR")
+    p.add_argument("--backends", default=",".join(BACKENDS))
+    p.add_argument("--threads", default="1,2", help="thread counts to time each backend with")
+    p.add_argument("--modes", default="semantic,keyword,hybrid")
+    p.add_argument("--st-model", default=None, help="sentence-transformers model name or path")
+    p.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "relevance.json")
+    p.add_argument("--update-docs", action="store_true")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(json.loads(args.worker))))
+        return
+    collections = dict(DEFAULT_COLLECTIONS)
+    if args.collection:
+        collections = {n: Path(d) for n, _, d in (c.partition("=") for c in args.collection)}
+    loaded = {n: load_collection(n, d) for n, d in collections.items()}
+    modes = set(args.modes.split(","))
+    threads = [int(t) for t in args.threads.split(",")]
+    rows: list[dict] = []
+    groups: list[dict] = []
+    speed: list[dict] = []
+
+    def add(collection: Collection, mode: str, embedder: str, run: Run) -> None:
+        s = evaluate(run, collection)
+        rows.append({"collection": collection.name, "mode": mode, "embedder": embedder,
+                     "ndcg": s.ndcg, "recall": s.recall, "queries": s.queries})
+        if s.by_group:
+            groups.append({"mode": mode, "embedder": embedder, "by_group": s.by_group})
+        print(f"  {collection.name:10} {mode:8} {embedder:24} nDCG@10 {s.ndcg:.3f} "
+              f"recall@100 {s.recall:.3f}", file=sys.stderr)
+
+    keyword: dict[str, Run] = {}
+    if modes & {"keyword", "hybrid"}:
+        for name, coll in loaded.items():
+            keyword[name] = keyword_run(coll)
+            if "keyword" in modes:
+                add(coll, "keyword", "-", keyword[name])
+    for backend in [b for b in args.backends.split(",") if b] if modes & {"semantic", "hybrid"} else []:
+        for i, n in enumerate(threads):
+            print(f"{backend}, {n} thread(s)...", file=sys.stderr)
+            result = run_worker(backend, n, collections, args.st_model)
+            speed.append({"embedder": result["model_id"], "threads": n, "load_s": result["load_s"],
+                          "docs_per_s": {c: r["timing"]["docs_per_s"]
+                                         for c, r in result["collections"].items()},
+                          "query_ms": statistics.fmean(r["timing"]["query_ms_p50"]
+                                                       for r in result["collections"].values())})
+            if i:
+                continue  # relevance does not depend on the thread count
+            for name, coll in loaded.items():
+                run = result["collections"][name]["run"]
+                if "semantic" in modes:
+                    add(coll, "semantic", result["model_id"], run)
+                if "hybrid" in modes:
+                    add(coll, "hybrid", "keyword + " + result["model_id"], hybrid_run(keyword[name], run))
+    rows.sort(key=lambda r: (r["collection"], r["mode"] != "keyword", r["mode"], r["embedder"]))
+    table = render(rows, speed, groups)
+    print(table)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({"relevance": rows, "groups": groups, "speed": speed}, indent=2))
+    if args.update_docs:
+        update_docs(table, "python bench/relevance.py " + " ".join(
+            a for a in (argv if argv is not None else sys.argv[1:]) if a != "--update-docs"))
+
+
+if __name__ == "__main__":
+    main()
