@@ -207,10 +207,14 @@ def keyword_run(collection: Collection, depth: int = RECALL_K) -> Run:
     return run
 
 
-def hybrid_run(keyword: Run, semantic: Run, depth: int = RECALL_K) -> Run:
-    from search_svc.fusion import fuse_ranks
+def hybrid_run(keyword: Run, semantic: Run, depth: int = RECALL_K,
+               semantic_ratio: float = 0.5) -> Run:
+    """RRF (k = 60) of the two runs; ``semantic_ratio`` weighs them as Meilisearch does."""
+    from search_svc.fusion import fuse_ranks, ratio_weights
 
-    return {q: [f.key for f in fuse_ranks([keyword.get(q, []), semantic.get(q, [])], limit=depth)]
+    weights = ratio_weights(semantic_ratio)
+    return {q: [f.key for f in fuse_ranks([keyword.get(q, []), semantic.get(q, [])],
+                                          weights=weights, limit=depth)]
             for q in semantic}
 
 
@@ -266,12 +270,15 @@ def render(rows: list[dict], speed: list[dict], groups: list[dict]) -> str:
 
 
 def update_docs(table: str, command: str, path: Path = ROOT / "docs" / "benchmarks.md") -> None:
-    start, end = "<!-- semantic:start -->", "<!-- semantic:end -->"
+    """Replace this benchmark's block inside the semantic section, leaving the rest alone."""
+    section, start, end = "<!-- semantic:start -->", "<!-- relevance:start -->", "<!-- relevance:end -->"
     text = path.read_text(encoding="utf-8")
-    if start not in text or end not in text:
-        raise SystemExit(f"{path}: markers {start} / {end} not found")
-    body = (f"{start}\n## Relevance: semantic, keyword and hybrid search\n\n"
-            f"`{command}` ({time.strftime('%Y-%m-%d', time.gmtime())}, 2-core machine, CPU only)\n\n"
+    if start not in text:
+        if section not in text:
+            raise SystemExit(f"{path}: marker {section} not found")
+        text = text.replace(section, f"{section}\n{start}\n{end}", 1)
+    body = (f"{start}\n### Relevance: semantic, keyword and hybrid search (bench/relevance.py)\n\n"
+            f"`{command}`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, 2 cores, CPU only.\n\n"
             f"{table}\n{end}")
     head, rest = text.split(start, 1)
     path.write_text(head + body + rest.split(end, 1)[1], encoding="utf-8")
@@ -283,6 +290,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--backends", default=",".join(BACKENDS))
     p.add_argument("--threads", default="1,2", help="thread counts to time each backend with")
     p.add_argument("--modes", default="semantic,keyword,hybrid")
+    p.add_argument("--ratios", default="0.5",
+                   help="semantic_ratio of each hybrid row (0.5 = plain RRF)")
     p.add_argument("--st-model", default=None, help="sentence-transformers model name or path")
     p.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "relevance.json")
     p.add_argument("--update-docs", action="store_true")
@@ -331,8 +340,10 @@ def main(argv: Sequence[str] | None = None) -> None:
                 run = result["collections"][name]["run"]
                 if "semantic" in modes:
                     add(coll, "semantic", result["model_id"], run)
-                if "hybrid" in modes:
-                    add(coll, "hybrid", "keyword + " + result["model_id"], hybrid_run(keyword[name], run))
+                for ratio in (float(r) for r in args.ratios.split(",")) if "hybrid" in modes else ():
+                    mode = "hybrid" if ratio == 0.5 else f"hybrid {ratio:g}"
+                    add(coll, mode, "keyword + " + result["model_id"],
+                        hybrid_run(keyword[name], run, semantic_ratio=ratio))
     rows.sort(key=lambda r: (r["collection"], r["mode"] != "keyword", r["mode"], r["embedder"]))
     table = render(rows, speed, groups)
     print(table)

@@ -19,6 +19,7 @@ from bench.relevance import (
     ndcg_at,
     read_smart,
     recall_at,
+    update_docs,
 )
 
 GAINS = {"d1": 3.0, "d2": 0.0, "d3": 2.0, "d5": 1.0}
@@ -106,3 +107,20 @@ def test_the_indonesian_judged_set_is_complete_and_consistent():
     assert len(c.judged_queries) == len(c.queries)
     assert {"id-kw", "id-para", "en-id", "id-en"} <= set(c.query_groups.values())
     assert all(c.docs[d][1] for d in c.docs)
+
+
+def test_semantic_ratio_weighs_the_hybrid_lists():
+    keyword, semantic = {"q": ["k1", "k2"]}, {"q": ["s1", "s2"]}
+    assert hybrid_run(keyword, semantic, semantic_ratio=1.0)["q"][:2] == ["s1", "s2"]
+    assert hybrid_run(keyword, semantic, semantic_ratio=0.0)["q"][:2] == ["k1", "k2"]
+
+
+def test_docs_update_replaces_only_its_own_block(tmp_path):
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text("intro\n<!-- semantic:start -->\nembed speed table\n<!-- semantic:end -->\n")
+    update_docs("| first |", "python bench/relevance.py", doc)
+    update_docs("| second |", "python bench/relevance.py", doc)
+    text = doc.read_text()
+    assert "| second |" in text and "| first |" not in text
+    assert text.count("<!-- relevance:start -->") == 1
+    assert "embed speed table" in text and text.startswith("intro\n<!-- semantic:start -->\n")
