@@ -105,11 +105,7 @@ class HttpSource:
         tmp = self.cache.temp_path()
         try:
             for _hop in range(MAX_REDIRECTS + 1):
-                request = await self._pinned_request(url)
-                try:
-                    response = await self._client.send(request, stream=True)
-                except httpx.HTTPError as exc:
-                    raise OriginUnavailable(detail=f"{url}: {exc!r}") from exc
+                response = await self._send_pinned(url)
                 try:
                     if response.is_redirect:
                         location = response.headers.get("location", "")
@@ -144,8 +140,20 @@ class HttpSource:
         except httpx.HTTPError as exc:
             raise OriginUnavailable(detail=f"{url}: {exc!r}") from exc
 
-    async def _pinned_request(self, url: str) -> httpx.Request:
-        """A request to the checked address of ``url``'s host, with its real Host and SNI."""
+    async def _send_pinned(self, url: str) -> httpx.Response:
+        """Send to each checked address in turn (IPv6 and IPv4 answers) until one connects."""
+        failure: Exception | None = None
+        for request in await self._pinned_requests(url):
+            try:
+                return await self._client.send(request, stream=True)
+            except httpx.ConnectError as exc:
+                failure = exc
+            except httpx.HTTPError as exc:
+                raise OriginUnavailable(detail=f"{url}: {exc!r}") from exc
+        raise OriginUnavailable(detail=f"{url}: {failure!r}") from failure
+
+    async def _pinned_requests(self, url: str) -> list[httpx.Request]:
+        """Requests to the checked addresses of ``url``'s host, with its real Host and SNI."""
         parts = urlsplit(url)
         host = parts.hostname or ""
         port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -161,18 +169,20 @@ class HttpSource:
         # private address would let the connection pick the private one.
         if not all(_address_allowed(a, self.allow_private) for a in addresses):
             raise SourceForbidden("The source host resolves to an address that is not allowed.")
-        address = addresses[0]
-        netloc = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
-        pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
         try:
             host_header = parts.netloc.encode("idna").decode() if not parts.netloc.isascii() \
                 else parts.netloc
         except UnicodeError as exc:
             raise InvalidSource("The source host name is not valid.") from exc
-        return self._client.build_request(
-            "GET", pinned, headers={"Host": host_header},
-            extensions={"sni_hostname": host} if parts.scheme == "https" else {},
-        )
+        requests = []
+        for address in dict.fromkeys(addresses):
+            netloc = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+            pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+            requests.append(self._client.build_request(
+                "GET", pinned, headers={"Host": host_header},
+                extensions={"sni_hostname": host} if parts.scheme == "https" else {},
+            ))
+        return requests
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -109,3 +109,13 @@ def test_origin_prefixes_must_be_exact(raw: str) -> None:
         parse_origins(raw)
     assert parse_origins("https://a.example/b/, https://c.example/") == [
         "https://a.example/b/", "https://c.example/"]
+
+
+def test_host_names_are_resolved_checked_and_pinned(media_factory, origin: str) -> None:  # type: ignore[no-untyped-def]
+    named = origin.replace("127.0.0.1", "localhost")
+    refused = media_factory(media_http_origins=named)
+    r = refused.get(refused.url(named + "photo.jpg", "w_100"))
+    assert (r.status_code, r.json()["error"]["code"]) == (403, "source_forbidden")
+    allowed = media_factory(media_http_origins=named, media_allow_private_addresses=True)
+    r = allowed.get(allowed.url(named + "photo.jpg", "w_100"))
+    assert r.status_code == 200, r.text
