@@ -207,6 +207,38 @@ def keyword_run(collection: Collection, depth: int = RECALL_K) -> Run:
     return run
 
 
+def bm25_run(collection: Collection, stemmer: str | None = None, depth: int = RECALL_K) -> Run:
+    """Peer for the keyword analysis question (issue 11, item 6): raw Tantivy BM25 over
+    every query word (OR), text folded as the engine folds it, optionally stemmed with
+    Snowball (PyStemmer) ``stemmer`` ("indonesian", "english") at index and query time."""
+    import Stemmer
+    import tantivy
+
+    from search_svc.query import analyze
+
+    stem = Stemmer.Stemmer(stemmer).stemWords if stemmer else list
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("id", stored=True, tokenizer_name="raw")
+    builder.add_text_field("body", tokenizer_name="whitespace")
+    schema = builder.build()
+    with tempfile.TemporaryDirectory() as root:
+        index = tantivy.Index(schema, path=root)
+        writer = index.writer()
+        for doc_id in collection.docs:
+            words = " ".join(stem(analyze(collection.doc_text(doc_id))))
+            writer.add_document(tantivy.Document(id=doc_id, body=words))
+        writer.commit()
+        index.reload()
+        searcher = index.searcher()
+        run: Run = {}
+        for qid, text in collection.queries.items():
+            terms = list(dict.fromkeys(stem(analyze(text))))
+            query = tantivy.Query.boolean_query(
+                [(tantivy.Occur.Should, tantivy.Query.term_query(schema, "body", t)) for t in terms])
+            run[qid] = [searcher.doc(a)["id"][0] for _, a in searcher.search(query, depth).hits] if terms else []
+    return run
+
+
 def hybrid_run(keyword: Run, semantic: Run, depth: int = RECALL_K,
                semantic_ratio: float = 0.5) -> Run:
     """RRF (k = 60) of the two runs; ``semantic_ratio`` weighs them as Meilisearch does."""
@@ -289,7 +321,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--collection", action="append", default=[], metavar="NAME=DIR")
     p.add_argument("--backends", default=",".join(BACKENDS))
     p.add_argument("--threads", default="1,2", help="thread counts to time each backend with")
-    p.add_argument("--modes", default="semantic,keyword,hybrid")
+    p.add_argument("--modes", default="semantic,keyword,hybrid",
+                   help="also bm25-none, bm25-indonesian, bm25-english (raw Tantivy, OR)")
     p.add_argument("--ratios", default="0.5",
                    help="semantic_ratio of each hybrid row (0.5 = plain RRF)")
     p.add_argument("--st-model", default=None, help="sentence-transformers model name or path")
@@ -319,6 +352,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"  {collection.name:10} {mode:8} {embedder:24} nDCG@10 {s.ndcg:.3f} "
               f"recall@100 {s.recall:.3f}", file=sys.stderr)
 
+    for coll in loaded.values():
+        for stemmer in ("none", "indonesian", "english"):
+            if f"bm25-{stemmer}" in modes:
+                add(coll, f"bm25-{stemmer}", "-", bm25_run(coll, None if stemmer == "none" else stemmer))
     keyword: dict[str, Run] = {}
     if modes & {"keyword", "hybrid"}:
         for name, coll in loaded.items():
@@ -344,7 +381,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                     mode = "hybrid" if ratio == 0.5 else f"hybrid {ratio:g}"
                     add(coll, mode, "keyword + " + result["model_id"],
                         hybrid_run(keyword[name], run, semantic_ratio=ratio))
-    rows.sort(key=lambda r: (r["collection"], r["mode"] != "keyword", r["mode"], r["embedder"]))
+    rows.sort(key=lambda r: (r["collection"], not r["mode"].startswith(("keyword", "bm25")),
+                             r["mode"], r["embedder"]))
     table = render(rows, speed, groups)
     print(table)
     args.json.parent.mkdir(parents=True, exist_ok=True)

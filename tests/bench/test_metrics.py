@@ -10,6 +10,7 @@ import pytest
 from bench.relevance import (
     DEFAULT_COLLECTIONS,
     Collection,
+    bm25_run,
     cranfield_gain,
     dcg,
     evaluate,
@@ -124,3 +125,11 @@ def test_docs_update_replaces_only_its_own_block(tmp_path):
     assert "| second |" in text and "| first |" not in text
     assert text.count("<!-- relevance:start -->") == 1
     assert "embed speed table" in text and text.startswith("intro\n<!-- semantic:start -->\n")
+
+
+def test_bm25_peer_stems_indonesian_words_when_asked():
+    pytest.importorskip("Stemmer")
+    c = Collection("t", {"1": ("Resep", "aneka makanan rumahan"), "2": ("Jalan", "jalan raya")},
+                   {"1": "makan"}, {"1": {"1": 3.0}})
+    assert bm25_run(c)["1"] == []
+    assert bm25_run(c, "indonesian")["1"] == ["1"]
