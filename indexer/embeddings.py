@@ -142,18 +142,22 @@ class EmbeddingWorker:
         table = self.table.table
         plans: list[tuple[Document, list[Chunk], dict[str, np.ndarray]]] = []
         to_embed: dict[str, str] = {}
+        unchanged: list[Document] = []
+        existing = self.store.existing(table, [d.key for d in docs])
         for doc in docs:
             chunks = chunk_document(doc, model_id=self.embedder.model_id,
                                     max_tokens=self.embedder.max_tokens)
-            if [c.hash for c in chunks] == self.store.chunk_hashes(table, doc.key):
-                self.store.update_metadata(table, doc)  # same text: no model call
-                self.stats.skipped_unchanged += 1
+            stored = existing.get(doc.key, [])
+            if [c.hash for c in chunks] == [digest for digest, _v in stored]:
+                unchanged.append(doc)  # same text: no model call
                 continue
-            known = self.store.hashes(table, doc.key)
+            known = dict(stored)
             plans.append((doc, chunks, known))
             for c in chunks:
                 if c.hash not in known:
                     to_embed[c.hash] = c.text
+        self.store.update_metadata(table, unchanged)
+        self.stats.skipped_unchanged += len(unchanged)
         vectors: dict[str, np.ndarray] = {}
         failed: dict[str, str] = {}
         if to_embed:
@@ -170,14 +174,16 @@ class EmbeddingWorker:
                         failed[doc.key] = f"{type(one).__name__}: {one}"[:500]
             elapsed = time.perf_counter() - started
             self.stats.rate = len(vectors) / elapsed if elapsed > 0 else 0.0
+        ready: list[tuple[Document, Sequence[Chunk], Sequence[np.ndarray]]] = []
         for doc, chunks, known in plans:
             if doc.key in failed:
                 continue
-            rows = [known.get(c.hash) if c.hash in known else vectors.get(c.hash) for c in chunks]
+            rows = [known[c.hash] if c.hash in known else vectors.get(c.hash) for c in chunks]
             if any(v is None for v in rows):
                 failed[doc.key] = "missing vector"
                 continue
-            self.store.replace(table, doc, chunks, rows)  # type: ignore[arg-type]
+            ready.append((doc, chunks, rows))  # type: ignore[arg-type]
+        self.store.replace(table, ready)
         return failed
 
     def _call_model(self, items: list[tuple[str, str]]) -> dict[str, np.ndarray]:

@@ -113,38 +113,45 @@ class VectorStore:
             for (table,) in old:
                 self.conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_ident(table)))
 
-    def hashes(self, table: str, key: str) -> dict[str, np.ndarray]:
+    def existing(self, table: str, keys: Sequence[str]) -> dict[str, list[tuple[str, np.ndarray]]]:
+        """Per document key, its chunks' (content hash, vector) in chunk order."""
+        out: dict[str, list[tuple[str, np.ndarray]]] = {}
+        if not keys:
+            return out
         rows = self.conn.execute(sql.SQL(
-            "SELECT content_hash, embedding FROM {} WHERE doc_key = %s").format(_ident(table)),
-            (key,)).fetchall()
-        return {h: np.asarray(v, dtype=np.float32) for h, v in rows}
+            "SELECT doc_key, content_hash, embedding FROM {} WHERE doc_key = ANY(%s) "
+            "ORDER BY doc_key, chunk").format(_ident(table)), (list(keys),)).fetchall()
+        for key, digest, vector in rows:
+            array = vector.to_numpy() if hasattr(vector, "to_numpy") else vector
+            out.setdefault(key, []).append((digest, np.asarray(array, dtype=np.float32)))
+        return out
 
-    def chunk_hashes(self, table: str, key: str) -> list[str]:
-        rows = self.conn.execute(sql.SQL(
-            "SELECT content_hash FROM {} WHERE doc_key = %s ORDER BY chunk").format(_ident(table)),
-            (key,)).fetchall()
-        return [r[0] for r in rows]
+    def update_metadata(self, table: str, docs: Sequence[Document]) -> None:
+        """Refresh the stored filters and display fields without touching vectors."""
+        if not docs:
+            return
+        with self.conn.cursor() as cur:
+            cur.executemany(sql.SQL(
+                "UPDATE {} SET tenant_id = %s, type = %s, category = %s, tags = %s, locale = %s, "
+                "published_at = %s, title = %s, url = %s, image = %s WHERE doc_key = %s"
+            ).format(_ident(table)), [(*_meta(doc), doc.key) for doc in docs])
 
-    def update_metadata(self, table: str, doc: Document) -> None:
-        self.conn.execute(sql.SQL(
-            "UPDATE {} SET tenant_id = %s, type = %s, category = %s, tags = %s, locale = %s, "
-            "published_at = %s, title = %s, url = %s, image = %s WHERE doc_key = %s"
-        ).format(_ident(table)), (*_meta(doc), doc.key))
-
-    def replace(self, table: str, doc: Document, chunks: Sequence[Chunk],
-                vectors: Sequence[np.ndarray]) -> None:
-        with self.conn.transaction():
-            self.conn.execute(sql.SQL("DELETE FROM {} WHERE doc_key = %s").format(_ident(table)),
-                              (doc.key,))
-            with self.conn.cursor() as cur:
-                cur.executemany(sql.SQL(
-                    "INSERT INTO {} (tenant_id, type, category, tags, locale, published_at, "
-                    "title, url, image, doc_key, chunk, chunk_text, content_hash, embedding) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-                ).format(_ident(table)), [
-                    (*_meta(doc), doc.key, c.index, c.text, c.hash, v)
-                    for c, v in zip(chunks, vectors, strict=True)
-                ])
+    def replace(self, table: str,
+                items: Sequence[tuple[Document, Sequence[Chunk], Sequence[np.ndarray]]]) -> None:
+        """Replace every chunk of each document, all in one transaction and one pipeline."""
+        if not items:
+            return
+        rows = [(*_meta(doc), doc.key, c.index, c.text, c.hash, v)
+                for doc, chunks, vectors in items
+                for c, v in zip(chunks, vectors, strict=True)]
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            cur.execute(sql.SQL("DELETE FROM {} WHERE doc_key = ANY(%s)").format(_ident(table)),
+                        ([doc.key for doc, _c, _v in items],))
+            cur.executemany(sql.SQL(
+                "INSERT INTO {} (tenant_id, type, category, tags, locale, published_at, "
+                "title, url, image, doc_key, chunk, chunk_text, content_hash, embedding) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            ).format(_ident(table)), rows)
 
     def delete(self, table: str, keys: Sequence[str]) -> None:
         if keys:

@@ -154,3 +154,21 @@ def test_readiness_shows_the_embedding_backlog_and_model(corpus: Stack) -> None:
     worker._write_status()
     emb = corpus.client.get("/readyz").json()["checks"]["indexer"]["embeddings"]
     assert emb["model"] == "use:multilingual-v3" and emb["backlog"] == 0 and emb["model_calls"] >= 1
+
+
+def test_a_changed_body_reuses_the_vectors_of_unchanged_chunks(fresh_db: str) -> None:
+    import numpy as np
+
+    from search_svc.chunking import chunk_document
+    from search_svc.engines.base import Document
+
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        store = VectorStore(conn)
+        t = store.model_table("test:reuse", 3)
+        doc = Document(key="blog:1", id="1", tenant_id="t", type="blog", title="a", body="b c")
+        chunks = chunk_document(doc, model_id="test:reuse", max_tokens=64)
+        store.replace(t.table, [(doc, chunks, [np.array([1, 0, 0], dtype=np.float32)])])
+        got = store.existing(t.table, ["blog:1", "blog:2"])
+        assert list(got) == ["blog:1"]
+        digest, vector = got["blog:1"][0]
+        assert digest == chunks[0].hash and vector.tolist() == [1.0, 0.0, 0.0]
