@@ -270,8 +270,11 @@ systems and {slow_rounds} for ILIKE and FTS. All return at most 20 hits.
 Commit → searchable: with `awsm indexer` streaming, {commits} rows inserted one at a
 time, each with a word of its own; the API is polled every ~5 ms until it finds it.
 
-Figures are noisy: the machine is shared with other work while the benchmark runs, so
-repeat a run before reading much into a difference under ~20 %."""
+Figures are noisy: the machine is shared with other work while the benchmark runs (see
+the load average above). Above a load of about the core count the Python-heavy systems
+(engine, API) slow down 2–3× while ILIKE and FTS, which run inside PostgreSQL, slow
+less, so the ratios against the API move with the load; compare figures of one run only
+and repeat a run before reading much into a difference under ~20 %."""
 
 
 def docs_section(result: dict[str, Any], command: str) -> str:
