@@ -34,9 +34,10 @@ __all__ = ["run_stack"]
 
 log = logging.getLogger("awsm.stack")
 _DB_NAME = "awcms"
-# the offline model with the best measured nDCG@10 on the Indonesian judged set
-# (docs/embeddings.md); `AWSM_EMBEDDER=none` turns semantic search off
-DEMO_EMBEDDER = "use-multilingual"
+# the offline model with the best Indonesian nDCG@10 that loses no more than a few
+# points on Cranfield (docs/embeddings.md: e5 0.810 / 0.367; USE 0.834 but 0.216 on
+# Cranfield); `AWSM_EMBEDDER=use-multilingual` is ~40x faster, `none` turns it off
+DEMO_EMBEDDER = "e5-multilingual"
 
 
 def _prepare_database(pg: EmbeddedPostgres, demo: bool, media_root: Path) -> str:

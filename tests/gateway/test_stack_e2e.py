@@ -17,9 +17,10 @@ from tests.fixtures.fix_stack import wait_for
 
 
 def _up(data_dir: Path, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "AWSM_LOG_LEVEL": "info"}
-    for key in [k for k in env if k.startswith("AWSM_") and k != "AWSM_LOG_LEVEL"]:
-        env.pop(key)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWSM_")}
+    # the demo's default model (e5) embeds ~2 documents/s here: the test uses the fast
+    # multilingual one; the default itself is covered by tests/search_svc/test_embedding.py
+    env.update(AWSM_LOG_LEVEL="info", AWSM_EMBEDDER="use-multilingual")
     return subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "up", "--demo", "--data-dir", str(data_dir),
          "--port", "0"], stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env)
