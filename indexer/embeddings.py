@@ -91,11 +91,15 @@ class EmbeddingWorker:
 
     def run(self, stop: threading.Event, idle_wait: float = 0.2) -> None:
         self.prepare()
+        last_status = 0.0
         while not stop.is_set():
             done = self.run_once()
             if done == 0:
                 self._maybe_activate()
-                self._write_status()
+            if done == 0 or time.monotonic() - last_status > 2.0:
+                self._write_status()  # backlog and rate stay visible during long builds
+                last_status = time.monotonic()
+            if done == 0:
                 stop.wait(idle_wait)
 
     def backlog(self) -> int:
