@@ -26,7 +26,13 @@ from search_svc.engines.base import Hit, KeywordEngine, SearchQuery, SearchResul
 from search_svc.errors import InvalidQuery
 from search_svc.params import SearchParams, parse_search_params
 from search_svc.query import parse_query
-from search_svc.semantic import SemanticSearcher, fuse_hybrid, vector_hit_to_hit
+from search_svc.semantic import (
+    SemanticSearcher,
+    fuse_hybrid,
+    keyword_side,
+    semantic_text,
+    vector_hit_to_hit,
+)
 from search_svc.tenants import TenantResolver
 from search_svc.vectors import VectorHit
 
@@ -127,17 +133,19 @@ class SearchService:
         assert self.semantic is not None
         window = min(params.offset + params.limit, MAX_FUSION_WINDOW)
         if mode == "semantic":
-            vhits = await self.semantic.search(query, candidates=window * 4)
+            vhits = await self.semantic.search(replace(query, text=semantic_text(params.q)),
+                                               candidates=window * 4)
             page = vhits[params.offset:params.offset + params.limit]
             base.update(
                 hits=[{**_hit_json(vector_hit_to_hit(v, parsed.text)), "matched": ["semantic"]}
                       for v in page],
                 total=len(vhits), facets=_count_facets(vhits, params.facets))
             return base, tenant_id
-        kw_query = replace(query, limit=max(window, 20), offset=0)
+        kw_query = keyword_side(query, params.q, max(window, 20))
         result, vhits = await asyncio.gather(
             run_in_threadpool(self.engine.search, kw_query),
-            self.semantic.search(query, candidates=max(window, 20) * 4))
+            self.semantic.search(replace(query, text=semantic_text(params.q)),
+                                 candidates=max(window, 20) * 4))
         fused = fuse_hybrid(result.hits, vhits, parsed.text, params.semantic_ratio)
         page = fused[params.offset:params.offset + params.limit]
         base.update(hits=[{**_hit_json(h), "matched": matched} for h, matched in page],

@@ -17,6 +17,7 @@ from typing import Literal
 __all__ = [
     "MAX_QUERY_CHARS",
     "MAX_TERMS",
+    "RANKING_MAX_TERMS",
     "MAX_TOKEN_CHARS",
     "MIN_QUERY_CHARS",
     "ParsedQuery",
@@ -30,6 +31,7 @@ __all__ = [
 
 MAX_QUERY_CHARS = 128  # AWCMS site-search bound; longer input is cut, never an error
 MAX_TERMS = 10  # Meilisearch only considers the first ten words; Tantivy follows suit
+RANKING_MAX_TERMS = 32  # hybrid's keyword side (BM25, no expansions): 128 chars hold ~20
 MAX_TOKEN_CHARS = 64  # longer "words" (hashes, base64) are not indexed nor searched
 MIN_QUERY_CHARS = 2  # a single character is too short to search
 
@@ -126,12 +128,17 @@ def normalize_text(raw: str) -> str:
     return text.rstrip(" ") + " " if text.endswith(" ") else text
 
 
-def parse_query(raw: str | None) -> ParsedQuery:
-    """Normalise a raw ``q`` into folded terms; never raises."""
+def parse_query(raw: str | None, *, max_terms: int = MAX_TERMS) -> ParsedQuery:
+    """Normalise a raw ``q`` into folded terms; never raises.
+
+    ``max_terms`` is the visitor's search box rule by default; hybrid ranking keeps
+    more words of a question (``RANKING_MAX_TERMS``): there the words past the tenth
+    are often the ones that carry the meaning.
+    """
     text = normalize_text(raw or "")
     body = text.strip(" ")
     phrase = len(body) >= 2 and body[0] in _QUOTES and body[-1] in _QUOTES
-    terms = tuple(analyze(body))[:MAX_TERMS]
+    terms = tuple(analyze(body))[:max_terms]
     if not terms:
         return ParsedQuery(text="", terms=(), phrase=False, prefix_last=False, reason="empty")
     # The last word is a prefix unless the visitor typed past it (space, quote, ".").

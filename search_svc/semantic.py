@@ -24,11 +24,12 @@ from starlette.concurrency import run_in_threadpool
 from search_svc.embedding import Embedder
 from search_svc.engines.base import Hit, SearchQuery
 from search_svc.fusion import fuse_ranks, ratio_weights
-from search_svc.query import parse_query
+from search_svc.query import RANKING_MAX_TERMS, normalize_text, parse_query
 from search_svc.snippets import best_snippet
 from search_svc.vectors import VectorHit, semantic_search, table_name_for
 
-__all__ = ["SemanticSearcher", "fuse_hybrid", "vector_hit_to_hit"]
+__all__ = ["SemanticSearcher", "fuse_hybrid", "keyword_side", "semantic_text",
+           "vector_hit_to_hit"]
 
 log = logging.getLogger("awsm.semantic")
 
@@ -87,6 +88,20 @@ class SemanticSearcher:
         async with self.pool.connection() as conn:
             return await semantic_search(conn, table_name_for(self.embedder.model_id), vector,
                                          query, candidates=candidates)
+
+
+def semantic_text(raw: str) -> str:
+    """What the model embeds: the visitor's text normalised (NFKC, control characters
+    out, at most 128 characters) but not folded nor cut to words: case, accents and
+    words past the tenth mean something to a model."""
+    return normalize_text(raw).strip(" ")
+
+
+def keyword_side(query: SearchQuery, raw: str, limit: int) -> SearchQuery:
+    """Hybrid's keyword query: ``match="ranking"`` (BM25 over any word, exact and
+    stemmed) over up to ``RANKING_MAX_TERMS`` words, the first ``limit`` hits."""
+    return replace(query, text=parse_query(raw, max_terms=RANKING_MAX_TERMS).text,
+                   match="ranking", limit=limit, offset=0)
 
 
 def vector_hit_to_hit(v: VectorHit, text: str) -> Hit:

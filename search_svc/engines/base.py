@@ -60,6 +60,10 @@ class SearchQuery:
     facets: tuple[str, ...] = ()
     published_before: int | None = None  # second guard for scheduled rows (unix s)
     facet_size: int = 20
+    # "visitor": every word first, then any word, with typo and prefix matches (a search
+    # box). "ranking": BM25 over any word, exact and stemmed, expansions only when that
+    # finds nothing: an order worth fusing with the semantic list (hybrid mode).
+    match: Literal["visitor", "ranking"] = "visitor"
 
 
 @dataclass(frozen=True, slots=True)

@@ -144,6 +144,9 @@ class MeiliEngine:
         parsed = parse_query(query.text)
         if parsed.reason == "too_short":
             return SearchResult(hits=[], total=0, facets={f: {} for f in query.facets})
+        if query.match == "ranking" and not parsed.phrase:
+            # Hybrid's keyword side: any word, rarer words first (closest to BM25's OR).
+            return self._search(query, parsed, "frequency")
         result = self._search(query, parsed, "all")
         if result.total == 0 and len(parsed.terms) > 1 and not parsed.phrase:
             # No document has every word: let Meilisearch drop words from the end.

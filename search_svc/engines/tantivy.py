@@ -21,9 +21,15 @@ import tantivy
 
 from search_svc.engines import generations as gen
 from search_svc.engines.base import Document, EngineStats, SearchQuery, SearchResult
-from search_svc.engines.tantivy_query import SCHEMA_VERSION, QueryBuilder, build_schema
+from search_svc.engines.tantivy_query import (
+    SCHEMA_VERSION,
+    STEM_FIELDS,
+    QueryBuilder,
+    build_schema,
+)
 from search_svc.errors import EngineUnavailable, InvalidQuery
 from search_svc.query import analyze
+from search_svc.stemming import language_for, stem_text
 
 __all__ = ["TantivyEngine"]
 
@@ -51,10 +57,14 @@ def _to_tantivy(doc: Document) -> tantivy.Document:
             out.add_text("tags", tag[:_RAW_MAX])
     if doc.locale:
         out.add_text("locale", doc.locale[:_RAW_MAX])
-    texts = [" ".join(analyze(t)) for t in (doc.title, doc.summary, doc.body)]
+    words = [analyze(t) for t in (doc.title, doc.summary, doc.body)]
+    texts = [" ".join(w) for w in words]
     for name, text in zip(("title", "summary", "body"), texts, strict=True):
         out.add_text(name, text)
     out.add_text("content", " ".join(texts))
+    language = language_for(doc.locale)
+    if language is not None:
+        out.add_text(STEM_FIELDS[language], stem_text((w for ws in words for w in ws), language))
     out.add_integer("published_at", int(doc.published_at))
     src = {
         "id": doc.id, "type": doc.type, "title": doc.title, "summary": doc.summary,

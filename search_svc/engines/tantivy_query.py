@@ -1,9 +1,10 @@
 """Tantivy schema and query construction for ``TantivyEngine`` (no files, no writers).
 
 Owns: the schema, turning a ``SearchQuery`` into Tantivy queries built term by term in
-Python (typo tolerance by ``typo_budget``, prefix on the last word, AND with an OR
-fallback, filters, disjunctive facets) and reading hits back with our own snippets.
-Never passes user text to Tantivy's query parser.
+Python (exact and Snowball-stemmed fields; for visitors typo tolerance by
+``typo_budget``, prefix on the last word, AND with an OR fallback; for ranking plain
+BM25 over any word), filters, disjunctive facets, and reading hits back with our own
+snippets. Never passes user text to Tantivy's query parser.
 """
 
 from __future__ import annotations
@@ -16,15 +17,20 @@ from tantivy import Occur, Query
 
 from search_svc.engines.base import FACET_FIELDS, Hit, SearchQuery, SearchResult
 from search_svc.errors import InvalidQuery
-from search_svc.query import ParsedQuery, parse_query, typo_budget
+from search_svc.query import RANKING_MAX_TERMS, ParsedQuery, parse_query, typo_budget
 from search_svc.snippets import TermMatcher, best_snippet, term_matcher
+from search_svc.stemming import LANGUAGES, query_stems
 
-__all__ = ["FIELD_BOOSTS", "MAX_RESULT_WINDOW", "SCHEMA_VERSION", "QueryBuilder",
-           "build_schema"]
+__all__ = ["FIELD_BOOSTS", "MAX_RESULT_WINDOW", "SCHEMA_VERSION", "STEM_FIELDS",
+           "QueryBuilder", "build_schema"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: stemmed fields
 # Title above summary above body, the order of Meilisearch's searchableAttributes.
 FIELD_BOOSTS = (("title", 3.0), ("summary", 1.5), ("body", 1.0))
+# Ranking (hybrid's keyword side) weighs the fields alike: BM25's length normalisation
+# already favours a short title, and the title boost cost 2.2 points of nDCG@10 on
+# Cranfield (none on the Indonesian set) in bench/relevance.py.
+RANKING_BOOSTS = (("title", 1.0), ("summary", 1.0), ("body", 1.0))
 # Typo and prefix matches score a constant (Tantivy's automaton queries are not BM25):
 # this share of the field's weight, so an exact word still outranks a near miss.
 FUZZY_WEIGHT = 0.5
@@ -32,6 +38,12 @@ FUZZY_WEIGHT = 0.5
 # so typos and prefixes are looked up in the title (small dictionary, keeps its boost)
 # and once in "content" (title + summary + body, doc ids only) instead of per field.
 FUZZY_FIELDS = (("title", 3.0), ("content", 1.0))
+# Title + summary + body stemmed with the document's locale's Snowball stemmer, one
+# field per language so a query term's Indonesian stem never meets English stems.
+STEM_FIELDS = {"indonesian": "stem_id", "english": "stem_en"}
+# A stemmed match counts this much (BM25 over the whole text, like body's weight 1):
+# below the exact word in the title, so the exact word still wins.
+STEM_WEIGHT = 1.0
 MAX_RESULT_WINDOW = 10_000  # offset + limit beyond this returns the total but no hits
 
 
@@ -44,6 +56,8 @@ def build_schema(tokenizer: str) -> tuple[Any, tuple[str, ...]]:
     for name, _ in FIELD_BOOSTS:
         sb.add_text_field(name, tokenizer_name=tokenizer, index_option="position")
     sb.add_text_field("content", tokenizer_name=tokenizer, index_option="basic")
+    for name in STEM_FIELDS.values():
+        sb.add_text_field(name, tokenizer_name=tokenizer, index_option="freq")
     sb.add_integer_field("published_at", indexed=True, fast=True)
     sb.add_bytes_field("src", stored=True)
     return sb.build(), tuple(name for name, _ in FIELD_BOOSTS)
@@ -54,13 +68,20 @@ class QueryBuilder:
         self.schema = schema
 
     # text ------------------------------------------------------------------
-    def _term_group(self, term: str, *, prefix: bool) -> Any:
+    def _term_group(self, term: str, *, prefix: bool, expand: bool = True,
+                    boosts: tuple[tuple[str, float], ...] = FIELD_BOOSTS) -> Any:
         budget = typo_budget(term)
         clauses = []
-        for field, weight in FIELD_BOOSTS:
+        for field, weight in boosts:
             clauses.append((Occur.Should, Query.boost_query(
                 Query.term_query(self.schema, field, term), weight)))
-        if budget or prefix:
+        for language in LANGUAGES:
+            stems = [Query.term_query(self.schema, STEM_FIELDS[language], stem)
+                     for stem in query_stems(term, language)]
+            # one word's alternative stems count once (the best), never summed
+            inner = stems[0] if len(stems) == 1 else Query.disjunction_max_query(stems)
+            clauses.append((Occur.Should, Query.boost_query(inner, STEM_WEIGHT)))
+        if expand and (budget or prefix):
             for field, weight in FUZZY_FIELDS:
                 clauses.append((Occur.Should, Query.boost_query(
                     Query.fuzzy_term_query(self.schema, field, term, budget, True, prefix),
@@ -84,6 +105,16 @@ class QueryBuilder:
                   for i, t in enumerate(parsed.terms)]
         occur = Occur.Must if all_terms else Occur.Should
         return Query.boolean_query([(occur, g) for g in groups])
+
+    def ranking_query(self, parsed: ParsedQuery) -> Any:
+        """BM25 over any word, exact and stemmed, no typo or prefix expansion: the order
+        follows the words' weight in each document, as hybrid fusion needs."""
+        if parsed.phrase:
+            return self._phrase(parsed.terms)
+        return Query.boolean_query(
+            [(Occur.Should, self._term_group(t, prefix=False, expand=False,
+                                               boosts=RANKING_BOOSTS))
+             for t in dict.fromkeys(parsed.terms)])
 
     # filters ---------------------------------------------------------------
     def filters(self, q: SearchQuery, *, without: str | None = None) -> list[Any]:
@@ -109,12 +140,18 @@ class QueryBuilder:
         unknown = set(q.facets) - set(FACET_FIELDS)
         if unknown:
             raise InvalidQuery(f"unknown facet: {sorted(unknown)[0]}")
-        parsed = parse_query(q.text)
+        ranking = q.match == "ranking"
+        parsed = parse_query(q.text, max_terms=RANKING_MAX_TERMS) if ranking else parse_query(q.text)
         if parsed.reason == "too_short":
             return SearchResult(hits=[], total=0, facets={f: {} for f in q.facets})
-        text = self.text_query(parsed, all_terms=True) if parsed.terms else None
+        text = (None if not parsed.terms else self.ranking_query(parsed) if ranking
+                else self.text_query(parsed, all_terms=True))
         total, hits = self._top(searcher, self.combine(text, self.filters(q)), q)
-        if total == 0 and len(parsed.terms) > 1 and not parsed.phrase:
+        if total == 0 and ranking and parsed.terms and not parsed.phrase:
+            # Nothing has any word as typed: a typo or a word still being typed.
+            text = self.text_query(parsed, all_terms=False)
+            total, hits = self._top(searcher, self.combine(text, self.filters(q)), q)
+        elif total == 0 and len(parsed.terms) > 1 and not parsed.phrase:
             # No document has every word: degrade to any word, ranked by how many match.
             text = self.text_query(parsed, all_terms=False)
             total, hits = self._top(searcher, self.combine(text, self.filters(q)), q)

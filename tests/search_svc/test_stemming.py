@@ -1,0 +1,65 @@
+"""search_svc.stemming: Snowball stems per locale, and the forms they make meet."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from search_svc.query import analyze
+from search_svc.stemming import language_for, query_stems, stem_text, stem_words
+
+
+def _meet(words: list[str], language: str) -> set[str]:
+    """The stems every word shares (a word may have two)."""
+    sets = [set(query_stems(w, language)) for w in words]  # type: ignore[arg-type]
+    return set.intersection(*sets)
+
+
+@pytest.mark.parametrize(("locale", "language"), [
+    ("id", "indonesian"), ("id-ID", "indonesian"), ("id_ID", "indonesian"), ("", "indonesian"),
+    (None, "indonesian"), ("ms", "indonesian"), ("en", "english"), ("en-GB", "english"),
+    ("EN", "english"), ("ja", None), ("fr-FR", None),
+])
+def test_locale_picks_the_stemmer(locale: str | None, language: str | None) -> None:
+    assert language_for(locale) == language
+
+
+def test_indonesian_affixes_meet_at_the_root() -> None:
+    assert _meet(["pengiriman", "dikirim", "mengirimkan", "kiriman", "terkirim"],
+                 "indonesian") == {"kirim"}
+    assert _meet(["menulis", "penulis", "ditulis", "tulisan"], "indonesian") == {"tulis"}
+    assert _meet(["kecepatan", "percepatan", "cepat"], "indonesian") == {"cepat"}
+    assert _meet(["pengumuman", "diumumkan", "mengumumkan"], "indonesian") >= {"umum"}
+
+
+def test_english_inflections_meet() -> None:
+    assert _meet(["caching", "cached", "cache", "caches"], "english") == {"cach"}
+    assert _meet(["pressures", "pressure"], "english") == {"pressur"}
+
+
+def test_stem_text_keeps_one_stem_a_word_plus_restored_roots() -> None:
+    words = analyze("Pengiriman paket dikirim cepat")
+    assert stem_text(words, "indonesian").split() == ["irim", "kirim", "paket", "kirim",
+                                                      "cepat"]
+    assert stem_text(words, None) == ""
+    assert stem_words([], "english") == []
+
+
+def test_stemmers_are_safe_across_threads() -> None:
+    words = ["pengiriman", "caching"] * 200
+    expected = {lang: stem_words(words, lang) for lang in ("indonesian", "english")}
+    errors: list[str] = []
+
+    def work() -> None:
+        for _ in range(50):
+            for lang, want in expected.items():
+                if stem_words(words, lang) != want:  # type: ignore[arg-type]
+                    errors.append(lang)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
