@@ -198,12 +198,14 @@ async def semantic_search(conn: psycopg.AsyncConnection, table: str, vector: np.
         "SELECT doc_key, embedding <=> %s AS d, chunk_text, title, url, image, published_at, "
         "type, category, tags, locale FROM {t} WHERE {w} ORDER BY embedding <=> %s LIMIT %s"
     ).format(t=_ident(table), w=where)
-    async with conn.transaction():
-        # iterative scans keep walking the HNSW graph until enough rows pass the filters
+    # iterative scans keep walking the HNSW graph until enough rows pass the filters;
+    # transaction-local (safe behind a transaction-mode pooler), and pipelined so the
+    # settings and the query cost one round trip
+    async with conn.transaction(), conn.pipeline():
         await conn.execute("SET LOCAL hnsw.iterative_scan = 'relaxed_order'")
         await conn.execute("SET LOCAL hnsw.ef_search = 100")
         cur = await conn.execute(stmt, [vector, *args, vector, candidates])
-        rows = await cur.fetchall()
+    rows = await cur.fetchall()
     best: dict[str, VectorHit] = {}
     for key, dist, text, title, url, image, published, typ, cat, tags, locale in rows:
         if key not in best or dist < best[key].distance:
