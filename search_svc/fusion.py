@@ -1,22 +1,37 @@
-"""Rank fusion for hybrid search: merge ranked lists (keyword, semantic) into one.
+"""Fusion for hybrid search: merge scored or ranked lists (keyword, semantic) into one.
 
-Reciprocal rank fusion (Cormack, Clarke & Büttcher, 2009): a document's score is the sum
-over the lists that hold it of ``weight / (k + rank)``, rank counted from 1. Only ranks
-are used, so BM25 scores and cosine similarities never need to share a scale. Pure
-functions on plain data: no engine, no model, no I/O.
+``fuse_scores`` is what hybrid search runs: each list's scores (BM25, cosine) are
+standardised (z-scores against the list's top ``NORM_DEPTH``), a key absent from a
+list gets that list's lowest z, and the fused score is the convex combination weighted
+by ``semantic_ratio`` (``DEFAULT_SEMANTIC_RATIO`` unless the request says otherwise).
+Unlike ranks, z-scores keep how far a hit stands out: a keyword list of near-equal weak
+matches moves little, a clear keyword winner moves a lot. ``fuse_ranks`` is reciprocal
+rank fusion (Cormack, Clarke & Büttcher, 2009), kept as the rank-only peer the
+benchmark compares with. Pure functions on plain data: no engine, no model, no I/O.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-__all__ = ["RRF_K", "Fused", "fuse_ranks", "ratio_weights"]
+__all__ = ["DEFAULT_SEMANTIC_RATIO", "NORM_DEPTH", "RRF_K", "Fused", "fuse_ranks", "fuse_scores",
+           "ratio_weights", "standardise"]
 
 K = TypeVar("K", bound=Hashable)
 
 RRF_K = 60  # the constant from the paper; flat enough that a single top hit cannot dominate
+# The semantic list's weight when a request gives no semantic_ratio: the one value, for
+# every collection and model, at which hybrid nDCG@10 was at least the best single mode
+# on both judged sets with the demo model (bench/relevance.py, docs/benchmarks.md).
+DEFAULT_SEMANTIC_RATIO = 0.85
+# Scores are standardised against each list's top 20: the API always fetches at least
+# 20 keyword hits and 80 semantic candidates, so these statistics never depend on the
+# page asked for.
+NORM_DEPTH = 20
+_BELOW = 1e-9
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +73,65 @@ def fuse_ranks(rankings: Sequence[Sequence[K]], *, k: float = RRF_K,
                 continue
             slots[source] = position
             scores[key] = scores.get(key, 0.0) + weight / (k + position)
+    order = {key: i for i, key in enumerate(ranks)}
+
+    def sort_key(key: K) -> tuple[float, int, int]:
+        best = min(r for r in ranks[key] if r is not None)
+        return (-scores[key], best, order[key])
+
+    fused = [Fused(key, scores[key], tuple(ranks[key])) for key in sorted(ranks, key=sort_key)]
+    return fused if limit is None else fused[:limit]
+
+
+def standardise(scores: Sequence[float], top: int | None = None) -> list[float]:
+    """z-scores against the mean and (population) standard deviation of the first
+    ``top`` scores (all of them by default); all 0 when those do not spread."""
+    ref = scores[:top] if top is not None else scores
+    n = len(ref)
+    if n < 2:
+        return [0.0] * len(scores)
+    mean = sum(ref) / n
+    sd = math.sqrt(sum((s - mean) ** 2 for s in ref) / n)
+    if sd <= 1e-12 * max(1.0, abs(mean)):
+        return [0.0] * len(scores)
+    return [(s - mean) / sd for s in scores]
+
+
+def fuse_scores(lists: Sequence[Sequence[tuple[K, float]]], *,
+                weights: Sequence[float] | None = None, norm_depth: int | None = NORM_DEPTH,
+                limit: int | None = None) -> list[Fused[K]]:
+    """Fuse scored lists (``(key, score)``, best first), best fused score first.
+
+    Each list's scores are standardised against its first ``norm_depth`` (so the order
+    of the top does not depend on how many candidates were fetched); a key missing from
+    a list counts just under that list's lowest z (it ranked below everything the list
+    returned).
+    Within one list a repeated key counts at its first position. Ties are broken like
+    ``fuse_ranks``.
+    """
+    if weights is None:
+        weights = [1.0] * len(lists)
+    if len(weights) != len(lists):
+        raise ValueError("one weight per list")
+    if any(w < 0 for w in weights):
+        raise ValueError("weights must not be negative")
+    n = len(lists)
+    zs: list[dict[K, float]] = []
+    ranks: dict[K, list[int | None]] = {}
+    for source, items in enumerate(lists):
+        first: dict[K, float] = {}
+        for position, (key, score) in enumerate(items, start=1):
+            if key in first:
+                continue
+            first[key] = float(score)
+            ranks.setdefault(key, [None] * n)[source] = position
+        zs.append(dict(zip(first, standardise(list(first.values()), norm_depth), strict=True)))
+    # strictly below everything the list returned, so at semantic_ratio 1 a keyword-only
+    # hit never ties with the last semantic candidate
+    floors = [min(z.values(), default=0.0) - _BELOW for z in zs]
+    scores = {key: sum(w * z.get(key, floor) for w, z, floor in zip(weights, zs, floors,
+                                                                    strict=True))
+              for key in ranks}
     order = {key: i for i, key in enumerate(ranks)}
 
     def sort_key(key: K) -> tuple[float, int, int]:

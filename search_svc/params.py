@@ -13,6 +13,7 @@ from typing import Literal
 
 from search_svc.engines.base import FACET_FIELDS
 from search_svc.errors import InvalidQuery
+from search_svc.fusion import DEFAULT_SEMANTIC_RATIO
 
 __all__ = ["ALLOWED_PARAMS", "MAX_LIMIT", "MAX_OFFSET", "SearchParams", "parse_search_params"]
 
@@ -92,7 +93,8 @@ def parse_search_params(raw: Mapping[str, Sequence[str]]) -> SearchParams:
         raise InvalidQuery("'mode' must be 'keyword', 'semantic' or 'hybrid'.")
     ratio_text = _single(raw, "semantic_ratio")
     try:
-        ratio = 0.5 if ratio_text in (None, "") else float(ratio_text)  # type: ignore[arg-type]
+        ratio = (DEFAULT_SEMANTIC_RATIO if ratio_text in (None, "")
+                 else float(ratio_text))  # type: ignore[arg-type]
     except ValueError:
         raise InvalidQuery("'semantic_ratio' must be a number between 0 and 1.") from None
     if not 0.0 <= ratio <= 1.0:

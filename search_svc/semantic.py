@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from search_svc.embedding import Embedder
 from search_svc.engines.base import Hit, SearchQuery
-from search_svc.fusion import fuse_ranks, ratio_weights
+from search_svc.fusion import fuse_scores, ratio_weights
 from search_svc.query import RANKING_MAX_TERMS, normalize_text, parse_query
 from search_svc.snippets import best_snippet
 from search_svc.vectors import VectorHit, semantic_search, table_name_for
@@ -117,12 +117,14 @@ def vector_hit_to_hit(v: VectorHit, text: str) -> Hit:
 
 def fuse_hybrid(keyword: list[Hit], semantic: list[VectorHit], text: str,
                 semantic_ratio: float) -> list[tuple[Hit, list[str]]]:
-    """Reciprocal rank fusion of both lists; each hit says which side(s) matched it."""
+    """Both lists fused by ``fuse_scores`` (z-scores of BM25 and of cosine similarity,
+    weighted by ``semantic_ratio``); each hit says which side(s) matched it."""
     by_key: dict[str, Hit] = {h.key: h for h in keyword}
     for v in semantic:
         by_key.setdefault(v.key, vector_hit_to_hit(v, text))
-    fused = fuse_ranks([[h.key for h in keyword], [v.key for v in semantic]],
-                       weights=ratio_weights(semantic_ratio))
+    fused = fuse_scores([[(h.key, h.score) for h in keyword],
+                         [(v.key, 1.0 - v.distance) for v in semantic]],
+                        weights=ratio_weights(semantic_ratio))
     out = []
     for f in fused:
         matched = [side for i, side in enumerate(("keyword", "semantic")) if f.matched(i)]

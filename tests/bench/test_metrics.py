@@ -10,6 +10,7 @@ import pytest
 from bench.relevance import (
     DEFAULT_COLLECTIONS,
     Collection,
+    ScoredRun,
     bm25_run,
     cranfield_gain,
     dcg,
@@ -95,8 +96,18 @@ def test_graded_collection_uses_grades_and_reads_query_types(tmp_path):
     assert scores.by_group == {"id-kw": pytest.approx(1 / math.log2(3))}
 
 
-def test_hybrid_run_fuses_each_query():
-    fused = hybrid_run({"q": ["a", "b"]}, {"q": ["b", "c"]})
+def _scored(ids: list[str], scores: list[float]) -> ScoredRun:
+    run = ScoredRun({"q": ids})
+    run.similarity = {"q": scores}
+    return run
+
+
+ONE_QUERY = Collection("one", {}, {"q": "query text"}, {})
+
+
+def test_hybrid_run_fuses_each_query_as_the_api_does():
+    fused = hybrid_run(_scored(["a", "b"], [9.0, 3.0]), _scored(["b", "c"], [0.9, 0.8]),
+                       ONE_QUERY)
     assert fused == {"q": ["b", "a", "c"]}
 
 
@@ -111,9 +122,9 @@ def test_the_indonesian_judged_set_is_complete_and_consistent():
 
 
 def test_semantic_ratio_weighs_the_hybrid_lists():
-    keyword, semantic = {"q": ["k1", "k2"]}, {"q": ["s1", "s2"]}
-    assert hybrid_run(keyword, semantic, semantic_ratio=1.0)["q"][:2] == ["s1", "s2"]
-    assert hybrid_run(keyword, semantic, semantic_ratio=0.0)["q"][:2] == ["k1", "k2"]
+    keyword, semantic = _scored(["k1", "k2"], [5.0, 4.0]), _scored(["s1", "s2"], [0.9, 0.8])
+    assert hybrid_run(keyword, semantic, ONE_QUERY, semantic_ratio=1.0)["q"][:2] == ["s1", "s2"]
+    assert hybrid_run(keyword, semantic, ONE_QUERY, semantic_ratio=0.0)["q"][:2] == ["k1", "k2"]
 
 
 def test_docs_update_replaces_only_its_own_block(tmp_path):

@@ -8,7 +8,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from search_svc.fusion import RRF_K, fuse_ranks, ratio_weights
+from search_svc.engines.base import Hit
+from search_svc.fusion import (
+    DEFAULT_SEMANTIC_RATIO,
+    RRF_K,
+    fuse_ranks,
+    fuse_scores,
+    ratio_weights,
+    standardise,
+)
+from search_svc.params import parse_search_params
+from search_svc.semantic import fuse_hybrid
+from search_svc.vectors import VectorHit
 
 
 def test_two_lists_fuse_to_the_hand_computed_scores_and_ranks():
@@ -84,3 +95,72 @@ def test_fused_keys_are_the_union_best_first(rankings):
 @given(st.lists(st.integers(0, 50), unique=True, max_size=30))
 def test_one_list_keeps_its_order(ranking):
     assert [f.key for f in fuse_ranks([ranking])] == ranking
+
+
+# score fusion: what hybrid search runs ------------------------------------------
+def test_standardise_gives_z_scores_and_zeros_when_nothing_spreads():
+    assert standardise([3.0, 1.0]) == [1.0, -1.0]
+    assert standardise([2.0, 2.0, 2.0]) == [0.0, 0.0, 0.0]
+    assert standardise([7.0]) == [0.0] and standardise([]) == []
+
+
+def test_fuse_scores_hand_computed():
+    # keyword z: a=+1, b=-1; semantic z: b=+1, c=-1; absent → that list's lowest z (-1)
+    fused = fuse_scores([[("a", 9.0), ("b", 1.0)], [("b", 0.9), ("c", 0.7)]],
+                        weights=[0.25, 0.75])
+    expected = {"b": 0.25 * -1 + 0.75 * 1, "a": 0.25 * 1 + 0.75 * -1, "c": -1.0}
+    below = 1e-9  # absent: just under the list's lowest
+    assert [f.key for f in fused] == ["b", "a", "c"]
+    for f in fused:
+        assert math.isclose(f.score, expected[f.key], abs_tol=2 * below)
+    assert {f.key: f.ranks for f in fused} == {"a": (1, None), "b": (2, 1), "c": (None, 2)}
+
+
+def test_fuse_scores_weights_zero_and_one_keep_one_lists_order():
+    kw, sem = [("k1", 5.0), ("k2", 4.0), ("s2", 1.0)], [("s1", 0.9), ("s2", 0.8), ("k2", 0.1)]
+    assert [f.key for f in fuse_scores([kw, sem], weights=ratio_weights(1.0))] \
+        == ["s1", "s2", "k2", "k1"]
+    assert [f.key for f in fuse_scores([kw, sem], weights=ratio_weights(0.0))] \
+        == ["k1", "k2", "s2", "s1"]
+    with pytest.raises(ValueError):
+        fuse_scores([kw, sem], weights=[1.0])
+
+
+@given(st.lists(st.tuples(st.integers(0, 40), st.floats(-1e6, 1e6)), max_size=25),
+       st.lists(st.tuples(st.integers(0, 40), st.floats(-1.0, 1.0)), max_size=25),
+       st.floats(0.0, 1.0))
+def test_fuse_scores_returns_the_union_best_first(kw, sem, ratio):
+    fused = fuse_scores([kw, sem], weights=ratio_weights(ratio))
+    assert sorted(f.key for f in fused) == sorted({k for k, _ in kw} | {k for k, _ in sem})
+    scores = [f.score for f in fused]
+    assert all(math.isfinite(s) for s in scores)
+    assert scores == sorted(scores, reverse=True)
+
+
+def _hit(key: str, score: float) -> Hit:
+    return Hit(key=key, id=key, type="blog", title=key, url="/" + key, snippet="", image=None,
+               published_at=0, score=score)
+
+
+def _vhit(key: str, cosine: float) -> VectorHit:
+    return VectorHit(key=key, distance=1.0 - cosine, chunk_text=key, title=key, url="/" + key,
+                     image=None, published_at=0, type="blog", category=None, tags=(), locale="id")
+
+
+def test_default_hybrid_keeps_the_semantic_answer_over_keyword_noise():
+    # "situs web lambat": the keyword side ranks word-sharing decoys (an archaeological
+    # "situs", a slow passport office) above the CDN article by a hair; the model is
+    # sure. Judged: cdn 3, cache 2, decoys 0. The default fusion keeps cdn first.
+    keyword = [_hit("situs-purbakala", 5.2), _hit("paspor-lambat", 5.1), _hit("cdn", 5.0),
+               _hit("internet-rumah", 3.0)]
+    semantic = [_vhit("cdn", 0.91), _vhit("cache", 0.86), _vhit("internet-rumah", 0.80),
+                _vhit("situs-purbakala", 0.78), _vhit("paspor-lambat", 0.77)]
+    fused = fuse_hybrid(keyword, semantic, "situs web lambat", DEFAULT_SEMANTIC_RATIO)
+    assert [h.key for h, _ in fused][:2] == ["cdn", "cache"]
+    assert fused[0][1] == ["keyword", "semantic"] and fused[1][1] == ["semantic"]
+
+
+def test_the_default_ratio_lives_in_one_place():
+    assert parse_search_params({"tenant": ["t"], "q": ["x"]}).semantic_ratio \
+        == DEFAULT_SEMANTIC_RATIO
+    assert 0.0 <= DEFAULT_SEMANTIC_RATIO <= 1.0
