@@ -11,10 +11,11 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import Counter, Histogram
 from psycopg_pool import AsyncConnectionPool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from awsm.db import open_async_pool
 from awsm.settings import Settings
@@ -34,6 +35,34 @@ __all__ = ["create_app"]
 REQUESTS = Counter("awsm_http_requests_total", "HTTP requests", ["route", "status"])
 LATENCY = Histogram("awsm_http_request_seconds", "HTTP request latency", ["route"],
                     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+
+
+class _Metrics:
+    """Request count and latency per route template, as plain ASGI (Starlette's
+    ``BaseHTTPMiddleware`` costs a task and a stream copy per request)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            name = getattr(scope.get("route"), "path", "unmatched")
+            REQUESTS.labels(name, str(status)).inc()
+            LATENCY.labels(name).observe(time.perf_counter() - started)
 
 
 class _LazyPool:
@@ -93,14 +122,5 @@ def create_app(settings: Settings, *, engine: KeywordEngine | None = None) -> Fa
         primary_pool if settings.database_url != settings.query_database_url else None))  # type: ignore[arg-type]
     app.include_router(build_media_router(settings))
 
-    @app.middleware("http")
-    async def measure(request: Request, call_next):  # type: ignore[no-untyped-def]
-        started = time.perf_counter()
-        response: Response = await call_next(request)
-        route = request.scope.get("route")
-        name = getattr(route, "path", "unmatched")
-        REQUESTS.labels(name, str(response.status_code)).inc()
-        LATENCY.labels(name).observe(time.perf_counter() - started)
-        return response
-
+    app.add_middleware(_Metrics)
     return app

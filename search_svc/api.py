@@ -28,7 +28,7 @@ from search_svc.params import SearchParams, parse_search_params
 from search_svc.query import parse_query
 from search_svc.semantic import (
     SemanticSearcher,
-    fuse_hybrid,
+    fuse_hybrid_page,
     keyword_side,
     semantic_text,
     vector_hit_to_hit,
@@ -146,10 +146,11 @@ class SearchService:
             run_in_threadpool(self.engine.search, kw_query),
             self.semantic.search(replace(query, text=semantic_text(params.q)),
                                  candidates=max(window, 20) * 4))
-        fused = fuse_hybrid(result.hits, vhits, parsed.text, params.semantic_ratio)
-        page = fused[params.offset:params.offset + params.limit]
-        base.update(hits=[{**_hit_json(h), "matched": matched} for h, matched in page],
-                    total=max(result.total, len(fused)),
+        fused_page, fused_total = fuse_hybrid_page(
+            result.hits, vhits, parsed.text, params.semantic_ratio, offset=params.offset,
+            limit=params.limit)
+        base.update(hits=[{**_hit_json(h), "matched": matched} for h, matched in fused_page],
+                    total=max(result.total, fused_total),
                     facets={f: result.facets.get(f, {}) for f in params.facets})
         return base, tenant_id
 

@@ -28,7 +28,7 @@ from search_svc.query import RANKING_MAX_TERMS, normalize_text, parse_query
 from search_svc.snippets import best_snippet
 from search_svc.vectors import VectorHit, semantic_search, table_name_for
 
-__all__ = ["SemanticSearcher", "fuse_hybrid", "keyword_side", "semantic_text",
+__all__ = ["SemanticSearcher", "fuse_hybrid", "fuse_hybrid_page", "keyword_side", "semantic_text",
            "vector_hit_to_hit"]
 
 log = logging.getLogger("awsm.semantic")
@@ -119,15 +119,25 @@ def fuse_hybrid(keyword: list[Hit], semantic: list[VectorHit], text: str,
                 semantic_ratio: float) -> list[tuple[Hit, list[str]]]:
     """Both lists fused by ``fuse_scores`` (z-scores of BM25 and of cosine similarity,
     weighted by ``semantic_ratio``); each hit says which side(s) matched it."""
+    page, _total = fuse_hybrid_page(keyword, semantic, text, semantic_ratio,
+                                    offset=0, limit=None)
+    return page
+
+
+def fuse_hybrid_page(keyword: list[Hit], semantic: list[VectorHit], text: str,
+                     semantic_ratio: float, *, offset: int,
+                     limit: int | None) -> tuple[list[tuple[Hit, list[str]]], int]:
+    """``fuse_hybrid`` for one page, and the length of the whole fused list: snippets
+    of semantic-only hits are built for the page alone (they are the costly part)."""
     by_key: dict[str, Hit] = {h.key: h for h in keyword}
-    for v in semantic:
-        by_key.setdefault(v.key, vector_hit_to_hit(v, text))
+    vectors = {v.key: v for v in reversed(semantic)}  # the best chunk of each document
     fused = fuse_scores([[(h.key, h.score) for h in keyword],
                          [(v.key, 1.0 - v.distance) for v in semantic]],
                         weights=ratio_weights(semantic_ratio))
+    window = fused[offset:] if limit is None else fused[offset:offset + limit]
     out = []
-    for f in fused:
+    for f in window:
         matched = [side for i, side in enumerate(("keyword", "semantic")) if f.matched(i)]
-        hit = by_key[f.key]
+        hit = by_key.get(f.key) or vector_hit_to_hit(vectors[f.key], text)
         out.append((replace(hit, score=round(f.score, 6)), matched))
-    return out
+    return out, len(fused)
