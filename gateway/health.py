@@ -25,7 +25,8 @@ SELECT s.active, pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::b
        s.wal_status, st.state, st.last_error, st.last_error_at,
        extract(epoch FROM now() - st.last_commit_at)::float8,
        extract(epoch FROM now() - st.last_batch_at)::float8, st.documents_written,
-       st.embedding_model, st.embedding_backlog, st.embedding_rate, st.model_calls
+       st.embedding_model, st.embedding_backlog, st.embedding_rate, st.model_calls,
+       (SELECT count(*) FROM search.dead_letters)
 FROM pg_replication_slots s
 LEFT JOIN search.indexer_status st ON st.slot_name = s.slot_name
 WHERE s.slot_name = %s AND s.database = current_database()
@@ -39,7 +40,7 @@ async def indexer_lag(pool: AsyncConnectionPool, slot: str) -> dict[str, Any] | 
     if row is None:
         return None
     (active, lag_bytes, wal_status, state, err, err_at, since_commit, since_batch, written,
-     model, backlog, rate, calls) = row
+     model, backlog, rate, calls, parked) = row
     return {
         "slot_active": bool(active), "lag_bytes": lag_bytes, "wal_status": wal_status,
         "state": state, "last_error": err,
@@ -48,6 +49,7 @@ async def indexer_lag(pool: AsyncConnectionPool, slot: str) -> dict[str, Any] | 
         # seconds behind: while healthy the slot is confirmed at least every heartbeat
         "seconds_since_last_batch": round(since_batch, 3) if since_batch is not None else None,
         "documents_written": written,
+        "parked_rows": parked,  # in search.dead_letters: failed repeatedly, skipped
         "embeddings": {"model": model, "backlog": backlog, "chunks_per_second": rate,
                        "model_calls": calls} if model else None,
     }

@@ -59,8 +59,10 @@ class EmbeddingStats:
 
 class EmbeddingWorker:
     def __init__(self, mapping: Mapping, embedder: Embedder, dsn: str,
-                 key_types: dict[str, str], *, slot_name: str = "") -> None:
+                 key_types: dict[str, str], *, slot_name: str = "",
+                 max_attempts: int = MAX_ATTEMPTS, backoff_s: float = 2.0) -> None:
         self.mapping, self.embedder, self.slot_name = mapping, embedder, slot_name
+        self.max_attempts, self.backoff_s = max_attempts, backoff_s
         self.conn = connect(dsn)
         self.store = VectorStore(self.conn)
         self.reader = RowReader(mapping, self.conn, key_types)
@@ -210,7 +212,7 @@ class EmbeddingWorker:
 
     def _record_failure(self, key: str, table: str, row_id: str, attempts: int,
                         error: str) -> None:
-        if attempts >= MAX_ATTEMPTS:
+        if attempts >= self.max_attempts:
             self.stats.parked += 1
             self.conn.execute(
                 "INSERT INTO search.dead_letters (source_table, row_id, error, attempts) "
@@ -223,7 +225,7 @@ class EmbeddingWorker:
             self.conn.execute(
                 "UPDATE search.embedding_queue SET attempts = %s, "
                 "enqueued_at = clock_timestamp() + make_interval(secs => %s) WHERE doc_key = %s",
-                (attempts, min(60, 2 ** attempts), key))
+                (attempts, min(60.0, self.backoff_s * 2 ** (attempts - 1)), key))
 
     def _write_status(self) -> None:
         if not self.slot_name:

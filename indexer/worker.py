@@ -351,6 +351,12 @@ class Indexer:
             self.embedding_worker = worker
             try:
                 worker.run(stop)
+            except ConfigError as exc:
+                # retrying cannot help (e.g. a model whose dimensions changed): keyword
+                # indexing goes on, the error stays in the status for the operator
+                log.error("embedding stopped: %s", exc)
+                self.record_error(exc)
+                return
             except Exception as exc:
                 log.exception("embedding worker failed; restarting in 5 s")
                 self.record_error(exc)

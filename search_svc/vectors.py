@@ -21,6 +21,7 @@ import psycopg
 from pgvector.psycopg import register_vector, register_vector_async
 from psycopg import sql
 
+from awsm.errors import ConfigError
 from search_svc.chunking import Chunk
 from search_svc.engines.base import Document, SearchQuery
 
@@ -73,9 +74,10 @@ class VectorStore:
             "WHERE model_id = %s", (model_id,)).fetchone()
         if row is not None:
             if row[2] != dimensions:
-                raise ValueError(
-                    f"model {model_id!r} is registered with {row[2]} dimensions but produces "
-                    f"{dimensions}; give the changed model a new id")
+                raise ConfigError([
+                    f"embedding model {model_id!r} is registered with {row[2]} dimensions but "
+                    f"now produces {dimensions}: a changed model needs a new id (or drop "
+                    f"search.{row[1]} and its row in search.embedding_models to rebuild)"])
             return ModelTable(*row)
         table = table_name_for(model_id)
         with self.conn.transaction():

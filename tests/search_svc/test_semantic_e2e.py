@@ -5,6 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from awsm.errors import ConfigError
 from search_svc.vectors import VectorStore, table_name_for
 from tests.fixtures.fix_stack import TENANT_A, TENANT_B, Stack, wait_for
 
@@ -144,7 +145,7 @@ def test_activating_a_new_model_drops_the_old_vectors(fresh_db: str) -> None:
         assert models == [("test:new", "active")]
         exists = conn.execute("SELECT to_regclass(%s)", (f"search.{old.table}",)).fetchone()
         assert exists == (None,)
-        with pytest.raises(ValueError, match="dimensions"):
+        with pytest.raises(ConfigError, match="dimensions"):
             store.model_table("test:new", 5)
 
 

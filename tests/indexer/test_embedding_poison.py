@@ -1,0 +1,61 @@
+"""A row the model keeps failing on is parked after a few tries, never retried forever,
+and the rest of the queue goes on."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import psycopg
+
+from awsm.settings import load_settings
+from indexer.embeddings import EmbeddingWorker, enqueue
+from indexer.mapping import load_mapping
+from search_svc.embedding import Embedder, open_embedder
+from tests.fixtures.fix_stack import TENANT_A, seed_tenants
+
+POISON = "zzpoisonzz"
+
+
+class FailsOnMarker:
+    """Fault injection around the real model: raises for texts holding the marker."""
+
+    def __init__(self, real: Embedder) -> None:
+        self.real = real
+        self.model_id, self.dimensions, self.max_tokens = real.model_id, real.dimensions, real.max_tokens
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        if any(POISON in t for t in texts):
+            raise RuntimeError("model rejected the input")
+        return self.real.embed_documents(texts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.real.embed_query(text)
+
+    def count_tokens(self, text: str) -> int:
+        return self.real.count_tokens(text)
+
+
+def test_poison_row_is_parked_and_the_rest_embedded(fresh_db: str) -> None:
+    real = open_embedder(load_settings({}, embedder="use-multilingual"))
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        seed_tenants(conn)
+        ids = [r[0] for r in conn.execute(
+            "INSERT INTO blogs (tenant_id, title, slug, content, status, published_at) VALUES "
+            "(%s, 'Baik', 'a', 'isi biasa', 'published', now()), "
+            "(%s, 'Racun', 'b', %s, 'published', now()) RETURNING id::text",
+            (TENANT_A, TENANT_A, f"isi {POISON}")).fetchall()]
+        worker = EmbeddingWorker(load_mapping(None), FailsOnMarker(real), fresh_db, {"blogs": "uuid"},
+                                 max_attempts=3, backoff_s=0.0)  # type: ignore[arg-type]
+        try:
+            worker.table = worker.store.model_table(real.model_id, real.dimensions)
+            enqueue(conn, [(f"blog:{i}", "blogs", i) for i in ids])
+            for _ in range(10):
+                worker.run_once()
+            assert worker.backlog() == 0
+            assert worker.stats.parked == 1
+            parked = conn.execute("SELECT row_id, attempts, error FROM search.dead_letters").fetchall()
+            assert parked[0][0] == ids[1] and parked[0][1] == 3 and "rejected" in parked[0][2]
+            assert worker.store.count(worker.table.table) == 1  # the good row has its vector
+        finally:
+            worker.close()
