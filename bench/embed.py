@@ -248,7 +248,11 @@ def relevance(onnx: OnnxExport, collections: Sequence[str],
     rows: list[dict[str, Any]] = []
     models = {ST: open_backend(ST, 1, None), INT8: open_backend(INT8, 1, onnx)}
     for name in collections:
-        coll = rel.load_collection(name, rel.DEFAULT_COLLECTIONS[name])
+        try:
+            coll = rel.load_collection(name, rel.DEFAULT_COLLECTIONS[name])
+        except (KeyError, SystemExit) as exc:  # a missing collection must not lose the run
+            progress(f"relevance: skipping {name}: {exc}")
+            continue
         for label, embedder in models.items():
             run, timing = rel.dense_run(embedder, coll)
             scores = rel.evaluate(run, coll)
