@@ -131,6 +131,7 @@ def test_unpublish_and_delete_remove_every_chunk(semantic_stack: Stack) -> None:
     wait_for(lambda: chunks() > 1)
     s.sql("DELETE FROM blogs WHERE id = %s", blog)
     wait_for(lambda: chunks() == 0)
+    assert chunks() == 0 and s.search(q="transportasi", mode="semantic")["total"] == 0
 
 
 def test_activating_a_new_model_drops_the_old_vectors(fresh_db: str) -> None:
