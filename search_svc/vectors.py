@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +50,10 @@ class VectorHit:
     category: str | None
     tags: tuple[str, ...]
     locale: str
+
+
+# pooled connections whose pgvector types are already registered
+_REGISTERED: weakref.WeakSet[psycopg.AsyncConnection] = weakref.WeakSet()
 
 
 def table_name_for(model_id: str) -> str:
@@ -194,7 +199,9 @@ def _filters(query: SearchQuery) -> tuple[sql.Composable, list[Any]]:
 async def semantic_search(conn: psycopg.AsyncConnection, table: str, vector: np.ndarray,
                           query: SearchQuery, *, candidates: int) -> list[VectorHit]:
     """Nearest documents (best chunk each) under the query's filters, best first."""
-    await register_vector_async(conn)
+    if conn not in _REGISTERED:  # the type lookup costs four catalog queries
+        await register_vector_async(conn)
+        _REGISTERED.add(conn)
     where, args = _filters(query)
     stmt = sql.SQL(
         "SELECT doc_key, embedding <=> %s AS d, chunk_text, title, url, image, published_at, "
