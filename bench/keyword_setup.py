@@ -19,15 +19,15 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import httpx
 import psycopg
 
-from awsm.db import apply_migrations, connect
+from awsm.db import connect
 from awsm.settings import Settings, load_settings
 from bench.corpus import ensure_tenants, generate_rows, load_rows
+from gateway.demo import prepare_schema
 from gateway.embedded_pg import EmbeddedPostgres
 
 __all__ = ["TENANT_SLUG", "Corpus", "api_process", "indexer_process", "open_corpus"]
@@ -140,9 +140,7 @@ def open_corpus(root: Path, *, docs: int, seed: int, keep: bool,
             conn.execute(f"CREATE DATABASE {_DB}")
         url = pg.url(_DB)
         with connect(url) as conn:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-            conn.execute(resources.files("gateway.demo").joinpath("schema.sql").read_text())  # type: ignore[call-overload]
-            apply_migrations(conn)
+            prepare_schema(conn)
             tenant_id = ensure_tenants(conn, [TENANT_SLUG])[0]
             timings["postgres"] = time.perf_counter() - started
             timings["load"] = _load(conn, docs, seed, tenant_id, progress)

@@ -20,14 +20,14 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from importlib import resources
 from pathlib import Path
 
 import psycopg
 import uvicorn
 
-from awsm.db import apply_migrations, connect
+from awsm.db import connect
 from awsm.settings import Settings
+from gateway.demo import prepare_schema
 from gateway.embedded_pg import EmbeddedPostgres
 
 __all__ = ["run_stack"]
@@ -46,9 +46,7 @@ def _prepare_database(pg: EmbeddedPostgres, demo: bool, media_root: Path) -> str
             conn.execute(f"CREATE DATABASE {_DB_NAME}")
     url = pg.url(_DB_NAME)
     with connect(url) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-        conn.execute(resources.files("gateway.demo").joinpath("schema.sql").read_text())  # type: ignore[call-overload]
-        apply_migrations(conn)
+        prepare_schema(conn)
         if demo:
             row = conn.execute("SELECT count(*) FROM tenants").fetchone()
             if row is not None and row[0] == 0:

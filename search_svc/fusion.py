@@ -73,14 +73,7 @@ def fuse_ranks(rankings: Sequence[Sequence[K]], *, k: float = RRF_K,
                 continue
             slots[source] = position
             scores[key] = scores.get(key, 0.0) + weight / (k + position)
-    order = {key: i for i, key in enumerate(ranks)}
-
-    def sort_key(key: K) -> tuple[float, int, int]:
-        best = min(r for r in ranks[key] if r is not None)
-        return (-scores[key], best, order[key])
-
-    fused = [Fused(key, scores[key], tuple(ranks[key])) for key in sorted(ranks, key=sort_key)]
-    return fused if limit is None else fused[:limit]
+    return _ranked(ranks, scores, limit)
 
 
 def standardise(scores: Sequence[float], top: int | None = None) -> list[float]:
@@ -132,6 +125,13 @@ def fuse_scores(lists: Sequence[Sequence[tuple[K, float]]], *,
     scores = {key: sum(w * z.get(key, floor) for w, z, floor in zip(weights, zs, floors,
                                                                     strict=True))
               for key in ranks}
+    return _ranked(ranks, scores, limit)
+
+
+def _ranked(ranks: dict[K, list[int | None]], scores: dict[K, float],
+            limit: int | None) -> list[Fused[K]]:
+    """Best score first; ties go to the best rank reached anywhere, then to first
+    appearance, so both fusers are deterministic in the same way."""
     order = {key: i for i, key in enumerate(ranks)}
 
     def sort_key(key: K) -> tuple[float, int, int]:
