@@ -8,11 +8,13 @@ raw Tantivy on the engine's own index directory; the engine port in-process; and
 
 from __future__ import annotations
 
+import http.client
+import json
 import time
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlencode, urlsplit
 
-import httpx
 import psycopg
 import tantivy
 from tantivy import Occur, Query
@@ -231,23 +233,29 @@ class EnginePeer:
 
 
 class HttpPeer:
-    """``GET /v1/search`` on a separate ``awsm serve`` over one keep-alive connection;
-    never sends If-None-Match, so every answer is computed (the API keeps no result cache)."""
+    """``GET /v1/search`` on a separate ``awsm serve`` over one keep-alive connection
+    (the standard library's ``http.client``: the lightest client, so the figures are the
+    server's, not a client library's); never sends If-None-Match, so every answer is
+    computed (the API keeps no result cache)."""
 
     name = "API (HTTP)"
 
     def __init__(self, base_url: str, tenant_slug: str) -> None:
-        self.client = httpx.Client(base_url=base_url, timeout=60)
+        url = urlsplit(base_url)
+        self.conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=60)
         self.tenant_slug = tenant_slug
 
     def search(self, query: str) -> int:
         return len(self.hits(query))
 
     def hits(self, query: str) -> list[dict[str, Any]]:
-        r = self.client.get("/v1/search",
-                            params={"tenant": self.tenant_slug, "q": query, "limit": LIMIT})
-        r.raise_for_status()
-        return list(r.json()["hits"])
+        path = "/v1/search?" + urlencode({"tenant": self.tenant_slug, "q": query, "limit": LIMIT})
+        self.conn.request("GET", path)
+        response = self.conn.getresponse()
+        body = response.read()  # read in full: the connection is reused
+        if response.status != 200:
+            raise RuntimeError(f"GET {path} answered {response.status}: {body[:300]!r}")
+        return list(json.loads(body)["hits"])
 
     def close(self) -> None:
-        self.client.close()
+        self.conn.close()

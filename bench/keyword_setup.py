@@ -29,6 +29,8 @@ from awsm.settings import Settings, load_settings
 from bench.corpus import ensure_tenants, generate_rows, load_rows
 from gateway.demo import prepare_schema
 from gateway.embedded_pg import EmbeddedPostgres
+from search_svc.engines.generations import read_pointer
+from search_svc.engines.tantivy_query import SCHEMA_VERSION
 
 __all__ = ["TENANT_SLUG", "Corpus", "api_process", "indexer_process", "open_corpus"]
 
@@ -127,7 +129,18 @@ def open_corpus(root: Path, *, docs: int, seed: int, keep: bool,
         progress(f"reusing the corpus in {root} (built {saved['built_at']})")
         pg = EmbeddedPostgres(root / "pg")
         url = pg.url(_DB)
-        return Corpus(root, pg, url, _settings(root, url), saved["tenant_id"], docs, seed,
+        settings = _settings(root, url)
+        pointer = read_pointer(settings.tantivy_dir)
+        if pointer is None or pointer.get("schema_version") != SCHEMA_VERSION:
+            # the index predates the engine's schema: the indexer backfills a new one
+            progress(f"  index: schema {pointer and pointer.get('schema_version')} is not "
+                     f"{SCHEMA_VERSION}, re-indexing")
+            try:
+                index_corpus(settings, url, progress)
+            except BaseException:
+                pg.stop()
+                raise
+        return Corpus(root, pg, url, settings, saved["tenant_id"], docs, seed,
                       saved["build_s"])
     if root.exists():
         shutil.rmtree(root)

@@ -72,6 +72,12 @@ class ParsedQuery:
         return self.reason is None
 
 
+# Meilisearch counts a typo on a word's first letter as two typos: a word of 5-8 letters
+# keeps its first letter, one of 9 or more may change it only as its one typo. Applied
+# to words starting with a-z (the Tantivy engine's per-letter typo dictionaries).
+TYPO_INITIALS = frozenset("abcdefghijklmnopqrstuvwxyz")
+
+
 def typo_budget(term: str) -> int:
     """Meilisearch's rule: 0 typos under 5 characters, 1 from 5, 2 from 9."""
     n = len(term)

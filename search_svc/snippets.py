@@ -14,7 +14,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from search_svc.query import MAX_TOKEN_CHARS, typo_budget, word_spans
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from search_svc.query import MAX_TOKEN_CHARS, TYPO_INITIALS, typo_budget, word_spans
 
 __all__ = [
     "MARK_CLOSE",
@@ -35,6 +38,9 @@ SCAN_CHARS = 65_536  # matches are looked for in this much of a text at most
 ELLIPSIS = "…"
 _MAX_SCORED_MATCHES = 2000
 _WORD = re.compile(r"[^\W_]+")  # as search_svc.query: runs of letters and digits
+# A letter or digit outside ASCII: only such text needs per-word folding. ("…", "—" and
+# other non-ASCII punctuation separate words and keep their length when lowercased.)
+_NON_ASCII_WORD_CHAR = re.compile(r"(?![\x00-\x7f])[^\W_]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,82 +53,89 @@ class Snippet:
     matches: int
 
 
-def _distance_within(term: str, word: str, budget: int, prefix: bool) -> bool:
-    """Optimal-string-alignment distance (a transposition costs 1, as in Tantivy's
-    Levenshtein automata) ≤ ``budget``; with ``prefix``, against any prefix of ``word``."""
-    if prefix:
-        word = word[: len(term) + budget]
-    elif abs(len(term) - len(word)) > budget:
-        return False
-    m, n = len(term), len(word)
-    prev2: list[int] = []
-    prev = list(range(n + 1))
-    for i in range(1, m + 1):
-        cur = [i] + [0] * n
-        for j in range(1, n + 1):
-            cost = 0 if term[i - 1] == word[j - 1] else 1
-            v = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-            if (i > 1 and j > 1 and term[i - 1] == word[j - 2]
-                    and term[i - 2] == word[j - 1]):
-                v = min(v, prev2[j - 2] + 1)
-            cur[j] = v
-        if min(cur) > budget:
-            return False
-        prev2, prev = prev, cur
-    return (min(prev) if prefix else prev[n]) <= budget
-
-
 class TermMatcher:
-    """Which query term a folded word matches (index), or -1; memoised, so build one
-    per query (``term_matcher``) and share it across that query's hits."""
+    """Which query term each word of a text matches; memoised, so build one per query
+    (``term_matcher``) and share it across that query's hits.
+
+    Exact words and the last term's prefix are found with set operations. Typo
+    variants of a term are looked for only in a text that lacks the term as typed:
+    where the visitor's word is present, that is what gets marked (it is also what
+    ranked the document), and the costly distance checks are skipped.
+    """
 
     def __init__(self, terms: Sequence[str], *, prefix_last: bool, exact: bool) -> None:
         self.exact = exact
         last = len(terms) - 1
-        self._plans = [(i, term, typo_budget(term), prefix_last and i == last,
-                        str.maketrans("", "", term)) for i, term in enumerate(terms)]
         self._exact = {term: i for i, term in reversed(list(enumerate(terms)))}
         self._prefix = terms[last] if prefix_last and not exact and terms else None
-        self._fuzzy = [plan for plan in self._plans if plan[2]] if not exact else []
-        self._seen: set[str] = set()
-        self._hits: dict[str, int] = {}
+        self._terms, self._last = tuple(terms), last
+        # (index, term, budget, prefix) per typo-tolerant term
+        self._fuzzy = [] if exact else [(i, term, typo_budget(term), prefix_last and i == last)
+                                        for i, term in enumerate(terms) if typo_budget(term)]
+        self._prefix_checked: set[str] = set()  # words tried against the prefix
+        self._prefixed: set[str] = set()  # ... and those starting with it
+        self._checked: list[set[str]] = [set() for _ in self._fuzzy]  # words tried per term
+        self._near: list[set[str]] = [set() for _ in self._fuzzy]  # ... and those within budget
 
     def __call__(self, word: str) -> int:
-        if word not in self._seen:
-            self._learn(word)
-        return self._hits.get(word, -1)
+        """The term ``word`` matches on its own (a one-word text), or -1."""
+        return self.matching({word}).get(word, -1)
 
     def matching(self, words: set[str]) -> dict[str, int]:
-        """The matching subset of ``words``; set operations keep known words cheap."""
-        for word in words - self._seen:
-            self._learn(word)
-        return {w: self._hits[w] for w in words & self._hits.keys()}
-
-    def _learn(self, word: str) -> None:
-        self._seen.add(word)
-        hit = self._compute(word)
-        if hit >= 0:
-            self._hits[word] = hit
-
-    def _compute(self, word: str) -> int:
-        if len(word) > MAX_TOKEN_CHARS:
-            return -1
-        hit = self._exact.get(word)
-        if hit is not None:
-            return hit
-        if self._prefix is not None and word.startswith(self._prefix):
-            return len(self._plans) - 1
-        for i, term, budget, prefix, foreign in self._fuzzy:
-            if not prefix and abs(len(word) - len(term)) > budget:
+        """The words of one text that match, each with the index of its term."""
+        hits = {w: self._exact[w] for w in words & self._exact.keys()}
+        prefix = self._prefix
+        if prefix is not None:
+            new = words - self._prefix_checked
+            if new:
+                self._prefixed.update(w for w in new
+                                      if w.startswith(prefix) and len(w) <= MAX_TOKEN_CHARS)
+                self._prefix_checked |= new
+            for w in words & self._prefixed:
+                hits.setdefault(w, self._last)
+        if not self._fuzzy:
+            return hits
+        present = {self._terms[i] for i in hits.values()}
+        rest = words - hits.keys()
+        for k, (i, term, budget, prefix_ok) in enumerate(self._fuzzy):
+            if term in present or not rest:
                 continue
-            # Each character the term lacks costs at least one edit (a cheap bound);
-            # a matching prefix is never shorter than len(term) - budget.
-            must_align = word[: len(term) - budget] if prefix else word
-            if len(must_align.translate(foreign)) > budget:
-                continue
-            if _distance_within(term, word, budget, prefix):
-                return i
-        return -1
+            new = rest - self._checked[k]
+            if new:
+                self._near[k].update(_near_words(term, budget, prefix_ok, list(new)))
+                self._checked[k] |= new
+            near = self._near[k]
+            for w in rest & near:
+                if w not in hits:
+                    hits[w] = i
+        return hits
+
+
+def _near_words(term: str, budget: int, prefix: bool, words: list[str]) -> list[str]:
+    """The ``words`` within ``term``'s typo budget (OSA distance; with ``prefix``, of any
+    of their prefixes), a changed first letter costing two typos as in the engines
+    (``TYPO_INITIALS``); each distance computed in C by rapidfuzz."""
+    words = [w for w in words if len(w) <= MAX_TOKEN_CHARS]
+    if term[0] in TYPO_INITIALS:
+        same = [w for w in words if w[:1] == term[0]]
+        other = [w for w in words if w[:1] != term[0]] if budget > 1 else []
+        return _within(term, budget, prefix, same) + _within(term, budget - 1, prefix, other)
+    return _within(term, budget, prefix, words)
+
+
+def _within(term: str, budget: int, prefix: bool, words: list[str]) -> list[str]:
+    if not words:
+        return []
+    n = len(term)
+    if not prefix:
+        return [words[idx] for _, _, idx in process.extract(
+            term, words, scorer=OSA.distance, score_cutoff=budget, limit=None)]
+    found: set[int] = set()
+    for k in range(max(1, n - budget), n + budget + 1):  # a prefix this long may be near
+        heads = [w[:k] for w in words]
+        found.update(idx for _, _, idx in process.extract(
+            term, heads, scorer=OSA.distance, score_cutoff=budget, limit=None))
+    return [words[idx] for idx in found]
 
 
 def term_matcher(terms: Sequence[str], *, prefix_last: bool = True,
@@ -138,14 +151,16 @@ def find_matches(text: str, terms: Sequence[str], *, prefix_last: bool = True,
         return []
     match = matcher or term_matcher(terms, prefix_last=prefix_last, exact=exact)
     scan = text[:SCAN_CHARS]
-    if scan.isascii():
+    if scan.isascii() or not _NON_ASCII_WORD_CHAR.search(scan):
         return _find_ascii(scan, match)
+    spans = word_spans(scan)
+    hits = match.matching({word for _, _, word in spans})
     found: list[tuple[int, int, int]] = []
     seen = -1
-    for start, end, word in word_spans(scan):
+    for start, end, word in spans:
         if start == seen:
             continue  # one source word folding into several words is marked once
-        hit = match(word)
+        hit = hits.get(word, -1)
         if hit >= 0:
             found.append((start, end, hit))
             seen = start
@@ -153,9 +168,10 @@ def find_matches(text: str, terms: Sequence[str], *, prefix_last: bool = True,
 
 
 def _find_ascii(scan: str, match: TermMatcher) -> list[tuple[int, int, int]]:
-    """The same result as the general path, with the scanning done by ``re``: match
-    each distinct word once, then find the matching ones in one pass."""
-    low = scan.lower()  # ASCII: offsets are unchanged
+    """For text whose words are all ASCII: the same result as the general path, with
+    the scanning done by ``re``: match each distinct word once, then find the matching
+    ones in one pass."""
+    low = scan.lower()  # ASCII words, punctuation of any kind: offsets are unchanged
     hits = match.matching(set(_WORD.findall(low)))
     if not hits:
         return []

@@ -26,6 +26,7 @@ from search_svc.engines.tantivy_query import (
     STEM_FIELDS,
     QueryBuilder,
     build_schema,
+    initial_field,
 )
 from search_svc.errors import EngineUnavailable, InvalidQuery
 from search_svc.query import analyze
@@ -62,6 +63,14 @@ def _to_tantivy(doc: Document) -> tantivy.Document:
     for name, text in zip(("title", "summary", "body"), texts, strict=True):
         out.add_text(name, text)
     out.add_text("content", " ".join(texts))
+    for field, field_words in (("title", words[0]), ("content", [w for ws in words for w in ws])):
+        by_initial: dict[str, list[str]] = {}
+        for word in dict.fromkeys(field_words):
+            name = initial_field(field, word)
+            if name is not None:
+                by_initial.setdefault(name, []).append(word)
+        for name, initial_words in by_initial.items():
+            out.add_text(name, " ".join(initial_words))
     language = language_for(doc.locale)
     if language is not None:
         out.add_text(STEM_FIELDS[language], stem_text((w for ws in words for w in ws), language))

@@ -183,6 +183,19 @@ def test_typo_budget_by_word_length(backend: Backend) -> None:
     assert w.search(q("pxmxrintahxn ")).total == 0  # 3 typos
 
 
+def test_a_typo_on_the_first_letter_counts_two(backend: Backend) -> None:
+    # Meilisearch's rule: "mumah" is two typos from "rumah" (5 letters: one allowed);
+    # "femerintahan" is two from "pemerintahan" (9+: allowed, as its only typo)
+    backend.writer.write([doc(1, "Rumah"), doc(2, "Pemerintahan")], [])
+    w = backend.writer
+    assert w.search(q("mumah ")).total == 0
+    assert w.search(q("mumah")).total == 0  # nor as a prefix
+    assert keys_of(w, q("femerintahan ")) == ["blog:2"]
+    assert keys_of(w, q("emerintahan ")) == ["blog:2"]  # first letter dropped
+    assert keys_of(w, q("epmerintahan ")) == ["blog:2"]  # first two letters swapped
+    assert w.search(q("femerintahxn ")).total == 0  # and one more typo is too many
+
+
 def test_prefix_matches_the_last_word_only(backend: Backend) -> None:
     backend.writer.write([doc(1, "Rumah makan Padang"), doc(2, "Jakarta Selatan")], [])
     w = backend.writer

@@ -40,6 +40,9 @@ def marked(snippet: str) -> list[str]:
     ("makanan khas", ["makan"], ["makanan"]),
     ("masakan", ["mak"], []),
     ("pemerintahan", ["pmerin"], ["pemerintahan"]),  # fuzzy prefix within budget
+    ("Rumah makan", ["mumah"], []),  # a first-letter typo counts two
+    ("pemerintahan", ["femerintahan"], ["pemerintahan"]),  # ... allowed alone at 9+
+    ("pemerintahan", ["femerintahxn"], []),
 ])
 def test_matches_after_folding_with_typo_budget_and_prefix(text: str, terms: list[str],
                                                            expected: list[str]) -> None:
@@ -166,6 +169,8 @@ def test_matcher_agrees_with_a_brute_force_distance(term: str, word: str, prefix
     from search_svc.snippets import term_matcher
 
     budget = typo_budget(term)
+    if word[:1] != term[:1]:
+        budget -= 1  # a typo on the first letter counts two (Meilisearch's rule)
     if prefix:
         expected = any(_osa(term, word[:k]) <= budget for k in range(len(word) + 1))
     else:
@@ -182,3 +187,25 @@ def test_ascii_fast_path_equals_the_general_path(text: str, terms: list[str],
     fast = find_matches(text, terms, prefix_last=prefix_last)
     general = find_matches(text + " é", terms, prefix_last=prefix_last)  # non-ASCII path
     assert fast == [m for m in general if m[1] <= len(text)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="ab cdE_.-1…—’“”", max_size=300),
+       st.lists(st.text(alphabet="abcde1", min_size=1, max_size=10), min_size=1, max_size=3),
+       st.booleans())
+def test_non_ascii_punctuation_keeps_the_fast_path_exact(text: str, terms: list[str],
+                                                         prefix_last: bool) -> None:
+    # "…" and curly quotes are not letters: such text takes the ASCII path and must find
+    # what the per-word folding path finds (forced here by a trailing non-ASCII word)
+    fast = find_matches(text, terms, prefix_last=prefix_last)
+    general = find_matches(text + " é", terms, prefix_last=prefix_last)
+    assert fast == [m for m in general if m[1] <= len(text)]
+
+
+def test_typo_variants_are_marked_only_where_the_word_as_typed_is_missing() -> None:
+    # the visitor's word is in the text: that is what gets marked, not its near misses
+    assert marked(best_snippet(["rumah dan rumha"], ["rumah"])) == ["rumah"]
+    # only a near miss is there: it is marked
+    assert marked(best_snippet(["rumha saja"], ["rumah"])) == ["rumha"]
+    # per term: one term present as typed, the other only as a typo
+    assert marked(best_snippet(["kopi arabika"], ["kopi", "arabica"])) == ["kopi", "arabika"]
