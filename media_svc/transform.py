@@ -158,7 +158,10 @@ def _still_frame(im: Image.Image, source_format: str, spec: TransformSpec, plan:
         raw_w, raw_h = im.size
         im.draft(im.mode, (max(1, math.ceil(raw_w * plan.scale)),
                            max(1, math.ceil(raw_h * plan.scale))))
-    frame = ImageOps.exif_transpose(im) or im
+    # in place: with no orientation to apply, the default would copy the whole decoded
+    # image (a 12 MP PNG is 48 MB), the one step thumbor does not pay
+    ImageOps.exif_transpose(im, in_place=True)
+    frame = im
     frame = _to_srgb(frame)
     return _finish(frame, spec, plan, output)
 
