@@ -179,9 +179,12 @@ class Scores:
     by_group: dict[str, float] = field(default_factory=dict)  # nDCG@10 per query type
 
 
-def evaluate(run: Run, collection: Collection) -> Scores:
+def evaluate(run: Run, collection: Collection, first_page: Run | None = None) -> Scores:
+    """nDCG@10 of ``first_page`` (the run as the API serves a first page) when given,
+    else of ``run``; recall@100 of ``run``."""
     qids = collection.judged_queries
-    ndcgs = {q: ndcg_at(run.get(q, []), collection.judgements[q]) for q in qids}
+    top = run if first_page is None else first_page
+    ndcgs = {q: ndcg_at(top.get(q, []), collection.judgements[q]) for q in qids}
     recalls = [recall_at(run.get(q, []), collection.judgements[q]) for q in qids]
     groups: dict[str, list[float]] = {}
     for q in qids:
@@ -437,14 +440,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.collection:
         collections = {n: Path(d) for n, _, d in (c.partition("=") for c in args.collection)}
     loaded = {n: load_collection(n, d) for n, d in collections.items()}
+    from search_svc.api import MIN_FUSION_WINDOW
+
     modes = set(args.modes.split(","))
     threads = [int(t) for t in args.threads.split(",")]
     rows: list[dict] = []
     groups: list[dict] = []
     speed: list[dict] = []
 
-    def add(collection: Collection, mode: str, embedder: str, run: Run) -> None:
-        s = evaluate(run, collection)
+    def add(collection: Collection, mode: str, embedder: str, run: Run,
+            first_page: Run | None = None) -> None:
+        s = evaluate(run, collection, first_page)
         rows.append({"collection": collection.name, "mode": mode, "embedder": embedder,
                      "ndcg": s.ndcg, "recall": s.recall, "queries": s.queries})
         if s.by_group:
@@ -481,9 +487,13 @@ def main(argv: Sequence[str] | None = None) -> None:
                     add(coll, "semantic", result["model_id"], run)
                 for ratio in args.ratios.split(",") if "hybrid" in modes else ():
                     mode = "hybrid" if ratio == "default" else f"hybrid {float(ratio):g}"
-                    add(coll, mode, "keyword + " + result["model_id"], hybrid_run(
-                        ranking[name], run, coll,
-                        semantic_ratio=None if ratio == "default" else float(ratio)))
+                    semantic_ratio = None if ratio == "default" else float(ratio)
+                    # nDCG@10 of the first page as the API fuses it (20 keyword hits,
+                    # 80 semantic candidates); recall@100 of a 100-hit window
+                    add(coll, mode, "keyword + " + result["model_id"],
+                        hybrid_run(ranking[name], run, coll, semantic_ratio=semantic_ratio),
+                        hybrid_run(ranking[name], run, coll, semantic_ratio=semantic_ratio,
+                                   depth=MIN_FUSION_WINDOW))
     rows.sort(key=lambda r: (r["collection"], not r["mode"].startswith(("keyword", "bm25")),
                              r["mode"], r["embedder"]))
     table = render(rows, speed, groups)

@@ -65,6 +65,9 @@ def _hit_json(hit: Hit) -> dict[str, Any]:
 
 
 MAX_FUSION_WINDOW = 200
+# Hybrid fuses at least this many keyword hits (and 4 × as many semantic candidates),
+# so a first page's order does not depend on its size.
+MIN_FUSION_WINDOW = 20
 
 
 def _count_facets(hits: list[VectorHit], facets: tuple[str, ...]) -> dict[str, dict[str, int]]:
@@ -141,11 +144,11 @@ class SearchService:
                       for v in page],
                 total=len(vhits), facets=_count_facets(vhits, params.facets))
             return base, tenant_id
-        kw_query = keyword_side(query, params.q, max(window, 20))
+        kw_query = keyword_side(query, params.q, max(window, MIN_FUSION_WINDOW))
         result, vhits = await asyncio.gather(
             run_in_threadpool(self.engine.search, kw_query),
             self.semantic.search(replace(query, text=semantic_text(params.q)),
-                                 candidates=max(window, 20) * 4))
+                                 candidates=max(window, MIN_FUSION_WINDOW) * 4))
         fused_page, fused_total = fuse_hybrid_page(
             result.hits, vhits, parsed.text, params.semantic_ratio, offset=params.offset,
             limit=params.limit)

@@ -23,9 +23,9 @@ __all__ = ["DEFAULT_SEMANTIC_RATIO", "NORM_DEPTH", "RRF_K", "Fused", "fuse_ranks
 K = TypeVar("K", bound=Hashable)
 
 RRF_K = 60  # the constant from the paper; flat enough that a single top hit cannot dominate
-# The semantic list's weight when a request gives no semantic_ratio: the one value, for
-# every collection and model, at which hybrid nDCG@10 was at least the best single mode
-# on both judged sets with the demo model (bench/relevance.py, docs/benchmarks.md).
+# The semantic list's weight when a request gives no semantic_ratio: the value at which
+# hybrid's first page (nDCG@10) was at least the best single mode on both judged sets
+# with the demo model (bench/relevance.py, docs/benchmarks.md).
 DEFAULT_SEMANTIC_RATIO = 0.85
 # Scores are standardised against each list's top 20: the API always fetches at least
 # 20 keyword hits and 80 semantic candidates, so these statistics never depend on the
