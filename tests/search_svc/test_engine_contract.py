@@ -193,6 +193,9 @@ def test_a_typo_on_the_first_letter_counts_two(backend: Backend) -> None:
     assert keys_of(w, q("femerintahan ")) == ["blog:2"]
     assert keys_of(w, q("emerintahan ")) == ["blog:2"]  # first letter dropped
     assert keys_of(w, q("epmerintahan ")) == ["blog:2"]  # first two letters swapped
+    assert keys_of(w, q("xpemerintahan ")) == ["blog:2"]  # a letter inserted before
+    assert keys_of(w, q("femerin")) == []  # 7 letters typed: one typo, not on the first
+    assert keys_of(w, q("femerintah")) == ["blog:2"]  # 10 typed: a prefix with that typo
     assert w.search(q("femerintahxn ")).total == 0  # and one more typo is too many
 
 
