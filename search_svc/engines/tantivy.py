@@ -66,11 +66,11 @@ def _to_tantivy(doc: Document) -> tantivy.Document:
     for field, field_words in (("title", words[0]), ("content", [w for ws in words for w in ws])):
         by_initial: dict[str, list[str]] = {}
         for word in dict.fromkeys(field_words):
-            name = initial_field(field, word)
-            if name is not None:
-                by_initial.setdefault(name, []).append(word)
-        for name, initial_words in by_initial.items():
-            out.add_text(name, " ".join(initial_words))
+            part = initial_field(field, word)
+            if part is not None:
+                by_initial.setdefault(part, []).append(word)
+        for part, initial_words in by_initial.items():
+            out.add_text(part, " ".join(initial_words))
     language = language_for(doc.locale)
     if language is not None:
         out.add_text(STEM_FIELDS[language], stem_text((w for ws in words for w in ws), language))
