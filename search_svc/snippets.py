@@ -58,9 +58,10 @@ class TermMatcher:
     (``term_matcher``) and share it across that query's hits.
 
     Exact words and the last term's prefix are found with set operations. Typo
-    variants of a term are looked for only in a text that lacks the term as typed:
-    where the visitor's word is present, that is what gets marked (it is also what
-    ranked the document), and the costly distance checks are skipped.
+    variants of a term are looked for only in a document that lacks the term as typed
+    (``present``; within one text when used alone): where the visitor's word is
+    present, that is what gets marked (it is also what ranked the document), and the
+    costly distance checks are skipped.
     """
 
     def __init__(self, terms: Sequence[str], *, prefix_last: bool, exact: bool) -> None:
@@ -76,26 +77,30 @@ class TermMatcher:
         self._prefixed: set[str] = set()  # ... and those starting with it
         self._checked: list[set[str]] = [set() for _ in self._fuzzy]  # words tried per term
         self._near: list[set[str]] = [set() for _ in self._fuzzy]  # ... and those within budget
+        self.typo_terms = frozenset(term for _, term, _, _ in self._fuzzy)
 
     def __call__(self, word: str) -> int:
         """The term ``word`` matches on its own (a one-word text), or -1."""
         return self.matching({word}).get(word, -1)
 
-    def matching(self, words: set[str]) -> dict[str, int]:
-        """The words of one text that match, each with the index of its term."""
-        hits = {w: self._exact[w] for w in words & self._exact.keys()}
-        prefix = self._prefix
-        if prefix is not None:
-            new = words - self._prefix_checked
-            if new:
-                self._prefixed.update(w for w in new
-                                      if w.startswith(prefix) and len(w) <= MAX_TOKEN_CHARS)
-                self._prefix_checked |= new
-            for w in words & self._prefixed:
-                hits.setdefault(w, self._last)
+    def typed_in(self, scan: str) -> frozenset[str]:
+        """The terms ``scan`` holds as typed (a whole word, or the last term's prefix)."""
+        if not (scan.isascii() or not _NON_ASCII_WORD_CHAR.search(scan)):
+            return frozenset(self._terms[i] for i in
+                             self._typed_hits({w for _, _, w in word_spans(scan)}).values())
+        low = scan.lower()  # ASCII words: lowercasing is the fold, offsets unchanged
+        found = {t for t in self._exact if _has_word(low, t, whole=True)}
+        if self._prefix is not None and _has_word(low, self._prefix, whole=False):
+            found.add(self._prefix)
+        return frozenset(found)
+
+    def matching(self, words: set[str], present: frozenset[str] = frozenset()) -> dict[str, int]:
+        """The words of one text that match, each with the index of its term. A term in
+        ``present`` (found as typed elsewhere in the document) gets no typo search."""
+        hits = self._typed_hits(words)
         if not self._fuzzy:
             return hits
-        present = {self._terms[i] for i in hits.values()}
+        present = present | {self._terms[i] for i in hits.values()}
         rest = words - hits.keys()
         for k, (i, term, budget, prefix_ok) in enumerate(self._fuzzy):
             if term in present or not rest:
@@ -109,6 +114,40 @@ class TermMatcher:
                 if w not in hits:
                     hits[w] = i
         return hits
+
+    def _typed_hits(self, words: set[str]) -> dict[str, int]:
+        """The words that are a term as typed, or start with the last term's prefix."""
+        hits = {w: self._exact[w] for w in words & self._exact.keys()}
+        prefix = self._prefix
+        if prefix is not None:
+            new = words - self._prefix_checked
+            if new:
+                self._prefixed.update(w for w in new
+                                      if w.startswith(prefix) and len(w) <= MAX_TOKEN_CHARS)
+                self._prefix_checked |= new
+            for w in words & self._prefixed:
+                hits.setdefault(w, self._last)
+        return hits
+
+
+def _has_word(low: str, term: str, *, whole: bool) -> bool:
+    """``low`` has a word equal to ``term`` (``whole``) or starting with it, at most
+    ``MAX_TOKEN_CHARS`` long; ``str.find`` first, the boundaries checked per hit."""
+    n = len(low)
+    start = low.find(term)
+    while start != -1:
+        end = start + len(term)
+        if start == 0 or not low[start - 1].isalnum():
+            if whole:
+                if end == n or not low[end].isalnum():
+                    return True
+            else:
+                while end < n and low[end].isalnum():
+                    end += 1
+                if end - start <= MAX_TOKEN_CHARS:
+                    return True
+        start = low.find(term, start + 1)
+    return False
 
 
 def _near_words(term: str, budget: int, prefix: bool, words: list[str]) -> list[str]:
@@ -144,17 +183,18 @@ def term_matcher(terms: Sequence[str], *, prefix_last: bool = True,
 
 
 def find_matches(text: str, terms: Sequence[str], *, prefix_last: bool = True,
-                 exact: bool = False,
-                 matcher: TermMatcher | None = None) -> list[tuple[int, int, int]]:
-    """``(start, end, term index)`` of every matching word in the first ``SCAN_CHARS``."""
+                 exact: bool = False, matcher: TermMatcher | None = None,
+                 present: frozenset[str] = frozenset()) -> list[tuple[int, int, int]]:
+    """``(start, end, term index)`` of every matching word in the first ``SCAN_CHARS``;
+    terms in ``present`` (typed elsewhere in the document) get no typo search."""
     if not terms:
         return []
     match = matcher or term_matcher(terms, prefix_last=prefix_last, exact=exact)
     scan = text[:SCAN_CHARS]
     if scan.isascii() or not _NON_ASCII_WORD_CHAR.search(scan):
-        return _find_ascii(scan, match)
+        return _find_ascii(scan, match, present)
     spans = word_spans(scan)
-    hits = match.matching({word for _, _, word in spans})
+    hits = match.matching({word for _, _, word in spans}, present)
     found: list[tuple[int, int, int]] = []
     seen = -1
     for start, end, word in spans:
@@ -167,12 +207,13 @@ def find_matches(text: str, terms: Sequence[str], *, prefix_last: bool = True,
     return found
 
 
-def _find_ascii(scan: str, match: TermMatcher) -> list[tuple[int, int, int]]:
+def _find_ascii(scan: str, match: TermMatcher,
+                present: frozenset[str]) -> list[tuple[int, int, int]]:
     """For text whose words are all ASCII: the same result as the general path, with
     the scanning done by ``re``: match each distinct word once, then find the matching
     ones in one pass."""
     low = scan.lower()  # ASCII words, punctuation of any kind: offsets are unchanged
-    hits = match.matching(set(_WORD.findall(low)))
+    hits = match.matching(set(_WORD.findall(low)), present)
     if not hits:
         return []
     alternation = "|".join(re.escape(w) for w in sorted(hits, key=len, reverse=True))
@@ -241,10 +282,11 @@ def render(text: str, start: int, end: int, spans: Sequence[tuple[int, int, int]
 
 def build_snippet(text: str, terms: Sequence[str], *, prefix_last: bool = True,
                   exact: bool = False, size: int = SNIPPET_CHARS,
-                  matcher: TermMatcher | None = None) -> Snippet:
+                  matcher: TermMatcher | None = None,
+                  present: frozenset[str] = frozenset()) -> Snippet:
     """The ~``size``-character window of ``text`` with the most matches, highlighted."""
     matches = find_matches(text, terms, prefix_last=prefix_last, exact=exact,
-                           matcher=matcher)
+                           matcher=matcher, present=present)
     if not matches:
         start, end = _window(text, 0, 0, size)
         return Snippet(render(text, start, end, ()), start, end, 0)
@@ -258,14 +300,33 @@ def best_snippet(texts: Sequence[str], terms: Sequence[str], *, prefix_last: boo
                  exact: bool = False, size: int = SNIPPET_CHARS,
                  matcher: TermMatcher | None = None) -> str:
     """The snippet of the first text that matches (body, then summary, then title, as
-    the caller orders them), else the start of the first non-empty text."""
-    fallback: Snippet | None = None
-    for text in texts:
-        if not text:
-            continue
-        snip = build_snippet(text, terms, prefix_last=prefix_last, exact=exact, size=size,
-                             matcher=matcher)
-        if snip.matches:
-            return snip.html
-        fallback = fallback or snip
-    return fallback.html if fallback else ""
+    the caller orders them), else the start of the first non-empty text.
+
+    A term the document holds as typed anywhere gets no typo search in any of its
+    texts, so a text holding no term as typed is passed over with one regex scan."""
+    texts = [text for text in texts if text]
+    if not texts:
+        return ""
+    if terms:
+        match = matcher or term_matcher(terms, prefix_last=prefix_last, exact=exact)
+        typed: list[frozenset[str] | None] = [None] * len(texts)
+
+        def typed_at(k: int) -> frozenset[str]:
+            found = typed[k]
+            if found is None:
+                found = typed[k] = match.typed_in(texts[k][:SCAN_CHARS])
+            return found
+
+        for k, text in enumerate(texts):
+            here = typed_at(k)
+            searched = match.typo_terms - here  # terms this text would get a typo search for
+            if searched:  # ... unless the document holds them as typed elsewhere
+                searched -= frozenset().union(*(typed_at(i) for i in range(len(texts))))
+            if not here and not searched:
+                continue  # nothing to mark here: no word as typed, no typo to look for
+            snip = build_snippet(text, terms, prefix_last=prefix_last, exact=exact, size=size,
+                                 matcher=match, present=match.typo_terms - searched)
+            if snip.matches:
+                return snip.html
+    start, end = _window(texts[0], 0, 0, size)
+    return render(texts[0], start, end, ())

@@ -209,3 +209,34 @@ def test_typo_variants_are_marked_only_where_the_word_as_typed_is_missing() -> N
     assert marked(best_snippet(["rumha saja"], ["rumah"])) == ["rumha"]
     # per term: one term present as typed, the other only as a typo
     assert marked(best_snippet(["kopi arabika"], ["kopi", "arabica"])) == ["kopi", "arabika"]
+
+
+def test_typo_variants_are_looked_for_only_when_the_document_lacks_the_word() -> None:
+    # the title holds "rumah" as typed: the body's near miss is not the match, the title is
+    assert marked(best_snippet(["dijual rumha murah", "", "Rumah dijual"], ["rumah"])) == [
+        "Rumah"]
+    # nowhere as typed: the body's near miss is marked
+    assert marked(best_snippet(["dijual rumha murah", "", "Dijual cepat"], ["rumah"])) == [
+        "rumha"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet="ab cdE_.-1é…", max_size=80), min_size=1, max_size=3),
+       st.lists(st.text(alphabet="abcde1", min_size=1, max_size=10), min_size=1, max_size=3),
+       st.booleans())
+def test_passing_over_a_text_never_loses_its_matches(texts: list[str], terms: list[str],
+                                                     prefix_last: bool) -> None:
+    # best_snippet skips a text after a cheap check; the text it settles on is the first
+    # one that find_matches, told what the document holds as typed, finds matches in
+    from search_svc.snippets import term_matcher
+
+    match = term_matcher(terms, prefix_last=prefix_last)
+    present = frozenset().union(*(match.typed_in(t) for t in texts if t)) & match.typo_terms
+    expected = next((t for t in texts if t and find_matches(
+        t, terms, prefix_last=prefix_last, present=present)), None)
+    got = best_snippet(texts, terms, prefix_last=prefix_last)
+    if expected is None:
+        assert not MARKS.search(got)
+    else:
+        assert got == build_snippet(expected, terms, prefix_last=prefix_last,
+                                    present=present).html
