@@ -250,8 +250,15 @@ class HttpPeer:
 
     def hits(self, query: str) -> list[dict[str, Any]]:
         path = "/v1/search?" + urlencode({"tenant": self.tenant_slug, "q": query, "limit": LIMIT})
-        self.conn.request("GET", path)
-        response = self.conn.getresponse()
+        try:
+            self.conn.request("GET", path)
+            response = self.conn.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionError):
+            # the server closed the idle connection (uvicorn's keep-alive is 5 s):
+            # reconnect once, as any keep-alive client does
+            self.conn.close()
+            self.conn.request("GET", path)
+            response = self.conn.getresponse()
         body = response.read()  # read in full: the connection is reused
         if response.status != 200:
             raise RuntimeError(f"GET {path} answered {response.status}: {body[:300]!r}")
