@@ -1,15 +1,16 @@
 """Hybrid search latency: ``GET /v1/search?mode=hybrid`` through the API on 100k documents,
 side by side with raw pgvector on the same vector table, in one run.
 
-    python bench/search_hybrid.py [--docs 100000] [--vector-docs 10000] [--queries 200]
+    python bench/search_hybrid.py [--docs 100000] [--vector-docs N] [--queries 200]
                                   [--seed 7] [--keep] [--corpus-dir D] [--write-docs]
 
 Builds (or with ``--keep`` reuses) the keyword benchmark's corpus through its own setup
 (``bench.keyword_setup``: embedded PostgreSQL, ``--docs`` rows, Tantivy filled by the
-real indexer), then has the real ``EmbeddingWorker`` embed ``--vector-docs`` of those
-rows with the multilingual USE v3 model into pgvector and makes that model live: the
-keyword side holds every document, the vector side the sample (embedding all 100k on 2
-cores takes about an hour). ``awsm serve`` runs in its own process with the same model;
+real indexer), then has the real ``EmbeddingWorker`` embed every row (or the first
+``--vector-docs`` in md5(id) order) with the multilingual USE v3 model into pgvector and
+makes that model live. Embedding 100k rows takes ~35 minutes on 2 cores; ``--keep``
+keeps the vectors, and a kept corpus embeds only what it lacks. ``awsm serve`` runs in
+its own process with the same model;
 every timed query text is new to it, so each hybrid query embeds (a query-cache miss).
 Prints the table and PASS/MISS, writes ``bench/results/search_hybrid.json`` and, with
 ``--write-docs``, its subsection of ``docs/benchmarks.md``.
@@ -291,11 +292,11 @@ def target_line(result: dict[str, Any]) -> str:
 _METHOD = """\
 One run: {docs:,} blog rows of the keyword benchmark's corpus (`bench/corpus.py`, seed
 {seed}, one tenant, ~70 % Indonesian) in an embedded PostgreSQL; every visible one in
-Tantivy through the real indexer (the keyword side holds all of them). The vector side
-is a sample: the first {sample:,} rows in md5(id) order, embedded by the real
-`EmbeddingWorker` with USE v3 multilingual (`use:multilingual-v3`, 512 dims, 1 thread),
-= {vdocs:,} visible documents in {chunks:,} chunks (HNSW, cosine); embedding all
-{docs:,} rows at ~40–50 chunks/s on 2 cores would take about an hour. `awsm serve` in its
+Tantivy through the real indexer (the keyword side holds all of them). {vector_side},
+embedded by the real `EmbeddingWorker` with USE v3 multilingual (`use:multilingual-v3`,
+512 dims, 1 thread), = {vdocs:,} visible documents in {chunks:,} chunks (HNSW, cosine);
+{docs:,} rows take ~35 minutes to embed on 2 cores (~70 chunks/s), so `--keep` keeps
+them between runs. `awsm serve` in its
 own process with the same model and `AWSM_EMBEDDING_THREADS=1`, one keep-alive
 `httpx.Client`, `limit={limit}`. {queries} visitor queries (every kind of the keyword
 benchmark: words, phrases, typos, prefixes), distinct after the API's parsing and never
@@ -305,7 +306,7 @@ is then sent again (cache hit), in semantic and keyword mode, and to pgvector di
 
 - **API hybrid**: `GET /v1/search?mode=hybrid` — query embedding, Tantivy (top 20) and
   pgvector (top {cand} chunks, tenant/visibility filters, iterative scan, `ef_search`
-  100) concurrently, RRF fusion, snippets, JSON, HTTP.
+  100) concurrently, z-score fusion (`semantic_ratio` 0.85), snippets, JSON, HTTP.
 - **pgvector, the API's query**: `search_svc.vectors.semantic_search` in this process
   (vector given, no embedding, no HTTP).
 - **raw pgvector**: `SELECT doc_key FROM search.<table> ORDER BY embedding <=> %s LIMIT 10`
@@ -321,7 +322,10 @@ def docs_section(result: dict[str, Any], command: str) -> str:
     p, v, m = result["params"], result["vectors"], result["machine"]
     head = (f"`bench/search_hybrid.py`, {result['date']}, {m['cores']} cores ({m['cpu']}), "
             f"Python {m['python']}.\n\n    {command}\n\n" + _METHOD.format(
-                docs=p["docs"], seed=p["seed"], sample=p["vector_sample_rows"],
+                docs=p["docs"], seed=p["seed"], vector_side=(
+                    "The vector side holds every row" if p["vector_sample_rows"] >= p["docs"]
+                    else f"The vector side is a sample: the first {p['vector_sample_rows']:,} "
+                         "rows in md5(id) order"),
                 vdocs=v["docs"], chunks=v["chunks"], limit=p["limit"], queries=p["queries"],
                 cand=p["api_candidates"], hnsw="yes" if result["raw_plan_uses_hnsw"] else "NO",
                 load=m["load_1min_at_start"]))
@@ -334,8 +338,8 @@ def docs_section(result: dict[str, Any], command: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--docs", type=int, default=100_000, help="keyword-side rows (100000)")
-    ap.add_argument("--vector-docs", type=int, default=10_000,
-                    help="rows embedded into pgvector, a fixed sample (10000)")
+    ap.add_argument("--vector-docs", type=int, default=None,
+                    help="rows embedded into pgvector, a fixed sample (default: every row)")
     ap.add_argument("--queries", type=int, default=200, help="distinct timed queries (200)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--keep", action="store_true",
@@ -345,7 +349,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--write-docs", action="store_true",
                     help=f"replace '{HEADING}' in docs/benchmarks.md")
     args = ap.parse_args(argv)
-    result = run(docs=args.docs, vector_docs=args.vector_docs, queries=args.queries,
+    result = run(docs=args.docs, vector_docs=args.vector_docs or args.docs,
+                 queries=args.queries,
                  seed=args.seed, keep=args.keep, corpus_dir=args.corpus_dir,
                  log_dir=args.json.parent)
     print(report.text_table(table_rows(result)))
