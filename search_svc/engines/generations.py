@@ -76,6 +76,16 @@ def read_pointer(root: Path) -> dict[str, object] | None:
     return value
 
 
+def schema_fields(generation: Path) -> frozenset[str] | None:
+    """The field names a generation's index was written with (its ``meta.json``), or
+    None when they cannot be read."""
+    meta = read_json(generation / "meta.json")
+    schema = meta.get("schema") if meta else None
+    if not isinstance(schema, list):
+        return None
+    return frozenset(str(f["name"]) for f in schema if isinstance(f, dict) and "name" in f)
+
+
 def new_generation(root: Path) -> str:
     """Create and return the name of a fresh, empty, not yet live generation directory."""
     name = f"{GENERATION_PREFIX}{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"

@@ -103,6 +103,7 @@ class TantivyEngine:
         self._checkpoint: str | None = None
         self._closed = False
         self._shadow = _generation is not None
+        self._unpublished = False  # the writer's generation is not the pointer's yet
         try:
             if _generation is not None:  # a shadow built by begin_rebuild()
                 self._open_generation(_generation, create=True)
@@ -119,15 +120,26 @@ class TantivyEngine:
     def _open_live_writer(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         pointer = gen.read_pointer(self.root)
-        if pointer is None or pointer.get("schema_version") != SCHEMA_VERSION:
-            # First start, or an index from an incompatible schema: start an empty
-            # generation; its missing checkpoint tells the indexer to backfill.
+        if pointer is None:
+            # First start: an empty live generation; its missing checkpoint tells the
+            # indexer to backfill.
             name = gen.new_generation(self.root)
             self._open_generation(name, create=True)
             self._publish_pointer(name)
+            gen.remove_generations(self.root, keep={name})
+        elif pointer.get("schema_version") != SCHEMA_VERSION:
+            # An index written with another schema (an upgrade): write to a new, empty
+            # generation, which makes the indexer backfill (into a shadow it swaps in),
+            # and leave the pointer alone meanwhile, so readers keep answering from the
+            # old index instead of an empty one.
+            live = str(pointer["generation"])
+            name = gen.new_generation(self.root)
+            self._open_generation(name, create=True)
+            self._unpublished = True
+            gen.remove_generations(self.root, keep={name, live})
         else:
             self._open_generation(str(pointer["generation"]), create=True)
-        gen.remove_generations(self.root, keep={self._generation or ""})
+            gen.remove_generations(self.root, keep={self._generation or ""})
 
     def _open_generation(self, name: str, *, create: bool) -> None:
         path = self.root / name
@@ -139,7 +151,10 @@ class TantivyEngine:
         index.register_tokenizer(TOKENIZER, _analyzer())
         index.config_reader(reload_policy="Manual")
         self._index, self._generation = index, name
-        self._builder = QueryBuilder(index.schema)
+        # an index from an older schema (served while its successor is built) is
+        # queried with the fields it has
+        self._builder = QueryBuilder(index.schema,
+                                     fields=None if create else gen.schema_fields(path))
         self._meta_stat = gen.stat_key(path / "meta.json")
         if self.writer_mode:
             self._writer = index.writer(heap_size=self._heap_size, num_threads=1)
@@ -216,6 +231,11 @@ class TantivyEngine:
                 gen.write_json_durably(self.root / self._generation / CHECKPOINT_FILE,
                                        {"checkpoint": checkpoint})
                 self._checkpoint = checkpoint
+            if self._unpublished:  # written to directly rather than rebuilt: it is live now
+                assert self._generation is not None
+                self._publish_pointer(self._generation)
+                gen.remove_generations(self.root, keep={self._generation})
+                self._unpublished = False
             self._index.reload()
 
     def _recreate_writer(self) -> None:
@@ -287,6 +307,7 @@ class TantivyEngine:
             self._checkpoint, self._meta_stat = shadow._checkpoint, shadow._meta_stat
             shadow._index = shadow._writer = None
             shadow._closed, shadow._shadow = True, False
+            self._unpublished = False
             gen.remove_generations(self.root, keep={self._generation or ""} - {old or ""})
 
     def close(self) -> None:

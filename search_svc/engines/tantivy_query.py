@@ -95,8 +95,15 @@ def fuzzy_lookups(field: str, term: str, budget: int) -> list[tuple[str, int]]:
 
 
 class QueryBuilder:
-    def __init__(self, schema: Any) -> None:
+    """Queries for ``schema``; ``fields`` (when not None) is what an index written with an
+    older schema holds: stemmed and per-letter typo fields it lacks are left out."""
+
+    def __init__(self, schema: Any, *, fields: frozenset[str] | None = None) -> None:
         self.schema = schema
+        self.fields = fields
+
+    def _has(self, field: str) -> bool:
+        return self.fields is None or field in self.fields
 
     # text ------------------------------------------------------------------
     def _term_group(self, term: str, *, prefix: bool, expand: bool = True,
@@ -107,6 +114,8 @@ class QueryBuilder:
             clauses.append((Occur.Should, Query.boost_query(
                 Query.term_query(self.schema, field, term), weight)))
         for language in LANGUAGES:
+            if not self._has(STEM_FIELDS[language]):
+                continue
             stems = [Query.term_query(self.schema, STEM_FIELDS[language], stem)
                      for stem in query_stems(term, language)]
             # one word's alternative stems count once (the best), never summed
@@ -114,7 +123,10 @@ class QueryBuilder:
             clauses.append((Occur.Should, Query.boost_query(inner, STEM_WEIGHT)))
         if expand and (budget or prefix):
             for field, weight in FUZZY_FIELDS:
-                for name, distance in fuzzy_lookups(field, term, budget):
+                lookups = fuzzy_lookups(field, term, budget)
+                if not all(self._has(name) for name, _ in lookups):
+                    lookups = [(field, budget)]
+                for name, distance in lookups:
                     clauses.append((Occur.Should, Query.boost_query(
                         Query.fuzzy_term_query(self.schema, name, term, distance, True, prefix),
                         weight * FUZZY_WEIGHT)))

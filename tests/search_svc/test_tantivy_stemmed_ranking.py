@@ -90,8 +90,12 @@ def test_an_index_of_an_older_schema_starts_empty_for_a_backfill(tmp_path: Path)
     e = TantivyEngine(root, writer=True, heap_size=15_000_000)
     try:
         assert e.checkpoint() is None and e.stats().documents == 0  # the indexer backfills
+        # the old generation stays live (readers use it) until the new one is written
+        assert json.loads((root / POINTER).read_text())["generation"] == pointer["generation"]
         e.write([doc(1, "Pengiriman paket")], [], checkpoint="0/2")
         assert keys(e, "dikirim ") == ["blog:1"]
+        assert json.loads((root / POINTER).read_text())["generation"] == \
+            e.stats().detail["generation"]
         assert [p.name for p in root.iterdir() if p.is_dir()] == [e.stats().detail["generation"]]
     finally:
         e.close()
