@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from search_svc.query import MAX_TOKEN_CHARS, TYPO_INITIALS, typo_budget, word_spans
+from search_svc.stemming import LANGUAGES, query_stems, word_stems
 
 __all__ = [
     "MARK_CLOSE",
@@ -57,14 +58,16 @@ class TermMatcher:
     """Which query term each word of a text matches; memoised, so build one per query
     (``term_matcher``) and share it across that query's hits.
 
-    Exact words and the last term's prefix are found with set operations. Typo
-    variants of a term are looked for only in a document that lacks the term as typed
-    (``present``; within one text when used alone): where the visitor's word is
-    present, that is what gets marked (it is also what ranked the document), and the
-    costly distance checks are skipped.
+    Exact words and the last term's prefix are found with set operations. Variants of
+    a term (words sharing its Snowball stem, then words within its typo budget) are
+    looked for only in a document that lacks the term as typed (``present``; within
+    one text when used alone): where the visitor's word is present, that is what gets
+    marked (it is also what ranked the document highest), and the costly stemming and
+    distance checks are skipped.
     """
 
-    def __init__(self, terms: Sequence[str], *, prefix_last: bool, exact: bool) -> None:
+    def __init__(self, terms: Sequence[str], *, prefix_last: bool, exact: bool,
+                 stemmed: Collection[str] | None = None) -> None:
         self.exact = exact
         last = len(terms) - 1
         self._exact = {term: i for i, term in reversed(list(enumerate(terms)))}
@@ -78,6 +81,25 @@ class TermMatcher:
         self._checked: list[set[str]] = [set() for _ in self._fuzzy]  # words tried per term
         self._near: list[set[str]] = [set() for _ in self._fuzzy]  # ... and those within budget
         self.typo_terms = frozenset(term for _, term, _, _ in self._fuzzy)
+        # Snowball stems, as the engine's stemmed fields match them ("dikirim" for
+        # "kirim"): (index, term, {(language, stem)}) per term
+        # (``stemmed``: the terms whose stems the engine matched; None: every term)
+        self._stems = [] if exact else [
+            (i, term, frozenset((lang, stem) for lang in LANGUAGES
+                                for stem in query_stems(term, lang)))
+            for i, term in enumerate(terms) if stemmed is None or term in stemmed]
+        wanted = frozenset().union(*(keys for _, _, keys in self._stems))
+        self._wanted = wanted
+        # A word can stem to a wanted stem only if it holds the stem's core (the stem
+        # without its first letter, which Indonesian meN-/peN- drop, nor its last, which
+        # Porter rewrites): one regex pass picks the few words worth stemming.
+        cores = {stem[1:-1] if len(stem) > 3 else stem for _, stem in wanted}
+        self._stem_cores = re.compile(
+            "|".join(map(re.escape, sorted(cores, key=len, reverse=True)))) if cores else None
+        self._stemmed: set[str] = set()  # words stemmed so far
+        self._by_stem: dict[tuple[str, str], set[str]] = {}  # wanted stem -> such words
+        # terms that get variants (stems, typos) where the document lacks them as typed
+        self.variant_terms = frozenset(term for _, term, _ in self._stems) | self.typo_terms
 
     def __call__(self, word: str) -> int:
         """The term ``word`` matches on its own (a one-word text), or -1."""
@@ -96,12 +118,23 @@ class TermMatcher:
 
     def matching(self, words: set[str], present: frozenset[str] = frozenset()) -> dict[str, int]:
         """The words of one text that match, each with the index of its term. A term in
-        ``present`` (found as typed elsewhere in the document) gets no typo search."""
+        ``present`` (found as typed elsewhere in the document) gets no stem or typo
+        search; a term found by its stem gets no typo search."""
         hits = self._typed_hits(words)
-        if not self._fuzzy:
+        if not self.variant_terms:
             return hits
         present = present | {self._terms[i] for i in hits.values()}
         rest = words - hits.keys()
+        if rest and self._stems and not self.variant_terms <= present:
+            self._learn_stems(rest - self._stemmed)
+            for i, term, keys in self._stems:
+                if term in present:
+                    continue
+                for key in keys & self._by_stem.keys():
+                    for w in self._by_stem[key] & rest:
+                        hits.setdefault(w, i)
+            present = present | {self._terms[i] for i in hits.values()}
+            rest = words - hits.keys()
         for k, (i, term, budget, prefix_ok) in enumerate(self._fuzzy):
             if term in present or not rest:
                 continue
@@ -114,6 +147,23 @@ class TermMatcher:
                 if w not in hits:
                     hits[w] = i
         return hits
+
+    def _learn_stems(self, new: set[str]) -> None:
+        if not new or self._stem_cores is None:
+            return
+        self._stemmed |= new
+        joined = "\n".join(new)
+        candidates: set[str] = set()
+        for m in self._stem_cores.finditer(joined):  # the words holding a core
+            start = joined.rfind("\n", 0, m.start()) + 1
+            end = joined.find("\n", m.end())
+            candidates.add(joined[start:end if end != -1 else len(joined)])
+        words = [w for w in candidates if len(w) <= MAX_TOKEN_CHARS]
+        for lang in LANGUAGES:
+            for word, stems in zip(words, word_stems(words, lang), strict=True):
+                for stem in stems:
+                    if (lang, stem) in self._wanted:
+                        self._by_stem.setdefault((lang, stem), set()).add(word)
 
     def _typed_hits(self, words: set[str]) -> dict[str, int]:
         """The words that are a term as typed, or start with the last term's prefix."""
@@ -177,9 +227,11 @@ def _within(term: str, budget: int, prefix: bool, words: list[str]) -> list[str]
     return [words[idx] for idx in found]
 
 
-def term_matcher(terms: Sequence[str], *, prefix_last: bool = True,
-                 exact: bool = False) -> TermMatcher:
-    return TermMatcher(terms, prefix_last=prefix_last, exact=exact)
+def term_matcher(terms: Sequence[str], *, prefix_last: bool = True, exact: bool = False,
+                 stemmed: Collection[str] | None = None) -> TermMatcher:
+    """A matcher for one query's ``terms``; ``stemmed`` limits stem matching to the
+    terms whose stems the engine matched (an engine without stemmed fields: none)."""
+    return TermMatcher(terms, prefix_last=prefix_last, exact=exact, stemmed=stemmed)
 
 
 def find_matches(text: str, terms: Sequence[str], *, prefix_last: bool = True,
@@ -302,8 +354,9 @@ def best_snippet(texts: Sequence[str], terms: Sequence[str], *, prefix_last: boo
     """The snippet of the first text that matches (body, then summary, then title, as
     the caller orders them), else the start of the first non-empty text.
 
-    A term the document holds as typed anywhere gets no typo search in any of its
-    texts, so a text holding no term as typed is passed over with one regex scan."""
+    A term the document holds as typed anywhere gets no stem or typo search in any of
+    its texts, so a text holding no term as typed is passed over after a few
+    ``str.find`` calls."""
     texts = [text for text in texts if text]
     if not texts:
         return ""
@@ -319,13 +372,13 @@ def best_snippet(texts: Sequence[str], terms: Sequence[str], *, prefix_last: boo
 
         for k, text in enumerate(texts):
             here = typed_at(k)
-            searched = match.typo_terms - here  # terms this text would get a typo search for
+            searched = match.variant_terms - here  # terms this text would look for variants of
             if searched:  # ... unless the document holds them as typed elsewhere
                 searched -= frozenset().union(*(typed_at(i) for i in range(len(texts))))
             if not here and not searched:
-                continue  # nothing to mark here: no word as typed, no typo to look for
+                continue  # nothing to mark here: no word as typed, no variant to look for
             snip = build_snippet(text, terms, prefix_last=prefix_last, exact=exact, size=size,
-                                 matcher=match, present=match.typo_terms - searched)
+                                 matcher=match, present=match.variant_terms - searched)
             if snip.matches:
                 return snip.html
     start, end = _window(texts[0], 0, 0, size)

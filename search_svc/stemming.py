@@ -12,7 +12,8 @@ import threading
 from collections.abc import Iterable
 from typing import Any, Literal
 
-__all__ = ["LANGUAGES", "Language", "language_for", "query_stems", "stem_text"]
+__all__ = ["LANGUAGES", "Language", "language_for", "query_stems", "stem_text", "stem_words",
+           "word_stems"]
 
 Language = Literal["indonesian", "english"]
 LANGUAGES: tuple[Language, ...] = ("indonesian", "english")
@@ -64,6 +65,14 @@ def stem_words(words: Iterable[str], language: Language) -> list[str]:
     if language != "indonesian":
         return list(stems)
     return [s for w, stem in zip(words, stems, strict=True) for s in _nasal_roots(w, stem)]
+
+
+def word_stems(words: list[str], language: Language) -> list[tuple[str, ...]]:
+    """``stem_words`` kept per word: the stems each of ``words`` is indexed under."""
+    stems = _stemmer(language).stemWords(words)
+    if language != "indonesian":
+        return [(stem,) for stem in stems]
+    return [_nasal_roots(w, stem) for w, stem in zip(words, stems, strict=True)]
 
 
 def stem_text(words: Iterable[str], language: Language | None) -> str:

@@ -144,7 +144,9 @@ def read_results(results: list[dict[str, Any]], q: SearchQuery, parsed: ParsedQu
             pairs = sorted(((str(k), int(v)) for k, v in counts.items()),
                            key=lambda kv: (-kv[1], kv[0]))
             facets[name] = dict(pairs[: q.facet_size])
-    matcher = term_matcher(parsed.terms, prefix_last=parsed.prefix_last, exact=parsed.phrase)
+    # Meilisearch matches no stems: its hits hold the words as typed or typo variants
+    matcher = term_matcher(parsed.terms, prefix_last=parsed.prefix_last, exact=parsed.phrase,
+                           stemmed=())
     return SearchResult(
         hits=[_hit(raw, parsed, matcher) for raw in main.get("hits", [])[skip:]],
         total=int(main.get("totalHits") or 0),

@@ -200,12 +200,24 @@ class QueryBuilder:
             text = self.text_query(parsed, all_terms=False)
             total, hits = self._top(searcher, self.combine(text, self.filters(q)), q)
         matcher = term_matcher(parsed.terms, prefix_last=parsed.prefix_last,
-                               exact=parsed.phrase)  # one memo for all hits
+                               exact=parsed.phrase,  # one memo for all hits
+                               stemmed=self._stemmed(searcher, parsed) if hits else ())
         return SearchResult(
             hits=[self._hit(searcher, score, addr, parsed, matcher) for score, addr in hits],
             total=total,
             facets=self._facets(searcher, text, q),
         )
+
+    def _stemmed(self, searcher: Any, parsed: ParsedQuery) -> frozenset[str]:
+        """The terms whose stems the index holds: only they can have matched by stem,
+        so snippets look for stem variants of these alone (not of a misspelling)."""
+        if parsed.phrase:
+            return frozenset()
+        return frozenset(
+            term for term in parsed.terms
+            if any(searcher.doc_freq(STEM_FIELDS[lang], stem) > 0
+                   for lang in LANGUAGES if self._has(STEM_FIELDS[lang])
+                   for stem in query_stems(term, lang)))
 
     def _top(self, searcher: Any, query: Any, q: SearchQuery) -> tuple[int, list[Any]]:
         if q.limit == 0 or q.offset + q.limit > MAX_RESULT_WINDOW:

@@ -50,9 +50,20 @@ def test_matches_after_folding_with_typo_budget_and_prefix(text: str, terms: lis
 
 
 def test_prefix_applies_to_the_last_term_only() -> None:
-    text = "makanan padang"
-    assert marked(best_snippet([text], ["makan", "pad"])) == ["padang"]
-    assert marked(best_snippet([text], ["makan", "pad"], prefix_last=False)) == []
+    text = "kopling padang"
+    assert marked(best_snippet([text], ["kop", "pad"])) == ["padang"]
+    assert marked(best_snippet([text], ["kop", "pad"], prefix_last=False)) == []
+
+
+def test_words_sharing_the_stem_are_marked_where_the_word_as_typed_is_missing() -> None:
+    # the engine finds "dikirim" and "pengiriman" for "kirim" by their Snowball stem
+    text = "Paket dikirim besok, pengiriman cepat"
+    assert marked(best_snippet([text], ["kirim"], prefix_last=False)) == [
+        "dikirim", "pengiriman"]
+    assert marked(best_snippet(["cached pages"], ["caching"], prefix_last=False)) == ["cached"]
+    # where "kirim" itself is in the document, only it is marked
+    assert marked(best_snippet(["kirim atau dikirim"], ["kirim"], prefix_last=False)) == [
+        "kirim"]
 
 
 def test_exact_mode_has_no_typos_nor_prefix() -> None:
@@ -167,6 +178,7 @@ def _osa(a: str, b: str) -> int:
 def test_matcher_agrees_with_a_brute_force_distance(term: str, word: str, prefix: bool) -> None:
     from search_svc.query import typo_budget
     from search_svc.snippets import term_matcher
+    from search_svc.stemming import LANGUAGES, query_stems, word_stems
 
     budget = typo_budget(term)
     if word[:1] != term[:1]:
@@ -175,6 +187,9 @@ def test_matcher_agrees_with_a_brute_force_distance(term: str, word: str, prefix
         expected = any(_osa(term, word[:k]) <= budget for k in range(len(word) + 1))
     else:
         expected = _osa(term, word) <= budget
+    # ... or the two share a Snowball stem, as the engine's stemmed fields match them
+    expected = expected or any(set(word_stems([word], lang)[0]) & set(query_stems(term, lang))
+                               for lang in LANGUAGES)
     assert (term_matcher([term], prefix_last=prefix)(word) == 0) is expected
 
 
@@ -231,7 +246,7 @@ def test_passing_over_a_text_never_loses_its_matches(texts: list[str], terms: li
     from search_svc.snippets import term_matcher
 
     match = term_matcher(terms, prefix_last=prefix_last)
-    present = frozenset().union(*(match.typed_in(t) for t in texts if t)) & match.typo_terms
+    present = frozenset().union(*(match.typed_in(t) for t in texts if t)) & match.variant_terms
     expected = next((t for t in texts if t and find_matches(
         t, terms, prefix_last=prefix_last, present=present)), None)
     got = best_snippet(texts, terms, prefix_last=prefix_last)

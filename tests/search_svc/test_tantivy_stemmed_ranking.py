@@ -99,3 +99,16 @@ def test_an_index_of_an_older_schema_starts_empty_for_a_backfill(tmp_path: Path)
         assert [p.name for p in root.iterdir() if p.is_dir()] == [e.stats().detail["generation"]]
     finally:
         e.close()
+
+
+def test_a_stem_match_is_what_the_snippet_marks(engine: TantivyEngine) -> None:
+    engine.write([doc(1, "Jadwal paket", "Paket Anda dikirim besok pagi."),
+                  doc(2, "Kirim paket", "Ongkos kirim gratis.")], [])
+    hits = {h.key: h.snippet for h in engine.search(
+        SearchQuery(tenant_id=T, text=parse_query("kirim ").text)).hits}
+    assert "<mark>dikirim</mark>" in hits["blog:1"]  # found by its stem alone
+    assert "<mark>kirim</mark>" in hits["blog:2"]
+    # a misspelling has no stem in the index: its typo variants are marked, not stems
+    hits = {h.key: h.snippet for h in engine.search(
+        SearchQuery(tenant_id=T, text=parse_query("kirin ").text)).hits}
+    assert "<mark>kirim</mark>" in hits["blog:2"]
