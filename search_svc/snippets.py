@@ -100,6 +100,7 @@ class TermMatcher:
         self._by_stem: dict[tuple[str, str], set[str]] = {}  # wanted stem -> such words
         # terms that get variants (stems, typos) where the document lacks them as typed
         self.variant_terms = frozenset(term for _, term, _ in self._stems) | self.typo_terms
+        self._narrowers: dict[frozenset[str], re.Pattern[str] | None] = {}
 
     def __call__(self, word: str) -> int:
         """The term ``word`` matches on its own (a one-word text), or -1."""
@@ -147,6 +148,37 @@ class TermMatcher:
                 if w not in hits:
                     hits[w] = i
         return hits
+
+    def candidates(self, low: str, present: frozenset[str]) -> set[str] | None:
+        """For lowercased ASCII-word text holding no term as typed: a superset of the
+        words that can match (stem and typo candidates), found by one regex instead
+        of collecting every word; None when no narrowing applies."""
+        wanted = self.variant_terms - present
+        if wanted not in self._narrowers:
+            self._narrowers[wanted] = self._narrower(wanted)
+        pattern = self._narrowers[wanted]
+        return set(pattern.findall(low)) if pattern is not None else None
+
+    def _narrower(self, wanted: frozenset[str]) -> re.Pattern[str] | None:
+        word = r"[^\W_]"
+        shapes: list[str] = []
+        for _, term, keys in self._stems:  # words holding a core of one of its stems
+            if term in wanted:
+                for _, stem in keys:
+                    core = stem[1:-1] if len(stem) > 3 else stem
+                    shapes.append(f"{word}*{re.escape(core)}{word}*")
+        for _, term, budget, prefix in self._fuzzy:
+            if term not in wanted:
+                continue
+            if term[0] not in TYPO_INITIALS:
+                return None  # typos of such a word may start anywhere: every word
+            shapes.append(f"{re.escape(term[0])}{word}*")  # its first letter kept
+            if budget > 1:  # or changed, as its one typo: about its length
+                low, high = len(term) - 1, "" if prefix else len(term) + 1
+                shapes.append(f"{word}{{{low},{high}}}")
+        if not shapes:
+            return None
+        return re.compile(rf"(?<!{word})(?:{'|'.join(shapes)})(?!{word})")
 
     def _learn_stems(self, new: set[str]) -> None:
         if not new or self._stem_cores is None:
@@ -265,7 +297,8 @@ def _find_ascii(scan: str, match: TermMatcher,
     the scanning done by ``re``: match each distinct word once, then find the matching
     ones in one pass."""
     low = scan.lower()  # ASCII words, punctuation of any kind: offsets are unchanged
-    hits = match.matching(set(_WORD.findall(low)), present)
+    words = match.candidates(low, present) if not match.typed_in(scan) else None
+    hits = match.matching(set(_WORD.findall(low)) if words is None else words, present)
     if not hits:
         return []
     alternation = "|".join(re.escape(w) for w in sorted(hits, key=len, reverse=True))
