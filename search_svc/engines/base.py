@@ -99,6 +99,10 @@ class EngineStats:
 class KeywordEngine(Protocol):
     """What the indexer and the search API need from a keyword engine."""
 
+    # search() only computes, in this process (no network, no waiting on another
+    # process): the API may call it on its event loop instead of a worker thread
+    searches_in_process: bool
+
     def write(self, upserts: Sequence[Document], deletes: Sequence[str],
               checkpoint: str | None = None) -> None:
         """Replace ``upserts`` whole, delete ``deletes`` (absent keys are fine), and record

@@ -57,6 +57,8 @@ def _translated(what: str) -> Iterator[None]:
 class MeiliEngine:
     """``MeiliEngine(url, key, index_uid, writer=...)``; both modes share one index."""
 
+    searches_in_process = False  # each search is an HTTP request to Meilisearch
+
     def __init__(self, url: str, api_key: str | None, index_uid: str, *, writer: bool,
                  timeout_s: float = 10.0, task_timeout_s: float = 300.0,
                  _shadow: bool = False) -> None:

@@ -88,6 +88,8 @@ def _to_tantivy(doc: Document) -> tantivy.Document:
 class TantivyEngine:
     """``TantivyEngine(root, writer=True)`` in the indexer, ``writer=False`` in the API."""
 
+    searches_in_process = True
+
     def __init__(self, root: Path | str, *, writer: bool, heap_size: int = 50_000_000,
                  _generation: str | None = None) -> None:
         self.root = Path(root)
