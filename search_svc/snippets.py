@@ -174,8 +174,8 @@ class TermMatcher:
                 return None  # typos of such a word may start anywhere: every word
             shapes.append(f"{re.escape(term[0])}{word}*")  # its first letter kept
             if budget > 1:  # or changed, as its one typo: about its length
-                low, high = len(term) - 1, "" if prefix else len(term) + 1
-                shapes.append(f"{word}{{{low},{high}}}")
+                shortest, longest = len(term) - 1, "" if prefix else len(term) + 1
+                shapes.append(f"{word}{{{shortest},{longest}}}")
         if not shapes:
             return None
         return re.compile(rf"(?<!{word})(?:{'|'.join(shapes)})(?!{word})")
@@ -270,7 +270,7 @@ def find_matches(text: str, terms: Sequence[str], *, prefix_last: bool = True,
                  exact: bool = False, matcher: TermMatcher | None = None,
                  present: frozenset[str] = frozenset()) -> list[tuple[int, int, int]]:
     """``(start, end, term index)`` of every matching word in the first ``SCAN_CHARS``;
-    terms in ``present`` (typed elsewhere in the document) get no typo search."""
+    terms in ``present`` (typed elsewhere in the document) get no stem or typo search."""
     if not terms:
         return []
     match = matcher or term_matcher(terms, prefix_last=prefix_last, exact=exact)
