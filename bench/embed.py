@@ -17,8 +17,6 @@ of ``docs/benchmarks.md``.
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
 import statistics
 import sys
 import tempfile
@@ -441,16 +439,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     missed = [t["name"] for t in result["targets"] if not t["passed"]]
     print(f"\n{len(missed)} of {len(result['targets'])} targets missed"
           + (f" ({', '.join(missed)})" if missed else "") + f"; total {result['elapsed_s']:.0f} s")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report.finite(result), indent=2, ensure_ascii=False) + "\n")
-    print(f"wrote {args.json}")
-    if args.write_docs:
-        shown = list(argv if argv is not None else sys.argv[1:])
-        command = shlex.join([".venv/bin/python", "bench/embed.py",
-                              *[a for a in shown if a != "--write-docs"]])
-        DOCS_FILE.write_text(report.replace_subsection(
-            DOCS_FILE.read_text(), HEADING, docs_section(result, command)))
-        print(f"updated {DOCS_FILE.relative_to(ROOT)}")
+    report.save(result, args.json, script="bench/embed.py", argv=argv,
+                docs=(DOCS_FILE, HEADING, lambda command: docs_section(result, command))
+                if args.write_docs else None)
     return 0
 
 

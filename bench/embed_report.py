@@ -1,22 +1,26 @@
 """Tables and the docs section shared by ``bench/embed.py`` and ``bench/search_hybrid.py``.
 
-Pure string work: rows as aligned text for the terminal or markdown for
-``docs/benchmarks.md``, and ``replace_subsection``, which rewrites one ``### `` subsection
-inside the ``<!-- semantic:start -->`` … ``<!-- semantic:end -->`` block and leaves every
-other subsection there (the relevance tables) untouched.
+Rows as aligned text for the terminal or markdown for ``docs/benchmarks.md``;
+``replace_subsection``, which rewrites one ``### `` subsection inside the
+``<!-- semantic:start -->`` … ``<!-- semantic:end -->`` block and leaves every other
+subsection there (the relevance tables) untouched; and ``save``, which writes a run's JSON
+and, when asked, its subsection.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import platform
 import re
-from collections.abc import Sequence
+import shlex
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["finite", "machine", "markdown", "replace_subsection", "text_table"]
+__all__ = ["finite", "machine", "markdown", "replace_subsection", "save", "text_table"]
 
 START, END = "<!-- semantic:start -->", "<!-- semantic:end -->"
 
@@ -78,3 +82,18 @@ def finite(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [finite(v) for v in value]
     return value
+
+
+def save(result: dict[str, Any], json_path: Path, *, script: str,
+         argv: Sequence[str] | None, docs: tuple[Path, str, Callable[[str], str]] | None) -> None:
+    """Write ``result`` to ``json_path``; with ``docs`` = (file, heading, section builder),
+    also rewrite that subsection, its command line being ``script`` with ``argv``."""
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(finite(result), indent=2, ensure_ascii=False) + "\n")
+    print(f"wrote {json_path}")
+    if docs is not None:
+        path, heading, section = docs
+        shown = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--write-docs"]
+        command = shlex.join([".venv/bin/python", script, *shown])
+        path.write_text(replace_subsection(path.read_text(), heading, section(command)))
+        print(f"updated {path}")

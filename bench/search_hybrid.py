@@ -19,9 +19,7 @@ Prints the table and PASS/MISS, writes ``bench/results/search_hybrid.json`` and,
 from __future__ import annotations
 
 import argparse
-import json
 import random
-import shlex
 import shutil
 import statistics
 import sys
@@ -355,15 +353,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                  log_dir=args.json.parent)
     print(report.text_table(table_rows(result)))
     print(f"\n{target_line(result)}; total {result['elapsed_s']:.0f} s")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report.finite(result), indent=2, ensure_ascii=False) + "\n")
-    print(f"wrote {args.json}")
-    if args.write_docs:
-        shown = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--write-docs"]
-        command = shlex.join([".venv/bin/python", "bench/search_hybrid.py", *shown])
-        DOCS_FILE.write_text(report.replace_subsection(
-            DOCS_FILE.read_text(), HEADING, docs_section(result, command)))
-        print(f"updated {DOCS_FILE.relative_to(ROOT)}")
+    report.save(result, args.json, script="bench/search_hybrid.py", argv=argv,
+                docs=(DOCS_FILE, HEADING, lambda command: docs_section(result, command))
+                if args.write_docs else None)
     return 0
 
 
