@@ -101,6 +101,7 @@ class TermMatcher:
         # terms that get variants (stems, typos) where the document lacks them as typed
         self.variant_terms = frozenset(term for _, term, _ in self._stems) | self.typo_terms
         self._narrowers: dict[frozenset[str], re.Pattern[str] | None] = {}
+        self._typed_pattern: re.Pattern[str] | None = None
 
     def __call__(self, word: str) -> int:
         """The term ``word`` matches on its own (a one-word text), or -1."""
@@ -148,6 +149,25 @@ class TermMatcher:
                 if w not in hits:
                     hits[w] = i
         return hits
+
+    def term(self, index: int) -> str:
+        return self._terms[index]
+
+    def typed_spans(self, low: str) -> list[tuple[int, int, int]]:
+        """``(start, end, term index)`` of the terms as typed (and the last term's
+        prefix) in lowercased text whose words are all ASCII: ``matching``'s typed hits,
+        found in place by one precompiled regex."""
+        if self._typed_pattern is None:
+            word = r"[^\W_]"
+            shapes = [re.escape(t) + rf"(?!{word})"
+                      for t in sorted(self._exact, key=len, reverse=True)]
+            if self._prefix is not None:
+                shapes.append(re.escape(self._prefix) + f"{word}*")
+            self._typed_pattern = re.compile(rf"(?<!{word})(?:{'|'.join(shapes)})")
+        exact, last = self._exact, self._last
+        return [(m.start(), m.end(), exact.get(m.group(), last))
+                for m in self._typed_pattern.finditer(low)
+                if m.end() - m.start() <= MAX_TOKEN_CHARS]
 
     def candidates(self, low: str, present: frozenset[str]) -> set[str] | None:
         """For lowercased ASCII-word text holding no term as typed: a superset of the
@@ -297,7 +317,13 @@ def _find_ascii(scan: str, match: TermMatcher,
     the scanning done by ``re``: match each distinct word once, then find the matching
     ones in one pass."""
     low = scan.lower()  # ASCII words, punctuation of any kind: offsets are unchanged
-    words = match.candidates(low, present) if not match.typed_in(scan) else None
+    if match.typed_in(scan):
+        spans = match.typed_spans(low)
+        if match.variant_terms <= present | {match.term(i) for _, _, i in spans}:
+            return spans  # every term typed here or elsewhere: no variant to look for
+        words = None
+    else:
+        words = match.candidates(low, present)
     hits = match.matching(set(_WORD.findall(low)) if words is None else words, present)
     if not hits:
         return []
