@@ -20,6 +20,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.keyword_report import cpu_model
+
 __all__ = ["finite", "machine", "markdown", "replace_subsection", "save", "text_table"]
 
 START, END = "<!-- semantic:start -->", "<!-- semantic:end -->"
@@ -57,19 +59,11 @@ def replace_subsection(text: str, heading: str, body: str) -> str:
 
 
 def machine() -> dict[str, Any]:
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     try:
         load = os.getloadavg()[0]
     except OSError:
         load = math.nan
-    return {"cores": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
+    return {"cores": os.cpu_count(), "cpu": cpu_model(), "python": platform.python_version(),
             "load_1min_at_start": round(load, 2)}
 
 

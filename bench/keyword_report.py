@@ -8,11 +8,14 @@ for, PASS/MISS per target, and the same tables as aligned text (terminal) or mar
 from __future__ import annotations
 
 import math
+import platform
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 __all__ = [
+    "cpu_model",
     "Sample",
     "Stats",
     "Target",
@@ -294,3 +297,14 @@ def replace_section(text: str, body: str, name: str = "keyword") -> str:
     if i < 0 or j < i:
         raise ValueError(f"markers {start} … {end} not found")
     return text[: i + len(start)] + "\n" + body.strip("\n") + "\n" + text[j:]
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), for the machine line of a report."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or ""

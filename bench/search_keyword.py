@@ -158,15 +158,7 @@ def commit_to_searchable(corpus: Corpus, api: HttpPeer, n: int, *, log: Path,
 
 
 def _machine() -> dict[str, Any]:
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cores": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
+    return {"cores": os.cpu_count(), "cpu": report.cpu_model(), "python": platform.python_version(),
             "platform": platform.platform(), "tantivy": metadata.version("tantivy")}
 
 
