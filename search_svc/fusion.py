@@ -57,12 +57,7 @@ def fuse_ranks(rankings: Sequence[Sequence[K]], *, k: float = RRF_K,
     """
     if k <= 0:
         raise ValueError("k must be positive")
-    if weights is None:
-        weights = [1.0] * len(rankings)
-    if len(weights) != len(rankings):
-        raise ValueError("one weight per ranking")
-    if any(w < 0 for w in weights):
-        raise ValueError("weights must not be negative")
+    weights = _weights(weights, len(rankings), "ranking")
     n = len(rankings)
     scores: dict[K, float] = {}
     ranks: dict[K, list[int | None]] = {}
@@ -102,12 +97,7 @@ def fuse_scores(lists: Sequence[Sequence[tuple[K, float]]], *,
     Within one list a repeated key counts at its first position. Ties are broken like
     ``fuse_ranks``.
     """
-    if weights is None:
-        weights = [1.0] * len(lists)
-    if len(weights) != len(lists):
-        raise ValueError("one weight per list")
-    if any(w < 0 for w in weights):
-        raise ValueError("weights must not be negative")
+    weights = _weights(weights, len(lists), "list")
     n = len(lists)
     zs: list[dict[K, float]] = []
     ranks: dict[K, list[int | None]] = {}
@@ -126,6 +116,17 @@ def fuse_scores(lists: Sequence[Sequence[tuple[K, float]]], *,
                                                                     strict=True))
               for key in ranks}
     return _ranked(ranks, scores, limit)
+
+
+def _weights(weights: Sequence[float] | None, n: int, what: str) -> Sequence[float]:
+    """``weights`` checked (one per input, none negative); all 1 when not given."""
+    if weights is None:
+        return [1.0] * n
+    if len(weights) != n:
+        raise ValueError(f"one weight per {what}")
+    if any(w < 0 for w in weights):
+        raise ValueError("weights must not be negative")
+    return weights
 
 
 def _ranked(ranks: dict[K, list[int | None]], scores: dict[K, float],
