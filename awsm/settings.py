@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     meili_key: str | None = None
     meili_index: str = "awsm_documents"
     meili_timeout_s: float = 10.0
+    # indexing memory of a Tantivy rebuild (backfill); see docs/configuration.md
+    tantivy_rebuild_memory_mb: int = 1000
 
     # change-data capture
     slot_name: str = "awsm_slot"
@@ -136,6 +138,13 @@ class Settings(BaseSettings):
     def _token_limit(cls, v: int | None) -> int | None:
         if v is not None and v < 16:
             raise ValueError("must be at least 16 tokens (or unset for the model's own limit)")
+        return v
+
+    @field_validator("tantivy_rebuild_memory_mb")
+    @classmethod
+    def _tantivy_memory(cls, v: int) -> int:
+        if not 16 <= v <= 4000:  # tantivy's limits for one indexing thread
+            raise ValueError("must be between 16 and 4000 (megabytes)")
         return v
 
     @field_validator("slot_name", "publication_name")

@@ -39,6 +39,9 @@ TENANT_SLUG = "bench-kw"  # one 100k-document site: the tenant filter narrows no
 SLOT = "bench_keyword"
 _DB = "awcms"
 _MARKER = "corpus.json"
+# How the kept index was built; a kept corpus built otherwise is re-indexed.
+# 2: a backfill commits once, into one segment (search_svc/engines/tantivy.py)
+INDEX_BUILD = 2
 _LOAD_CHUNK = 10_000
 
 Progress = Callable[[str], None]
@@ -131,15 +134,18 @@ def open_corpus(root: Path, *, docs: int, seed: int, keep: bool,
         url = pg.url(_DB)
         settings = _settings(root, url)
         pointer = read_pointer(settings.tantivy_dir)
-        if pointer is None or pointer.get("schema_version") != SCHEMA_VERSION:
-            # the index predates the engine's schema: the indexer backfills a new one
-            progress(f"  index: schema {pointer and pointer.get('schema_version')} is not "
-                     f"{SCHEMA_VERSION}, re-indexing")
+        schema = pointer and pointer.get("schema_version")
+        if schema != SCHEMA_VERSION or saved.get("index_build") != INDEX_BUILD:
+            # the index predates the engine's schema or way of building: the indexer
+            # backfills a new one
+            progress(f"  index: schema {schema}, build {saved.get('index_build')}; the "
+                     f"engine's are {SCHEMA_VERSION} and {INDEX_BUILD}: re-indexing")
             try:
                 index_corpus(settings, url, progress)
             except BaseException:
                 pg.stop()
                 raise
+            marker.write_text(json.dumps({**saved, "index_build": INDEX_BUILD}))
         return Corpus(root, pg, url, settings, saved["tenant_id"], docs, seed,
                       saved["build_s"])
     if root.exists():
@@ -165,7 +171,7 @@ def open_corpus(root: Path, *, docs: int, seed: int, keep: bool,
         raise
     marker.write_text(json.dumps({
         "docs": docs, "seed": seed, "tenant_id": tenant_id, "build_s": timings,
-        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "index_build": INDEX_BUILD, "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }))
     return Corpus(root, pg, url, settings, tenant_id, docs, seed, timings)
 

@@ -41,7 +41,8 @@ def open_engine(settings: Settings, *, writer: bool) -> KeywordEngine:
     if kind == "tantivy":
         from search_svc.engines.tantivy import TantivyEngine
 
-        return TantivyEngine(settings.tantivy_dir, writer=writer)
+        return TantivyEngine(settings.tantivy_dir, writer=writer,
+                             rebuild_heap_size=settings.tantivy_rebuild_memory_mb * 1_000_000)
     if kind == "meilisearch":
         from search_svc.engines.meili import MeiliEngine
 

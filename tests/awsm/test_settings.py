@@ -24,6 +24,13 @@ def test_every_bad_variable_is_reported_at_once() -> None:
     assert "AWSM_PORT" in text and "AWSM_SLOT_NAME" in text and "AWSM_ENGINE" in text
 
 
+@pytest.mark.parametrize("raw", ["0", "15", "4001", "-5", "lots"])
+def test_tantivy_rebuild_memory_is_bounded(raw: str) -> None:
+    with pytest.raises(ConfigError, match="AWSM_TANTIVY_REBUILD_MEMORY_MB"):
+        load_settings({"AWSM_TANTIVY_REBUILD_MEMORY_MB": raw})
+    assert load_settings({"AWSM_TANTIVY_REBUILD_MEMORY_MB": "64"}).tantivy_rebuild_memory_mb == 64
+
+
 def test_production_refuses_to_start_unsafe() -> None:
     with pytest.raises(ConfigError) as err:
         load_settings({}).validate_for("api")

@@ -460,3 +460,54 @@ def test_tantivy_failed_commit_is_unavailable_never_silent(tmp_path: Path) -> No
         with pytest.raises(EngineUnavailable):
             writer.write([doc(n, "Dua")], [], checkpoint=str(n))
     writer.close()
+
+
+def test_tantivy_rebuild_commits_once_into_one_segment(tmp_path: Path) -> None:
+    """A rebuild's chunks are committed together (at its checkpoint or at swap), so it
+    goes live as one segment, not one per chunk: every segment repeats the term
+    dictionary a typo query walks."""
+    from search_svc.engines.tantivy import TantivyEngine
+
+    writer = TantivyEngine(tmp_path / "idx", writer=True, heap_size=15_000_000,
+                           rebuild_heap_size=60_000_000)
+    reader = TantivyEngine(tmp_path / "idx", writer=False)
+    for n in range(3):  # the streaming writer commits each batch: a segment apiece
+        writer.write([doc(n, f"Lama {n}")], [])
+    assert writer.stats().detail["segments"] == 3
+    shadow = writer.begin_rebuild()
+    for chunk in range(5):
+        shadow.write([doc(100 * chunk + i, f"Baru pemerintahan {i}") for i in range(50)], [])
+    assert reader.search(q("baru")).total == 0  # not live before the swap
+    writer.swap(shadow)  # no checkpoint write: swap commits the chunks
+    assert reader.search(q("pemerintahan")).total == 250
+    assert reader.search(q("pemerintahn")).total == 250  # typo automaton over one segment
+    assert reader.stats().detail["segments"] == 1
+    assert reader.keys() == {f"blog:{100 * c + i}" for c in range(5) for i in range(50)}
+    writer.write([doc(999, "Sesudah swap")], [], checkpoint="0/5")  # streams on
+    assert reader.search(q("sesudah")).total == 1 and reader.checkpoint() == "0/5"
+    writer.close()
+    reader.close()
+
+
+def test_tantivy_rebuild_that_lost_its_writes_never_goes_live(tmp_path: Path) -> None:
+    import shutil
+
+    from search_svc.engines.tantivy import TantivyEngine
+    from search_svc.errors import EngineUnavailable
+
+    writer = TantivyEngine(tmp_path / "idx", writer=True, heap_size=15_000_000)
+    writer.write([doc(1, "Tetap")], [], checkpoint="0/1")
+    shadow = writer.begin_rebuild()
+    shadow.write([doc(2, "Buang")], [])  # not committed yet
+    live = {p.name for p in (tmp_path / "idx").glob("gen-*")} - {shadow._generation}
+    gone = tmp_path / "idx" / str(shadow._generation)
+    while gone.exists():  # its disk goes away (tantivy may be writing a file meanwhile)
+        shutil.rmtree(gone, ignore_errors=True)
+    with pytest.raises(EngineUnavailable):
+        writer.swap(shadow)
+    with pytest.raises(EngineUnavailable):  # and stays refused: never a partial rebuild
+        shadow.write([doc(3, "Lagi")], [], checkpoint="0/9")
+    assert {p.name for p in (tmp_path / "idx").glob("gen-*")} >= live
+    assert writer.keys() == {"blog:1"} and writer.checkpoint() == "0/1"
+    shadow.close()
+    writer.close()
