@@ -158,16 +158,19 @@ class TermMatcher:
         prefix) in lowercased text whose words are all ASCII: ``matching``'s typed hits,
         found in place by one precompiled regex."""
         if self._typed_pattern is None:
+            # words over MAX_TOKEN_CHARS are no tokens: the pattern never matches them
             word = r"[^\W_]"
             shapes = [re.escape(t) + rf"(?!{word})"
-                      for t in sorted(self._exact, key=len, reverse=True)]
-            if self._prefix is not None:
-                shapes.append(re.escape(self._prefix) + f"{word}*")
-            self._typed_pattern = re.compile(rf"(?<!{word})(?:{'|'.join(shapes)})")
+                      for t in sorted(self._exact, key=len, reverse=True)
+                      if len(t) <= MAX_TOKEN_CHARS]
+            prefix = self._prefix
+            if prefix is not None and len(prefix) <= MAX_TOKEN_CHARS:
+                rest = MAX_TOKEN_CHARS - len(prefix)
+                shapes.append(re.escape(prefix) + f"{word}{{0,{rest}}}(?!{word})")
+            self._typed_pattern = re.compile(
+                rf"(?<!{word})(?:{'|'.join(shapes)})" if shapes else "(?!)")
         exact, last = self._exact, self._last
-        return [(m.start(), m.end(), exact.get(m.group(), last))
-                for m in self._typed_pattern.finditer(low)
-                if m.end() - m.start() <= MAX_TOKEN_CHARS]
+        return [(*m.span(), exact.get(m[0], last)) for m in self._typed_pattern.finditer(low)]
 
     def candidates(self, low: str, present: frozenset[str]) -> set[str] | None:
         """For lowercased ASCII-word text holding no term as typed: a superset of the
@@ -288,15 +291,18 @@ def term_matcher(terms: Sequence[str], *, prefix_last: bool = True, exact: bool 
 
 def find_matches(text: str, terms: Sequence[str], *, prefix_last: bool = True,
                  exact: bool = False, matcher: TermMatcher | None = None,
-                 present: frozenset[str] = frozenset()) -> list[tuple[int, int, int]]:
+                 present: frozenset[str] = frozenset(),
+                 typed: frozenset[str] | None = None) -> list[tuple[int, int, int]]:
     """``(start, end, term index)`` of every matching word in the first ``SCAN_CHARS``;
-    terms in ``present`` (typed elsewhere in the document) get no stem or typo search."""
+    terms in ``present`` (typed elsewhere in the document) get no stem or typo search;
+    ``typed``, when given, is the matcher's ``typed_in`` of that scan, already known."""
     if not terms:
         return []
     match = matcher or term_matcher(terms, prefix_last=prefix_last, exact=exact)
     scan = text[:SCAN_CHARS]
     if scan.isascii() or not _NON_ASCII_WORD_CHAR.search(scan):
-        return _find_ascii(scan, match, present)
+        return _find_ascii(scan, match, present,
+                           match.typed_in(scan) if typed is None else typed)
     spans = word_spans(scan)
     hits = match.matching({word for _, _, word in spans}, present)
     found: list[tuple[int, int, int]] = []
@@ -311,13 +317,13 @@ def find_matches(text: str, terms: Sequence[str], *, prefix_last: bool = True,
     return found
 
 
-def _find_ascii(scan: str, match: TermMatcher,
-                present: frozenset[str]) -> list[tuple[int, int, int]]:
+def _find_ascii(scan: str, match: TermMatcher, present: frozenset[str],
+                typed: frozenset[str]) -> list[tuple[int, int, int]]:
     """For text whose words are all ASCII: the same result as the general path, with
     the scanning done by ``re``: match each distinct word once, then find the matching
     ones in one pass."""
     low = scan.lower()  # ASCII words, punctuation of any kind: offsets are unchanged
-    if match.typed_in(scan):
+    if typed:
         spans = match.typed_spans(low)
         if match.variant_terms <= present | {match.term(i) for _, _, i in spans}:
             return spans  # every term typed here or elsewhere: no variant to look for
@@ -394,10 +400,11 @@ def render(text: str, start: int, end: int, spans: Sequence[tuple[int, int, int]
 def build_snippet(text: str, terms: Sequence[str], *, prefix_last: bool = True,
                   exact: bool = False, size: int = SNIPPET_CHARS,
                   matcher: TermMatcher | None = None,
-                  present: frozenset[str] = frozenset()) -> Snippet:
+                  present: frozenset[str] = frozenset(),
+                  typed: frozenset[str] | None = None) -> Snippet:
     """The ~``size``-character window of ``text`` with the most matches, highlighted."""
     matches = find_matches(text, terms, prefix_last=prefix_last, exact=exact,
-                           matcher=matcher, present=present)
+                           matcher=matcher, present=present, typed=typed)
     if not matches:
         start, end = _window(text, 0, 0, size)
         return Snippet(render(text, start, end, ()), start, end, 0)
@@ -437,7 +444,8 @@ def best_snippet(texts: Sequence[str], terms: Sequence[str], *, prefix_last: boo
             if not here and not searched:
                 continue  # nothing to mark here: no word as typed, no variant to look for
             snip = build_snippet(text, terms, prefix_last=prefix_last, exact=exact, size=size,
-                                 matcher=match, present=match.variant_terms - searched)
+                                 matcher=match, present=match.variant_terms - searched,
+                                 typed=here)
             if snip.matches:
                 return snip.html
     start, end = _window(texts[0], 0, 0, size)
