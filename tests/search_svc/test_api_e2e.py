@@ -94,9 +94,16 @@ def test_bad_parameters_are_400_with_a_json_error(seeded: Stack, params: dict[st
     assert "no-store" in r.headers["cache-control"]
 
 
-def test_non_utf8_query_string_is_a_400(seeded: Stack) -> None:
-    r = seeded.client.get("/v1/search?tenant=kopi&q=%ff%fe")
+@pytest.mark.parametrize("q", ["%ff%fe", "%ED%A0%80", "kopi%C0%AF", "%F4%90%80%80"])
+def test_non_utf8_query_string_is_a_400(seeded: Stack, q: str) -> None:
+    # invalid bytes, an encoded lone surrogate, an overlong form, a code point past U+10FFFF
+    r = seeded.client.get(f"/v1/search?tenant=kopi&q={q}")
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_query"
+
+
+def test_any_unicode_query_round_trips_into_the_json_body(seeded: Stack) -> None:
+    body = seeded.search(q="kopi \U0001f600 \u00e9\u0000 \u202e\u4e2d\u6587")
+    assert body["query"].startswith("kopi") and isinstance(body["hits"], list)
 
 
 def test_repeated_single_value_parameter_is_a_400(seeded: Stack) -> None:
