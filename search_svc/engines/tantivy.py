@@ -221,9 +221,7 @@ class TantivyEngine:
               checkpoint: str | None = None) -> None:
         if not self.writer_mode:
             raise EngineUnavailable(detail="this tantivy engine was opened read-only")
-        if self._lost_writes:
-            raise EngineUnavailable(detail="this rebuild lost uncommitted documents to a "
-                                           "failed write; start the rebuild over")
+        self._refuse_if_lost()
         if self._writer is None:
             with self._lock:
                 self._recreate_writer()
@@ -268,9 +266,7 @@ class TantivyEngine:
 
     def _commit_rebuild(self) -> None:
         """Commit a rebuild's writes that no checkpoint has committed yet (swap)."""
-        if self._lost_writes:
-            raise EngineUnavailable(detail="this rebuild lost uncommitted documents to a "
-                                           "failed write; start the rebuild over")
+        self._refuse_if_lost()
         if not self._uncommitted:
             return
         try:
@@ -281,6 +277,11 @@ class TantivyEngine:
             raise EngineUnavailable(detail=f"tantivy commit: {exc}") from exc
         self._uncommitted = False
         self._after_commit(None)
+
+    def _refuse_if_lost(self) -> None:
+        if self._lost_writes:
+            raise EngineUnavailable(detail="this rebuild lost uncommitted documents to a "
+                                           "failed write; start the rebuild over")
 
     def _writer_heap_size(self) -> int:
         return self._rebuild_heap_size if self._shadow else self._heap_size
