@@ -8,11 +8,13 @@ thread; never touches the network or the cache. Every decoder failure becomes a 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import struct
 import time
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,6 +68,20 @@ class Probe:
     frames: int
 
 
+@contextlib.contextmanager
+def _decoder_errors() -> Iterator[None]:
+    """Pillow's ways of refusing a damaged, hostile or oversized file, as our 4xx errors
+    (opening the file included: ``Image.open`` raises some of them itself)."""
+    try:
+        yield
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise SourceTooLarge("The image has too many pixels.", detail=str(exc)) from exc
+    except MemoryError as exc:
+        raise SourceTooLarge("The image is too large to decode.") from exc
+    except _DECODE_ERRORS as exc:
+        raise ImageDecodeError(detail=f"{type(exc).__name__}: {exc}") from exc
+
+
 class _Deadline:
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
@@ -82,15 +98,8 @@ def render(path: Path, spec: TransformSpec, accept: str | None, limits: Limits) 
     with path.open("rb") as fh:
         source_format = sniff_format(fh.read(HEAD_BYTES))
         fh.seek(0)
-        try:
-            with Image.open(fh, formats=[PIL_NAMES[source_format]]) as im:
-                return _render_open(im, source_format, spec, accept, limits, deadline)
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise SourceTooLarge("The image has too many pixels.", detail=str(exc)) from exc
-        except MemoryError as exc:
-            raise SourceTooLarge("The image is too large to decode.") from exc
-        except _DECODE_ERRORS as exc:
-            raise ImageDecodeError(detail=f"{type(exc).__name__}: {exc}") from exc
+        with _decoder_errors(), Image.open(fh, formats=[PIL_NAMES[source_format]]) as im:
+            return _render_open(im, source_format, spec, accept, limits, deadline)
 
 
 def probe(path: Path, limits: Limits) -> Probe:
@@ -98,25 +107,18 @@ def probe(path: Path, limits: Limits) -> Probe:
     with path.open("rb") as fh:
         source_format = sniff_format(fh.read(HEAD_BYTES))
         fh.seek(0)
-        try:
-            with Image.open(fh, formats=[PIL_NAMES[source_format]]) as im:
-                width, height = im.size
-                _check_pixels(width, height, limits)
-                orientation = im.getexif().get(_ORIENTATION, 1)
-                frames = 0
-                for frames, frame in enumerate(ImageSequence.Iterator(im), start=1):
-                    if frames > limits.max_frames or frames * width * height > \
-                            limits.max_source_pixels:
-                        raise SourceTooLarge("The animation has too many frames.")
-                    if source_format == "jpeg":
-                        frame.draft(frame.mode, (max(1, width // 8), max(1, height // 8)))
-                    frame.load()
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise SourceTooLarge("The image has too many pixels.", detail=str(exc)) from exc
-        except MemoryError as exc:
-            raise SourceTooLarge("The image is too large to decode.") from exc
-        except _DECODE_ERRORS as exc:
-            raise ImageDecodeError(detail=f"{type(exc).__name__}: {exc}") from exc
+        with _decoder_errors(), Image.open(fh, formats=[PIL_NAMES[source_format]]) as im:
+            width, height = im.size
+            _check_pixels(width, height, limits)
+            orientation = im.getexif().get(_ORIENTATION, 1)
+            frames = 0
+            for frames, frame in enumerate(ImageSequence.Iterator(im), start=1):
+                if frames > limits.max_frames or frames * width * height > \
+                        limits.max_source_pixels:
+                    raise SourceTooLarge("The animation has too many frames.")
+                if source_format == "jpeg":
+                    frame.draft(frame.mode, (max(1, width // 8), max(1, height // 8)))
+                frame.load()
     if orientation in (5, 6, 7, 8):
         width, height = height, width
     return Probe(source_format, width, height, frames)
