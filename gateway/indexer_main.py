@@ -1,8 +1,9 @@
 """Runs the indexer in this process until SIGTERM/SIGINT: ``awsm indexer``.
 
-Any failure is recorded in ``search.indexer_status`` and ends the process with a
-non-zero code; the supervisor (``awsm up``, systemd, Kubernetes) restarts it and the
-slot replays from the last durable position.
+Any failure ends the process with a non-zero code and is recorded in
+``search.indexer_status``, except a slot held by another indexer (that row is the other
+indexer's); the supervisor (``awsm up``, systemd, Kubernetes) restarts it and the slot
+replays from the last durable position.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ import logging
 import signal
 import threading
 
+from awsm.errors import ConfigError
 from awsm.settings import Settings
 from indexer.mapping import load_mapping
+from indexer.replication import SlotInUse
 from indexer.worker import Indexer
 from search_svc.engines import open_engine
 
@@ -40,6 +43,14 @@ def run_indexer(settings: Settings, *, reindex: bool = False) -> int:
             indexer.backfill()
         indexer.run(stop)
         return 0
+    except SlotInUse as exc:
+        # said in one line, and not written into the status row, which is the row of
+        # the indexer that holds the slot and is healthy
+        log.error("%s: %s", exc.code, exc)
+        return 1
+    except ConfigError as exc:
+        indexer.record_error(exc)
+        raise  # the CLI prints it without a traceback and exits 2
     except Exception as exc:
         log.exception("indexer failed")
         indexer.record_error(exc)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from awsm.db import connect
+from awsm.db import apply_migrations, connect, ensure_pgvector
 from awsm.errors import ConfigError
 from awsm.settings import Settings
 from indexer.changes import Batch, add_record
@@ -86,8 +86,14 @@ class Indexer:
 
     # start-up ------------------------------------------------------------
     def prepare(self) -> bool:
-        """Check the mapping against the database, ensure publication and slot.
+        """Apply awsm's migrations (the ``search`` schema; pgvector when embedding), check
+        the mapping against the database, ensure publication and slot.
         Returns True when a full backfill is needed."""
+        applied = apply_migrations(self.conn)
+        if applied:
+            log.info("applied migrations: %s", ", ".join(applied))
+        if self.embeddings_enabled:
+            ensure_pgvector(self.conn)
         self._check_columns()
         check_replica_identity(self.conn, self.mapping.tables)
         ensure_publication(self.conn, self.settings.publication_name, self.mapping.tables)

@@ -1,5 +1,5 @@
 -- awsm's own tables live in the `search` schema of the AWCMS database; AWCMS's tables
--- are only read. Applied by `awsm up` and by `awsm indexer --migrate`.
+-- are only read. Applied when `awsm up` and `awsm indexer` start.
 CREATE SCHEMA IF NOT EXISTS search;
 
 CREATE TABLE IF NOT EXISTS search.schema_migrations (
@@ -19,7 +19,7 @@ CREATE TABLE IF NOT EXISTS search.dead_letters (
     PRIMARY KEY (source_table, row_id)
 );
 
--- One row per indexer: where it stands, for /readyz and `awsm indexer --status`.
+-- One row per indexer (per slot): where it stands, for /readyz.
 CREATE TABLE IF NOT EXISTS search.indexer_status (
     slot_name        text PRIMARY KEY,
     system_id        text,

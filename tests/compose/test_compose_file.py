@@ -55,3 +55,23 @@ def test_secrets_are_required_not_defaulted() -> None:
 def test_dockerfile_pins_torch_before_the_project() -> None:
     text = (ROOT / "compose" / "Dockerfile").read_text()
     assert text.index("torch==2.13.0") < text.index("pip install '.[semantic]'")
+
+
+def test_volume_mount_points_exist_in_the_image_owned_by_its_user() -> None:
+    """A new named volume takes the owner of its mount point in the image: a mount point
+    the image lacks is root's, and the non-root service could not write its media."""
+    text = (ROOT / "compose" / "Dockerfile").read_text()
+    made = re.search(r"mkdir -p ([^&\n]+)&& chown -R awsm /data", text)
+    assert made is not None and "USER awsm" in text
+    dirs = made.group(1).split()
+    for name in ("api", "indexer"):
+        for volume in COMPOSE["services"][name].get("volumes", []):
+            target = volume.split(":")[1]
+            assert target.startswith("/data/") and target in dirs, volume
+
+
+def test_the_deployment_docs_demo_load_command_is_a_real_cli_command() -> None:
+    text = (ROOT / "docs" / "deployment.md").read_text()
+    found = re.search(r"run --rm api (awsm [a-z-]+)", text)
+    assert found is not None
+    build_parser().parse_args(found.group(1).split()[1:])

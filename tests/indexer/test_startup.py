@@ -1,0 +1,95 @@
+"""What ``awsm indexer`` does at start on a database that ``awsm up`` never prepared
+(production: Supabase): it creates awsm's ``search`` schema itself, says plainly when
+pgvector is missing and cannot be created, and a slot held by another indexer is one
+clear line, not a traceback, that leaves the other indexer's status alone."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+
+from awsm.db import ensure_pgvector
+from awsm.errors import ConfigError
+from indexer.mapping import load_mapping
+from indexer.replication import ReplicationStream, ensure_slot
+from indexer.worker import Indexer
+from search_svc.engines import open_engine
+from tests.fixtures.fix_stack import make_settings, seed_tenants
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_indexer_creates_its_search_schema(fresh_db: str, tmp_path: Path) -> None:
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA search CASCADE")  # AWCMS's tables only, as on Supabase
+        seed_tenants(conn)
+    settings = make_settings(fresh_db, tmp_path)
+    engine = open_engine(settings, writer=True)
+    indexer = Indexer(settings, load_mapping(None), engine, fresh_db)
+    try:
+        assert indexer.prepare() is True
+        indexer.backfill()
+        indexer.prepare()  # a restart: nothing left to apply, nothing fails
+    finally:
+        indexer.close()
+        engine.close()
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        applied = [r[0] for r in conn.execute(
+            "SELECT name FROM search.schema_migrations ORDER BY name")]
+        assert applied == sorted(p.name for p in (ROOT / "awsm" / "migrations").glob("*.sql"))
+        state = conn.execute("SELECT state FROM search.indexer_status WHERE slot_name = %s",
+                             (settings.slot_name,)).fetchone()
+        assert state is not None
+
+
+def test_missing_pgvector_that_the_role_cannot_create_is_a_clear_error(fresh_db: str) -> None:
+    role = f"plain_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(fresh_db, autocommit=True) as admin:
+        admin.execute("DROP EXTENSION vector CASCADE")
+        admin.execute(f"CREATE ROLE {role} LOGIN")
+    try:
+        with psycopg.connect(make_conninfo(fresh_db, user=role), autocommit=True) as conn:
+            with pytest.raises(ConfigError) as err:
+                ensure_pgvector(conn)
+        message = str(err.value)
+        assert "pgvector" in message and "CREATE EXTENSION vector" in message
+        assert "AWSM_EMBEDDER=none" in message
+        with psycopg.connect(fresh_db, autocommit=True) as admin:
+            ensure_pgvector(admin)  # a superuser: created
+            assert admin.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone()
+    finally:
+        with psycopg.connect(fresh_db, autocommit=True) as admin:
+            admin.execute(f"DROP ROLE {role}")
+
+
+def test_a_held_slot_is_one_line_and_leaves_the_holders_status_alone(
+        fresh_db: str, tmp_path: Path) -> None:
+    slot = f"s_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        assert ensure_slot(conn, slot) is True
+        conn.execute("CREATE PUBLICATION held_pub FOR TABLE blogs")
+        conn.execute("INSERT INTO search.indexer_status (slot_name, state) VALUES (%s, 'streaming')",
+                     (slot,))
+        holder = ReplicationStream(fresh_db, slot, "held_pub")
+        holder.open()
+        try:
+            env = {k: v for k, v in os.environ.items() if not k.startswith("AWSM_")}
+            env.update(AWSM_DATABASE_URL=fresh_db, AWSM_DATA_DIR=str(tmp_path),
+                       AWSM_SLOT_NAME=slot, AWSM_EMBEDDER="none", PYTHONPATH=str(ROOT))
+            run = subprocess.run([sys.executable, "-m", "gateway.cli", "indexer"], cwd=ROOT,
+                                 env=env, capture_output=True, text=True, timeout=120)
+        finally:
+            holder.close()
+        row = conn.execute("SELECT state, last_error FROM search.indexer_status "
+                           "WHERE slot_name = %s", (slot,)).fetchone()
+    assert run.returncode == 1, run.stderr
+    assert f"slot_in_use: replication slot '{slot}' is held by another process" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert row == ("streaming", None)
