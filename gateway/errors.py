@@ -1,8 +1,7 @@
 """Renders every error as one JSON shape: ``{"error": {"code": ..., "message": ...}}``.
 
 The only place exceptions become HTTP responses. Internal detail is logged, never
-sent; errors are never cacheable. AWCMS-compatible routes wrap the same body in their
-envelope through ``awcms_envelope``.
+sent; errors are never cacheable.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from awsm.settings import Settings
@@ -36,6 +37,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
                         help="the URL stops working this many seconds from now")
     parser.add_argument("--srcset", metavar="WIDTHS",
                         help="also print a srcset for these comma-separated widths")
+    parser.add_argument("--data-dir", type=Path,
+                        help="the data dir of a running `awsm up --demo`, whose keys to use "
+                             "when AWSM_SIGNING_KEYS is not set (default .awsm)")
     parser.set_defaults(func=sign_url)
     return parser
 
@@ -56,7 +60,12 @@ def sign_url(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     expires = int(time.time()) + args.expires if args.expires else None
     if args.srcset:
-        widths = [int(w) for w in args.srcset.split(",") if w.strip()]
+        try:
+            widths = [int(w) for w in args.srcset.split(",") if w.strip()]
+        except ValueError:
+            print("--srcset takes comma-separated widths in pixels, e.g. 320,640,1280.",
+                  file=sys.stderr)
+            return 2
         print(srcset(keys, args.source, widths, spec, expires))
     print(f"# options: {canonical_options(spec, expires)}", file=sys.stderr)
     print(sign_path(keys, spec, args.source, expires))

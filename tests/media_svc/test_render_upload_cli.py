@@ -175,6 +175,30 @@ def test_sign_url_without_keys_explains_the_fix(capsys) -> None:  # type: ignore
     assert "AWSM_SIGNING_KEYS" in capsys.readouterr().err
 
 
+def test_sign_url_uses_the_keys_of_the_demo_in_data_dir(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from gateway.cli import main
+    from media_svc.signing import verify
+
+    for name in ("AWSM_SIGNING_KEYS", "AWSM_DATA_DIR", "AWSM_CONFIG_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    secret = "demo:" + "s" * 40  # as `awsm up --demo` keeps it in <data-dir>/secrets.json
+    (tmp_path / "secrets.json").write_text(json.dumps({"AWSM_SIGNING_KEYS": secret}))
+    assert main(["sign-url", "blog/hero.jpg", "--width", "300", "--data-dir", str(tmp_path)]) == 0
+    _, _, _, signature, options, source = capsys.readouterr().out.strip().splitlines()[-1].split("/", 5)
+    verify(load_settings({}, signing_keys=secret).signing_key_list, signature, options, source)
+    assert main(["sign-url", "blog/hero.jpg", "--data-dir", str(tmp_path / "none")]) == 2
+
+
+def test_sign_url_refuses_a_bad_srcset_without_a_traceback(capsys) -> None:  # type: ignore[no-untyped-def]
+    parser = argparse.ArgumentParser()
+    commands.register(parser.add_subparsers())
+    args = parser.parse_args(["sign-url", "a.jpg", "--srcset", "320,big"])
+    assert args.func(args, load_settings({}, signing_keys="k1:" + "x" * 40)) == 2
+    assert "--srcset takes comma-separated widths" in capsys.readouterr().err
+
+
 def test_bad_media_settings_are_all_reported_at_start(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from awsm.errors import ConfigError
     from media_svc.api import build_router
