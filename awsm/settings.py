@@ -111,13 +111,18 @@ class Settings(BaseSettings):
     media_srcset_widths: str = "320,640,960,1280,1920"
     media_render_origin: str = ""
 
-    log_level: str = "info"
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, *args, **kwargs):  # type: ignore[no-untyped-def,override]
         # load_settings() merges file, environment and overrides itself, so the
         # precedence is explicit and tests can pass an isolated environment.
         return (init_settings,)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_level(cls, v: Any) -> Any:
+        return v.strip().lower() if isinstance(v, str) else v
 
     @field_validator("port")
     @classmethod

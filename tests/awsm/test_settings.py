@@ -31,6 +31,13 @@ def test_tantivy_rebuild_memory_is_bounded(raw: str) -> None:
     assert load_settings({"AWSM_TANTIVY_REBUILD_MEMORY_MB": "64"}).tantivy_rebuild_memory_mb == 64
 
 
+@pytest.mark.parametrize("raw", ["loud", "", "10", "info; rm -rf /"])
+def test_log_level_is_a_known_level(raw: str) -> None:
+    with pytest.raises(ConfigError, match="AWSM_LOG_LEVEL"):
+        load_settings({"AWSM_LOG_LEVEL": raw})
+    assert load_settings({"AWSM_LOG_LEVEL": " WARNING "}).log_level == "warning"
+
+
 def test_production_refuses_to_start_unsafe() -> None:
     with pytest.raises(ConfigError) as err:
         load_settings({}).validate_for("api")
