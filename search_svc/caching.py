@@ -33,7 +33,13 @@ def public_cache_control(max_age: int, s_maxage: int, swr: int) -> str:
     return f"public, max-age={max_age}, s-maxage={s_maxage}, stale-while-revalidate={swr}"
 
 
+def _tag_part(text: str) -> str:
+    """ASCII letters, digits, '-' and '.' kept, anything else '_': a header value (no
+    Latin-1 failure) that no separator (',', ' ') can split into another tag."""
+    return "".join(c if (c.isascii() and c.isalnum()) or c in "-." else "_" for c in text)
+
+
 def cache_tags(tenant: str, types: Sequence[str]) -> str:
-    safe = "".join(c if c.isalnum() or c in "-." else "_" for c in tenant)
-    tags = [f"awsm-tenant-{safe}"] + [f"awsm-tenant-{safe}-{t}" for t in types]
+    safe = _tag_part(tenant)
+    tags = [f"awsm-tenant-{safe}"] + [f"awsm-tenant-{safe}-{_tag_part(t)}" for t in types]
     return ",".join(tags)

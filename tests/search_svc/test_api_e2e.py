@@ -85,6 +85,9 @@ def test_hostile_query_strings_never_500(seeded: Stack, q: str) -> None:
     ({"tenant": "kopi", "mode": "magic"}, "invalid_query"),
     ({"q": "kopi"}, "invalid_query"),
     ({"tenant": "kopi", "type": ",".join(str(i) for i in range(50))}, "invalid_query"),
+    ({"tenant": "kopi", "q": "kopi", "locale": "id\u0000"}, "invalid_query"),
+    ({"tenant": "kopi", "q": "kopi", "locale": "x" * 10_000}, "invalid_query"),
+    ({"tenant": "kopi", "q": "kopi", "locale": "id' OR 1=1"}, "invalid_query"),
 ])
 def test_bad_parameters_are_400_with_a_json_error(seeded: Stack, params: dict[str, str],
                                                   code: str) -> None:
@@ -104,6 +107,32 @@ def test_non_utf8_query_string_is_a_400(seeded: Stack, q: str) -> None:
 def test_any_unicode_query_round_trips_into_the_json_body(seeded: Stack) -> None:
     body = seeded.search(q="kopi \U0001f600 \u00e9\u0000 \u202e\u4e2d\u6587")
     assert body["query"].startswith("kopi") and isinstance(body["hits"], list)
+
+
+@pytest.mark.parametrize("params", [
+    {"tenant": "\u65e5"}, {"tenant": "\uff4b\uff4f\uff50\uff49"}, {"tenant": "\u0663"},
+    {"tenant": "kopi", "type": "\U0001f600"}, {"tenant": "kopi", "type": "\ufeff"},
+    {"tenant": "kopi", "type": "x awsm-tenant-tech"}, {"tenant": "kopi", "type": 'b";x y\x7f'},
+])
+def test_cache_tag_headers_hold_any_tenant_or_type_safely(seeded: Stack,
+                                                         params: dict[str, str]) -> None:
+    # any Unicode is a valid slug or type to ask for; the headers stay ASCII, and no value
+    # can add a tag (a space or comma) such as another tenant's purge key
+    r = seeded.client.get("/v1/search", params={**params, "q": "kopi"})
+    assert r.status_code == 200, r.text
+    for header, sep in (("cache-tag", ","), ("surrogate-key", " ")):
+        value = r.headers[header]
+        assert value.isascii()
+        tags = value.split(sep)
+        assert len(tags) == 1 + ("type" in params)
+        assert all(t.startswith("awsm-tenant-") and t.replace("-", "").replace(".", "")
+                   .replace("_", "").isalnum() for t in tags)
+    assert "awsm-tenant-tech" not in r.headers["surrogate-key"].split(" ")
+
+
+def test_locale_filter_takes_a_language_tag(seeded: Stack) -> None:
+    assert seeded.search(q="jantung", locale="id")["total"] == 1
+    assert seeded.search(q="jantung", locale="en-US")["total"] == 0
 
 
 def test_repeated_single_value_parameter_is_a_400(seeded: Stack) -> None:
