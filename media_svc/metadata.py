@@ -7,7 +7,6 @@ which also defuses polyglots (an image with an archive or HTML glued on).
 
 from __future__ import annotations
 
-import io
 import struct
 
 from PIL import Image
@@ -33,7 +32,7 @@ def strip_personal_metadata(data: bytes, fmt: str) -> bytes:
             return _strip_webp(data)
     except (IndexError, struct.error, ValueError) as exc:
         raise ImageDecodeError(detail=f"container: {exc!r}") from exc
-    return data  # GIF carries no EXIF; AVIF is re-encoded by the caller
+    return data  # GIF carries no EXIF; AVIF is re-encoded (transform.reencode_avif)
 
 
 def _minimal_exif(segment_body: bytes) -> bytes | None:
@@ -114,13 +113,3 @@ def _strip_webp(data: bytes) -> bytes:
         chunks.append(bytes(chunk))
     body = b"WEBP" + b"".join(chunks)
     return b"RIFF" + struct.pack("<I", len(body)) + body
-
-
-def reencode_avif(data: bytes) -> bytes:
-    """AVIF keeps EXIF inside its box tree; re-encoding is the dependable way to drop it."""
-    with Image.open(io.BytesIO(data), formats=["AVIF"]) as im:
-        buf = io.BytesIO()
-        frame = im.copy()
-        frame.info = {}
-        frame.save(buf, "AVIF", quality=90, speed=6, max_threads=1)
-        return buf.getvalue()

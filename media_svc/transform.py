@@ -25,7 +25,7 @@ from media_svc.geometry import Plan, plan_geometry
 from media_svc.options import OutputFormat, TransformSpec, negotiate_format
 from media_svc.sniff import HEAD_BYTES, MEDIA_TYPES, PIL_NAMES, sniff_format
 
-__all__ = ["PIPELINE_VERSION", "Limits", "Probe", "Rendition", "probe", "render"]
+__all__ = ["PIPELINE_VERSION", "Limits", "Probe", "Rendition", "probe", "reencode_avif", "render"]
 
 # Part of every derived-cache key and ETag: bump when output bytes change.
 PIPELINE_VERSION = f"1/pillow-{Image.__version__}"
@@ -34,8 +34,10 @@ _ORIENTATION, _GPS_IFD = 0x0112, 0x8825
 _WHITE = (255, 255, 255)
 _SRGB = ImageCms.createProfile("sRGB")
 # Everything a damaged or hostile file can make a Pillow decoder raise.
+# (Pillow's AVIF decoder raises RuntimeError: "Failed to decode image: Not implemented")
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError,
-                  KeyError, TypeError, ZeroDivisionError, zlib.error, ImageCms.PyCMSError)
+                  KeyError, TypeError, ZeroDivisionError, zlib.error, RuntimeError,
+                  ImageCms.PyCMSError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +124,18 @@ def probe(path: Path, limits: Limits) -> Probe:
     if orientation in (5, 6, 7, 8):
         width, height = height, width
     return Probe(source_format, width, height, frames)
+
+
+def reencode_avif(data: bytes, limits: Limits) -> bytes:
+    """An uploaded AVIF without its metadata: AVIF keeps EXIF inside its box tree, so
+    re-encoding is the dependable way to drop it. Its size is checked before decoding."""
+    with _decoder_errors(), Image.open(io.BytesIO(data), formats=["AVIF"]) as im:
+        _check_pixels(*im.size, limits)
+        frame = im.copy()
+        frame.info = {}
+        buf = io.BytesIO()
+        frame.save(buf, "AVIF", quality=90, speed=6, max_threads=1)
+        return buf.getvalue()
 
 
 def _check_pixels(width: int, height: int, limits: Limits) -> None:

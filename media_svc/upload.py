@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from media_svc.errors import InvalidSource
-from media_svc.metadata import reencode_avif, strip_personal_metadata
+from media_svc.metadata import strip_personal_metadata
 from media_svc.sniff import EXTENSIONS, HEAD_BYTES, sniff_format
-from media_svc.transform import Limits, probe
+from media_svc.transform import Limits, probe, reencode_avif
 
 __all__ = ["StoredOriginal", "store_upload", "valid_tenant"]
 
@@ -50,7 +50,7 @@ def _slug(name: str | None) -> str:
 def store_upload(data: bytes, *, name: str | None, tenant: str, root: Path,
                  limits: Limits, now: float | None = None) -> StoredOriginal:
     fmt = sniff_format(data[:HEAD_BYTES])
-    cleaned = reencode_avif(data) if fmt == "avif" else strip_personal_metadata(data, fmt)
+    cleaned = reencode_avif(data, limits) if fmt == "avif" else strip_personal_metadata(data, fmt)
     digest = hashlib.sha256(cleaned).hexdigest()
     month = time.strftime("%Y/%m", time.gmtime(now))
     relative = f"{valid_tenant(tenant)}/uploads/{month}/{digest[:16]}-{_slug(name)}.{EXTENSIONS[fmt]}"

@@ -20,6 +20,7 @@ SEEDS = {
     "png16": images.png16((60, 40)), "gif": images.animated_gif(3, (40, 30)),
     "webp": images.encode(images.photo((80, 60)), "WEBP", exif=images.exif_with_gps(1).tobytes()),
     "icc": images.red_with_swapped_profile("PNG"),
+    "avif": images.encode(images.photo((64, 48), "RGBA"), "AVIF", speed=10),
 }
 LIMITS = Limits(max_source_pixels=4_000_000, timeout_s=5.0)
 
@@ -57,3 +58,35 @@ def test_damaged_files_never_escape_as_unexpected_errors(tmp_path: Path, seed: s
             assert 400 <= exc.status < 500, exc
         except Exception as exc:  # noqa: BLE001 (the point is to catch anything else)
             pytest.fail(f"{seed}: {type(exc).__name__}: {exc}")
+
+
+def _avif_with_bad_channel_count() -> bytes:
+    """An AVIF whose alpha item claims 5 channels: Pillow's decoder raises RuntimeError
+    ("Not implemented"), which no other format raises."""
+    data = bytearray(SEEDS["avif"])
+    data[data.rindex(b"pixi") + 8] = 5  # size, type, version+flags, then the channel count
+    return bytes(data)
+
+
+@pytest.mark.parametrize("step", ["render", "probe", "upload"])
+def test_an_avif_the_decoder_cannot_handle_is_a_422(tmp_path: Path, step: str) -> None:
+    data = _avif_with_bad_channel_count()
+    path = tmp_path / "bad.avif"
+    path.write_bytes(data)
+    with pytest.raises(AwsmError) as err:
+        if step == "render":
+            render(path, TransformSpec(width=50), None, LIMITS)
+        elif step == "probe":
+            probe(path, LIMITS)
+        else:
+            store_upload(data, name="x.avif", tenant="t1", root=tmp_path / "root", limits=LIMITS)
+    assert (err.value.status, err.value.code) == (422, "image_invalid")
+
+
+def test_an_avif_upload_over_the_pixel_limit_is_a_413_and_nothing_is_stored(tmp_path: Path) -> None:
+    data = images.encode(images.photo((300, 200)), "AVIF", speed=10)
+    with pytest.raises(AwsmError) as err:
+        store_upload(data, name="big.avif", tenant="t1", root=tmp_path / "root",
+                     limits=Limits(max_source_pixels=50_000))
+    assert err.value.status == 413
+    assert not [p for p in (tmp_path / "root").rglob("*") if p.is_file()]
