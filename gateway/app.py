@@ -15,11 +15,13 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import Counter, Histogram
 from psycopg_pool import AsyncConnectionPool
+from starlette.datastructures import Headers
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from awsm.db import open_async_pool
 from awsm.settings import Settings
-from gateway.errors import install_error_handlers
+from gateway.errors import error_response, install_error_handlers
 from gateway.health import build_health_router
 from indexer.mapping import load_mapping
 from media_svc.api import build_router as build_media_router
@@ -65,6 +67,21 @@ class _Metrics:
             LATENCY.labels(name).observe(time.perf_counter() - started)
 
 
+class _Cors(CORSMiddleware):
+    """Starlette's CORS, with a refused preflight answered in our JSON error shape
+    (``no-store``) instead of its plain-text body."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code < 400:
+            return response
+        refused = bytes(response.body).decode().removeprefix("Disallowed CORS ")
+        headers = {k: v for k, v in response.headers.items()
+                   if k.lower().startswith("access-control-") or k.lower() == "vary"}
+        return error_response(400, "cors_refused",
+                              f"This cross-origin request is not allowed ({refused}).", headers)
+
+
 class _LazyPool:
     """Holds the pool opened in the lifespan so routers can be built before start-up."""
 
@@ -105,7 +122,7 @@ def create_app(settings: Settings, *, engine: KeywordEngine | None = None) -> Fa
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:
         # browsers on AWCMS sites call search directly; credentials are never needed
-        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "HEAD"],
+        app.add_middleware(_Cors, allow_origins=origins, allow_methods=["GET", "HEAD"],
                            allow_headers=["If-None-Match"], expose_headers=["ETag"], max_age=86400)
     tenants = TenantResolver(read_pool, mapping.tenants,  # type: ignore[arg-type]
                              ttl_s=settings.tenant_cache_ttl_s)

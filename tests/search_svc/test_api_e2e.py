@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
-from tests.fixtures.fix_stack import TENANT_A, Stack, wait_for
+import pytest
+from httpx import Response
+
+from tests.fixtures.fix_stack import TENANT_A, Stack, running_stack, wait_for
 
 
 @pytest.fixture
@@ -168,3 +171,28 @@ def test_health_readiness_metrics_and_docs(seeded: Stack) -> None:
 def test_unknown_route_is_a_json_404(seeded: Stack) -> None:
     r = seeded.client.get("/nope")
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+
+
+def test_cors_allows_listed_sites_and_refuses_others_in_json(fresh_db: str, tmp_path: Path) -> None:
+    site = "https://kopi.example"
+    with running_stack(fresh_db, tmp_path, cors_origins=site) as s:
+        def preflight(origin: str, method: str = "GET", headers: str | None = None) -> Response:
+            h = {"Origin": origin, "Access-Control-Request-Method": method}
+            if headers:
+                h["Access-Control-Request-Headers"] = headers
+            return s.client.options("/v1/search", headers=h)
+
+        ok = preflight(site, headers="if-none-match")
+        assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == site
+        for refused in (preflight("https://evil.example"), preflight(site, "DELETE"),
+                        preflight(site, headers="x-evil")):
+            assert refused.status_code == 400
+            assert refused.json()["error"]["code"] == "cors_refused"
+            assert "no-store" in refused.headers["cache-control"]
+        assert "access-control-allow-origin" not in preflight("https://evil.example").headers
+        get = s.client.get("/v1/search", params={"tenant": "kopi", "q": "kopi"},
+                           headers={"Origin": site})
+        assert get.headers["access-control-allow-origin"] == site
+        other = s.client.get("/v1/search", params={"tenant": "kopi", "q": "kopi"},
+                             headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
