@@ -11,7 +11,11 @@ from dataclasses import dataclass
 from media_svc.errors import OutputTooLarge
 from media_svc.options import TransformSpec
 
-__all__ = ["Plan", "plan_geometry"]
+__all__ = ["MAX_SIDE", "Plan", "plan_geometry"]
+
+# WebP's largest side; one bound for every format, so whether a URL works never depends
+# on the format an Accept header negotiates
+MAX_SIDE = 16383
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +53,9 @@ def plan_geometry(spec: TransformSpec, source: tuple[int, int], max_pixels: int)
     else:
         plan = _two_sided(spec, sw, sh, tw, th)
     cw, ch = plan.canvas
-    if cw * ch > max_pixels or max(cw, ch) > 16384:
+    if cw * ch > max_pixels or max(cw, ch) > MAX_SIDE:
         raise OutputTooLarge(f"The output would be {cw}x{ch} pixels; the limit is "
-                             f"{max_pixels} pixels.")
+                             f"{max_pixels} pixels and {MAX_SIDE} a side.")
     return plan
 
 

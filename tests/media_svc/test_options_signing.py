@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -144,6 +145,17 @@ def test_geometry_stays_inside_the_source_and_the_limits(spec: TransformSpec, w:
     assert plan.size[0] <= plan.canvas[0] and plan.size[1] <= plan.canvas[1]
     if not spec.enlarge and spec.fit != "contain":
         assert plan.size[0] <= max(w, 1) + 1 and plan.size[1] <= max(h, 1) + 1
+
+
+@pytest.mark.parametrize("fmt", ["webp", "png"])
+def test_no_side_may_pass_webps_limit_in_any_format(fmt: str) -> None:
+    # 16,384 px is one more than WebP can encode: a 413, not a failed encode (422)
+    spec = TransformSpec(width=8192, dpr=2, enlarge=True, format=fmt)
+    with pytest.raises(OutputTooLarge, match="16383 a side"):
+        plan_geometry(spec, (8000, 1), 10**9)
+    assert plan_geometry(replace(spec, width=8191), (8000, 1), 10**9).canvas == (16382, 2)
+    with pytest.raises(OutputTooLarge):
+        plan_geometry(TransformSpec(format=fmt), (16384, 10), 10**9)  # the original's size
 
 
 def test_cover_crops_around_the_focal_point() -> None:
