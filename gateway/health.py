@@ -60,10 +60,13 @@ def build_health_router(settings: Settings, engine: KeywordEngine,
                         primary_pool: AsyncConnectionPool | None = None) -> APIRouter:
     router = APIRouter(tags=["operations"])
 
+    # HEAD too (load balancers and uptime monitors probe with it); not in the schema twice
+    @router.head("/healthz", include_in_schema=False)
     @router.get("/healthz", summary="Liveness: the process answers")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    @router.head("/readyz", include_in_schema=False)
     @router.get("/readyz", summary="Readiness: database, engine and indexer lag")
     async def readyz() -> JSONResponse:
         checks: dict[str, Any] = {}

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from awsm.auth import require_role, verify_bearer
-from awsm.errors import Forbidden, PayloadTooLarge
+from awsm.errors import Forbidden, InvalidRequest, PayloadTooLarge
 from awsm.settings import Settings
 from media_svc.errors import SourceForbidden
 from media_svc.http_cache import image_headers, not_modified
@@ -93,6 +93,15 @@ def build_router(settings: Settings) -> APIRouter:
     return router
 
 
+def _refuse_repeats(request: Request) -> None:
+    """A parameter given twice is ambiguous (which width? which tenant?): a 400, as on
+    /v1/search, instead of the framework silently keeping the last."""
+    params = request.query_params
+    repeated = sorted(k for k in params if len(params.getlist(k)) > 1)
+    if repeated:
+        raise InvalidRequest(f"'{repeated[0][:40]}' may be given once.")
+
+
 def _add_render_route(router: APIRouter, service: MediaService, settings: Settings) -> None:
     sizes, qualities = service.render_sizes, service.render_qualities
     origin = settings.media_render_origin
@@ -103,6 +112,7 @@ def _add_render_route(router: APIRouter, service: MediaService, settings: Settin
                 responses=_IMAGE_RESPONSES,
                 summary="Supabase Storage-compatible image render (public buckets)")
     async def supabase_render(bucket: str, path: str, request: Request) -> Response:
+        _refuse_repeats(request)
         spec = render_spec(request.query_params, sizes=sizes, qualities=qualities)
         if "/" in bucket or bucket.startswith("."):
             raise SourceForbidden("The bucket name is not valid.")
@@ -119,6 +129,7 @@ def _add_upload_route(router: APIRouter, service: MediaService, settings: Settin
     async def upload(request: Request, name: str | None = None,
                      tenant_id: str | None = None) -> JSONResponse:
         principal = require_role(verify_bearer(request.headers.get("authorization"), settings))
+        _refuse_repeats(request)
         tenant = principal.tenant_id
         if tenant_id is not None and tenant_id != tenant:
             if principal.role != "super_admin":

@@ -169,6 +169,8 @@ def build_router(service: SearchService) -> APIRouter:
     router = APIRouter(tags=["search"])
     s = service.settings
 
+    # HEAD as well: CDNs and monitors check a URL with it (CORS already allows it)
+    @router.head("/v1/search", include_in_schema=False)
     @router.get("/v1/search", summary="Search one site's published content")
     async def search(request: Request) -> Response:
         """Keyword search with typo tolerance, prefix matching, filters, facets and snippets.

@@ -62,6 +62,13 @@ def test_render_route_refuses_values_off_the_allow_lists(render, query: str) -> 
     assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_options")
 
 
+def test_render_route_refuses_a_repeated_parameter(render) -> None:  # type: ignore[no-untyped-def]
+    r = render.get("/storage/v1/render/image/public/public-images/blog/hero.jpg"
+                   "?width=640&width=384")
+    assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_request")
+    assert "width" in r.json()["error"]["message"]
+
+
 def test_render_route_is_off_by_default(media) -> None:  # type: ignore[no-untyped-def]
     media.put("b/x.jpg", images.jpeg((100, 100)))
     assert media.get("/storage/v1/render/image/public/b/x.jpg?width=640").status_code == 404
@@ -114,6 +121,14 @@ def test_webp_upload_loses_its_exif(uploads) -> None:  # type: ignore[no-untyped
     assert r.status_code == 201, r.text
     stored = (uploads.root / r.json()["source"]).read_bytes()
     assert b"TestCam" not in stored and Image.open(io.BytesIO(stored)).size == (200, 100)
+
+
+def test_upload_refuses_a_repeated_tenant(uploads) -> None:  # type: ignore[no-untyped-def]
+    r = uploads.request("POST", f"/v1/media?name=a.jpg&tenant_id=t9&tenant_id={TENANT}",
+                        content=images.jpeg((100, 100)),
+                        headers={"authorization": f"Bearer {token()}"})
+    assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_request")
+    assert not list(uploads.root.rglob("*.jpg"))
 
 
 @pytest.mark.parametrize("auth,status", [

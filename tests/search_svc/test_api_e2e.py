@@ -165,7 +165,19 @@ def test_health_readiness_metrics_and_docs(seeded: Stack) -> None:
     assert checks["indexer"]["seconds_since_last_batch"] is not None
     assert "awsm_http_requests_total" in seeded.client.get("/metrics").text
     assert seeded.client.get("/docs").status_code == 200
-    assert "/v1/search" in seeded.client.get("/openapi.json").json()["paths"]
+    paths = seeded.client.get("/openapi.json").json()["paths"]
+    assert list(paths["/v1/search"]) == ["get"]  # HEAD is served, not documented twice
+
+
+def test_head_answers_like_get_without_a_body(seeded: Stack) -> None:
+    for path in ("/healthz", "/readyz", "/v1/search?tenant=kopi&q=jantung"):
+        get, head = seeded.client.get(path), seeded.client.head(path)
+        assert head.status_code == get.status_code == 200, path
+        assert head.content == b""
+        assert head.headers.get("etag") == get.headers.get("etag")
+        assert head.headers.get("cache-control") == get.headers.get("cache-control")
+    bad = seeded.client.head("/v1/search?tenant=kopi&limit=-1")
+    assert bad.status_code == 400 and bad.content == b""
 
 
 def test_unknown_route_is_a_json_404(seeded: Stack) -> None:
