@@ -114,6 +114,9 @@ def create_app(settings: Settings, *, engine: KeywordEngine | None = None) -> Fa
             engine.close()
 
     app = FastAPI(
+        # no 307 from "/v1/search/" to "/v1/search": its Location would be built from the
+        # Host header, and a CDN could cache it; a wrong path is a plain JSON 404
+        redirect_slashes=False,
         title="awsm", version="0.1.0", lifespan=lifespan,
         description="Search and media for AWCMS: keyword search over published content, "
                     "signed on-the-fly image transforms, health and metrics.",

@@ -180,9 +180,12 @@ def test_head_answers_like_get_without_a_body(seeded: Stack) -> None:
     assert bad.status_code == 400 and bad.content == b""
 
 
-def test_unknown_route_is_a_json_404(seeded: Stack) -> None:
-    r = seeded.client.get("/nope")
+@pytest.mark.parametrize("path", ["/nope", "/v1/search/?tenant=kopi&q=kopi", "/healthz/"])
+def test_unknown_route_is_a_json_404(seeded: Stack, path: str) -> None:
+    # a trailing slash is not redirected: a 307 would carry a Location built from Host
+    r = seeded.client.get(path, headers={"Host": "evil.example"}, follow_redirects=False)
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    assert "location" not in r.headers and "no-store" in r.headers["cache-control"]
 
 
 def test_cors_allows_listed_sites_and_refuses_others_in_json(fresh_db: str, tmp_path: Path) -> None:
