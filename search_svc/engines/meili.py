@@ -5,10 +5,12 @@ its settings, writing batches and waiting until their tasks ``succeeded``, searc
 one multi-search round trip, build-and-swap with ``swap_indexes``, and translating the
 client's errors into ``EngineUnavailable``. Request bodies live in ``meili_query``.
 
-Known differences from the Tantivy adapter (Meilisearch's own rules): a typo on a word's
-first letter costs two; the no-AND-match fallback drops words from the end ("last")
-rather than matching any word; string filters (tenant too) compare case-insensitively,
-which is safe for AWCMS's lower-case UUID tenant ids.
+Known differences from the Tantivy adapter (Meilisearch's own rules): the no-AND-match
+fallback drops words from the end ("last", which always keeps the first word) rather
+than matching any word, and hybrid's keyword side drops the most frequent words first
+("frequency"); no stemming; string filters (tenant too) compare case-insensitively,
+which is safe for AWCMS's lower-case UUID tenant ids, and facet values that differ only
+in case are counted as one.
 """
 
 from __future__ import annotations
@@ -117,6 +119,10 @@ class MeiliEngine:
         if checkpoint is not None:
             # Same task as the batch: the checkpoint is durable exactly when the batch is.
             docs.append({PRIMARY_KEY: CHECKPOINT_ID, "checkpoint": checkpoint})
+        # Deletes and adds are two tasks: a key in both (deleted, then written again in
+        # one batch) is only added, so readers never see it missing between the two.
+        written = {d.key for d in upserts}
+        deletes = [k for k in deletes if k not in written]
         if deletes:
             info = self._call("delete", lambda: self._index.delete_documents(
                 [document_id(k) for k in deletes]))

@@ -5,15 +5,22 @@ filterable/sortable attributes), document and primary-key encoding, filter expre
 with quoted values (never user syntax), disjunctive-facet multi-search requests, exact
 totals through page/hitsPerPage, and turning hits into ``Hit`` records with our own
 escaped snippets (Meilisearch's ``_formatted`` does not escape HTML).
+
+Searched text is sent folded by ``search_svc.query.analyze`` (``title_f`` …), the fold
+the query already has: Meilisearch only lowercases and strips marks, so "Straße" would
+never meet the query's "strasse", nor "Łódź" its "lodz". The raw fields are for display
+and snippets only.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 from typing import Any
 
 from search_svc.engines.base import FACET_FIELDS, Document, Hit, SearchQuery, SearchResult
-from search_svc.query import ParsedQuery
+from search_svc.errors import EngineUnavailable
+from search_svc.query import ParsedQuery, analyze
 from search_svc.snippets import TermMatcher, best_snippet, term_matcher
 
 __all__ = [
@@ -40,9 +47,12 @@ MAX_TOTAL_HITS = 100_000  # exhaustive totals (and facets) are counted up to thi
 _FIELDS = ["key", "id", "type", "title", "summary", "body", "category", "tags", "locale",
            "image", "url", "published_at"]
 
+SEARCHED = (("title", "title_f"), ("summary", "summary_f"), ("body", "body_f"))
+MAX_ID_BYTES = 511  # Meilisearch's limit on a document id
+
 INDEX_SETTINGS: dict[str, Any] = {
     # attribute order is the attribute ranking rule: title above summary above body
-    "searchableAttributes": ["title", "summary", "body"],
+    "searchableAttributes": [folded for _, folded in SEARCHED],
     "filterableAttributes": ["tenant", "type", "category", "tags", "locale", "published_at"],
     "sortableAttributes": ["published_at"],
     "displayedAttributes": ["*"],
@@ -55,12 +65,17 @@ INDEX_SETTINGS: dict[str, Any] = {
 
 
 def document_id(key: str) -> str:
-    """Meilisearch ids allow only ``[A-Za-z0-9_-]``; our keys contain ``:``."""
-    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
+    """Meilisearch ids allow only ``[A-Za-z0-9_-]``, at most 511 bytes; our keys contain
+    ``:``. A key too long for base64 within that limit (a long text primary key) gets its
+    SHA-256 instead; the key itself is stored beside it."""
+    encoded = base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
+    if len(encoded) <= MAX_ID_BYTES:
+        return encoded
+    return "_h" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def to_meili(doc: Document) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         PRIMARY_KEY: document_id(doc.key), "key": doc.key, "id": doc.id,
         "tenant": doc.tenant_id, "type": doc.type, "title": doc.title,
         "summary": doc.summary, "body": doc.body, "category": doc.category,
@@ -69,6 +84,9 @@ def to_meili(doc: Document) -> dict[str, Any]:
         "image": doc.image, "url": doc.url,
         "published_at": int(doc.published_at),
     }
+    for raw, folded in SEARCHED:
+        out[folded] = " ".join(analyze(out[raw]))
+    return out
 
 
 def quote(value: str) -> str:
@@ -90,12 +108,14 @@ def filters(q: SearchQuery, *, without: str | None = None) -> list[str]:
 
 def _page(limit: int, offset: int) -> tuple[dict[str, int], int]:
     """page/hitsPerPage (exact totals) covering [offset, offset+limit), and how many
-    leading hits of that page to skip."""
+    leading hits of that page to skip: the smallest page size from ``limit`` up whose
+    one page holds the whole range (about 3.5 x limit at most), so a deep unaligned
+    page never fetches every hit before it."""
     if limit == 0 or offset + limit > MAX_RESULT_WINDOW:
         return {"page": 1, "hitsPerPage": 0}, 0
-    if offset % limit == 0:
-        return {"page": offset // limit + 1, "hitsPerPage": limit}, 0
-    return {"page": 1, "hitsPerPage": offset + limit}, offset
+    last = offset + limit - 1
+    per_page = next(n for n in range(limit, offset + limit + 1) if offset // n == last // n)
+    return {"page": offset // per_page + 1, "hitsPerPage": per_page}, offset % per_page
 
 
 def search_requests(index_uid: str, q: SearchQuery, parsed: ParsedQuery,
@@ -147,8 +167,10 @@ def read_results(results: list[dict[str, Any]], q: SearchQuery, parsed: ParsedQu
     # Meilisearch matches no stems: its hits hold the words as typed or typo variants
     matcher = term_matcher(parsed.terms, prefix_last=parsed.prefix_last, exact=parsed.phrase,
                            stemmed=())
+    if "totalHits" not in main:  # estimatedTotalHits: not a page/hitsPerPage answer
+        raise EngineUnavailable(detail="meilisearch answered without totalHits")
     return SearchResult(
-        hits=[_hit(raw, parsed, matcher) for raw in main.get("hits", [])[skip:]],
-        total=int(main.get("totalHits") or 0),
+        hits=[_hit(raw, parsed, matcher) for raw in main.get("hits", [])[skip:skip + q.limit]],
+        total=int(main["totalHits"]),
         facets={f: facets.get(f, {}) for f in q.facets},
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from search_svc.engines.base import Document, SearchQuery
 from search_svc.engines.meili_query import (
@@ -24,7 +26,8 @@ from search_svc.query import parse_query
 T = "11111111-1111-1111-1111-111111111111"
 
 
-@pytest.mark.parametrize("key", ["blog:1", "page:ü/ß", "product:" + "x" * 200, ":", "a b"])
+@pytest.mark.parametrize("key", ["blog:1", "page:ü/ß", "product:" + "x" * 200, ":", "a b",
+                                 "page:" + "x" * 600, "page:" + "ü" * 300])
 def test_document_ids_are_valid_meilisearch_ids_and_distinct(key: str) -> None:
     pk = document_id(key)
     assert re.fullmatch(r"[A-Za-z0-9_-]{1,511}", pk)
@@ -38,7 +41,20 @@ def test_to_meili_carries_every_field() -> None:
     assert to_meili(d) == {
         "pk": document_id("blog:1"), "key": "blog:1", "id": "1", "tenant": T, "type": "blog",
         "title": "T", "summary": "S", "body": "B", "category": "C", "tags": ["a"],
-        "locale": "id", "image": "/i.jpg", "url": "/b/1", "published_at": 5}
+        "locale": "id", "image": "/i.jpg", "url": "/b/1", "published_at": 5,
+        "title_f": "t", "summary_f": "s", "body_f": "b"}
+
+
+def test_searched_fields_carry_the_querys_fold() -> None:
+    # Meilisearch only lowercases and strips marks: without our fold in the document,
+    # the folded query "strasse" (or "lodz") could never meet "Straße" ("Łódź")
+    d = Document(key="blog:1", id="1", tenant_id=T, type="blog", title="Straße in Łódź",
+                 body="Fußball & <b>Þór</b>", summary="")
+    doc = to_meili(d)
+    assert doc["title"] == "Straße in Łódź" and doc["body"] == "Fußball & <b>Þór</b>"
+    for text, field in (("Straße", "title_f"), ("Łódź", "title_f"), ("Fußball", "body_f"),
+                        ("Þór", "body_f")):
+        assert set(parse_query(text).terms) <= set(doc[field].split()), text
 
 
 @pytest.mark.parametrize(("value", "literal"), [
@@ -59,7 +75,7 @@ def test_filters_always_start_with_the_tenant() -> None:
 
 
 def test_settings_follow_meilisearch_typo_rule_and_field_order() -> None:
-    assert INDEX_SETTINGS["searchableAttributes"] == ["title", "summary", "body"]
+    assert INDEX_SETTINGS["searchableAttributes"] == ["title_f", "summary_f", "body_f"]
     assert INDEX_SETTINGS["typoTolerance"]["minWordSizeForTypos"] == {"oneTypo": 5,
                                                                      "twoTypos": 9}
     assert "tenant" in INDEX_SETTINGS["filterableAttributes"]
@@ -67,13 +83,22 @@ def test_settings_follow_meilisearch_typo_rule_and_field_order() -> None:
 
 @pytest.mark.parametrize(("limit", "offset", "page", "per_page", "skip"), [
     (10, 0, 1, 10, 0), (10, 20, 3, 10, 0), (10, 5, 1, 15, 5), (0, 0, 1, 0, 0),
-    (10, MAX_RESULT_WINDOW, 1, 0, 0),
+    (10, MAX_RESULT_WINDOW, 1, 0, 0), (7, 9990, 1111, 9, 0), (20, 30, 2, 25, 5),
 ])
 def test_pages_give_exact_totals(limit: int, offset: int, page: int, per_page: int,
                                  skip: int) -> None:
     q = SearchQuery(tenant_id=T, text="rumah", limit=limit, offset=offset)
     (main,), got_skip = search_requests("idx", q, parse_query("rumah"), "all")
     assert (main["page"], main["hitsPerPage"], got_skip) == (page, per_page, skip)
+
+
+@given(st.integers(1, 100), st.integers(0, MAX_RESULT_WINDOW - 100))
+def test_a_page_covers_the_range_without_fetching_every_hit_before_it(limit: int,
+                                                                     offset: int) -> None:
+    q = SearchQuery(tenant_id=T, text="rumah", limit=limit, offset=offset)
+    (main,), skip = search_requests("idx", q, parse_query("rumah"), "all")
+    first = (main["page"] - 1) * main["hitsPerPage"]
+    assert first + skip == offset and skip + limit <= main["hitsPerPage"] <= 4 * limit
 
 
 def test_facets_with_their_own_filter_get_their_own_query() -> None:
@@ -105,6 +130,16 @@ def test_read_results_escapes_snippets_and_merges_facets() -> None:
     hit = res.hits[0]
     assert hit.snippet == "&lt;script&gt;x&lt;/script&gt; <mark>rumah</mark>"
     assert hit.title == "<b>Rumah</b>" and hit.score == 0.9 and hit.tags == ("a",)
+
+
+def test_read_results_keeps_only_the_asked_page_and_needs_exact_totals() -> None:
+    q = SearchQuery(tenant_id=T, text="rumah", limit=2, offset=3)
+    raws = [{"key": f"blog:{i}", "id": str(i), "type": "blog", "title": f"rumah {i}",
+             "published_at": 1} for i in range(9)]
+    res = read_results([{"hits": raws, "totalHits": 40}], q, parse_query("rumah"), skip=3)
+    assert [h.id for h in res.hits] == ["3", "4"] and res.total == 40
+    with pytest.raises(EngineUnavailable):
+        read_results([{"hits": raws, "estimatedTotalHits": 40}], q, parse_query("rumah"), skip=0)
 
 
 def test_unreachable_server_is_engine_unavailable() -> None:
