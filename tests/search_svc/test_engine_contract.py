@@ -221,6 +221,11 @@ def test_accents_and_case_fold(backend: Backend) -> None:
     assert keys_of(backend.writer, q("cafe creme")) == ["blog:1"]
     assert keys_of(backend.writer, q("CAFÉ")) == ["blog:1"]
     assert keys_of(backend.writer, q("naive")) == ["blog:2"]
+    # letters no Unicode decomposition folds: the document must be folded as the query is
+    backend.writer.write([doc(3, "Jalan-jalan di Łódź"), doc(4, "Fußball di Þórshöfn")], [])
+    for text, key in (("straße", "blog:2"), ("strasse", "blog:2"), ("Łódź", "blog:3"),
+                      ("lodz", "blog:3"), ("fussball", "blog:4"), ("Þórshöfn", "blog:4")):
+        assert keys_of(backend.writer, q(text)) == [key], text
 
 
 def test_title_outranks_summary_outranks_body(backend: Backend) -> None:
