@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from awsm.errors import ConfigError
 from search_svc.vectors import VectorStore, table_name_for
@@ -174,3 +176,28 @@ def test_a_changed_body_reuses_the_vectors_of_unchanged_chunks(fresh_db: str) ->
         assert list(got) == ["blog:1"]
         digest, vector = got["blog:1"][0]
         assert digest == chunks[0].hash and vector.tolist() == [1.0, 0.0, 0.0]
+
+
+_ANY_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=60)
+_PARAMS = st.dictionaries(
+    st.sampled_from(["q", "type", "category", "tags", "tag", "locale", "sort", "limit",
+                     "offset", "facets", "semantic_ratio", "tenant"]),
+    _ANY_TEXT | st.sampled_from(["kopi", "0", "-1", "1e309", "nan", "id", "blog,page", ""]),
+    max_size=6)
+
+
+@given(params=_PARAMS, mode=st.sampled_from(["keyword", "semantic", "hybrid"]))
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+def test_any_parameter_values_in_any_mode_are_answered_or_refused_never_500(
+        corpus: Stack, params: dict[str, str], mode: str) -> None:
+    # what a hostile-input fuzz of every mode found (a NUL in locale reached SQL in
+    # semantic mode; a CJK tenant broke the Cache-Tag header), as a property
+    r = corpus.client.get("/v1/search", params={"tenant": "kopi", **params, "mode": mode})
+    assert r.status_code in (200, 400), (params, r.text)
+    body = r.json()
+    if r.status_code == 400:
+        assert body["error"]["code"] == "invalid_query"
+        return
+    assert all(value.isascii() for value in r.headers.values())
+    assert not any(h["title"] == "Mempercepat situs dengan server tepi" for h in body["hits"])
