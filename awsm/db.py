@@ -38,21 +38,29 @@ def apply_migrations(conn: psycopg.Connection) -> list[str]:
         (f for f in resources.files("awsm.migrations").iterdir() if f.name.endswith(".sql")),
         key=lambda f: f.name,
     )
-    with conn.transaction():
-        # one migrator at a time: API replicas and the indexer may start together
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext('awsm.migrations'))")
-        conn.execute("CREATE SCHEMA IF NOT EXISTS search")
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS search.schema_migrations "
-            "(name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-        )
-        done = {r[0] for r in conn.execute("SELECT name FROM search.schema_migrations")}
-        for f in files:
-            if f.name in done:
-                continue
-            conn.execute(f.read_text())  # type: ignore[call-overload]
-            conn.execute("INSERT INTO search.schema_migrations (name) VALUES (%s)", (f.name,))
-            applied.append(f.name)
+    try:
+        with conn.transaction():
+            # one migrator at a time: API replicas and the indexer may start together
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('awsm.migrations'))")
+            conn.execute("CREATE SCHEMA IF NOT EXISTS search")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS search.schema_migrations "
+                "(name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {r[0] for r in conn.execute("SELECT name FROM search.schema_migrations")}
+            for f in files:
+                if f.name in done:
+                    continue
+                conn.execute(f.read_text())  # type: ignore[call-overload]
+                conn.execute("INSERT INTO search.schema_migrations (name) VALUES (%s)",
+                             (f.name,))
+                applied.append(f.name)
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise ConfigError([
+            f"awsm cannot create its tables in the 'search' schema "
+            f"({exc.diag.message_primary or exc}). Run it as a role with CREATE on the "
+            f"database (Supabase: postgres), or apply awsm/migrations/*.sql once as the "
+            f"owner and grant this role USAGE and CREATE on schema search."]) from exc
     return applied
 
 

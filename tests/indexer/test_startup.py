@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from awsm.db import ensure_pgvector
+from awsm.db import apply_migrations, ensure_pgvector
 from awsm.errors import ConfigError
 from indexer.mapping import load_mapping
 from indexer.replication import ReplicationStream, ensure_slot
@@ -47,6 +47,22 @@ def test_the_indexer_creates_its_search_schema(fresh_db: str, tmp_path: Path) ->
         state = conn.execute("SELECT state FROM search.indexer_status WHERE slot_name = %s",
                              (settings.slot_name,)).fetchone()
         assert state is not None
+
+
+def test_a_role_that_cannot_create_the_search_schema_gets_a_clear_error(fresh_db: str) -> None:
+    role = f"plain_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(fresh_db, autocommit=True) as admin:
+        admin.execute("DROP SCHEMA search CASCADE")
+        admin.execute(f"CREATE ROLE {role} LOGIN")
+    try:
+        with psycopg.connect(make_conninfo(fresh_db, user=role), autocommit=True) as conn:
+            with pytest.raises(ConfigError) as err:
+                apply_migrations(conn)
+        message = str(err.value)
+        assert "'search' schema" in message and "awsm/migrations/*.sql" in message
+    finally:
+        with psycopg.connect(fresh_db, autocommit=True) as admin:
+            admin.execute(f"DROP ROLE {role}")
 
 
 def test_missing_pgvector_that_the_role_cannot_create_is_a_clear_error(fresh_db: str) -> None:
