@@ -42,11 +42,14 @@ def apply_migrations(conn: psycopg.Connection) -> list[str]:
         with conn.transaction():
             # one migrator at a time: API replicas and the indexer may start together
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('awsm.migrations'))")
-            conn.execute("CREATE SCHEMA IF NOT EXISTS search")
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS search.schema_migrations "
-                "(name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-            )
+            # CREATE ... IF NOT EXISTS still needs the privilege: a role that an owner
+            # set up (schema and migrations applied, USAGE granted) must not need it
+            if not conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = 'search'").fetchone():
+                conn.execute("CREATE SCHEMA search")
+            if conn.execute("SELECT to_regclass('search.schema_migrations')").fetchone() == (None,):
+                conn.execute(
+                    "CREATE TABLE search.schema_migrations "
+                    "(name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
             done = {r[0] for r in conn.execute("SELECT name FROM search.schema_migrations")}
             for f in files:
                 if f.name in done:

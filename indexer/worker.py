@@ -95,9 +95,16 @@ class Indexer:
         if self.embeddings_enabled:
             ensure_pgvector(self.conn)
         self._check_columns()
-        check_replica_identity(self.conn, self.mapping.tables)
-        ensure_publication(self.conn, self.settings.publication_name, self.mapping.tables)
-        created = ensure_slot(self.conn, self.settings.slot_name)
+        try:
+            check_replica_identity(self.conn, self.mapping.tables)
+            ensure_publication(self.conn, self.settings.publication_name, self.mapping.tables)
+            created = ensure_slot(self.conn, self.settings.slot_name)
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise ConfigError([
+                f"this database role cannot set up logical replication "
+                f"({exc.diag.message_primary or exc}). The indexer needs a role with the "
+                f"REPLICATION attribute that owns the mapped tables (or may publish them); "
+                f"on Supabase, connect as postgres over the direct connection."]) from exc
         saved = IndexerState.load(self.engine.checkpoint())
         if saved is not None and not created:
             self.state = saved

@@ -65,6 +65,28 @@ def test_a_role_that_cannot_create_the_search_schema_gets_a_clear_error(fresh_db
             admin.execute(f"DROP ROLE {role}")
 
 
+def test_a_role_that_cannot_replicate_gets_a_clear_error(fresh_db: str, tmp_path: Path) -> None:
+    role = f"plain_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(fresh_db, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN")
+        admin.execute(f"GRANT USAGE, CREATE ON SCHEMA search TO {role}")
+        admin.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
+        admin.execute(f"GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA search TO {role}")
+    url = make_conninfo(fresh_db, user=role)
+    settings = make_settings(url, tmp_path)
+    engine = open_engine(settings, writer=True)
+    indexer = Indexer(settings, load_mapping(None), engine, url)
+    try:
+        with pytest.raises(ConfigError, match="cannot set up logical replication"):
+            indexer.prepare()
+    finally:
+        indexer.close()
+        engine.close()
+        with psycopg.connect(fresh_db, autocommit=True) as admin:
+            admin.execute(f"DROP OWNED BY {role}")
+            admin.execute(f"DROP ROLE {role}")
+
+
 def test_missing_pgvector_that_the_role_cannot_create_is_a_clear_error(fresh_db: str) -> None:
     role = f"plain_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(fresh_db, autocommit=True) as admin:
