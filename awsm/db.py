@@ -14,7 +14,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from awsm.errors import ConfigError
 
-__all__ = ["apply_migrations", "connect", "ensure_pgvector", "open_async_pool"]
+__all__ = ["apply_migrations", "connect", "ensure_pgvector", "open_async_pool", "refused"]
 
 
 def connect(url: str, *, autocommit: bool = True, **kwargs: object) -> psycopg.Connection:
@@ -59,12 +59,17 @@ def apply_migrations(conn: psycopg.Connection) -> list[str]:
                              (f.name,))
                 applied.append(f.name)
     except psycopg.errors.InsufficientPrivilege as exc:
-        raise ConfigError([
-            f"awsm cannot create its tables in the 'search' schema "
-            f"({exc.diag.message_primary or exc}). Run it as a role with CREATE on the "
-            f"database (Supabase: postgres), or apply awsm/migrations/*.sql once as the "
-            f"owner and grant this role USAGE and CREATE on schema search."]) from exc
+        raise refused(exc, "awsm cannot create its tables in the 'search' schema",
+                      "Run it as a role with CREATE on the database (Supabase: postgres), or "
+                      "apply awsm/migrations/*.sql once as the owner and grant this role "
+                      "USAGE and CREATE on schema search.") from exc
     return applied
+
+
+def refused(exc: psycopg.Error, problem: str, fix: str) -> ConfigError:
+    """A start-up step the database refused, as a ``ConfigError``: what failed, the
+    server's reason, and what the operator can do."""
+    return ConfigError([f"{problem} ({exc.diag.message_primary or exc}). {fix}"])
 
 
 def ensure_pgvector(conn: psycopg.Connection) -> None:
@@ -75,9 +80,8 @@ def ensure_pgvector(conn: psycopg.Connection) -> None:
     try:
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
     except psycopg.Error as exc:
-        reason = exc.diag.message_primary or str(exc)
-        raise ConfigError([
-            f"semantic search needs the pgvector extension, which this database lacks and "
-            f"this role cannot create ({reason}). Enable it as a superuser with "
-            f"'CREATE EXTENSION vector' (Supabase: Database, Extensions, vector), or set "
-            f"AWSM_EMBEDDER=none for keyword search alone."]) from exc
+        raise refused(exc, "semantic search needs the pgvector extension, which this "
+                           "database lacks and this role cannot create",
+                      "Enable it as a superuser with 'CREATE EXTENSION vector' (Supabase: "
+                      "Database, Extensions, vector), or set AWSM_EMBEDDER=none for keyword "
+                      "search alone.") from exc

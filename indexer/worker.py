@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from awsm.db import apply_migrations, connect, ensure_pgvector
+from awsm.db import apply_migrations, connect, ensure_pgvector, refused
 from awsm.errors import ConfigError
 from awsm.settings import Settings
 from indexer.changes import Batch, add_record
@@ -100,11 +100,10 @@ class Indexer:
             ensure_publication(self.conn, self.settings.publication_name, self.mapping.tables)
             created = ensure_slot(self.conn, self.settings.slot_name)
         except psycopg.errors.InsufficientPrivilege as exc:
-            raise ConfigError([
-                f"this database role cannot set up logical replication "
-                f"({exc.diag.message_primary or exc}). The indexer needs a role with the "
-                f"REPLICATION attribute that owns the mapped tables (or may publish them); "
-                f"on Supabase, connect as postgres over the direct connection."]) from exc
+            raise refused(exc, "this database role cannot set up logical replication",
+                          "The indexer needs a role with the REPLICATION attribute that owns "
+                          "the mapped tables; on Supabase, connect as postgres over the "
+                          "direct connection.") from exc
         saved = IndexerState.load(self.engine.checkpoint())
         if saved is not None and not created:
             self.state = saved

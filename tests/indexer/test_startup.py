@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -49,62 +50,61 @@ def test_the_indexer_creates_its_search_schema(fresh_db: str, tmp_path: Path) ->
         assert state is not None
 
 
-def test_a_role_that_cannot_create_the_search_schema_gets_a_clear_error(fresh_db: str) -> None:
+@pytest.fixture
+def plain_role(fresh_db: str) -> Iterator[tuple[str, str]]:
+    """A login role with no privileges beyond the defaults, and its URL to fresh_db."""
     role = f"plain_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(fresh_db, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN")
+    yield role, make_conninfo(fresh_db, user=role)
+    with psycopg.connect(fresh_db, autocommit=True) as admin:
+        admin.execute(f"DROP OWNED BY {role}")
+        admin.execute(f"DROP ROLE {role}")
+
+
+def test_a_role_that_cannot_create_the_search_schema_gets_a_clear_error(
+        fresh_db: str, plain_role: tuple[str, str]) -> None:
     with psycopg.connect(fresh_db, autocommit=True) as admin:
         admin.execute("DROP SCHEMA search CASCADE")
-        admin.execute(f"CREATE ROLE {role} LOGIN")
-    try:
-        with psycopg.connect(make_conninfo(fresh_db, user=role), autocommit=True) as conn:
-            with pytest.raises(ConfigError) as err:
-                apply_migrations(conn)
-        message = str(err.value)
-        assert "'search' schema" in message and "awsm/migrations/*.sql" in message
-    finally:
-        with psycopg.connect(fresh_db, autocommit=True) as admin:
-            admin.execute(f"DROP ROLE {role}")
+    with psycopg.connect(plain_role[1], autocommit=True) as conn:
+        with pytest.raises(ConfigError) as err:
+            apply_migrations(conn)
+    message = str(err.value)
+    assert "'search' schema" in message and "awsm/migrations/*.sql" in message
 
 
-def test_a_role_that_cannot_replicate_gets_a_clear_error(fresh_db: str, tmp_path: Path) -> None:
-    role = f"plain_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(fresh_db, autocommit=True) as admin:
-        admin.execute(f"CREATE ROLE {role} LOGIN")
+def test_a_role_that_cannot_replicate_gets_a_clear_error(
+        fresh_db: str, plain_role: tuple[str, str], tmp_path: Path) -> None:
+    role, url = plain_role
+    with psycopg.connect(fresh_db, autocommit=True) as admin:  # set up by an owner
         admin.execute(f"GRANT USAGE, CREATE ON SCHEMA search TO {role}")
         admin.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
         admin.execute(f"GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA search TO {role}")
-    url = make_conninfo(fresh_db, user=role)
     settings = make_settings(url, tmp_path)
     engine = open_engine(settings, writer=True)
     indexer = Indexer(settings, load_mapping(None), engine, url)
     try:
+        # the migrations, already applied, need no CREATE on the database
         with pytest.raises(ConfigError, match="cannot set up logical replication"):
             indexer.prepare()
     finally:
         indexer.close()
         engine.close()
-        with psycopg.connect(fresh_db, autocommit=True) as admin:
-            admin.execute(f"DROP OWNED BY {role}")
-            admin.execute(f"DROP ROLE {role}")
 
 
-def test_missing_pgvector_that_the_role_cannot_create_is_a_clear_error(fresh_db: str) -> None:
-    role = f"plain_{uuid.uuid4().hex[:8]}"
+def test_missing_pgvector_that_the_role_cannot_create_is_a_clear_error(
+        fresh_db: str, plain_role: tuple[str, str]) -> None:
     with psycopg.connect(fresh_db, autocommit=True) as admin:
         admin.execute("DROP EXTENSION vector CASCADE")
-        admin.execute(f"CREATE ROLE {role} LOGIN")
-    try:
-        with psycopg.connect(make_conninfo(fresh_db, user=role), autocommit=True) as conn:
-            with pytest.raises(ConfigError) as err:
-                ensure_pgvector(conn)
-        message = str(err.value)
-        assert "pgvector" in message and "CREATE EXTENSION vector" in message
-        assert "AWSM_EMBEDDER=none" in message
-        with psycopg.connect(fresh_db, autocommit=True) as admin:
-            ensure_pgvector(admin)  # a superuser: created
-            assert admin.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone()
-    finally:
-        with psycopg.connect(fresh_db, autocommit=True) as admin:
-            admin.execute(f"DROP ROLE {role}")
+    with psycopg.connect(plain_role[1], autocommit=True) as conn:
+        with pytest.raises(ConfigError) as err:
+            ensure_pgvector(conn)
+    message = str(err.value)
+    assert "pgvector" in message and "CREATE EXTENSION vector" in message
+    assert "AWSM_EMBEDDER=none" in message
+    with psycopg.connect(fresh_db, autocommit=True) as admin:
+        ensure_pgvector(admin)  # a superuser: created
+        assert admin.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone()
 
 
 def test_a_held_slot_is_one_line_and_leaves_the_holders_status_alone(
