@@ -4,6 +4,12 @@ Reads the AWCMS tenants table through the read pool, with a short in-process TTL
 so visitors never cost a database round trip each. Unknown, suspended and archived
 tenants resolve to None — the API answers them exactly like "no hits", so tenants
 cannot be enumerated.
+
+A key is compared without case to slugs first, then domains: a slug always wins over
+another tenant's domain spelled the same, the tenant it names must itself be active (a
+suspended tenant's key never falls through to another tenant), and a key that names two
+tenants at the same rank (slugs "KOPI" and "kopi") resolves to None rather than to
+whichever row the database returns first.
 """
 
 from __future__ import annotations
@@ -39,18 +45,25 @@ class TenantResolver:
         self._query = self._build_query()
 
     def _build_query(self) -> sql.Composed:
+        """(id, active, rank) of the tenants the key names: rank 0 by slug, 1 by domain."""
         s = self.source
-        match = sql.SQL("lower({}::text) = %(key)s").format(sql.Identifier(s.slug))
+        by_slug = sql.SQL("lower({}::text) = %(key)s").format(sql.Identifier(s.slug))
+        match: sql.Composable = by_slug
         if s.domain:
-            match = sql.SQL("({} OR lower({}::text) = %(key)s)").format(match, sql.Identifier(s.domain))
+            match = sql.SQL("({} OR lower({}::text) = %(key)s)").format(
+                by_slug, sql.Identifier(s.domain))
         conds: list[sql.Composable] = [match]
-        if s.status:
-            conds.append(sql.SQL("{}::text = ANY({})").format(
-                sql.Identifier(s.status), sql.Literal(list(s.active_values))))
-        if s.deleted_at:
+        if s.deleted_at:  # a deleted tenant is gone: it neither answers nor competes
             conds.append(sql.SQL("{} IS NULL").format(sql.Identifier(s.deleted_at)))
-        return sql.SQL("SELECT {}::text FROM {} WHERE {} LIMIT 1").format(
-            sql.Identifier(s.id), sql.Identifier(s.table), sql.SQL(" AND ").join(conds))
+        active: sql.Composable = sql.SQL("true")
+        if s.status:
+            active = sql.SQL("coalesce({}::text = ANY({}), false)").format(
+                sql.Identifier(s.status), sql.Literal(list(s.active_values)))
+        return sql.SQL(
+            "SELECT {id}::text, {active}, CASE WHEN {by_slug} THEN 0 ELSE 1 END AS rank "
+            "FROM {table} WHERE {conds} ORDER BY rank LIMIT 3"
+        ).format(id=sql.Identifier(s.id), active=active, by_slug=by_slug,
+                 table=sql.Identifier(s.table), conds=sql.SQL(" AND ").join(conds))
 
     async def resolve(self, key: str) -> str | None:
         key = key.strip().lower()
@@ -60,8 +73,9 @@ class TenantResolver:
             return hit[1]
         async with self.pool.connection() as conn:
             cur = await conn.execute(self._query, {"key": key})
-            row = await cur.fetchone()
-        tenant_id = row[0] if row else None
+            rows = await cur.fetchall()
+        best = [r for r in rows if r[2] == rows[0][2]] if rows else []
+        tenant_id = best[0][0] if len(best) == 1 and best[0][1] else None
         if len(self._cache) >= self.max_entries:
             self._cache.clear()
         self._cache[key] = (now + self.ttl_s, tenant_id)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
 from httpx import Response
 
-from tests.fixtures.fix_stack import TENANT_A, Stack, running_stack, wait_for
+from tests.fixtures.fix_stack import TENANT_A, TENANT_B, Stack, running_stack, wait_for
 
 
 @pytest.fixture
@@ -211,3 +212,26 @@ def test_cors_allows_listed_sites_and_refuses_others_in_json(fresh_db: str, tmp_
         other = s.client.get("/v1/search", params={"tenant": "kopi", "q": "kopi"},
                              headers={"Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in other.headers
+
+
+def test_a_tenant_key_never_resolves_to_the_wrong_tenant(stack: Stack) -> None:
+    # set up before any request, so no resolver cache is in play
+    dua_upper, dua, tiga_off, tiga_dom = (str(uuid.uuid4()) for _ in range(4))
+    stack.sql("UPDATE tenants SET domain = 'kopi' WHERE slug = 'tech'")  # tech's domain = kopi's slug
+    stack.sql("INSERT INTO tenants (id, name, slug) VALUES (%s, 'Dua', 'DUA'), (%s, 'dua', 'dua')",
+              dua_upper, dua)
+    stack.sql("INSERT INTO tenants (id, name, slug, status) VALUES (%s, 'Tiga', 'tiga', 'suspended')",
+              tiga_off)
+    stack.sql("INSERT INTO tenants (id, name, slug, domain) VALUES (%s, 'T3', 't3', 'tiga')",
+              tiga_dom)
+    for tenant, title in ((TENANT_A, "Rahasia kopi"), (TENANT_B, "Rahasia tech"),
+                          (dua_upper, "Rahasia DUA"), (dua, "Rahasia dua"),
+                          (tiga_dom, "Rahasia t3")):
+        stack.sql("INSERT INTO blogs (tenant_id, title, slug, content, status, published_at) "
+                  "VALUES (%s, %s, %s, 'rahasiaword', 'published', now() - interval '1 day')",
+                  tenant, title, title.lower().replace(" ", "-"))
+    wait_for(lambda: stack.titles(tenant="t3", q="rahasiaword") == ["Rahasia t3"])
+    assert stack.titles(tenant="kopi", q="rahasiaword") == ["Rahasia kopi"]  # the slug wins
+    assert stack.titles(tenant="tech", q="rahasiaword") == ["Rahasia tech"]
+    assert stack.titles(tenant="dua", q="rahasiaword") == []  # two slugs: neither
+    assert stack.titles(tenant="tiga", q="rahasiaword") == []  # suspended: no fall-through
