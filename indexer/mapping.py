@@ -33,6 +33,7 @@ __all__ = [
 ]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+MIN_EPOCH, MAX_EPOCH = -62_135_596_800, 253_402_300_799  # 0001-01-01, 9999-12-31T23:59:59Z
 _URL_FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -129,8 +130,12 @@ class Mapping:
                 cond = sql.SQL("{} AND {} IS NULL").format(cond, col(c, cat.deleted_at))
             join_c = sql.SQL(" LEFT JOIN {} c ON {}").format(sql.Identifier(cat.table), cond)
         vis = self._visible(src)
-        published = (sql.SQL("coalesce(extract(epoch FROM {})::bigint, 0)").format(
-            col(d, src.published_at)) if src.published_at else sql.SQL("0"))
+        # clamped to the years 1-9999 every client can represent: 'infinity' (never
+        # visible) and dates BC neither fail the cast nor break ISO dates downstream
+        published = (sql.SQL(
+            "coalesce(least(greatest(extract(epoch FROM {}), {}), {})::bigint, 0)").format(
+            col(d, src.published_at), sql.Literal(MIN_EPOCH), sql.Literal(MAX_EPOCH))
+            if src.published_at else sql.SQL("0"))
         tags = (sql.SQL("coalesce({}, '{{}}')::text[]").format(col(d, src.tags))
                 if src.tags else sql.SQL("'{}'::text[]"))
         url_cols = [sql.SQL("{}::text").format(col(d, u)) for u in src.url_columns]

@@ -8,14 +8,20 @@ latest state: unchanged TOAST values, joined names and visibility included.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.pq import TransactionStatus
 
 from indexer.mapping import DocumentSource, Mapping, row_to_document
 from search_svc.engines.base import Document
 
-__all__ = ["RowReader"]
+__all__ = ["ROW_ERRORS", "RowReader"]
+
+# What one row's values can make the document SELECT raise (a cast that fails, a date
+# out of range), as opposed to errors of the query itself (a dropped column)
+ROW_ERRORS = (psycopg.DataError, psycopg.NotSupportedError)
 
 
 class RowReader:
@@ -32,32 +38,60 @@ class RowReader:
             if src is None or not ids:
                 continue
             for chunk in _chunks(sorted(ids), 1000):
-                where = sql.SQL("d.{} = ANY({}::{}[])").format(
-                    sql.Identifier(src.id), sql.Placeholder(),
-                    sql.SQL(self.key_types.get(table, "text")))
-                found: set[str] = set()
-                for row in self.conn.execute(self.mapping.select_documents(src, where), (chunk,)):
-                    found.add(row[0])
-                    doc = self._build(src, row)
-                    if doc is None:
-                        deletes.append(f"{src.type}:{row[0]}")
-                    else:
-                        upserts.append(doc)
-                deletes += [f"{src.type}:{i}" for i in chunk if i not in found]
+                self._read(src, chunk, upserts, deletes)
         return upserts, deletes
 
-    def _build(self, src: DocumentSource, row: tuple[object, ...]) -> Document | None:
+    def _read(self, src: DocumentSource, ids: list[str], upserts: list[Document],
+              deletes: list[str]) -> None:
+        where = sql.SQL("d.{} = ANY({}::{}[])").format(
+            sql.Identifier(src.id), sql.Placeholder(),
+            sql.SQL(self.key_types.get(src.table, "text")))
+        try:
+            rows = self._select(self.mapping.select_documents(src, where), (ids,))
+        except ROW_ERRORS as exc:
+            # one row the SELECT cannot read: found by halving and parked (and taken out
+            # of search), so every other row of the batch still goes through
+            if len(ids) == 1:
+                self.park(src, ids[0], exc)
+                deletes.append(f"{src.type}:{ids[0]}")
+                return
+            half = len(ids) // 2
+            self._read(src, ids[:half], upserts, deletes)
+            self._read(src, ids[half:], upserts, deletes)
+            return
+        found: set[str] = set()
+        for row in rows:
+            found.add(row[0])
+            doc = self.build(src, row)
+            if doc is None:
+                deletes.append(f"{src.type}:{row[0]}")
+            else:
+                upserts.append(doc)
+        deletes += [f"{src.type}:{i}" for i in ids if i not in found]
+
+    def _select(self, query: sql.Composed, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        if self.conn.info.transaction_status == TransactionStatus.IDLE:
+            return self.conn.execute(query, params).fetchall()
+        with self.conn.transaction():  # a savepoint: a failed read keeps the caller's
+            return self.conn.execute(query, params).fetchall()
+
+    def build(self, src: DocumentSource, row: tuple[object, ...]) -> Document | None:
+        """The row's document; None when it is not visible or is poison (then parked)."""
         try:
             return row_to_document(src, row)
         except (TypeError, ValueError, KeyError) as exc:
-            # a poison row is parked, never retried forever or allowed to hold the slot
-            self.conn.execute(
-                "INSERT INTO search.dead_letters (source_table, row_id, error) VALUES (%s, %s, %s) "
-                "ON CONFLICT (source_table, row_id) DO UPDATE SET error = excluded.error, "
-                "attempts = search.dead_letters.attempts + 1, last_seen = now()",
-                (src.table, str(row[0]), repr(exc)[:500]),
-            )
+            self.park(src, str(row[0]), exc)
             return None
+
+    def park(self, src: DocumentSource, row_id: str, exc: BaseException) -> None:
+        """A poison row is parked in search.dead_letters (shown in /readyz), never retried
+        forever or allowed to hold the slot; a later change of the row reads it again."""
+        self.conn.execute(
+            "INSERT INTO search.dead_letters (source_table, row_id, error) VALUES (%s, %s, %s) "
+            "ON CONFLICT (source_table, row_id) DO UPDATE SET error = excluded.error, "
+            "attempts = search.dead_letters.attempts + 1, last_seen = now()",
+            (src.table, row_id, repr(exc)[:500]),
+        )
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:

@@ -2,7 +2,7 @@
 
 Order of one batch: fold decoded records into affected keys (``changes.py``) → map
 tenant/category changes to document keys → re-read current rows on the primary →
-build documents (``mapping.row_to_document``) → one durable engine write carrying the
+build documents (``RowReader``) → one durable engine write carrying the
 LSN → confirm the slot. The slot never moves past what the engine holds, so a crash
 at any point only replays (writes are idempotent whole-document replaces).
 """
@@ -24,9 +24,9 @@ from awsm.errors import ConfigError
 from awsm.settings import Settings
 from indexer.changes import Batch, add_record
 from indexer.embeddings import EmbeddingWorker, enqueue
-from indexer.mapping import DocumentSource, Mapping, row_to_document
+from indexer.mapping import DocumentSource, Mapping
 from indexer.pgoutput import DecodeError, Decoder, format_lsn, parse_lsn
-from indexer.reader import RowReader
+from indexer.reader import ROW_ERRORS, RowReader
 from indexer.replication import (
     ReplicationStream,
     check_replica_identity,
@@ -179,11 +179,25 @@ class Indexer:
                 idcol, sql.Literal(last), sql.SQL(self._key_types.get(src.table, "text")))
             query = sql.SQL("{} ORDER BY {} LIMIT {}").format(
                 self.mapping.select_documents(src, where), idcol, sql.Literal(chunk))
-            rows = self.conn.execute(query).fetchall()
+            try:
+                rows = self.conn.execute(query).fetchall()
+            except ROW_ERRORS:
+                # a row this page cannot read: read the page by ids, which parks it alone
+                ids = [r[0] for r in self.conn.execute(sql.SQL(
+                    "SELECT {id}::text FROM {table} d WHERE {where} ORDER BY {id} LIMIT {n}"
+                ).format(id=idcol, table=sql.Identifier(src.table), where=where,
+                         n=sql.Literal(chunk)))]
+                if not ids:
+                    return
+                last = ids[-1]
+                yield self.reader.documents_for({src.table: set(ids)})[0]
+                if len(ids) < chunk:
+                    return
+                continue
             if not rows:
                 return
             last = rows[-1][0]
-            yield [d for d in (row_to_document(src, r) for r in rows) if d is not None]
+            yield [d for d in (self.reader.build(src, r) for r in rows) if d is not None]
             if len(rows) < chunk:
                 return
 

@@ -52,7 +52,12 @@ def raw_query_params(request: Request) -> dict[str, list[str]]:
 
 
 def _iso(ts: int) -> str | None:
-    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z") if ts else None
+    if not ts:
+        return None
+    try:
+        return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+    except (ValueError, OverflowError, OSError):
+        return None  # outside years 1-9999 (the indexer clamps; an older index may not)
 
 
 def _hit_json(hit: Hit) -> dict[str, Any]:

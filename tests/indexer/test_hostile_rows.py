@@ -1,0 +1,72 @@
+"""Rows no editor should write but a database will hold: none may stop the indexer, hold
+back other rows, or break search. (Found by a hostile-row audit of the stack.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+
+from indexer.mapping import load_mapping
+from indexer.worker import Indexer
+from search_svc.engines import open_engine
+from tests.fixtures.fix_stack import TENANT_A, Stack, make_settings, seed_tenants, wait_for
+from tests.indexer.test_visibility_e2e import add_blog
+
+
+def test_dates_out_of_any_clients_range_index_and_serve(stack: Stack) -> None:
+    # 'infinity' failed the epoch cast (the indexer died and replayed the batch forever,
+    # a draft row included); a date BC made every search showing it a 500
+    add_blog(stack, "Draf tanpa akhir", status="draft", published_at="infinity")
+    add_blog(stack, "Terbit tanpa akhir waktu", published_at="infinity")
+    add_blog(stack, "Purba minus waktu", published_at="-infinity")
+    add_blog(stack, "Purba sebelum masehi", published_at="4713-01-01 00:00:00+00 BC")
+    add_blog(stack, "Purba tahun satu", published_at="0001-01-01 00:00:00+01")
+    add_blog(stack, "Artikel biasa sesudahnya")
+    wait_for(lambda: stack.titles(q="sesudahnya") == ["Artikel biasa sesudahnya"])
+    assert not stack.failure
+    body = stack.search(q="purba", sort="published_at")
+    assert body["total"] == 3
+    assert {h["published_at"] for h in body["hits"]} == {"0001-01-01T00:00:00Z"}
+    assert stack.titles(q="akhir") == []  # 'infinity' never comes
+
+
+def test_a_row_the_select_cannot_read_is_parked_and_the_rest_go_through(stack: Stack) -> None:
+    # tags turned into text under a running indexer: the '::text[]' cast fails for one
+    # row's value, which used to fail (and replay) the whole batch forever
+    stack.sql("ALTER TABLE blogs ALTER COLUMN tags DROP DEFAULT")
+    stack.sql("ALTER TABLE blogs ALTER COLUMN tags TYPE text USING array_to_string(tags, ',')")
+    bad = add_blog(stack, "Label rusak satu", tags="a,b")
+    add_blog(stack, "Label baik dua", tags="{baik}")
+    add_blog(stack, "Label baik tiga", tags="{baik}")
+    wait_for(lambda: sorted(stack.titles(q="label")) == ["Label baik dua", "Label baik tiga"])
+    assert not stack.failure
+    parked = stack.db.execute("SELECT row_id, error FROM search.dead_letters "
+                              "WHERE source_table = 'blogs'").fetchall()
+    assert [r[0] for r in parked] == [bad] and "malformed array literal" in parked[0][1]
+    assert stack.client.get("/readyz").json()["checks"]["indexer"]["parked_rows"] == 1
+
+
+def test_a_backfill_parks_the_row_it_cannot_read_and_indexes_the_rest(
+        fresh_db: str, tmp_path: Path) -> None:
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        seed_tenants(conn)
+        conn.execute("ALTER TABLE blogs ALTER COLUMN tags DROP DEFAULT")
+        conn.execute("ALTER TABLE blogs ALTER COLUMN tags TYPE text")
+        conn.execute(
+            "INSERT INTO blogs (tenant_id, title, slug, status, published_at, tags) "
+            "SELECT %s, 'Isi ' || i, 'isi-' || i, 'published', now() - interval '1 day', "
+            "CASE WHEN i = 7 THEN 'a,b' ELSE '{ok}' END FROM generate_series(1, 12) i",
+            (TENANT_A,))
+    settings = make_settings(fresh_db, tmp_path, backfill_chunk_rows=5)
+    engine = open_engine(settings, writer=True)
+    indexer = Indexer(settings, load_mapping(None), engine, fresh_db)
+    try:
+        indexer.prepare()
+        assert indexer.backfill() == 11
+        assert len(engine.keys(TENANT_A)) == 11
+        parked = indexer.conn.execute("SELECT count(*) FROM search.dead_letters").fetchone()
+        assert parked == (1,)
+    finally:
+        indexer.close()
+        engine.close()
