@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from psycopg import sql
 
@@ -28,6 +29,7 @@ __all__ = [
     "Mapping",
     "TenantSource",
     "Visibility",
+    "fill_url",
     "load_mapping",
     "row_to_document",
 ]
@@ -177,6 +179,18 @@ class Mapping:
         return sql.SQL("({})").format(sql.SQL(" AND ").join(parts))
 
 
+def fill_url(template: str, values: dict[str, Any]) -> str:
+    """``template`` with each ``{column}`` replaced by the row's value, percent-encoded
+    (a slug is data: its ':', '?', '#', '\\', spaces and quotes never become URL syntax,
+    so "javascript:..." stays a relative path); '/' is kept for nested slugs. A
+    site-relative template never yields '//host...', which browsers read as another site."""
+    url = _URL_FIELD.sub(lambda m: quote(str(values.get(m.group(1)) or ""), safe="/"),
+                         template)
+    if template.startswith("/") and not template.startswith("//"):
+        url = "/" + url.lstrip("/")
+    return url
+
+
 def row_to_document(src: DocumentSource, row: tuple[Any, ...]) -> Document | None:
     """A row from ``Mapping.select_documents`` → its Document, or None when not visible."""
     (row_id, tenant_id, title, body, summary, tags, category, locale, image, published,
@@ -184,7 +198,7 @@ def row_to_document(src: DocumentSource, row: tuple[Any, ...]) -> Document | Non
     if not visible:
         return None
     url_fields = dict(zip(src.url_columns, url_values, strict=True))
-    url = _URL_FIELD.sub(lambda m: str(url_fields.get(m.group(1)) or ""), src.url)
+    url = fill_url(src.url, url_fields)
     return Document(
         key=f"{src.type}:{row_id}", id=str(row_id), tenant_id=str(tenant_id), type=src.type,
         title=html_to_text(str(title or "")), body=html_to_text(str(body or "")),

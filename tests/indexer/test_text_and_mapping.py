@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from awsm.errors import ConfigError
 from indexer.changes import Batch, add_record
-from indexer.mapping import load_mapping, row_to_document
+from indexer.mapping import fill_url, load_mapping, row_to_document
 from indexer.pgoutput import Begin, Change, Commit
 from indexer.text import html_to_text
 
@@ -117,6 +117,25 @@ def test_unterminated_markup_hides_the_rest_as_a_browser_does() -> None:
     assert html_to_text("kopi <!-- never closed <p>teh") == "kopi"
     assert html_to_text("kopi <script>alert(1) teh") == "kopi"
     assert html_to_text("1 < 2 and </3> <p>teh</p>") == "1 < 2 and\nteh"
+
+
+@pytest.mark.parametrize(("slug", "url"), [
+    ("kopi-tubruk", "/blogs/kopi-tubruk"),
+    ("tentang/tim", "/blogs/tentang/tim"),  # nested slugs keep their '/'
+    ("kopi énak", "/blogs/kopi%20%C3%A9nak"),
+    ("?x=1#frag", "/blogs/%3Fx%3D1%23frag"),
+    ('"onmouseover=alert(1)', "/blogs/%22onmouseover%3Dalert%281%29"),
+    ("\\evil.example", "/blogs/%5Cevil.example"),
+])
+def test_url_placeholders_are_percent_encoded(slug: str, url: str) -> None:
+    assert fill_url("/blogs/{slug}", {"slug": slug}) == url
+
+
+@pytest.mark.parametrize("slug", ["//evil.example/x", "/\\evil.example", "///x", "javascript:alert(1)"])
+def test_a_slug_never_makes_a_link_to_another_site(slug: str) -> None:
+    url = fill_url("/{slug}", {"slug": slug})
+    assert url.startswith("/") and not url.startswith("//") and ":" not in url and "\\" not in url
+    assert fill_url("https://kopi.example/{slug}", {"slug": slug}).startswith("https://kopi.example/")
 
 
 def test_default_mapping_covers_awcms_tables() -> None:
