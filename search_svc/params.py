@@ -21,7 +21,7 @@ __all__ = ["ALLOWED_PARAMS", "MAX_LIMIT", "MAX_OFFSET", "SearchParams", "parse_s
 MAX_LIMIT = 100
 MAX_OFFSET = 10_000
 MAX_FILTER_VALUES = 20
-MAX_VALUE_CHARS = 200
+MAX_VALUE_CHARS = 512  # as long as a facet value the engine stores: every facet can be selected
 MAX_RAW_Q_CHARS = 2048
 # a BCP 47-shaped language tag ("id", "en-US", "zh_Hant_TW"); anything else is refused,
 # never passed on to the engine or SQL

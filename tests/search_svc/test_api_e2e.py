@@ -235,3 +235,15 @@ def test_a_tenant_key_never_resolves_to_the_wrong_tenant(stack: Stack) -> None:
     assert stack.titles(tenant="tech", q="rahasiaword") == ["Rahasia tech"]
     assert stack.titles(tenant="dua", q="rahasiaword") == []  # two slugs: neither
     assert stack.titles(tenant="tiga", q="rahasiaword") == []  # suspended: no fall-through
+
+
+def test_every_facet_value_can_be_selected_as_a_filter(stack: Stack) -> None:
+    long_tag = "label-" + "x" * 400  # longer than any slug, shorter than the engine's cut
+    stack.sql("INSERT INTO blogs (tenant_id, title, slug, content, status, published_at, tags) "
+              "VALUES (%s, 'Label panjang', 'label', 'isi', 'published', now(), %s)",
+              TENANT_A, [long_tag, "pendek"])
+    wait_for(lambda: stack.search(q="panjang")["total"] == 1)
+    facets = stack.search(q="panjang", facets="tags")["facets"]["tags"]
+    assert set(facets) == {long_tag, "pendek"}
+    for value in facets:
+        assert stack.search(q="panjang", tags=value)["total"] == 1
