@@ -22,6 +22,10 @@ __all__ = ["ROW_ERRORS", "RowReader"]
 # What one row's values can make the document SELECT raise (a cast that fails, a date
 # out of range), as opposed to errors of the query itself (a dropped column)
 ROW_ERRORS = (psycopg.DataError, psycopg.NotSupportedError)
+# More unreadable rows than this in one re-read, and more than were readable, is not a
+# few bad rows but the table or the mapping (a column changed type): stop and say so
+# rather than take the whole table out of search
+_SYSTEMIC = 10
 
 
 class RowReader:
@@ -38,27 +42,35 @@ class RowReader:
             if src is None or not ids:
                 continue
             for chunk in _chunks(sorted(ids), 1000):
-                self._read(src, chunk, upserts, deletes)
+                unreadable: list[tuple[str, Exception]] = []
+                read = self._read(src, chunk, upserts, deletes, unreadable)
+                if len(unreadable) > _SYSTEMIC and len(unreadable) > read:
+                    exc = unreadable[0][1]
+                    raise RuntimeError(
+                        f"{src.table}: {len(unreadable)} of {len(chunk)} rows fail the same "
+                        f"re-read: check the mapped columns' types ({exc})") from exc
+                for row_id, exc in unreadable:  # a few bad rows: parked, out of search
+                    self.park(src, row_id, exc)
+                    deletes.append(f"{src.type}:{row_id}")
         return upserts, deletes
 
     def _read(self, src: DocumentSource, ids: list[str], upserts: list[Document],
-              deletes: list[str]) -> None:
+              deletes: list[str], unreadable: list[tuple[str, Exception]]) -> int:
+        """Read ``ids``; the rows the SELECT cannot read are found by halving and listed
+        in ``unreadable``, so every other row still goes through. Returns how many ids
+        were read."""
         where = sql.SQL("d.{} = ANY({}::{}[])").format(
             sql.Identifier(src.id), sql.Placeholder(),
             sql.SQL(self.key_types.get(src.table, "text")))
         try:
             rows = self._select(self.mapping.select_documents(src, where), (ids,))
         except ROW_ERRORS as exc:
-            # one row the SELECT cannot read: found by halving and parked (and taken out
-            # of search), so every other row of the batch still goes through
             if len(ids) == 1:
-                self.park(src, ids[0], exc)
-                deletes.append(f"{src.type}:{ids[0]}")
-                return
+                unreadable.append((ids[0], exc))
+                return 0
             half = len(ids) // 2
-            self._read(src, ids[:half], upserts, deletes)
-            self._read(src, ids[half:], upserts, deletes)
-            return
+            return (self._read(src, ids[:half], upserts, deletes, unreadable)
+                    + self._read(src, ids[half:], upserts, deletes, unreadable))
         found: set[str] = set()
         for row in rows:
             found.add(row[0])
@@ -68,6 +80,7 @@ class RowReader:
             else:
                 upserts.append(doc)
         deletes += [f"{src.type}:{i}" for i in ids if i not in found]
+        return len(ids)
 
     def _select(self, query: sql.Composed, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         if self.conn.info.transaction_status == TransactionStatus.IDLE:

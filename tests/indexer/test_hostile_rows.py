@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from indexer.mapping import load_mapping
 from indexer.worker import Indexer
@@ -67,6 +68,31 @@ def test_a_backfill_parks_the_row_it_cannot_read_and_indexes_the_rest(
         assert len(engine.keys(TENANT_A)) == 11
         parked = indexer.conn.execute("SELECT count(*) FROM search.dead_letters").fetchone()
         assert parked == (1,)
+    finally:
+        indexer.close()
+        engine.close()
+
+
+def test_a_table_whose_rows_all_fail_is_an_error_not_an_empty_search(
+        fresh_db: str, tmp_path: Path) -> None:
+    # when most rows fail alike, the table or the mapping is wrong, not a few rows:
+    # parking them all would silently empty the table's search
+    settings = make_settings(fresh_db, tmp_path)
+    engine = open_engine(settings, writer=True)
+    indexer = Indexer(settings, load_mapping(None), engine, fresh_db)
+    try:
+        with psycopg.connect(fresh_db, autocommit=True) as conn:
+            seed_tenants(conn)
+            indexer.prepare()
+            conn.execute("ALTER TABLE blogs ALTER COLUMN tags DROP DEFAULT")
+            conn.execute("ALTER TABLE blogs ALTER COLUMN tags TYPE text")
+            ids = [r[0] for r in conn.execute(
+                "INSERT INTO blogs (tenant_id, title, slug, status, published_at, tags) "
+                "SELECT %s, 'Isi ' || i, 'isi-' || i, 'published', now(), 'a,b' "
+                "FROM generate_series(1, 30) i RETURNING id::text", (TENANT_A,))]
+        with pytest.raises(RuntimeError, match="30 of 30 rows fail the same re-read"):
+            indexer.documents_for({"blogs": set(ids)})
+        assert indexer.conn.execute("SELECT count(*) FROM search.dead_letters").fetchone() == (0,)
     finally:
         indexer.close()
         engine.close()
