@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     cors_origins: str = ""
+    # a request's line and headers must arrive within this long and fit in this much
+    http_header_timeout_s: float = 10.0
+    http_max_header_bytes: int = 65_536
     search_max_age_s: int = 10
     search_s_maxage_s: int = 60
     search_stale_while_revalidate_s: int = 300
@@ -150,6 +153,20 @@ class Settings(BaseSettings):
     def _tantivy_memory(cls, v: int) -> int:
         if not 16 <= v <= 4000:  # tantivy's limits for one indexing thread
             raise ValueError("must be between 16 and 4000 (megabytes)")
+        return v
+
+    @field_validator("http_header_timeout_s")
+    @classmethod
+    def _header_timeout(cls, v: float) -> float:
+        if not 1 <= v <= 300:
+            raise ValueError("must be between 1 and 300 (seconds)")
+        return v
+
+    @field_validator("http_max_header_bytes")
+    @classmethod
+    def _header_bytes(cls, v: int) -> int:
+        if not 4096 <= v <= 1_048_576:
+            raise ValueError("must be between 4096 and 1048576 (bytes)")
         return v
 
     @field_validator("slot_name", "publication_name")

@@ -45,11 +45,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from gateway.app import create_app
+    from gateway.http_server import uvicorn_options
 
     settings = _settings(args)
     settings.validate_for("api")
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level=settings.log_level, proxy_headers=True)
+                proxy_headers=True, **uvicorn_options(settings))
     return 0
 
 

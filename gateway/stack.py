@@ -29,6 +29,7 @@ from awsm.db import connect
 from awsm.settings import Settings
 from gateway.demo import prepare_schema
 from gateway.embedded_pg import EmbeddedPostgres
+from gateway.http_server import uvicorn_options
 
 __all__ = ["run_stack"]
 
@@ -167,8 +168,8 @@ def run_stack(settings: Settings, *, demo: bool, reindex: bool = False) -> int:
         print(f"api: {api_url}", flush=True)
         print(f"database: {url}", flush=True)
         print(f"docs: {api_url}/docs", flush=True)
-        config = uvicorn.Config(create_app(settings), log_level=settings.log_level,
-                                access_log=False, timeout_graceful_shutdown=5)
+        config = uvicorn.Config(create_app(settings), access_log=False,
+                                **uvicorn_options(settings))
         server = _Server(config)
         try:
             server.run(sockets=[sock])

@@ -1,0 +1,154 @@
+"""The HTTP protocol awsm runs uvicorn with, over real sockets: a request head that is
+too large or too slow (slowloris) is refused and its connection freed, and normal
+keep-alive traffic is untouched."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import orjson
+import pytest
+import uvicorn
+
+from awsm.settings import load_settings
+from gateway.http_server import guarded_protocol, uvicorn_options
+
+TIMEOUT_S, MAX_HEAD = 1.0, 4096
+
+
+async def _app(scope, receive, send):  # type: ignore[no-untyped-def]
+    assert scope["type"] == "http"
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/plain"), (b"content-length", b"2")]})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+@pytest.fixture(scope="module")
+def port() -> Iterator[int]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(_app, http=guarded_protocol(TIMEOUT_S, MAX_HEAD),
+                            log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    yield sock.getsockname()[1]
+    server.should_exit = True
+    thread.join(10)
+
+
+def _connect(port: int) -> socket.socket:
+    conn = socket.create_connection(("127.0.0.1", port), timeout=5)
+    return conn
+
+
+def _read_all(conn: socket.socket) -> bytes:
+    """Everything until the server closes the connection."""
+    out = b""
+    while chunk := conn.recv(65536):
+        out += chunk
+    return out
+
+
+def _get(path: str = "/", extra: str = "") -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: x\r\n{extra}\r\n".encode()
+
+
+def test_keep_alive_requests_are_answered(port: int) -> None:
+    with _connect(port) as conn:
+        for _ in range(3):
+            conn.sendall(_get())
+            reply = conn.recv(65536)
+            assert reply.startswith(b"HTTP/1.1 200") and reply.endswith(b"ok")
+            time.sleep(TIMEOUT_S / 2)  # idle between requests is the keep-alive's business
+
+
+def test_headers_past_the_limit_are_a_431_and_the_connection_closes(port: int) -> None:
+    with _connect(port) as conn:
+        conn.sendall(_get(extra="X-Big: " + "a" * (2 * MAX_HEAD) + "\r\n"))
+        reply = _read_all(conn)
+    assert reply.startswith(b"HTTP/1.1 431")
+    body = orjson.loads(reply.split(b"\r\n\r\n", 1)[1])
+    assert body["error"]["code"] == "request_header_too_large"
+
+
+def test_many_small_headers_and_one_endless_header_are_431s(port: int) -> None:
+    many = "".join(f"X-{i}: {i}\r\n" for i in range(2000))  # ~20 kB, sent at once
+    with _connect(port) as conn:
+        conn.sendall(_get(extra=many))
+        assert _read_all(conn).startswith(b"HTTP/1.1 431")
+    with _connect(port) as conn:  # a header that never ends, in pieces: refused, not held
+        conn.sendall(b"GET / HTTP/1.1\r\nX-Endless: ")
+        try:
+            for _ in range(8):
+                conn.sendall(b"a" * 1024)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        started = time.monotonic()
+        assert _read_all(conn).startswith(b"HTTP/1.1 431")
+        assert time.monotonic() - started < TIMEOUT_S * 0.9  # the size, not the clock
+
+
+def test_a_body_sent_with_its_headers_is_not_counted_as_head(port: int) -> None:
+    body = b"x" * (20 * MAX_HEAD)
+    with _connect(port) as conn:
+        conn.sendall(f"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
+                     f"\r\n".encode() + body)
+        assert conn.recv(65536).startswith(b"HTTP/1.1 200")
+
+
+@pytest.mark.parametrize("sent", [b"GET /v1/sea", b"GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n"])
+def test_a_stalled_request_head_is_a_408_and_the_connection_closes(port: int, sent: bytes) -> None:
+    with _connect(port) as conn:
+        started = time.monotonic()
+        conn.sendall(sent)
+        reply = _read_all(conn)
+        waited = time.monotonic() - started
+    assert reply.startswith(b"HTTP/1.1 408") and b"request_timeout" in reply
+    assert TIMEOUT_S * 0.9 <= waited < TIMEOUT_S + 3
+
+
+def test_headers_trickled_a_byte_at_a_time_are_cut_off(port: int) -> None:
+    request = _get(extra="X-Slow: " + "b" * 50 + "\r\n")
+    with _connect(port) as conn:
+        started = time.monotonic()
+        try:
+            for byte in request:
+                conn.send(bytes([byte]))
+                time.sleep(0.05)  # 60+ bytes at 20/s: past the 1 s limit
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        reply = _read_all(conn)
+    assert reply.startswith(b"HTTP/1.1 408") and time.monotonic() - started < TIMEOUT_S + 3
+
+
+def test_a_connection_that_never_sends_is_closed(port: int) -> None:
+    with _connect(port) as conn:
+        started = time.monotonic()
+        assert _read_all(conn) == b""
+    assert time.monotonic() - started < TIMEOUT_S + 3
+
+
+def test_the_second_request_on_a_connection_gets_its_own_deadline(port: int) -> None:
+    with _connect(port) as conn:
+        conn.sendall(_get())
+        assert conn.recv(65536).startswith(b"HTTP/1.1 200")
+        conn.sendall(b"GET / HTTP/1.1\r\nHo")
+        assert _read_all(conn).startswith(b"HTTP/1.1 408")
+
+
+def test_the_settings_choose_the_protocol_and_refuse_nonsense() -> None:
+    options = uvicorn_options(load_settings({"AWSM_HTTP_HEADER_TIMEOUT_S": "3"}))
+    assert issubclass(options["http"], uvicorn.protocols.http.httptools_impl.HttpToolsProtocol)
+    from awsm.errors import ConfigError
+
+    for name, value in (("AWSM_HTTP_HEADER_TIMEOUT_S", "0"), ("AWSM_HTTP_HEADER_TIMEOUT_S", "1e9"),
+                        ("AWSM_HTTP_MAX_HEADER_BYTES", "10"), ("AWSM_HTTP_MAX_HEADER_BYTES", "x")):
+        with pytest.raises(ConfigError, match=name):
+            load_settings({name: value})
