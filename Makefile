@@ -20,8 +20,9 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
+# MALLOC_ARENA_MAX=2: glibc keeps far less image memory per thread (docs/media.md)
 run: install
-	$(BIN)/awsm up --demo
+	MALLOC_ARENA_MAX=2 $(BIN)/awsm up --demo
 
 lint: install
 	$(BIN)/ruff check .
