@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from awsm.errors import ConfigError
@@ -47,11 +47,11 @@ class Settings(BaseSettings):
 
     # the API
     host: str = "127.0.0.1"
-    port: int = 8080
+    port: int = Field(8080, ge=0, le=65535)
     cors_origins: str = ""
     # a request's line and headers must arrive within this long and fit in this much
-    http_header_timeout_s: float = 10.0
-    http_max_header_bytes: int = 65_536
+    http_header_timeout_s: float = Field(10.0, ge=1, le=300)
+    http_max_header_bytes: int = Field(65_536, ge=4096, le=1_048_576)
     search_max_age_s: int = 10
     search_s_maxage_s: int = 60
     search_stale_while_revalidate_s: int = 300
@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     meili_index: str = "awsm_documents"
     meili_timeout_s: float = 10.0
     # indexing memory of a Tantivy rebuild (backfill); see docs/configuration.md
-    tantivy_rebuild_memory_mb: int = 1000
+    tantivy_rebuild_memory_mb: int = Field(1000, ge=16, le=4000)  # tantivy's bounds, one thread
 
     # change-data capture
     slot_name: str = "awsm_slot"
@@ -77,9 +77,9 @@ class Settings(BaseSettings):
     # embeddings (semantic search); see docs/embeddings.md
     embedder: Literal["none", "sentence-transformers", "use-multilingual", "e5-multilingual"] = "none"
     embedding_model: str = "all-MiniLM-L6-v2"  # sentence-transformers: a model id or a local path
-    embedding_threads: int = 1  # torch / BLAS / OpenMP threads; 1 measured fastest on 2 cores
-    embedding_batch_size: int = 32
-    embedding_max_tokens: int | None = None  # None: the model's own limit
+    embedding_threads: int = Field(1, ge=1)  # model threads; one was best on 2 cores but MiniLM
+    embedding_batch_size: int = Field(32, ge=1)
+    embedding_max_tokens: int | None = Field(None, ge=16)  # None: the model's own limit
     embedding_query_prefix: str | None = None  # None: the model's own convention
     embedding_document_prefix: str | None = None
 
@@ -126,48 +126,6 @@ class Settings(BaseSettings):
     @classmethod
     def _lower_level(cls, v: Any) -> Any:
         return v.strip().lower() if isinstance(v, str) else v
-
-    @field_validator("port")
-    @classmethod
-    def _port_range(cls, v: int) -> int:
-        if not 0 <= v <= 65535:
-            raise ValueError("must be between 0 and 65535")
-        return v
-
-    @field_validator("embedding_threads", "embedding_batch_size")
-    @classmethod
-    def _positive(cls, v: int) -> int:
-        if v < 1:
-            raise ValueError("must be at least 1")
-        return v
-
-    @field_validator("embedding_max_tokens")
-    @classmethod
-    def _token_limit(cls, v: int | None) -> int | None:
-        if v is not None and v < 16:
-            raise ValueError("must be at least 16 tokens (or unset for the model's own limit)")
-        return v
-
-    @field_validator("tantivy_rebuild_memory_mb")
-    @classmethod
-    def _tantivy_memory(cls, v: int) -> int:
-        if not 16 <= v <= 4000:  # tantivy's limits for one indexing thread
-            raise ValueError("must be between 16 and 4000 (megabytes)")
-        return v
-
-    @field_validator("http_header_timeout_s")
-    @classmethod
-    def _header_timeout(cls, v: float) -> float:
-        if not 1 <= v <= 300:
-            raise ValueError("must be between 1 and 300 (seconds)")
-        return v
-
-    @field_validator("http_max_header_bytes")
-    @classmethod
-    def _header_bytes(cls, v: int) -> int:
-        if not 4096 <= v <= 1_048_576:
-            raise ValueError("must be between 4096 and 1048576 (bytes)")
-        return v
 
     @field_validator("slot_name", "publication_name")
     @classmethod
