@@ -84,9 +84,7 @@ def _cmd_demo_load(args: argparse.Namespace) -> int:
                                "loads only into a database without them."])
         prepare_schema(conn)
         summary = load_demo(conn, settings.resolved_media_root)
-    print(f"demo loaded: tenants {', '.join(summary.tenants)}; {summary.total_rows} rows, "
-          f"{summary.total_visible} of them public; {summary.images} images in "
-          f"{summary.media_root}")
+    print(f"demo loaded: {summary}")
     return 0
 
 

@@ -60,6 +60,11 @@ class DemoSummary:
     def total_visible(self) -> int:
         return sum(self.visible.values())
 
+    def __str__(self) -> str:
+        return (f"tenants {', '.join(self.tenants)}; {self.total_rows} rows, "
+                f"{self.total_visible} of them public; {self.images} images in "
+                f"{self.media_root}")
+
 
 def is_visible(row: dict[str, Any], tenant_status: str, now: datetime) -> bool:
     """AWCMS's public visibility rule (DESIGN.md) evaluated on one row."""
