@@ -6,14 +6,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
-import pytest
-
-from gateway.embedded_pg import EmbeddedPostgres
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,16 +18,6 @@ def _demo_load(url: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
     env.update(AWSM_DATABASE_URL=url, AWSM_DATA_DIR=str(data_dir), PYTHONPATH=str(ROOT))
     return subprocess.run([sys.executable, "-m", "gateway.cli", "demo-load"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
-
-
-@pytest.fixture
-def empty_db(pg_server: EmbeddedPostgres) -> Iterator[str]:
-    name = f"empty_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_server.url(), autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    yield pg_server.url(name)
-    with psycopg.connect(pg_server.url(), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
 def test_demo_load_fills_an_empty_database_once(empty_db: str, tmp_path: Path) -> None:

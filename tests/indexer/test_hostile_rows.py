@@ -8,10 +8,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from indexer.mapping import load_mapping
-from indexer.worker import Indexer
-from search_svc.engines import open_engine
-from tests.fixtures.fix_stack import TENANT_A, Stack, make_settings, seed_tenants, wait_for
+from tests.fixtures.fix_stack import (
+    TENANT_A,
+    Stack,
+    make_settings,
+    open_indexer,
+    seed_tenants,
+    wait_for,
+)
 from tests.indexer.test_visibility_e2e import add_blog
 
 
@@ -60,27 +64,19 @@ def test_a_backfill_parks_the_row_it_cannot_read_and_indexes_the_rest(
             "CASE WHEN i = 7 THEN 'a,b' ELSE '{ok}' END FROM generate_series(1, 12) i",
             (TENANT_A,))
     settings = make_settings(fresh_db, tmp_path, backfill_chunk_rows=5)
-    engine = open_engine(settings, writer=True)
-    indexer = Indexer(settings, load_mapping(None), engine, fresh_db)
-    try:
+    with open_indexer(fresh_db, settings) as indexer:
         indexer.prepare()
         assert indexer.backfill() == 11
-        assert len(engine.keys(TENANT_A)) == 11
+        assert len(indexer.engine.keys(TENANT_A)) == 11
         parked = indexer.conn.execute("SELECT count(*) FROM search.dead_letters").fetchone()
         assert parked == (1,)
-    finally:
-        indexer.close()
-        engine.close()
 
 
 def test_a_table_whose_rows_all_fail_is_an_error_not_an_empty_search(
         fresh_db: str, tmp_path: Path) -> None:
     # when most rows fail alike, the table or the mapping is wrong, not a few rows:
     # parking them all would silently empty the table's search
-    settings = make_settings(fresh_db, tmp_path)
-    engine = open_engine(settings, writer=True)
-    indexer = Indexer(settings, load_mapping(None), engine, fresh_db)
-    try:
+    with open_indexer(fresh_db, make_settings(fresh_db, tmp_path)) as indexer:
         with psycopg.connect(fresh_db, autocommit=True) as conn:
             seed_tenants(conn)
             indexer.prepare()
@@ -93,6 +89,3 @@ def test_a_table_whose_rows_all_fail_is_an_error_not_an_empty_search(
         with pytest.raises(RuntimeError, match="30 of 30 rows fail the same re-read"):
             indexer.documents_for({"blogs": set(ids)})
         assert indexer.conn.execute("SELECT count(*) FROM search.dead_letters").fetchone() == (0,)
-    finally:
-        indexer.close()
-        engine.close()

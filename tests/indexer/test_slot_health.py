@@ -13,7 +13,7 @@ from indexer.mapping import load_mapping
 from indexer.replication import ReplicationStream, SlotInUse, ensure_slot, slot_info
 from indexer.worker import Indexer
 from search_svc.engines import open_engine
-from tests.fixtures.fix_stack import make_settings, seed_tenants, wait_for
+from tests.fixtures.fix_stack import make_settings, open_indexer, seed_tenants, wait_for
 
 
 def test_heartbeat_moves_the_slot_while_mapped_tables_are_idle(fresh_db: str, tmp_path: Path) -> None:
@@ -68,14 +68,8 @@ def test_mapping_that_names_a_missing_column_fails_at_start(fresh_db: str, tmp_p
     mapping_file = tmp_path / "m.toml"
     text = (Path(__file__).resolve().parents[2] / "indexer" / "default_mapping.toml").read_text()
     mapping_file.write_text(text.replace('summary = "excerpt"', 'summary = "teaser"', 1))
-    settings = make_settings(fresh_db, tmp_path)
-    engine = open_engine(settings, writer=True)
-    indexer = Indexer(settings, load_mapping(mapping_file), engine, fresh_db)
-    try:
-        from awsm.errors import ConfigError
+    from awsm.errors import ConfigError
 
+    with open_indexer(fresh_db, make_settings(fresh_db, tmp_path), mapping_file) as indexer:
         with pytest.raises(ConfigError, match="blogs.teaser"):
             indexer.prepare()
-    finally:
-        indexer.close()
-        engine.close()

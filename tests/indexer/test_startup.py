@@ -18,11 +18,8 @@ from psycopg.conninfo import make_conninfo
 
 from awsm.db import apply_migrations, ensure_pgvector
 from awsm.errors import ConfigError
-from indexer.mapping import load_mapping
 from indexer.replication import ReplicationStream, ensure_slot
-from indexer.worker import Indexer
-from search_svc.engines import open_engine
-from tests.fixtures.fix_stack import make_settings, seed_tenants
+from tests.fixtures.fix_stack import make_settings, open_indexer, seed_tenants
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,15 +29,10 @@ def test_the_indexer_creates_its_search_schema(fresh_db: str, tmp_path: Path) ->
         conn.execute("DROP SCHEMA search CASCADE")  # AWCMS's tables only, as on Supabase
         seed_tenants(conn)
     settings = make_settings(fresh_db, tmp_path)
-    engine = open_engine(settings, writer=True)
-    indexer = Indexer(settings, load_mapping(None), engine, fresh_db)
-    try:
+    with open_indexer(fresh_db, settings) as indexer:
         assert indexer.prepare() is True
         indexer.backfill()
         indexer.prepare()  # a restart: nothing left to apply, nothing fails
-    finally:
-        indexer.close()
-        engine.close()
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         applied = [r[0] for r in conn.execute(
             "SELECT name FROM search.schema_migrations ORDER BY name")]
@@ -80,16 +72,10 @@ def test_a_role_that_cannot_replicate_gets_a_clear_error(
         admin.execute(f"GRANT USAGE, CREATE ON SCHEMA search TO {role}")
         admin.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
         admin.execute(f"GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA search TO {role}")
-    settings = make_settings(url, tmp_path)
-    engine = open_engine(settings, writer=True)
-    indexer = Indexer(settings, load_mapping(None), engine, url)
-    try:
+    with open_indexer(url, make_settings(url, tmp_path)) as indexer:
         # the migrations, already applied, need no CREATE on the database
         with pytest.raises(ConfigError, match="cannot set up logical replication"):
             indexer.prepare()
-    finally:
-        indexer.close()
-        engine.close()
 
 
 def test_missing_pgvector_that_the_role_cannot_create_is_a_clear_error(
