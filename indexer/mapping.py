@@ -21,6 +21,7 @@ from psycopg import sql
 from awsm.errors import ConfigError
 from indexer.text import html_to_text
 from search_svc.engines.base import Document
+from search_svc.locales import canonical_locale
 from search_svc.tenants import TenantSource
 
 __all__ = [
@@ -204,7 +205,7 @@ def row_to_document(src: DocumentSource, row: tuple[Any, ...]) -> Document | Non
         title=html_to_text(str(title or "")), body=html_to_text(str(body or "")),
         summary=html_to_text(str(summary or "")),
         tags=tuple(str(t) for t in (tags or ()) if t), category=category or None,
-        locale=str(locale or ""), image=image or None, url=url, published_at=int(published or 0),
+        locale=canonical_locale(str(locale or "")), image=image or None, url=url, published_at=int(published or 0),
     )
 
 

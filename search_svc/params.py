@@ -7,7 +7,6 @@ rather than silently ignored: a typo'd filter must not look like "no results".
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -15,6 +14,7 @@ from typing import Literal
 from search_svc.engines.base import FACET_FIELDS
 from search_svc.errors import InvalidQuery
 from search_svc.fusion import DEFAULT_SEMANTIC_RATIO
+from search_svc.locales import LOCALE_TAG, canonical_locale
 
 __all__ = ["ALLOWED_PARAMS", "MAX_LIMIT", "MAX_OFFSET", "SearchParams", "parse_search_params"]
 
@@ -23,9 +23,6 @@ MAX_OFFSET = 10_000
 MAX_FILTER_VALUES = 20
 MAX_VALUE_CHARS = 512  # as long as a facet value the engine stores: every facet can be selected
 MAX_RAW_Q_CHARS = 2048
-# a BCP 47-shaped language tag ("id", "en-US", "zh_Hant_TW"); anything else is refused,
-# never passed on to the engine or SQL
-_LOCALE = re.compile(r"[A-Za-z]{2,8}(?:[-_][A-Za-z0-9]{1,8}){0,7}")
 ALLOWED_PARAMS = frozenset({
     "tenant", "q", "type", "category", "tags", "tag", "locale", "sort", "limit", "offset",
     "facets", "mode", "semantic_ratio",
@@ -108,7 +105,9 @@ def parse_search_params(raw: Mapping[str, Sequence[str]]) -> SearchParams:
     if bad:
         raise InvalidQuery(f"'facets' may name {', '.join(FACET_FIELDS)}; got {bad[0][:40]!r}.")
     locale = (_single(raw, "locale") or "").strip() or None
-    if locale is not None and not _LOCALE.fullmatch(locale):
+    # a BCP 47-shaped tag ("id", "en-US", "zh_Hant_TW"), anything else refused (never passed
+    # on to the engine or SQL); stored locales are canonical, so the filter is made so too
+    if locale is not None and not LOCALE_TAG.fullmatch(locale):
         raise InvalidQuery("'locale' must be a language tag such as 'id' or 'en-US'.")
     tenant = _single(raw, "tenant")
     if tenant is not None and (len(tenant) > 253 or any(ord(c) < 33 for c in tenant)):
@@ -119,7 +118,7 @@ def parse_search_params(raw: Mapping[str, Sequence[str]]) -> SearchParams:
         types=tuple(dict.fromkeys(_values(raw, "type"))),
         categories=tuple(dict.fromkeys(_values(raw, "category"))),
         tags=tuple(dict.fromkeys(_values(raw, "tags") + _values(raw, "tag"))),
-        locale=locale,
+        locale=canonical_locale(locale) if locale else None,
         sort=sort,  # type: ignore[arg-type]
         limit=_int(raw, "limit", 20, 1, MAX_LIMIT),
         offset=_int(raw, "offset", 0, 0, MAX_OFFSET),

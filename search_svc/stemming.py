@@ -12,6 +12,8 @@ import threading
 from collections.abc import Iterable
 from typing import Any, Literal
 
+from search_svc.locales import canonical_locale
+
 __all__ = ["LANGUAGES", "Language", "language_for", "query_stems", "stem_text", "stem_words",
            "word_stems"]
 
@@ -25,7 +27,7 @@ def language_for(locale: str | None) -> Language | None:
     """The stemmer for a document's locale: English for ``en*``; Indonesian for ``id*``,
     ``ms*`` and no locale (AWCMS content is Indonesian unless it says otherwise); none
     for other languages (they keep their exact field only)."""
-    code = (locale or "").strip().lower().replace("_", "-").split("-", 1)[0]
+    code = canonical_locale(locale or "").split("-", 1)[0]
     if code == "en":
         return "english"
     if code in ("", "id", "in", "ms"):

@@ -30,7 +30,7 @@ from search_svc.stemming import LANGUAGES, query_stems
 __all__ = ["FIELD_BOOSTS", "FUZZY_FIELDS", "INITIALS", "MAX_RESULT_WINDOW", "SCHEMA_VERSION",
            "STEM_FIELDS", "QueryBuilder", "build_schema", "fuzzy_lookups", "initial_field"]
 
-SCHEMA_VERSION = 4  # 3: stemmed fields; 4: first-letter typo fields
+SCHEMA_VERSION = 5  # 3: stemmed fields; 4: first-letter typo fields; 5: canonical locales
 # Title above summary above body, the order of Meilisearch's searchableAttributes.
 FIELD_BOOSTS = (("title", 3.0), ("summary", 1.5), ("body", 1.0))
 # Ranking (hybrid's keyword side) weighs the fields alike: BM25's length normalisation

@@ -139,6 +139,25 @@ def test_locale_filter_takes_a_language_tag(seeded: Stack) -> None:
     assert seeded.search(q="jantung", locale="en-US")["total"] == 0
 
 
+def test_locale_filter_ignores_case_and_separator_on_both_sides(stack: Stack) -> None:
+    # AWCMS rows write one tag several ways; BCP 47 tags are case-insensitive
+    stack.db.execute(
+        "INSERT INTO blogs (tenant_id, title, slug, content, status, published_at, language) "
+        "VALUES (%s, 'Roasting guide one', 'r1', 'x', 'published', now(), 'EN'), "
+        "(%s, 'Roasting guide two', 'r2', 'x', 'published', now(), 'en_us'), "
+        "(%s, 'Roasting guide three', 'r3', 'x', 'published', now(), 'en-US')",
+        (TENANT_A, TENANT_A, TENANT_A))
+    wait_for(lambda: stack.search(q="roasting")["total"] == 3)
+    body = stack.search(q="roasting", facets="locale")
+    assert body["facets"]["locale"] == {"en-US": 2, "en": 1}
+    assert sorted(h["locale"] for h in body["hits"]) == ["en", "en-US", "en-US"]
+    for asked in ("en", "EN", "En"):
+        assert [h["title"] for h in stack.search(q="roasting", locale=asked)["hits"]] == \
+            ["Roasting guide one"]
+    for asked in ("en-US", "en_us", "EN-us", "EN_US"):
+        assert stack.search(q="roasting", locale=asked)["total"] == 2
+
+
 def test_repeated_single_value_parameter_is_a_400(seeded: Stack) -> None:
     r = seeded.client.get("/v1/search?tenant=kopi&tenant=tech&q=kopi")
     assert r.status_code == 400
