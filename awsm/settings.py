@@ -29,8 +29,7 @@ def parse_signing_keys(raw: str) -> list[tuple[str, bytes]]:
         key_id, sep, secret = part.partition(":")
         if not sep or not key_id.strip() or len(secret) < 16:
             raise ValueError(
-                "AWSM_SIGNING_KEYS must look like 'id1:secret1,id2:secret2' with secrets of "
-                "at least 16 characters"
+                "must look like 'id1:secret1,id2:secret2', each secret at least 16 characters"
             )
         keys.append((key_id.strip(), secret.encode()))
     return keys
@@ -127,6 +126,13 @@ class Settings(BaseSettings):
     def _lower_level(cls, v: Any) -> Any:
         return v.strip().lower() if isinstance(v, str) else v
 
+    @field_validator("signing_keys")
+    @classmethod
+    def _signing_keys_parse(cls, v: str) -> str:
+        # a parse problem, reported with the others by every command (sign-url included)
+        parse_signing_keys(v)
+        return v
+
     @field_validator("slot_name", "publication_name")
     @classmethod
     def _pg_name(cls, v: str) -> str:
@@ -163,11 +169,7 @@ class Settings(BaseSettings):
 
     def validate_for(self, role: Literal["api", "indexer", "stack"]) -> None:
         """Raise one ``ConfigError`` that lists every problem for this role."""
-        problems: list[str] = []
-        try:
-            parse_signing_keys(self.signing_keys)
-        except ValueError as exc:
-            problems.append(str(exc))
+        problems: list[str] = []  # (a malformed AWSM_SIGNING_KEYS never loads)
         if not self.demo:
             if role in ("api", "stack") and not self.signing_keys:
                 problems.append(

@@ -51,8 +51,12 @@ def test_production_refuses_to_start_unsafe() -> None:
 
 @pytest.mark.parametrize("raw", ["nocolon", "k1:short", ":0123456789abcdefg", "k1:0123456789abcdef,bad"])
 def test_bad_signing_keys_are_rejected(raw: str) -> None:
-    with pytest.raises(ValueError, match="AWSM_SIGNING_KEYS"):
+    with pytest.raises(ValueError, match="must look like 'id1:secret1"):
         parse_signing_keys(raw)
+    # a settings problem like any other: reported with the rest, named by its variable
+    with pytest.raises(ConfigError) as err:
+        load_settings({"AWSM_SIGNING_KEYS": raw, "AWSM_PORT": "eighty"})
+    assert "AWSM_SIGNING_KEYS: " in str(err.value) and "AWSM_PORT" in str(err.value)
 
 
 def test_signing_keys_rotate_first_signs() -> None:
