@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -119,12 +119,19 @@ class _IndexerSupervisor(threading.Thread):
 
 class _Server(uvicorn.Server):
     """uvicorn re-raises SIGTERM/SIGINT after its own shutdown, which would kill this
-    process before the indexer and PostgreSQL are stopped; we take the signals here."""
+    process before the indexer and PostgreSQL are stopped; we take the signals here.
+    ``on_signal`` runs at once: Ctrl-C reaches the indexer child too (one process group),
+    and its supervisor must know the exit that follows is a shutdown, not a crash."""
+
+    def __init__(self, config: uvicorn.Config, on_signal: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.on_signal = on_signal
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         def _exit(signum: int, _frame: object) -> None:
             self.should_exit = True
+            self.on_signal()
 
         previous = {s: signal.signal(s, _exit) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
@@ -170,7 +177,7 @@ def run_stack(settings: Settings, *, demo: bool, reindex: bool = False) -> int:
         print(f"docs: {api_url}/docs", flush=True)
         config = uvicorn.Config(create_app(settings), access_log=False,
                                 **uvicorn_options(settings))
-        server = _Server(config)
+        server = _Server(config, on_signal=supervisor.stopping.set)
         try:
             server.run(sockets=[sock])
         finally:

@@ -23,11 +23,18 @@ def _up(data_dir: Path, log: Path) -> subprocess.Popen[bytes]:
     env.update(AWSM_LOG_LEVEL="info", AWSM_EMBEDDER="use-multilingual")
     return subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "up", "--demo", "--data-dir", str(data_dir),
-         "--port", "0"], stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env)
+         "--port", "0"], stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env,
+        start_new_session=True)  # its own process group, as a terminal's foreground job
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> int:
     proc.send_signal(signal.SIGTERM)
+    return proc.wait(30)
+
+
+def _ctrl_c(proc: subprocess.Popen[bytes]) -> int:
+    """What Ctrl-C in a terminal does: SIGINT to every process of the foreground group."""
+    os.killpg(proc.pid, signal.SIGINT)
     return proc.wait(30)
 
 
@@ -80,8 +87,11 @@ def test_up_demo_serves_typo_tolerant_search_then_resumes(tmp_path: Path) -> Non
                                                       "q": "zebrapelangi"}).json()
         assert body["total"] == 1
     finally:
-        assert _stop(proc) == 0
-    assert "backfill done" not in log.read_text()[len(first_run):]
+        assert _ctrl_c(proc) == 0
+    second_run = log.read_text()[len(first_run):]
+    assert "backfill done" not in second_run
+    # the indexer got the SIGINT too: its exit is the shutdown, not a crash to restart
+    assert "restarting" not in second_run and "indexer exited" not in second_run
     time.sleep(0.5)
     pids = json.loads((data / "pg" / ".handle_pids.json").read_text())
     assert pids == []  # PostgreSQL was stopped with the stack
