@@ -24,7 +24,7 @@ from awsm.settings import Settings
 from search_svc.caching import cache_tags, etag_for, etag_matches, public_cache_control
 from search_svc.engines.base import Hit, KeywordEngine, SearchQuery, SearchResult
 from search_svc.errors import InvalidQuery
-from search_svc.params import SearchParams, parse_search_params
+from search_svc.params import OPENAPI_PARAMETERS, SearchParams, parse_search_params
 from search_svc.query import parse_query
 from search_svc.semantic import (
     SemanticSearcher,
@@ -176,13 +176,12 @@ def build_router(service: SearchService) -> APIRouter:
 
     # HEAD as well: CDNs and monitors check a URL with it (CORS already allows it)
     @router.head("/v1/search", include_in_schema=False)
-    @router.get("/v1/search", summary="Search one site's published content")
+    @router.get("/v1/search", summary="Search one site's published content",
+                openapi_extra={"parameters": OPENAPI_PARAMETERS})
     async def search(request: Request) -> Response:
-        """Keyword search with typo tolerance, prefix matching, filters, facets and snippets.
-
-        Parameters: `tenant` (slug or domain, required), `q` (≤128 chars used), `type`,
-        `category`, `tags`, `locale`, `sort` (relevance | published_at), `limit` (1–100),
-        `offset`, `facets` (type, category, tags, locale). See docs/api.md.
+        """Keyword, semantic or hybrid search over one site's published public content:
+        typo tolerance, prefix matching on the last word, filters, facets and
+        highlighted snippets. Unknown or repeated parameters are a 400; see docs/api.md.
         """
         started = time.perf_counter()
         params = parse_search_params(raw_query_params(request))

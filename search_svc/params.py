@@ -16,7 +16,8 @@ from search_svc.errors import InvalidQuery
 from search_svc.fusion import DEFAULT_SEMANTIC_RATIO
 from search_svc.locales import LOCALE_TAG, canonical_locale
 
-__all__ = ["ALLOWED_PARAMS", "MAX_LIMIT", "MAX_OFFSET", "SearchParams", "parse_search_params"]
+__all__ = ["ALLOWED_PARAMS", "MAX_LIMIT", "MAX_OFFSET", "OPENAPI_PARAMETERS", "SearchParams",
+           "parse_search_params"]
 
 MAX_LIMIT = 100
 MAX_OFFSET = 10_000
@@ -27,6 +28,38 @@ ALLOWED_PARAMS = frozenset({
     "tenant", "q", "type", "category", "tags", "tag", "locale", "sort", "limit", "offset",
     "facets", "mode", "semantic_ratio",
 })
+
+
+def _param(name: str, description: str, schema: dict[str, object] | None = None, *,
+           required: bool = False) -> dict[str, object]:
+    return {"name": name, "in": "query", "required": required, "description": description,
+            "schema": schema or {"type": "string"}}
+
+
+_LIST: dict[str, object] = {"type": "array", "items": {"type": "string"}}
+# What /docs shows for GET /v1/search: the handler reads the raw query string itself (to
+# refuse unknown and repeated parameters), so FastAPI cannot derive these from a signature.
+OPENAPI_PARAMETERS = [
+    _param("tenant", "the site's slug or domain", required=True),
+    _param("q", "the words typed (at most 128 characters used)"),
+    _param("type", "document types: blog, page, product", _LIST),
+    _param("category", "category names", _LIST),
+    _param("tags", "tags; several match any of them", _LIST),
+    _param("tag", "the same as tags", _LIST),
+    _param("locale", "a language tag such as id or en-US, in any case"),
+    _param("sort", "relevance or newest first",
+           {"type": "string", "enum": ["relevance", "published_at"], "default": "relevance"}),
+    _param("limit", "hits per page",
+           {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 20}),
+    _param("offset", "hits to skip",
+           {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0}),
+    _param("facets", "counts to return: type, category, tags, locale",
+           {"type": "array", "items": {"type": "string", "enum": list(FACET_FIELDS)}}),
+    _param("mode", "hybrid by default when an embedding model is live, else keyword",
+           {"type": "string", "enum": ["keyword", "semantic", "hybrid"]}),
+    _param("semantic_ratio", "hybrid's weight of the semantic list (0 = keyword, 1 = semantic)",
+           {"type": "number", "minimum": 0, "maximum": 1, "default": DEFAULT_SEMANTIC_RATIO}),
+]
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from httpx import Response
 
+from search_svc.params import ALLOWED_PARAMS
 from tests.fixtures.fix_stack import TENANT_A, TENANT_B, Stack, running_stack, wait_for
 
 
@@ -187,6 +188,9 @@ def test_health_readiness_metrics_and_docs(seeded: Stack) -> None:
     assert seeded.client.get("/docs").status_code == 200
     paths = seeded.client.get("/openapi.json").json()["paths"]
     assert list(paths["/v1/search"]) == ["get"]  # HEAD is served, not documented twice
+    # /docs can "Try it out": every accepted parameter is declared, tenant required
+    declared = {p["name"]: p for p in paths["/v1/search"]["get"]["parameters"]}
+    assert set(declared) == ALLOWED_PARAMS and declared["tenant"]["required"] is True
 
 
 def test_head_answers_like_get_without_a_body(seeded: Stack) -> None:
