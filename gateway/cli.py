@@ -1,4 +1,4 @@
-"""The ``awsm`` command: up, serve, indexer, reindex, demo-load, sign-url, bench."""
+"""The awsm command: up, serve, indexer, reindex, demo-load, sign-url, bench."""
 
 from __future__ import annotations
 
