@@ -33,6 +33,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: bench/ is on the path, the repo is not
+    sys.path.insert(0, str(ROOT))
+
+from bench.known_items import known_item_collections  # noqa: E402
+
 DEFAULT_COLLECTIONS = {
     "cranfield": ROOT.parent / "shared" / "data" / "cranfield",
     "id_judged": ROOT / "bench" / "data" / "id_judged",
@@ -53,6 +58,7 @@ class ScoredRun(dict[str, list[str]]):
     def __init__(self, *args: object, **kw: object) -> None:
         super().__init__(*args, **kw)  # type: ignore[arg-type]
         self.similarity: dict[str, list[float]] = {}
+        self.complete: dict[str, bool] = {}  # the engine's first_hit_complete per query
 
 
 # --- metrics (pure) -----------------------------------------------------------------
@@ -215,7 +221,9 @@ def dense_run(embedder, collection: Collection, depth: int = RECALL_K,  # type: 
 
     def cached(kind: str, items: list[str], embed: Callable[[], tuple[object, dict]]) -> tuple:  # type: ignore[type-arg]
         digest = hashlib.sha256(json.dumps([embedder.model_id, items]).encode()).hexdigest()
-        path = cache / f"{collection.name}-{kind}-{digest[:16]}.npz" if cache else None
+        # derived collections ("name:known") share their parent's documents and vectors
+        prefix = collection.name.split(":")[0]
+        path = cache / f"{prefix}-{kind}-{digest[:16]}.npz" if cache else None
         if path is not None and path.exists():
             stored = np.load(path)
             timing = json.loads(str(stored["timing"]))
@@ -282,9 +290,10 @@ def keyword_run(collection: Collection, depth: int = RECALL_K,
             query = SearchQuery(tenant_id="bench", text=parse_query(text).text, limit=depth)
             if match == "ranking":
                 query = keyword_side(query, text, depth)
-            hits = engine.search(query).hits
-            run[qid] = [h.key for h in hits]
-            run.similarity[qid] = [h.score for h in hits]
+            result = engine.search(query)
+            run[qid] = [h.key for h in result.hits]
+            run.similarity[qid] = [h.score for h in result.hits]
+            run.complete[qid] = result.first_hit_complete
         engine.close()
     return run
 
@@ -326,13 +335,13 @@ def hybrid_run(keyword: ScoredRun, semantic: ScoredRun, collection: Collection,
     """Hybrid exactly as the API fuses: ``search_svc.semantic.fuse_hybrid`` over the
     keyword side's hits (``keyword_run(match="ranking")``, BM25 scores) and the semantic
     hits (cosine distance): ``depth`` keyword hits and 4 × ``depth`` semantic candidates,
-    as the API fuses a ``depth``-hit window; ``semantic_ratio`` None = the API's default."""
+    as the API fuses a ``depth``-hit window; ``semantic_ratio`` None = the API's default
+    (which adapts to whether the keyword side's first hit holds every word)."""
     from search_svc.engines.base import Hit
-    from search_svc.fusion import DEFAULT_SEMANTIC_RATIO
     from search_svc.semantic import fuse_hybrid
     from search_svc.vectors import VectorHit
 
-    ratio = DEFAULT_SEMANTIC_RATIO if semantic_ratio is None else semantic_ratio
+    complete = getattr(keyword, "complete", {})
     run: Run = {}
     for qid in semantic:
         khits = [Hit(key=k, id=k, type="page", title="", url="", snippet="", image=None,
@@ -344,7 +353,8 @@ def hybrid_run(keyword: ScoredRun, semantic: ScoredRun, collection: Collection,
                            locale="")
                  for k, cos in zip(semantic[qid][:4 * depth], semantic.similarity[qid],
                                    strict=False)]
-        fused = fuse_hybrid(khits, vhits, collection.queries[qid], ratio)
+        fused = fuse_hybrid(khits, vhits, collection.queries[qid], semantic_ratio,
+                            confident=complete.get(qid, False))
         run[qid] = [hit.key for hit, _ in fused[:depth]]
     return run
 
@@ -360,17 +370,22 @@ def worker(spec: dict) -> dict:
     embedder = open_embedder(settings)
     out = {"model_id": embedder.model_id, "load_s": time.perf_counter() - t0, "collections": {}}
     for name, directory in spec["collections"].items():
-        run, timing = dense_run(embedder, load_collection(name, Path(directory)), SEMANTIC_DEPTH,
-                                cache=Path(spec["cache"]) if spec.get("cache") else None,
-                                threads=spec["threads"])
-        out["collections"][name] = {"run": run, "timing": timing,
-                                    "similarity": getattr(run, "similarity", {})}
+        loaded = load_collection(name, Path(directory))
+        derived = known_item_collections(loaded) if spec.get("known_items") else []
+        for coll in [loaded, *derived]:
+            run, timing = dense_run(embedder, coll, SEMANTIC_DEPTH,
+                                    cache=Path(spec["cache"]) if spec.get("cache") else None,
+                                    threads=spec["threads"])
+            out["collections"][coll.name] = {"run": run, "timing": timing,
+                                             "similarity": getattr(run, "similarity", {})}
     return out
 
 
-def run_worker(backend: str, threads: int, collections: dict[str, Path], model: str | None) -> dict:
+def run_worker(backend: str, threads: int, collections: dict[str, Path], model: str | None,
+               known_items: bool = True) -> dict:
     spec = {"backend": backend, "threads": threads, "model": model, "cache": str(EMBEDDING_CACHE),
-            "collections": {k: str(v) for k, v in collections.items()}}
+            "collections": {k: str(v) for k, v in collections.items()},
+            "known_items": known_items}
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
            "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads),
            "MKL_NUM_THREADS": str(threads), "TOKENIZERS_PARALLELISM": "false"}
@@ -431,6 +446,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--st-model", default=None, help="sentence-transformers model name or path")
     p.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "relevance.json")
     p.add_argument("--update-docs", action="store_true")
+    p.add_argument("--no-known-items", action="store_true",
+                   help="skip the known-item collections derived from each one (bench/known_items.py)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
@@ -440,6 +457,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.collection:
         collections = {n: Path(d) for n, _, d in (c.partition("=") for c in args.collection)}
     loaded = {n: load_collection(n, d) for n, d in collections.items()}
+    if not args.no_known_items:
+        loaded.update({c.name: c for base in list(loaded.values())
+                       for c in known_item_collections(base)})
     from search_svc.api import MIN_FUSION_WINDOW
 
     modes = set(args.modes.split(","))
@@ -472,10 +492,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     for backend in [b for b in args.backends.split(",") if b] if modes & {"semantic", "hybrid"} else []:
         for i, n in enumerate(threads):
             print(f"{backend}, {n} thread(s)...", file=sys.stderr)
-            result = run_worker(backend, n, collections, args.st_model)
+            result = run_worker(backend, n, collections, args.st_model,
+                                known_items=not args.no_known_items)
             speed.append({"embedder": result["model_id"], "threads": n, "load_s": result["load_s"],
-                          "docs_per_s": {c: r["timing"]["docs_per_s"]
-                                         for c, r in result["collections"].items()},
+                          "docs_per_s": {c: r["timing"]["docs_per_s"]  # derived: same docs
+                                         for c, r in result["collections"].items() if ":" not in c},
                           "query_ms": statistics.fmean(r["timing"]["query_ms_p50"]
                                                        for r in result["collections"].values())})
             if i:

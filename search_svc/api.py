@@ -163,7 +163,7 @@ class SearchService:
                                  candidates=max(window, MIN_FUSION_WINDOW) * 4))
         fused_page, fused_total = fuse_hybrid_page(
             result.hits, vhits, parsed.text, params.semantic_ratio, offset=params.offset,
-            limit=params.limit)
+            limit=params.limit, confident=result.first_hit_complete)
         base.update(hits=[{**_hit_json(h), "matched": matched} for h, matched in fused_page],
                     total=max(result.total, fused_total),
                     facets={f: result.facets.get(f, {}) for f in params.facets})

@@ -13,7 +13,7 @@ from typing import Literal
 
 from search_svc.engines.base import FACET_FIELDS
 from search_svc.errors import InvalidQuery
-from search_svc.fusion import DEFAULT_SEMANTIC_RATIO
+from search_svc.fusion import CONFIDENT_SEMANTIC_RATIO, DEFAULT_SEMANTIC_RATIO
 from search_svc.locales import LOCALE_TAG, canonical_locale
 
 __all__ = ["ALLOWED_PARAMS", "MAX_LIMIT", "MAX_OFFSET", "OPENAPI_PARAMETERS", "SearchParams",
@@ -57,8 +57,10 @@ OPENAPI_PARAMETERS = [
            {"type": "array", "items": {"type": "string", "enum": list(FACET_FIELDS)}}),
     _param("mode", "hybrid by default when an embedding model is live, else keyword",
            {"type": "string", "enum": ["keyword", "semantic", "hybrid"]}),
-    _param("semantic_ratio", "hybrid's weight of the semantic list (0 = keyword, 1 = semantic)",
-           {"type": "number", "minimum": 0, "maximum": 1, "default": DEFAULT_SEMANTIC_RATIO}),
+    _param("semantic_ratio", "hybrid's weight of the semantic list (0 = keyword, 1 = semantic); "
+           f"by default {DEFAULT_SEMANTIC_RATIO}, or {CONFIDENT_SEMANTIC_RATIO} on a scale that "
+           "keeps the best keyword hit first when it holds every word typed",
+           {"type": "number", "minimum": 0, "maximum": 1}),
 ]
 
 
@@ -75,7 +77,7 @@ class SearchParams:
     offset: int
     facets: tuple[str, ...]
     mode: Literal["keyword", "semantic", "hybrid"] | None
-    semantic_ratio: float
+    semantic_ratio: float | None  # None: the adaptive default
 
 
 def _values(raw: Mapping[str, Sequence[str]], name: str) -> list[str]:
@@ -127,11 +129,11 @@ def parse_search_params(raw: Mapping[str, Sequence[str]]) -> SearchParams:
         raise InvalidQuery("'mode' must be 'keyword', 'semantic' or 'hybrid'.")
     ratio_text = _single(raw, "semantic_ratio")
     try:
-        ratio = (DEFAULT_SEMANTIC_RATIO if ratio_text in (None, "")
-                 else float(ratio_text))  # type: ignore[arg-type]
+        # None: the default, which adapts to the query (search_svc.semantic)
+        ratio = None if ratio_text in (None, "") else float(ratio_text)  # type: ignore[arg-type]
     except ValueError:
         raise InvalidQuery("'semantic_ratio' must be a number between 0 and 1.") from None
-    if not 0.0 <= ratio <= 1.0:
+    if ratio is not None and not 0.0 <= ratio <= 1.0:
         raise InvalidQuery("'semantic_ratio' must be a number between 0 and 1.")
     facets = _values(raw, "facets")
     bad = [f for f in facets if f not in FACET_FIELDS]

@@ -23,7 +23,13 @@ from starlette.concurrency import run_in_threadpool
 
 from search_svc.embedding import Embedder
 from search_svc.engines.base import Hit, SearchQuery
-from search_svc.fusion import fuse_scores, ratio_weights
+from search_svc.fusion import (
+    CONFIDENT_SEMANTIC_RATIO,
+    DEFAULT_SEMANTIC_RATIO,
+    fuse_normalised,
+    fuse_scores,
+    ratio_weights,
+)
 from search_svc.query import RANKING_MAX_TERMS, normalize_text, parse_query
 from search_svc.snippets import best_snippet
 from search_svc.vectors import VectorHit, semantic_search, table_name_for
@@ -116,24 +122,33 @@ def vector_hit_to_hit(v: VectorHit, text: str) -> Hit:
 
 
 def fuse_hybrid(keyword: list[Hit], semantic: list[VectorHit], text: str,
-                semantic_ratio: float) -> list[tuple[Hit, list[str]]]:
-    """Both lists fused by ``fuse_scores`` (z-scores of BM25 and of cosine similarity,
-    weighted by ``semantic_ratio``); each hit says which side(s) matched it."""
+                semantic_ratio: float | None, *,
+                confident: bool = False) -> list[tuple[Hit, list[str]]]:
+    """Both lists fused, each hit saying which side(s) matched it: by ``fuse_scores``
+    (z-scores of BM25 and of cosine similarity) weighted by ``semantic_ratio``; with no
+    ratio given, at ``DEFAULT_SEMANTIC_RATIO``, unless the keyword side is ``confident``
+    (its first hit holds every word typed: a title word, a name, a misspelling of one),
+    when ``fuse_normalised`` at ``CONFIDENT_SEMANTIC_RATIO`` keeps that hit first."""
     page, _total = fuse_hybrid_page(keyword, semantic, text, semantic_ratio,
-                                    offset=0, limit=None)
+                                    offset=0, limit=None, confident=confident)
     return page
 
 
 def fuse_hybrid_page(keyword: list[Hit], semantic: list[VectorHit], text: str,
-                     semantic_ratio: float, *, offset: int,
-                     limit: int | None) -> tuple[list[tuple[Hit, list[str]]], int]:
+                     semantic_ratio: float | None, *, offset: int, limit: int | None,
+                     confident: bool = False) -> tuple[list[tuple[Hit, list[str]]], int]:
     """``fuse_hybrid`` for one page, and the length of the whole fused list: snippets
     of semantic-only hits are built for the page alone (they are the costly part)."""
     by_key: dict[str, Hit] = {h.key: h for h in keyword}
     vectors = {v.key: v for v in reversed(semantic)}  # the best chunk of each document
-    fused = fuse_scores([[(h.key, h.score) for h in keyword],
-                         [(v.key, 1.0 - v.distance) for v in semantic]],
-                        weights=ratio_weights(semantic_ratio))
+    lists = [[(h.key, h.score) for h in keyword], [(v.key, 1.0 - v.distance) for v in semantic]]
+    if semantic_ratio is None and confident:
+        # BM25 of a document the keyword side did not return is 0: its floor
+        fused = fuse_normalised(lists, weights=ratio_weights(CONFIDENT_SEMANTIC_RATIO),
+                                floors=(0.0, None))
+    else:
+        ratio = DEFAULT_SEMANTIC_RATIO if semantic_ratio is None else semantic_ratio
+        fused = fuse_scores(lists, weights=ratio_weights(ratio))
     window = fused[offset:] if limit is None else fused[offset:offset + limit]
     out = []
     for f in window:

@@ -30,6 +30,7 @@ __all__ = [
     "best_snippet",
     "build_snippet",
     "find_matches",
+    "holds_every_term",
     "term_matcher",
 ]
 
@@ -322,6 +323,22 @@ def find_matches(text: str, terms: Sequence[str], *, prefix_last: bool = True,
             found.append((start, end, hit))
             seen = start
     return found
+
+
+def holds_every_term(texts: Sequence[str], terms: Sequence[str], *, prefix_last: bool = True,
+                     exact: bool = False, matcher: TermMatcher | None = None) -> bool:
+    """Whether a document's ``texts`` match every one of the ``terms`` somewhere: as
+    typed, by the last term's prefix, by stem or within the term's typo budget (the
+    snippet's rules): Meilisearch's "words" rule, all words. False without terms."""
+    if not terms:
+        return False
+    match = matcher or term_matcher(terms, prefix_last=prefix_last, exact=exact)
+    found: set[int] = set()
+    for text in texts:
+        if text and len(found) < len(terms):
+            found.update(i for _, _, i in find_matches(text, terms, prefix_last=prefix_last,
+                                                       exact=exact, matcher=match))
+    return len(found) == len(terms)
 
 
 def _find_ascii(scan: str, match: TermMatcher, present: frozenset[str],

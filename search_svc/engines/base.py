@@ -87,6 +87,9 @@ class SearchResult:
     hits: list[Hit]
     total: int
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    # ``match="ranking"`` only: the first hit matches every query word (as typed, by stem,
+    # prefix or within its typo budget), which is what hybrid trusts the keyword side on
+    first_hit_complete: bool = False
 
 
 @dataclass(frozen=True, slots=True)

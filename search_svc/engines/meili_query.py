@@ -21,7 +21,7 @@ from typing import Any
 from search_svc.engines.base import FACET_FIELDS, Document, Hit, SearchQuery, SearchResult
 from search_svc.errors import EngineUnavailable
 from search_svc.query import ParsedQuery, analyze
-from search_svc.snippets import TermMatcher, best_snippet, term_matcher
+from search_svc.snippets import TermMatcher, best_snippet, holds_every_term, term_matcher
 
 __all__ = [
     "CHECKPOINT_ID",
@@ -141,9 +141,12 @@ def search_requests(index_uid: str, q: SearchQuery, parsed: ParsedQuery,
     return queries, skip
 
 
+def _texts(raw: dict[str, Any]) -> list[str]:
+    return [raw.get("body") or "", raw.get("summary") or "", raw.get("title") or ""]
+
+
 def _hit(raw: dict[str, Any], parsed: ParsedQuery, matcher: TermMatcher) -> Hit:
-    snippet = best_snippet([raw.get("body") or "", raw.get("summary") or "",
-                            raw.get("title") or ""], parsed.terms,
+    snippet = best_snippet(_texts(raw), parsed.terms,
                            prefix_last=parsed.prefix_last, exact=parsed.phrase,
                            matcher=matcher)
     return Hit(
@@ -169,8 +172,12 @@ def read_results(results: list[dict[str, Any]], q: SearchQuery, parsed: ParsedQu
                            stemmed=())
     if "totalHits" not in main:  # estimatedTotalHits: not a page/hitsPerPage answer
         raise EngineUnavailable(detail="meilisearch answered without totalHits")
+    page = main.get("hits", [])[skip:skip + q.limit]
     return SearchResult(
-        hits=[_hit(raw, parsed, matcher) for raw in main.get("hits", [])[skip:skip + q.limit]],
+        hits=[_hit(raw, parsed, matcher) for raw in page],
         total=int(main["totalHits"]),
         facets={f: facets.get(f, {}) for f in q.facets},
+        first_hit_complete=q.match == "ranking" and bool(page) and holds_every_term(
+            _texts(page[0]), parsed.terms, prefix_last=parsed.prefix_last, exact=parsed.phrase,
+            matcher=matcher),
     )

@@ -516,3 +516,26 @@ def test_tantivy_rebuild_that_lost_its_writes_never_goes_live(tmp_path: Path) ->
     assert writer.keys() == {"blog:1"} and writer.checkpoint() == "0/1"
     shadow.close()
     writer.close()
+
+
+# hybrid's keyword side ---------------------------------------------------------
+def _ranking(text: str) -> SearchQuery:
+    from search_svc.semantic import keyword_side
+
+    return keyword_side(q(), text, 20)
+
+
+def test_ranking_says_whether_its_first_hit_holds_every_word(backend: Backend) -> None:
+    backend.writer.write([
+        doc(1, "Reformasi pemerintahan daerah", "Otonomi dan anggaran"),
+        doc(2, "Anggaran sekolah", "Dana bantuan pendidikan"),
+        doc(3, "Resep rendang", "Daging sapi dan santan"),
+    ], [])
+    w = backend.writer
+    assert w.search(_ranking("reformasi daerah")).first_hit_complete  # title words as typed
+    assert w.search(_ranking("femerintahan")).first_hit_complete  # only a misspelling found it
+    assert w.search(_ranking("reformasi otonomi")).first_hit_complete  # across title and body
+    assert not w.search(_ranking("anggaran rendang")).first_hit_complete  # no document has both
+    assert not w.search(_ranking("zyxwvu")).first_hit_complete  # nothing found
+    # the search box's own query never reports it (only hybrid asks)
+    assert not w.search(q("reformasi daerah")).first_hit_complete

@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 
 from search_svc.engines.base import Hit
 from search_svc.fusion import (
+    CONFIDENT_SEMANTIC_RATIO,
     DEFAULT_SEMANTIC_RATIO,
     RRF_K,
+    fuse_normalised,
     fuse_ranks,
     fuse_scores,
     ratio_weights,
@@ -161,6 +163,40 @@ def test_default_hybrid_keeps_the_semantic_answer_over_keyword_noise():
 
 
 def test_the_default_ratio_lives_in_one_place():
-    assert parse_search_params({"tenant": ["t"], "q": ["x"]}).semantic_ratio \
-        == DEFAULT_SEMANTIC_RATIO
-    assert 0.0 <= DEFAULT_SEMANTIC_RATIO <= 1.0
+    # the request leaves it to the fusion, which adapts it to the keyword side
+    assert parse_search_params({"tenant": ["t"], "q": ["x"]}).semantic_ratio is None
+    assert parse_search_params({"tenant": ["t"], "semantic_ratio": ["0.3"]}).semantic_ratio == 0.3
+    assert 0.0 <= CONFIDENT_SEMANTIC_RATIO < 0.5 < DEFAULT_SEMANTIC_RATIO <= 1.0
+
+
+def test_a_keyword_hit_holding_every_word_comes_first_by_default():
+    # a misspelled title word: the keyword side found its document by typo, alone; the
+    # model, embedding a word that does not exist, ranks other documents above it
+    keyword = [_hit("reformasi-pemerintahan", 1.0)]
+    semantic = [_vhit("sepak-bola", 0.84), _vhit("balap-sepeda", 0.83), _vhit("resep", 0.80),
+                _vhit("reformasi-pemerintahan", 0.79)]
+    plain = fuse_hybrid(keyword, semantic, "femerintahan", None)
+    assert plain[0][0].key == "sepak-bola"  # z-scores: a one-hit list says nothing
+    sure = fuse_hybrid(keyword, semantic, "femerintahan", None, confident=True)
+    assert [h.key for h, _ in sure] == ["reformasi-pemerintahan", "sepak-bola",
+                                        "balap-sepeda", "resep"]
+    assert sure[0][1] == ["keyword", "semantic"]
+    # a ratio the request gives is used as given, sure or not
+    assert fuse_hybrid(keyword, semantic, "femerintahan", 1.0, confident=True)[0][0].key \
+        == "sepak-bola"
+
+
+@given(st.lists(st.tuples(st.sampled_from("abcdefgh"), st.floats(0, 30)), max_size=8),
+       st.lists(st.tuples(st.sampled_from("defghijk"), st.floats(-1, 1)), max_size=8))
+def test_normalised_fusion_puts_the_best_keyword_hit_above_every_semantic_only_one(
+        keyword: list[tuple[str, float]], semantic: list[tuple[str, float]]) -> None:
+    keyword = sorted(dict(keyword).items(), key=lambda kv: -kv[1])
+    semantic = sorted(dict(semantic).items(), key=lambda kv: -kv[1])
+    fused = fuse_normalised([keyword, semantic], floors=(0.0, None),
+                            weights=ratio_weights(CONFIDENT_SEMANTIC_RATIO))
+    assert {f.key for f in fused} == {k for k, _ in keyword} | {k for k, _ in semantic}
+    assert all(0.0 <= f.score <= 1.0 + 1e-9 for f in fused)
+    if keyword and keyword[0][1] > 0:
+        only_semantic = {k for k, _ in semantic} - {k for k, _ in keyword}
+        top = next(f for f in fused if f.key == keyword[0][0])
+        assert all(top.score > f.score for f in fused if f.key in only_semantic)

@@ -79,6 +79,18 @@ def test_hybrid_is_the_default_and_reports_which_side_matched(corpus: Stack) -> 
     assert all("matched" in h for h in body["hits"])
 
 
+def test_a_misspelled_title_word_finds_its_document_first_by_default(corpus: Stack) -> None:
+    # the model embeds a word that does not exist and prefers other documents; the
+    # keyword side found the one holding the word by its typo: that one comes first
+    add(corpus, "Reformasi pemerintahan daerah", "Otonomi, anggaran dan pelayanan publik.")
+    wait_for(lambda: settled(corpus) and corpus.search(q="reformasi", mode="keyword")["total"])
+    for typo in ("femerintahan", "pemerintahaan", "refornasi"):
+        body = corpus.search(q=typo)
+        assert body["mode"] == "hybrid"
+        assert body["hits"][0]["title"] == "Reformasi pemerintahan daerah", (typo, body["hits"])
+        assert "keyword" in body["hits"][0]["matched"]
+
+
 @pytest.mark.parametrize("mode", ["semantic", "hybrid"])
 def test_tenant_isolation_and_filters_hold_in_every_mode(corpus: Stack, mode: str) -> None:
     for q in ("mempercepat situs server tepi", "rahasia tenant lain"):
