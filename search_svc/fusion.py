@@ -33,7 +33,7 @@ DEFAULT_SEMANTIC_RATIO = 0.85
 # by stem, prefix or a typo: a name, a title word, a misspelling of one), the lists are
 # fused by ``fuse_normalised`` with this ratio instead: below one half, so that hit
 # outranks whatever the model alone found. Measured on known-item queries derived from
-# both judged sets (bench/known_items.py): nDCG@10 0.49-0.78 → 0.93-0.99 with e5, the
+# both judged sets (bench/known_items.py): nDCG@10 0.34-0.78 → 0.93-0.99 with e5, the
 # topical sets unchanged (docs/embeddings.md); flat from 0.35 to 0.5.
 CONFIDENT_SEMANTIC_RATIO = 0.45
 # Scores are standardised against each list's top 20: the API always fetches at least
