@@ -17,6 +17,7 @@ from prometheus_client import Counter, Histogram
 from psycopg_pool import AsyncConnectionPool
 from starlette.datastructures import Headers
 from starlette.responses import Response
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from awsm.db import open_async_pool
@@ -41,10 +42,12 @@ LATENCY = Histogram("awsm_http_request_seconds", "HTTP request latency", ["route
 
 class _Metrics:
     """Request count and latency per route template, as plain ASGI (Starlette's
-    ``BaseHTTPMiddleware`` costs a task and a stream copy per request)."""
+    ``BaseHTTPMiddleware`` costs a task and a stream copy per request). Starlette's own
+    routes (``/docs``, ``/openapi.json``) set no ``route`` in the scope, only the
+    endpoint: ``paths`` names them."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self, app: ASGIApp, paths: dict[object, str]) -> None:
+        self.app, self.paths = app, paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -62,7 +65,8 @@ class _Metrics:
         try:
             await self.app(scope, receive, send_and_note)
         finally:
-            name = getattr(scope.get("route"), "path", "unmatched")
+            name = getattr(scope.get("route"), "path", None) or \
+                self.paths.get(scope.get("endpoint"), "unmatched")
             REQUESTS.labels(name, str(status)).inc()
             LATENCY.labels(name).observe(time.perf_counter() - started)
 
@@ -142,5 +146,6 @@ def create_app(settings: Settings, *, engine: KeywordEngine | None = None) -> Fa
         primary_pool if settings.database_url != settings.query_database_url else None))  # type: ignore[arg-type]
     app.include_router(build_media_router(settings))
 
-    app.add_middleware(_Metrics)
+    app.add_middleware(_Metrics, paths={r.endpoint: r.path for r in app.routes
+                                        if isinstance(r, Route)})
     return app

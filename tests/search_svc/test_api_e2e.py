@@ -186,6 +186,9 @@ def test_health_readiness_metrics_and_docs(seeded: Stack) -> None:
     assert checks["indexer"]["seconds_since_last_batch"] is not None
     assert "awsm_http_requests_total" in seeded.client.get("/metrics").text
     assert seeded.client.get("/docs").status_code == 200
+    metrics = seeded.client.get("/metrics").text  # Starlette's own routes by their path
+    assert 'route="/docs",status="200"' in metrics
+    assert 'route="/v1/search",status="200"' in metrics
     paths = seeded.client.get("/openapi.json").json()["paths"]
     assert list(paths["/v1/search"]) == ["get"]  # HEAD is served, not documented twice
     # /docs can "Try it out": every accepted parameter is declared, tenant required
