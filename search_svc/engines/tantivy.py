@@ -156,6 +156,9 @@ class TantivyEngine:
 
     def _open_generation(self, name: str, *, create: bool) -> None:
         path = self.root / name
+        # stat before the reader loads: a commit in between then makes the next search
+        # reload once more, where a stat taken after would hide it until the next commit
+        meta_stat = gen.stat_key(path / "meta.json")
         if create:
             schema, _ = build_schema(TOKENIZER)
             index = tantivy.Index(schema, str(path), reuse=True)
@@ -168,7 +171,7 @@ class TantivyEngine:
         # queried with the fields it has
         self._builder = QueryBuilder(index.schema,
                                      fields=None if create else gen.schema_fields(path))
-        self._meta_stat = gen.stat_key(path / "meta.json")
+        self._meta_stat = meta_stat
         if self.writer_mode:
             self._writer = index.writer(heap_size=self._writer_heap_size(), num_threads=1)
         self._checkpoint = self._stored_checkpoint()
