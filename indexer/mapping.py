@@ -205,7 +205,8 @@ def row_to_document(src: DocumentSource, row: tuple[Any, ...]) -> Document | Non
         title=html_to_text(str(title or "")), body=html_to_text(str(body or "")),
         summary=html_to_text(str(summary or "")),
         tags=tuple(str(t) for t in (tags or ()) if t), category=category or None,
-        locale=canonical_locale(str(locale or "")), image=image or None, url=url, published_at=int(published or 0),
+        locale=canonical_locale(str(locale or "")), image=image or None, url=url,
+        published_at=int(published or 0),
     )
 
 
