@@ -7,15 +7,18 @@ sent; errors are never cacheable.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from awsm.errors import AwsmError
 
-__all__ = ["error_response", "install_error_handlers"]
+__all__ = ["asgi_endpoint", "error_response", "install_error_handlers"]
 
 log = logging.getLogger("awsm.gateway")
 
@@ -67,3 +70,27 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
+
+
+def asgi_endpoint(endpoint: Callable[[Request], Awaitable[Response]],
+                  methods: tuple[str, ...] = ("GET", "HEAD")) -> ASGIApp:
+    """``endpoint`` as a bare ASGI app for ``methods`` (others: a 405 naming them), its
+    errors rendered by the same handlers as the app's routes: for a route the gateway
+    serves directly (``gateway.app``)."""
+    allow = {"Allow": ", ".join(methods)}
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        try:
+            if request.method not in methods:
+                raise StarletteHTTPException(405, headers=allow)
+            response: Response = await endpoint(request)
+        except AwsmError as exc:
+            response = await _awsm_error(request, exc)
+        except StarletteHTTPException as exc:
+            response = await _http_error(request, exc)
+        except Exception as exc:  # noqa: BLE001 - rendered as a 500 and logged, as elsewhere
+            response = await _unexpected(request, exc)
+        await response(scope, receive, send)
+
+    return app

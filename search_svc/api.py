@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -36,7 +36,7 @@ from search_svc.semantic import (
 from search_svc.tenants import TenantResolver
 from search_svc.vectors import VectorHit
 
-__all__ = ["SearchService", "build_router", "raw_query_params"]
+__all__ = ["Endpoint", "SearchService", "build_router", "raw_query_params", "search_endpoint"]
 
 
 def raw_query_params(request: Request) -> dict[str, list[str]]:
@@ -170,14 +170,14 @@ class SearchService:
         return base, tenant_id
 
 
-def build_router(service: SearchService) -> APIRouter:
-    router = APIRouter(tags=["search"])
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def search_endpoint(service: SearchService) -> Endpoint:
+    """``GET /v1/search`` (and HEAD) as a plain ``Request -> Response`` function, which
+    the gateway serves directly (``gateway.app``); ``build_router`` declares it."""
     s = service.settings
 
-    # HEAD as well: CDNs and monitors check a URL with it (CORS already allows it)
-    @router.head("/v1/search", include_in_schema=False)
-    @router.get("/v1/search", summary="Search one site's published content",
-                openapi_extra={"parameters": OPENAPI_PARAMETERS})
     async def search(request: Request) -> Response:
         """Keyword, semantic or hybrid search over one site's published public content:
         typo tolerance, prefix matching on the last word, filters, facets and
@@ -207,4 +207,13 @@ def build_router(service: SearchService) -> APIRouter:
         body = results[:-1] + f',"took_ms":{took}}}'.encode()
         return Response(body, media_type="application/json", headers=headers)
 
+    return search
+
+
+def build_router(endpoint: Endpoint) -> APIRouter:
+    """The search route as OpenAPI declares it (HEAD is served too, not documented)."""
+    router = APIRouter(tags=["search"])
+    router.add_api_route("/v1/search", endpoint, methods=["GET"],
+                         summary="Search one site's published content",
+                         openapi_extra={"parameters": OPENAPI_PARAMETERS})
     return router

@@ -207,6 +207,13 @@ def test_head_answers_like_get_without_a_body(seeded: Stack) -> None:
     assert bad.status_code == 400 and bad.content == b""
 
 
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])
+def test_other_methods_on_search_are_a_json_405(seeded: Stack, method: str) -> None:
+    r = seeded.client.request(method, "/v1/search?tenant=kopi&q=kopi")
+    assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
+    assert r.headers["allow"] == "GET, HEAD" and "no-store" in r.headers["cache-control"]
+
+
 @pytest.mark.parametrize("path", ["/nope", "/v1/search/?tenant=kopi&q=kopi", "/healthz/"])
 def test_unknown_route_is_a_json_404(seeded: Stack, path: str) -> None:
     # a trailing slash is not redirected: a 307 would carry a Location built from Host
