@@ -194,7 +194,7 @@ def test_matcher_agrees_with_a_brute_force_distance(term: str, word: str, prefix
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.text(alphabet="ab cdE_.-1…—’“”", max_size=300),
+@given(st.text(alphabet="ab cdE_.-1?\t…—’“”\u0301", max_size=300),
        st.lists(st.text(alphabet="abcde1", min_size=1, max_size=10), min_size=1, max_size=3),
        st.booleans())
 def test_ascii_fast_path_equals_the_general_path(text: str, terms: list[str],
