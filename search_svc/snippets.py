@@ -403,8 +403,11 @@ def build_snippet(text: str, terms: Sequence[str], *, prefix_last: bool = True,
                   present: frozenset[str] = frozenset(),
                   typed: frozenset[str] | None = None) -> Snippet:
     """The ~``size``-character window of ``text`` with the most matches, highlighted."""
-    matches = find_matches(text, terms, prefix_last=prefix_last, exact=exact,
-                           matcher=matcher, present=present, typed=typed)
+    return _snippet(text, find_matches(text, terms, prefix_last=prefix_last, exact=exact,
+                                       matcher=matcher, present=present, typed=typed), size)
+
+
+def _snippet(text: str, matches: list[tuple[int, int, int]], size: int) -> Snippet:
     if not matches:
         start, end = _window(text, 0, 0, size)
         return Snippet(render(text, start, end, ()), start, end, 0)
@@ -443,10 +446,10 @@ def best_snippet(texts: Sequence[str], terms: Sequence[str], *, prefix_last: boo
                 searched -= frozenset().union(*(typed_at(i) for i in range(len(texts))))
             if not here and not searched:
                 continue  # nothing to mark here: no word as typed, no variant to look for
-            snip = build_snippet(text, terms, prefix_last=prefix_last, exact=exact, size=size,
-                                 matcher=match, present=match.variant_terms - searched,
-                                 typed=here)
-            if snip.matches:
-                return snip.html
+            matches = find_matches(text, terms, prefix_last=prefix_last, exact=exact,
+                                   matcher=match, present=match.variant_terms - searched,
+                                   typed=here)
+            if matches:  # (a text without any is passed over unrendered)
+                return _snippet(text, matches, size).html
     start, end = _window(texts[0], 0, 0, size)
     return render(texts[0], start, end, ())
