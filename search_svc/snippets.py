@@ -117,11 +117,13 @@ class TermMatcher:
             found.add(self._prefix)
         return frozenset(found)
 
-    def matching(self, words: set[str], present: frozenset[str] = frozenset()) -> dict[str, int]:
+    def matching(self, words: set[str], present: frozenset[str] = frozenset(),
+                 typed: dict[str, int] | None = None) -> dict[str, int]:
         """The words of one text that match, each with the index of its term. A term in
         ``present`` (found as typed elsewhere in the document) gets no stem or typo
-        search; a term found by its stem gets no typo search."""
-        hits = self._typed_hits(words)
+        search; a term found by its stem gets no typo search. ``typed``: the text's
+        words that are a term as typed, when the caller has found them already."""
+        hits = self._typed_hits(words) if typed is None else dict(typed)
         if not self.variant_terms:
             return hits
         present = present | {self._terms[i] for i in hits.values()}
@@ -249,11 +251,10 @@ def _within(term: str, budget: int, prefix: bool, words: list[str]) -> list[str]
     if not prefix:
         return [words[idx] for _, _, idx in process.extract(
             term, words, scorer=OSA.distance, score_cutoff=budget, limit=None)]
-    found: set[int] = set()
-    for k in range(max(1, n - budget), n + budget + 1):  # a prefix this long may be near
-        heads = [w[:k] for w in words]
-        found.update(idx for _, _, idx in process.extract(
-            term, heads, scorer=OSA.distance, score_cutoff=budget, limit=None))
+    # the prefixes of each word that may be near: all lengths in one call
+    heads = [w[:k] for k in range(max(1, n - budget), n + budget + 1) for w in words]
+    found = {idx % len(words) for _, _, idx in process.extract(
+        term, heads, scorer=OSA.distance, score_cutoff=budget, limit=None)}
     return [words[idx] for idx in found]
 
 
@@ -314,11 +315,13 @@ def _find_ascii(scan: str, match: TermMatcher, present: frozenset[str],
     the scanning done by ``re``: match each distinct word once, then find the matching
     ones in one pass."""
     low = scan.lower()  # ASCII words, punctuation of any kind: offsets are unchanged
+    typed_words: dict[str, int] = {}  # none when ``typed`` is empty
     if typed:
         spans = match.typed_spans(low)
         if match.variant_terms <= present | {match.term(i) for _, _, i in spans}:
             return spans  # every term typed here or elsewhere: no variant to look for
-    hits = match.matching(_ascii_words(low), present)
+        typed_words = {low[s:e]: i for s, e, i in spans}
+    hits = match.matching(_ascii_words(low), present, typed_words)
     if not hits:
         return []
     pattern = re.compile("|".join(_word_start(w) + r"(?![^\W_])"
