@@ -114,10 +114,10 @@ class _LazyPool:
     def __init__(self) -> None:
         self.pool: AsyncConnectionPool | None = None
 
-    def connection(self):  # type: ignore[no-untyped-def]
+    def connection(self, timeout: float | None = None):  # type: ignore[no-untyped-def]
         if self.pool is None:
             raise RuntimeError("database pool not open yet")
-        return self.pool.connection()
+        return self.pool.connection(timeout=timeout)
 
 
 def create_app(settings: Settings, *, engine: KeywordEngine | None = None) -> FastAPI:

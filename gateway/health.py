@@ -1,7 +1,9 @@
 """``/healthz`` (the process is up), ``/readyz`` (database, engine and indexer lag), ``/metrics``.
 
 Readiness reads the slot's lag straight from ``pg_replication_slots`` and the indexer's
-own row in ``search.indexer_status``, so it works for an indexer in another process.
+own row in ``search.indexer_status``, so it works for an indexer in another process. It
+waits at most ``READY_DB_TIMEOUT_S`` for a connection to each database, so a probe gets
+its answer (503) within probes' usual timeouts while a database is unreachable.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from starlette.concurrency import run_in_threadpool
 from awsm.settings import Settings
 from search_svc.engines.base import KeywordEngine
 
-__all__ = ["build_health_router", "indexer_lag"]
+__all__ = ["READY_DB_TIMEOUT_S", "build_health_router", "indexer_lag"]
+
+READY_DB_TIMEOUT_S = 1.0
 
 _LAG_SQL = """
 SELECT s.active, pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::bigint,
@@ -33,8 +37,9 @@ WHERE s.slot_name = %s AND s.database = current_database()
 """
 
 
-async def indexer_lag(pool: AsyncConnectionPool, slot: str) -> dict[str, Any] | None:
-    async with pool.connection() as conn:
+async def indexer_lag(pool: AsyncConnectionPool, slot: str,
+                      timeout: float | None = None) -> dict[str, Any] | None:
+    async with pool.connection(timeout=timeout) as conn:
         cur = await conn.execute(_LAG_SQL, (slot,))
         row = await cur.fetchone()
     if row is None:
@@ -73,7 +78,7 @@ def build_health_router(settings: Settings, engine: KeywordEngine,
         ok = True
         if pool is not None:
             try:
-                async with pool.connection() as conn:
+                async with pool.connection(timeout=READY_DB_TIMEOUT_S) as conn:
                     await conn.execute("SELECT 1")
                 checks["database"] = {"ok": True}
             except (PsycopgError, TimeoutError) as exc:
@@ -86,9 +91,11 @@ def build_health_router(settings: Settings, engine: KeywordEngine,
             ok = False
             checks["engine"] = {"ok": False, "error": type(exc).__name__}
         lag_pool = primary_pool or pool
-        if lag_pool is not None:
+        if lag_pool is not None and lag_pool is pool and not checks["database"]["ok"]:
+            checks["indexer"] = {"error": "database unreachable"}  # not waited for twice
+        elif lag_pool is not None:
             try:
-                lag = await indexer_lag(lag_pool, settings.slot_name)
+                lag = await indexer_lag(lag_pool, settings.slot_name, timeout=READY_DB_TIMEOUT_S)
                 checks["indexer"] = lag or {"state": "not started"}
             except (PsycopgError, TimeoutError) as exc:
                 checks["indexer"] = {"error": type(exc).__name__}

@@ -27,7 +27,9 @@ from search_svc.errors import InvalidQuery
 from search_svc.params import OPENAPI_PARAMETERS, SearchParams, parse_search_params
 from search_svc.query import parse_query
 from search_svc.semantic import (
+    NOT_LIVE,
     SemanticSearcher,
+    SemanticUnavailable,
     fuse_hybrid_page,
     keyword_side,
     semantic_text,
@@ -101,7 +103,8 @@ class SearchService:
         if params.mode in (None, "hybrid", "semantic") and ready:
             return params.mode or "hybrid", None
         if params.mode in ("semantic", "hybrid"):
-            return "keyword", "semantic search is not available (no embedding model is live)"
+            reason = self.semantic.reason if self.semantic is not None else NOT_LIVE
+            return "keyword", f"semantic search is not available ({reason})"
         return "keyword", None
 
     async def search(self, params: SearchParams) -> tuple[dict[str, Any], str | None]:
@@ -133,41 +136,47 @@ class SearchService:
             sort=params.sort, limit=params.limit, offset=params.offset, facets=params.facets,
             published_before=int(self.clock()),
         )
-        if mode == "keyword":
-            # An in-process engine (Tantivy) searches on the event loop, not a worker
-            # thread: a few ms of CPU, mostly Python holding the GIL anyway, while the
-            # hand-off to a thread and back cost 0.3-1.0 ms a request on 2 cores
-            # (bench/search_keyword.py: API mean 3.6-3.7 ms inline, 4.0-5.4 ms pooled).
-            # One that waits on a server (Meilisearch) keeps the pool.
-            result: SearchResult = (
-                self.engine.search(query) if self.engine.searches_in_process
-                else await run_in_threadpool(self.engine.search, query))
-            base.update(hits=[_hit_json(h) for h in result.hits], total=result.total,
-                        facets={f: result.facets.get(f, {}) for f in params.facets})
-            return base, tenant_id
+        if mode != "keyword":
+            try:
+                base.update(await self._semantic(mode, params, parsed.text, query))
+                return base, tenant_id
+            except SemanticUnavailable as exc:  # e.g. the database went away: keyword results
+                base.update(mode="keyword", notice=f"semantic search is not available ({exc})")
+        # An in-process engine (Tantivy) searches on the event loop, not a worker
+        # thread: a few ms of CPU, mostly Python holding the GIL anyway, while the
+        # hand-off to a thread and back cost 0.3-1.0 ms a request on 2 cores
+        # (bench/search_keyword.py: API mean 3.6-3.7 ms inline, 4.0-5.4 ms pooled).
+        # One that waits on a server (Meilisearch) keeps the pool.
+        result: SearchResult = (
+            self.engine.search(query) if self.engine.searches_in_process
+            else await run_in_threadpool(self.engine.search, query))
+        base.update(hits=[_hit_json(h) for h in result.hits], total=result.total,
+                    facets={f: result.facets.get(f, {}) for f in params.facets})
+        return base, tenant_id
+
+    async def _semantic(self, mode: str, params: SearchParams, text: str,
+                        query: SearchQuery) -> dict[str, Any]:
+        """Hits, total and facets of a semantic or hybrid page."""
         assert self.semantic is not None
         window = min(params.offset + params.limit, MAX_FUSION_WINDOW)
         if mode == "semantic":
             vhits = await self.semantic.search(replace(query, text=semantic_text(params.q)),
                                                candidates=window * 4)
             page = vhits[params.offset:params.offset + params.limit]
-            base.update(
-                hits=[{**_hit_json(vector_hit_to_hit(v, parsed.text)), "matched": ["semantic"]}
-                      for v in page],
-                total=len(vhits), facets=_count_facets(vhits, params.facets))
-            return base, tenant_id
+            return {"hits": [{**_hit_json(vector_hit_to_hit(v, text)), "matched": ["semantic"]}
+                             for v in page],
+                    "total": len(vhits), "facets": _count_facets(vhits, params.facets)}
         kw_query = keyword_side(query, params.q, max(window, MIN_FUSION_WINDOW))
         result, vhits = await asyncio.gather(
             run_in_threadpool(self.engine.search, kw_query),
             self.semantic.search(replace(query, text=semantic_text(params.q)),
                                  candidates=max(window, MIN_FUSION_WINDOW) * 4))
         fused_page, fused_total = fuse_hybrid_page(
-            result.hits, vhits, parsed.text, params.semantic_ratio, offset=params.offset,
+            result.hits, vhits, text, params.semantic_ratio, offset=params.offset,
             limit=params.limit, confident=result.first_hit_complete)
-        base.update(hits=[{**_hit_json(h), "matched": matched} for h, matched in fused_page],
-                    total=max(result.total, fused_total),
-                    facets={f: result.facets.get(f, {}) for f in params.facets})
-        return base, tenant_id
+        return {"hits": [{**_hit_json(h), "matched": matched} for h, matched in fused_page],
+                "total": max(result.total, fused_total),
+                "facets": {f: result.facets.get(f, {}) for f in params.facets}}
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]

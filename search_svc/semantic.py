@@ -2,9 +2,11 @@
 and the hybrid fusion with keyword hits.
 
 The model loads in a background thread at start (importing torch costs seconds);
-until it is ready, and whenever the database's live model is not the model this
-process embeds with, semantic search reports itself unavailable and the API answers
-in keyword mode — two models' vectors are never compared.
+until it is ready, whenever the database's live model is not the model this process
+embeds with, and for ``model_check_s`` after its database did not answer,
+semantic search reports itself unavailable (``reason``) and the API answers in keyword
+mode — two models' vectors are never compared, and an unreachable database costs
+visitors semantic ranking, not their answers.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
+import psycopg
 from starlette.concurrency import run_in_threadpool
 
 from search_svc.embedding import Embedder
@@ -34,10 +37,19 @@ from search_svc.query import RANKING_MAX_TERMS, normalize_text, parse_query
 from search_svc.snippets import best_snippet
 from search_svc.vectors import VectorHit, semantic_search, table_name_for
 
-__all__ = ["SemanticSearcher", "fuse_hybrid", "fuse_hybrid_page", "keyword_side", "semantic_text",
-           "vector_hit_to_hit"]
+__all__ = ["DATABASE_DOWN", "NOT_LIVE", "SemanticSearcher", "SemanticUnavailable", "fuse_hybrid",
+           "fuse_hybrid_page", "keyword_side", "semantic_text", "vector_hit_to_hit"]
 
 log = logging.getLogger("awsm.semantic")
+
+NOT_LIVE = "no embedding model is live"
+DATABASE_DOWN = "its database is not answering"
+# the most ready() (on the request path every model_check_s) waits for a connection
+DATABASE_TIMEOUT_S = 1.0
+
+
+class SemanticUnavailable(Exception):
+    """Semantic search failed for a reason visitors may read (``str(exc)``)."""
 
 
 class SemanticSearcher:
@@ -46,6 +58,7 @@ class SemanticSearcher:
         self.pool, self.cache_size, self.model_check_s = pool, cache_size, model_check_s
         self.embedder: Embedder | None = None
         self.error: str | None = None
+        self.reason = NOT_LIVE  # why ready() is False, for the API's notice
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._model_lock = asyncio.Lock()
         self._live: tuple[float, bool] = (0.0, False)
@@ -67,13 +80,24 @@ class SemanticSearcher:
         checked_at, live = self._live
         if now - checked_at < self.model_check_s:
             return live
-        async with self.pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT 1 FROM search.embedding_models WHERE model_id = %s AND state = 'active'",
-                (self.embedder.model_id,))
-            live = await cur.fetchone() is not None
-        self._live = (now, live)
+        try:
+            async with self.pool.connection(timeout=DATABASE_TIMEOUT_S) as conn:
+                cur = await conn.execute(
+                    "SELECT 1 FROM search.embedding_models WHERE model_id = %s "
+                    "AND state = 'active'", (self.embedder.model_id,))
+                live = await cur.fetchone() is not None
+        except psycopg.Error as exc:
+            self._database_down(exc)
+            return False
+        self._live, self.reason = (now, live), NOT_LIVE
         return live
+
+    def _database_down(self, exc: psycopg.Error) -> None:
+        """Off for ``model_check_s``: the next requests decide on keyword mode up front."""
+        if self._live[1] or self.reason != DATABASE_DOWN:
+            log.warning("semantic search is off (for %g s at a time) while its database "
+                        "cannot be reached: %s", self.model_check_s, exc)
+        self._live, self.reason = (time.monotonic(), False), DATABASE_DOWN
 
     async def query_vector(self, text: str) -> np.ndarray:
         assert self.embedder is not None
@@ -91,9 +115,13 @@ class SemanticSearcher:
     async def search(self, query: SearchQuery, candidates: int) -> list[VectorHit]:
         assert self.embedder is not None
         vector = await self.query_vector(query.text)
-        async with self.pool.connection() as conn:
-            return await semantic_search(conn, table_name_for(self.embedder.model_id), vector,
-                                         query, candidates=candidates)
+        try:
+            async with self.pool.connection() as conn:
+                return await semantic_search(conn, table_name_for(self.embedder.model_id),
+                                             vector, query, candidates=candidates)
+        except psycopg.Error as exc:
+            self._database_down(exc)
+            raise SemanticUnavailable(DATABASE_DOWN) from exc
 
 
 def semantic_text(raw: str) -> str:

@@ -1,0 +1,138 @@
+"""The API while its database is unreachable: keyword search is answered from the
+on-disk index with the tenants it already resolved; what it cannot answer is a JSON
+503, never a 500 or a stall."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from awsm.db import open_async_pool
+from awsm.errors import ServiceUnavailable
+from gateway.app import create_app
+from search_svc.tenants import TenantResolver, TenantSource
+from tests.fixtures.fix_stack import TENANT_A, make_settings, running_stack, seed_tenants, wait_for
+
+TTL_S = 0.3
+
+
+@contextmanager
+def database_down(db_url: str) -> Iterator[None]:
+    """No session can connect to ``db_url``'s database, and the open ones are ended."""
+    name = urlsplit(db_url).path.lstrip("/")
+    admin = db_url.replace(f"/{name}", "/postgres", 1)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                     "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+    try:
+        yield
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
+
+
+def _index_one_post(fresh_db: str, tmp_path: Path, **settings: str) -> str:
+    """A database and, under tmp_path, an index holding one published post of 'kopi'."""
+    with running_stack(fresh_db, tmp_path, **settings) as s:
+        s.sql("INSERT INTO blogs (tenant_id, title, slug, content, status, published_at) "
+              "SELECT id, 'Seduh kopi tubruk', 'seduh', 'Cara menyeduh kopi tubruk.', "
+              "'published', now() - interval '1 day' FROM tenants WHERE slug = 'kopi'")
+        wait_for(lambda: s.titles(q="tubruk"))
+        if settings:  # with an embedder: until its model is live
+            wait_for(lambda: s.search(q="tubruk", mode="semantic")["mode"] == "semantic",
+                     timeout=60)
+    return fresh_db
+
+
+@pytest.fixture
+def indexed(fresh_db: str, tmp_path: Path) -> str:
+    return _index_one_post(fresh_db, tmp_path)
+
+
+def test_keyword_search_outlives_a_database_outage(indexed: str, tmp_path: Path) -> None:
+    settings = make_settings(indexed, tmp_path, tenant_cache_ttl_s=TTL_S)
+    with TestClient(create_app(settings)) as client:
+        def search(tenant: str) -> tuple[int, dict, float]:
+            started = time.monotonic()
+            r = client.get("/v1/search", params={"tenant": tenant, "q": "tubruk"})
+            return r.status_code, r.json(), time.monotonic() - started
+
+        status, body, _ = search("kopi")
+        assert status == 200 and [h["title"] for h in body["hits"]] == ["Seduh kopi tubruk"]
+        status, body, _ = search("nope")  # an unknown tenant: cached as such
+        assert status == 200 and body["hits"] == []
+        with database_down(indexed):
+            time.sleep(TTL_S * 2)  # both cache entries have expired
+            for _ in range(3):
+                status, body, took = search("kopi")
+                assert status == 200, body
+                assert [h["title"] for h in body["hits"]] == ["Seduh kopi tubruk"]
+                assert took < 3
+            status, body, _ = search("nope")
+            assert status == 200 and body["hits"] == []
+            # a tenant never resolved: no answer to give, and no detail of why
+            r = client.get("/v1/search", params={"tenant": "tech", "q": "tubruk"})
+            assert r.status_code == 503, r.text
+            assert r.json()["error"]["code"] == "unavailable"
+            assert r.headers["cache-control"] == "no-store" and "retry-after" in r.headers
+            assert "postgres" not in r.text.lower() and "connection" not in r.text.lower()
+            started = time.monotonic()
+            ready = client.get("/readyz")
+            assert ready.status_code == 503 and not ready.json()["checks"]["database"]["ok"]
+            assert time.monotonic() - started < 2.5  # within a probe's usual timeout
+        # back: fresh lookups again
+        wait_for(lambda: search("tech")[0] == 200, timeout=15)
+
+
+def test_semantic_and_hybrid_answer_in_keyword_mode_while_the_database_is_down(
+        fresh_db: str, tmp_path: Path) -> None:
+    db = _index_one_post(fresh_db, tmp_path, embedder="use-multilingual")
+    settings = make_settings(db, tmp_path, tenant_cache_ttl_s=TTL_S, embedder="use-multilingual")
+    with TestClient(create_app(settings)) as client:
+        def search(mode: str) -> dict:
+            r = client.get("/v1/search", params={"tenant": "kopi", "q": "tubruk", "mode": mode})
+            assert r.status_code == 200, r.text
+            return dict(r.json())
+
+        wait_for(lambda: search("semantic")["mode"] == "semantic", timeout=60)
+        assert search("hybrid")["mode"] == "hybrid"
+        with database_down(db):
+            # the first request meets the failure, the next ones know of it up front
+            for mode in ("hybrid", "semantic", "hybrid"):
+                body = search(mode)
+                assert body["mode"] == "keyword"
+                assert body["notice"] == ("semantic search is not available "
+                                          "(its database is not answering)")
+                assert [h["title"] for h in body["hits"]] == ["Seduh kopi tubruk"]
+        wait_for(lambda: search("hybrid")["mode"] == "hybrid", timeout=30)  # back on its own
+
+
+def test_an_answer_stands_in_for_the_database_only_so_long(fresh_db: str) -> None:
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        seed_tenants(conn)
+
+    async def scenario() -> None:
+        pool = await open_async_pool(fresh_db, timeout=1.0)
+        tenants = TenantResolver(pool, TenantSource(), ttl_s=0.1, stale_if_error_s=1.0)
+        try:
+            assert await tenants.resolve("KOPI") == TENANT_A
+            with database_down(fresh_db):
+                await asyncio.sleep(0.2)
+                assert await tenants.resolve("kopi") == TENANT_A  # stale, within a second
+                await asyncio.sleep(1.0)
+                with pytest.raises(ServiceUnavailable) as refused:
+                    await tenants.resolve("kopi")  # too old to stand in
+                assert refused.value.headers == {"Retry-After": "5"}
+        finally:
+            await pool.close()
+
+    asyncio.run(scenario())
