@@ -134,6 +134,7 @@ def create_app(settings: Settings, *, engine: KeywordEngine | None = None) -> Fa
         try:
             yield
         finally:
+            await tenants.close()
             for holder in (read_pool, primary_pool):
                 if holder.pool is not None:
                     await holder.pool.close()

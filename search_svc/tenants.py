@@ -20,6 +20,7 @@ While the database cannot be reached, the last table read stands in for up to
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Iterable
@@ -117,6 +118,14 @@ class TenantResolver:
             # answered from this read; the next requests get the new one
             self._refresh = asyncio.create_task(self._read_in_background())
         return directory.resolve(key)
+
+    async def close(self) -> None:
+        """Stops a background read still waiting on the database (before its pool closes)."""
+        refresh, self._refresh = self._refresh, None
+        if refresh is not None:
+            refresh.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresh
 
     async def _read_now(self) -> TenantDirectory:
         async with self._lock:
