@@ -14,7 +14,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from awsm.errors import ConfigError
 
-__all__ = ["apply_migrations", "connect", "ensure_pgvector", "open_async_pool", "refused"]
+__all__ = ["apply_migrations", "connect", "ensure_pgvector", "open_async_pool", "refused",
+           "unreachable"]
 
 
 def connect(url: str, *, autocommit: bool = True, **kwargs: object) -> psycopg.Connection:
@@ -22,13 +23,26 @@ def connect(url: str, *, autocommit: bool = True, **kwargs: object) -> psycopg.C
 
 
 async def open_async_pool(url: str, *, min_size: int = 1, max_size: int = 8,
-                          timeout: float = 5.0) -> AsyncConnectionPool:
+                          timeout: float = 5.0, wait: bool = True) -> AsyncConnectionPool:
+    """A pool for ``url``; with ``wait``, its first connection is made (or ``PoolTimeout``
+    raised) before it returns, else the pool connects in the background, retrying."""
     pool = AsyncConnectionPool(
         url, min_size=min_size, max_size=max_size, timeout=timeout, open=False,
         kwargs={"autocommit": True, "prepare_threshold": None},
     )
-    await pool.open(wait=True, timeout=timeout)
+    await pool.open(wait=wait, timeout=timeout)
     return pool
+
+
+async def unreachable(url: str, timeout: float = 5.0) -> str | None:
+    """Why a connection to ``url`` fails now (the server's or the network's reason, no
+    credentials), or None when it succeeds."""
+    try:
+        conn = await psycopg.AsyncConnection.connect(url, connect_timeout=max(1, round(timeout)))
+    except psycopg.Error as exc:
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    await conn.close()
+    return None
 
 
 def apply_migrations(conn: psycopg.Connection) -> list[str]:

@@ -7,6 +7,7 @@ service (``awsm serve``) behind a CDN; the embedded stack runs it with the index
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -22,7 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from awsm.db import open_async_pool
+from awsm.db import open_async_pool, unreachable
 from awsm.settings import Settings
 from gateway.errors import asgi_endpoint, error_response, install_error_handlers
 from gateway.health import build_health_router
@@ -35,6 +36,8 @@ from search_svc.engines.base import KeywordEngine
 from search_svc.tenants import TenantResolver
 
 __all__ = ["create_app"]
+
+log = logging.getLogger("awsm.gateway")
 
 
 REQUESTS = Counter("awsm_http_requests_total", "HTTP requests", ["route", "status"])
@@ -108,6 +111,15 @@ class _Gateway(FastAPI):
         await super().__call__(scope, receive, send)
 
 
+async def _open_pool(url: str, name: str, *, max_size: int = 8) -> AsyncConnectionPool:
+    pool = await open_async_pool(url, max_size=max_size, wait=False)
+    reason = await unreachable(url)
+    if reason is not None:
+        log.error("the database of %s cannot be reached yet (%s): search answers 503 and "
+                  "/readyz says so until it can; retrying in the background", name, reason)
+    return pool
+
+
 class _LazyPool:
     """Holds the pool opened in the lifespan so routers can be built before start-up."""
 
@@ -127,10 +139,14 @@ def create_app(settings: Settings, *, engine: KeywordEngine | None = None) -> Fa
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Started without waiting for the databases: media needs none, and search answers
+        # 503 (and /readyz says why) until they can be reached, instead of a crash loop.
         if settings.query_database_url:
-            read_pool.pool = await open_async_pool(settings.query_database_url)
+            read_pool.pool = await _open_pool(settings.query_database_url, "AWSM_DATABASE_READ_URL"
+                                              if settings.database_read_url else "AWSM_DATABASE_URL")
         if settings.database_url and settings.database_url != settings.query_database_url:
-            primary_pool.pool = await open_async_pool(settings.database_url, max_size=2)
+            primary_pool.pool = await _open_pool(settings.database_url, "AWSM_DATABASE_URL",
+                                                 max_size=2)
         try:
             yield
         finally:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -151,3 +151,20 @@ def test_a_table_read_stands_in_for_the_database_only_so_long(fresh_db: str) -> 
             await pool.close()
 
     asyncio.run(scenario())
+
+
+def test_the_api_starts_without_its_database_and_serves_once_it_appears(
+        indexed: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    settings = make_settings(indexed, tmp_path, tenant_cache_ttl_s=TTL_S)
+    with ExitStack() as outage:
+        outage.enter_context(database_down(indexed))
+        with TestClient(create_app(settings)) as client:
+            assert client.get("/healthz").status_code == 200  # up, not crash-looping
+            assert client.get("/readyz").status_code == 503
+            r = client.get("/v1/search", params={"tenant": "kopi", "q": "tubruk"})
+            assert r.status_code == 503 and r.json()["error"]["code"] == "unavailable"
+            assert any("cannot be reached yet" in rec.getMessage() for rec in caplog.records)
+            outage.close()  # the database comes up
+            wait_for(lambda: client.get("/v1/search", params={"tenant": "kopi", "q": "tubruk"}
+                                        ).status_code == 200, timeout=30)
+            assert client.get("/readyz").status_code == 200
