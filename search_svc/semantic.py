@@ -37,13 +37,20 @@ from search_svc.query import RANKING_MAX_TERMS, normalize_text, parse_query
 from search_svc.snippets import best_snippet
 from search_svc.vectors import VectorHit, semantic_search, table_name_for
 
-__all__ = ["DATABASE_DOWN", "NOT_LIVE", "SemanticSearcher", "SemanticUnavailable", "fuse_hybrid",
+__all__ = ["BUSY", "DATABASE_DOWN", "MAX_QUEUED", "NOT_LIVE", "SemanticSearcher", "SemanticUnavailable", "fuse_hybrid",
            "fuse_hybrid_page", "keyword_side", "semantic_text", "vector_hit_to_hit"]
 
 log = logging.getLogger("awsm.semantic")
 
 NOT_LIVE = "no embedding model is live"
 DATABASE_DOWN = "its database is not answering"
+BUSY = "the embedding model is busy"
+# Queries not in the vector cache wait for the model one at a time; past this many
+# waiting (or embedding), a request is answered in keyword mode at once instead of
+# queueing without bound: a burst of new queries costs them semantic ranking, not
+# seconds of latency (about this many inferences' time at most: 2-17 ms each on one
+# core for the shipped models, bench/relevance.py).
+MAX_QUEUED = 8
 # the most ready() (on the request path every model_check_s) waits for a connection
 DATABASE_TIMEOUT_S = 1.0
 
@@ -54,8 +61,10 @@ class SemanticUnavailable(Exception):
 
 class SemanticSearcher:
     def __init__(self, load: Callable[[], Embedder], pool: Any, *, cache_size: int = 2048,
-                 model_check_s: float = 5.0) -> None:
+                 model_check_s: float = 5.0, max_queued: int = MAX_QUEUED) -> None:
         self.pool, self.cache_size, self.model_check_s = pool, cache_size, model_check_s
+        self.max_queued = max_queued
+        self._queued = 0  # requests waiting for the model or using it
         self.embedder: Embedder | None = None
         self.error: str | None = None
         self.reason = NOT_LIVE  # why ready() is False, for the API's notice
@@ -105,8 +114,14 @@ class SemanticSearcher:
         if cached is not None:
             self._cache.move_to_end(text)
             return cached
-        async with self._model_lock:  # one inference at a time: the model is the bottleneck
-            vector = await run_in_threadpool(self.embedder.embed_query, text)
+        if self._queued >= self.max_queued:
+            raise SemanticUnavailable(BUSY)
+        self._queued += 1
+        try:
+            async with self._model_lock:  # one inference at a time: the model is the bottleneck
+                vector = await run_in_threadpool(self.embedder.embed_query, text)
+        finally:
+            self._queued -= 1
         self._cache[text] = vector
         if len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
