@@ -16,7 +16,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from psycopg_pool import AsyncConnectionPool
 from starlette.datastructures import Headers
 from starlette.responses import Response
@@ -43,6 +43,8 @@ log = logging.getLogger("awsm.gateway")
 REQUESTS = Counter("awsm_http_requests_total", "HTTP requests", ["route", "status"])
 LATENCY = Histogram("awsm_http_request_seconds", "HTTP request latency", ["route"],
                     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+TENANTS_READ_AGE = Gauge("awsm_tenants_read_age_seconds",
+                         "Seconds since this API process last read the tenants table")
 
 
 class _Metrics:
@@ -174,6 +176,7 @@ def create_app(settings: Settings, *, engine: KeywordEngine | None = None) -> Fa
         app.add_middleware(_Cors, **cors)
     tenants = TenantResolver(read_pool, mapping.tenants,  # type: ignore[arg-type]
                              ttl_s=settings.tenant_cache_ttl_s)
+    TENANTS_READ_AGE.set_function(tenants.read_age)
     semantic = None
     if settings.embedder != "none":
         from search_svc.embedding import open_embedder

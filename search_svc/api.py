@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 
 import orjson
 from fastapi import APIRouter, Request, Response
+from prometheus_client import Counter
 from starlette.concurrency import run_in_threadpool
 
 from awsm.settings import Settings
@@ -28,6 +29,7 @@ from search_svc.params import OPENAPI_PARAMETERS, SearchParams, parse_search_par
 from search_svc.query import parse_query
 from search_svc.semantic import (
     NOT_LIVE,
+    REASON_LABELS,
     SemanticSearcher,
     SemanticUnavailable,
     fuse_hybrid_page,
@@ -39,6 +41,10 @@ from search_svc.tenants import TenantResolver
 from search_svc.vectors import VectorHit
 
 __all__ = ["Endpoint", "SearchService", "build_router", "raw_query_params", "search_endpoint"]
+
+
+FALLBACKS = Counter("awsm_search_semantic_fallbacks_total",
+                    "Semantic or hybrid requests answered in keyword mode, by reason", ["reason"])
 
 
 def raw_query_params(request: Request) -> dict[str, list[str]]:
@@ -104,6 +110,7 @@ class SearchService:
             return params.mode or "hybrid", None
         if params.mode in ("semantic", "hybrid"):
             reason = self.semantic.reason if self.semantic is not None else NOT_LIVE
+            FALLBACKS.labels(REASON_LABELS.get(reason, "other")).inc()
             return "keyword", f"semantic search is not available ({reason})"
         return "keyword", None
 
@@ -141,6 +148,7 @@ class SearchService:
                 base.update(await self._semantic(mode, params, parsed.text, query))
                 return base, tenant_id
             except SemanticUnavailable as exc:  # e.g. the database went away: keyword results
+                FALLBACKS.labels(REASON_LABELS.get(str(exc), "other")).inc()
                 base.update(mode="keyword", notice=f"semantic search is not available ({exc})")
         # An in-process engine (Tantivy) searches on the event loop, not a worker
         # thread: a few ms of CPU, mostly Python holding the GIL anyway, while the

@@ -37,7 +37,7 @@ from search_svc.query import RANKING_MAX_TERMS, normalize_text, parse_query
 from search_svc.snippets import best_snippet
 from search_svc.vectors import VectorHit, semantic_search, table_name_for
 
-__all__ = ["BUSY", "DATABASE_DOWN", "MAX_QUEUED", "NOT_LIVE", "SemanticSearcher", "SemanticUnavailable", "fuse_hybrid",
+__all__ = ["BUSY", "DATABASE_DOWN", "MAX_QUEUED", "NOT_LIVE", "REASON_LABELS", "SemanticSearcher", "SemanticUnavailable", "fuse_hybrid",
            "fuse_hybrid_page", "keyword_side", "semantic_text", "vector_hit_to_hit"]
 
 log = logging.getLogger("awsm.semantic")
@@ -45,6 +45,8 @@ log = logging.getLogger("awsm.semantic")
 NOT_LIVE = "no embedding model is live"
 DATABASE_DOWN = "its database is not answering"
 BUSY = "the embedding model is busy"
+# each reason as a metric label (awsm_search_semantic_fallbacks_total)
+REASON_LABELS = {NOT_LIVE: "not_live", DATABASE_DOWN: "database", BUSY: "busy"}
 # Queries not in the vector cache wait for the model one at a time; past this many
 # waiting (or embedding), a request is answered in keyword mode at once instead of
 # queueing without bound: a burst of new queries costs them semantic ranking, not

@@ -119,6 +119,10 @@ class TenantResolver:
             self._refresh = asyncio.create_task(self._read_in_background())
         return directory.resolve(key)
 
+    def read_age(self) -> float:
+        """Seconds since the tenants table was last read (infinite before the first read)."""
+        return time.monotonic() - self._read_at
+
     async def close(self) -> None:
         """Stops a background read still waiting on the database (before its pool closes)."""
         refresh, self._refresh = self._refresh, None

@@ -87,6 +87,10 @@ def test_keyword_search_outlives_a_database_outage(indexed: str, tmp_path: Path)
             for tenant in ("nope", "tech"):  # unknown; known, not asked for before
                 status, body, _ = search(tenant)
                 assert status == 200 and body["hits"] == []
+            metrics = client.get("/metrics").text
+            age = next(float(line.split()[1]) for line in metrics.splitlines()
+                       if line.startswith("awsm_tenants_read_age_seconds "))
+            assert age > TTL_S  # what an alert on a stale tenants table would watch
             started = time.monotonic()
             ready = client.get("/readyz")
             assert ready.status_code == 503 and not ready.json()["checks"]["database"]["ok"]
@@ -113,6 +117,8 @@ def test_semantic_and_hybrid_answer_in_keyword_mode_while_the_database_is_down(
                 assert body["notice"] == ("semantic search is not available "
                                           "(its database is not answering)")
                 assert [h["title"] for h in body["hits"]] == ["Seduh kopi tubruk"]
+            assert 'awsm_search_semantic_fallbacks_total{reason="database"}' in \
+                client.get("/metrics").text
         wait_for(lambda: search("hybrid")["mode"] == "hybrid", timeout=30)  # back on its own
 
 
