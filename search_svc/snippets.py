@@ -245,9 +245,12 @@ def _near_words(term: str, budget: int, prefix: bool, words: list[str]) -> list[
 
 
 def _within(term: str, budget: int, prefix: bool, words: list[str]) -> list[str]:
+    n = len(term)
+    # a distance is at least the difference in length: only words (with ``prefix``:
+    # words long enough for a prefix) within the budget of it get a distance computed
+    words = [w for w in words if len(w) >= n - budget and (prefix or len(w) <= n + budget)]
     if not words:
         return []
-    n = len(term)
     if not prefix:
         return [words[idx] for _, _, idx in process.extract(
             term, words, scorer=OSA.distance, score_cutoff=budget, limit=None)]
