@@ -7,6 +7,7 @@ and rendered by the gateway's one error handler, never cached.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -39,11 +40,12 @@ async def _respond(service: MediaService, job: Job, request: Request) -> Respons
                     request.headers.get("if-modified-since")):
         return Response(status_code=304, headers=image_headers(
             etag=job.etag, last_modified=job.original.modified, media_type=None,
-            negotiated=job.negotiated))
+            negotiated=job.negotiated, expires=job.expires, now=time.time()))
     variant = await service.variant(job)
     headers = image_headers(etag=job.etag, last_modified=job.original.modified,
                             media_type=variant.media_type, negotiated=job.negotiated,
-                            cache_status=variant.cache_status)
+                            cache_status=variant.cache_status, expires=job.expires,
+                            now=time.time())
     if request.method == "HEAD":
         headers["Content-Length"] = str(len(variant.data))
         return Response(status_code=200, headers=headers)
@@ -80,7 +82,7 @@ def build_router(settings: Settings) -> APIRouter:
     @router.head("/v1/img/{signature}/{options}/{source:path}", include_in_schema=False)
     @router.get("/v1/img/{signature}/{options}/{source:path}", response_class=Response,
                 responses=_IMAGE_RESPONSES,
-                summary="A signed, transformed image (CDN-cacheable for a year)")
+                summary="A signed, transformed image (CDN-cacheable for a year, or until its exp_)")
     async def signed_image(signature: str, options: str, source: str,
                            request: Request) -> Response:
         job = await service.signed_job(signature, options, source,

@@ -1,23 +1,34 @@
 """Cache headers for image responses, decided in this one place, and revalidation.
 
 Pure. Image URLs are immutable (their content is fixed by the signed options and the
-source version), so successful responses are cacheable for a year; errors are never
-cached (the gateway marks them ``no-store``).
+source version), so successful responses are cacheable for a year, or, for a URL that
+expires (``exp_``), only until it does: a CDN or browser must not keep serving it after
+the origin refuses it. Errors are never cached (the gateway marks them ``no-store``).
 """
 
 from __future__ import annotations
 
 from email.utils import formatdate, parsedate_to_datetime
 
-__all__ = ["IMMUTABLE", "image_headers", "not_modified"]
+__all__ = ["IMMUTABLE", "cache_control", "image_headers", "not_modified"]
 
-IMMUTABLE = "public, max-age=31536000, immutable"
+YEAR_S = 31_536_000
+IMMUTABLE = f"public, max-age={YEAR_S}, immutable"
+
+
+def cache_control(expires: int | None, now: float) -> str:
+    """A year for a URL that never expires; until its expiry for one that does (in whole
+    seconds, rounded down; not ``immutable``: the URL's answer will change to a 403)."""
+    if expires is None:
+        return IMMUTABLE
+    return f"public, max-age={max(0, min(YEAR_S, int(expires - now)))}"
 
 
 def image_headers(*, etag: str, last_modified: float, media_type: str | None,
-                  negotiated: bool, cache_status: str | None = None) -> dict[str, str]:
+                  negotiated: bool, cache_status: str | None = None,
+                  expires: int | None = None, now: float = 0.0) -> dict[str, str]:
     headers = {
-        "Cache-Control": IMMUTABLE,
+        "Cache-Control": cache_control(expires, now),
         "ETag": etag,
         "Last-Modified": formatdate(int(last_modified), usegmt=True),
         # Never let a browser reinterpret image bytes as HTML or script.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PIL import Image
 
@@ -19,7 +19,7 @@ from media_svc.cache import DiskCache, SingleFlight
 from media_svc.errors import OriginUnavailable, SourceForbidden
 from media_svc.options import MAX_DIMENSION, TransformSpec, accept_class, accept_for_class
 from media_svc.pool import TransformPool
-from media_svc.signing import verify
+from media_svc.signing import verify_url
 from media_svc.sniff import EXTENSIONS, MEDIA_TYPES
 from media_svc.sources import Original, Source
 from media_svc.sources.http import HttpSource, parse_origins
@@ -41,6 +41,7 @@ class Job:
     original: Original
     accept_class: str
     key: str
+    expires: int | None = None  # a signed URL's expiry (Unix time): cacheable until then
 
     @property
     def etag(self) -> str:
@@ -136,8 +137,8 @@ class MediaService:
     async def signed_job(self, signature: str, options: str, source: str,
                          accept: str | None) -> Job:
         """Check the signature first: a bad URL costs an HMAC, never a file or a fetch."""
-        spec = verify(self.keys, signature, options, source)
-        return await self.job(spec, source, accept)
+        spec, expires = verify_url(self.keys, signature, options, source)
+        return replace(await self.job(spec, source, accept), expires=expires)
 
     async def job(self, spec: TransformSpec, source: str, accept: str | None) -> Job:
         original = await self.source_for(source).fetch(source)

@@ -18,7 +18,7 @@ from urllib.parse import quote
 from media_svc.errors import SignatureExpired, SignatureInvalid
 from media_svc.options import TransformSpec, canonical_options, parse_options
 
-__all__ = ["PATH_PREFIX", "compute_signature", "sign_path", "srcset", "verify"]
+__all__ = ["PATH_PREFIX", "compute_signature", "sign_path", "srcset", "verify", "verify_url"]
 
 PATH_PREFIX = "/v1/img"
 Keys = Sequence[tuple[str, bytes]]
@@ -63,6 +63,12 @@ def verify(keys: Keys, signature: str, options: str, source: str,
     Raises ``SignatureInvalid`` for a wrong, missing or non-canonical URL and
     ``SignatureExpired`` once ``exp`` has passed.
     """
+    return verify_url(keys, signature, options, source, now)[0]
+
+
+def verify_url(keys: Keys, signature: str, options: str, source: str,
+               now: float | None = None) -> tuple[TransformSpec, int | None]:
+    """``verify``, also returning the URL's expiry (Unix time; None: it never expires)."""
     if not keys or len(signature) != 43 or len(options) > 512:
         raise SignatureInvalid()
     matched = False
@@ -82,7 +88,7 @@ def verify(keys: Keys, signature: str, options: str, source: str,
         )
     if expires is not None and expires <= (time.time() if now is None else now):
         raise SignatureExpired()
-    return spec
+    return spec, expires
 
 
 def srcset(keys: Keys, source: str, widths: Iterable[int],

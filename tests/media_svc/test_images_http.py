@@ -143,6 +143,14 @@ def test_derived_cache_survives_key_rotation_and_expiry_changes(media: MediaApp,
     first = media.get(media.url("photo.jpg", "w_120"))
     later = media.get(media.url("photo.jpg", "w_120", expires=int(time.time()) + 600))
     assert later.headers["x-media-cache"] == "HIT" and later.headers["etag"] == first.headers["etag"]
+    # cacheable until it expires, not for a year: after that the origin refuses it
+    age = int(later.headers["cache-control"].removeprefix("public, max-age="))
+    assert 590 <= age <= 600 and "immutable" not in later.headers["cache-control"]
+    revalidated = media.request("GET", media.url("photo.jpg", "w_120",
+                                                 expires=int(time.time()) + 600),
+                                headers={"If-None-Match": first.headers["etag"]})
+    assert revalidated.status_code == 304
+    assert "immutable" not in revalidated.headers["cache-control"]
     rotated = media_factory(signing_keys="k3:third-secret-0123456789abcdef")
     r = rotated.get(rotated.url("photo.jpg", "w_120"))
     assert r.headers["x-media-cache"] == "HIT"  # a new router reuses the on-disk cache

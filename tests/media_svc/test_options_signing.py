@@ -18,7 +18,7 @@ from media_svc.errors import (
     UnsupportedFormat,
 )
 from media_svc.geometry import plan_geometry
-from media_svc.http_cache import not_modified
+from media_svc.http_cache import IMMUTABLE, cache_control, not_modified
 from media_svc.options import (
     TransformSpec,
     accept_class,
@@ -26,7 +26,7 @@ from media_svc.options import (
     negotiate_format,
     parse_options,
 )
-from media_svc.signing import compute_signature, sign_path, srcset, verify
+from media_svc.signing import compute_signature, sign_path, srcset, verify, verify_url
 from media_svc.sniff import sniff_format
 
 KEYS = [("k2", b"second-secret-0123456789"), ("k1", b"first-secret-0123456789")]
@@ -222,3 +222,13 @@ def test_every_signed_path_verifies_to_its_own_spec(spec: TransformSpec, source:
     assert verify(KEYS, sig, options, unquote(quoted), now=1_000_000_000) == spec
     with pytest.raises(SignatureInvalid):
         verify(KEYS[:0] + [("x", b"another-secret-0123456789")], sig, options, unquote(quoted))
+
+
+def test_an_expiring_url_is_cacheable_only_until_it_expires() -> None:
+    path = sign_path(KEYS, "w_100", "a.jpg", expires=1_600)
+    _, _, _, sig, options, source = path.split("/", 5)
+    assert verify_url(KEYS, sig, options, source, now=1_000) == (TransformSpec(width=100), 1_600)
+    assert cache_control(None, now=1_000) == IMMUTABLE
+    assert cache_control(1_600, now=1_000.7) == "public, max-age=599"  # rounded down
+    assert cache_control(1_600, now=1_600) == "public, max-age=0"
+    assert cache_control(10**12, now=0) == "public, max-age=31536000"  # at most a year
