@@ -1,9 +1,9 @@
 """Resolves the ``tenant`` of a request (slug or domain) to an active tenant id.
 
 Each API process keeps the whole tenants table in memory (id, slug, domain, whether
-active), read with one query and re-read once a TTL in the background, so a request
-never waits on the database and a flood of made-up keys costs it nothing: traffic does
-not turn into database load. Unknown, suspended and archived tenants resolve to None —
+active), read with one query when the first request needs it and then re-read once a
+TTL by a background task, so a request never waits on the database (after the first)
+and a flood of made-up keys costs it nothing: traffic does not turn into database load. Unknown, suspended and archived tenants resolve to None —
 the API answers them exactly like "no hits", so tenants cannot be enumerated.
 
 A key is compared without case to slugs first, then domains: a slug always wins over
@@ -87,7 +87,7 @@ class TenantResolver:
         self._read_at = -float("inf")  # monotonic time of the directory's read
         self._failed_at = -float("inf")  # ... of the last read that failed
         self._lock = asyncio.Lock()  # one read at a time
-        self._refresh: asyncio.Task[None] | None = None
+        self._timer: asyncio.Task[None] | None = None  # re-reads once a TTL
         self._warned_at = -float("inf")
 
     def _build_query(self) -> sql.Composed:
@@ -110,13 +110,13 @@ class TenantResolver:
     async def resolve(self, key: str) -> str | None:
         """The active tenant ``key`` names, or None; ``ServiceUnavailable`` when the
         database cannot be reached and no recent enough read of it is at hand."""
-        now = time.monotonic()
         directory = self._directory
-        if directory is None or now - self._read_at >= self.stale_if_error_s:
-            directory = await self._read_now()
-        elif now - max(self._read_at, self._failed_at) >= self.ttl_s and self._refresh is None:
-            # answered from this read; the next requests get the new one
-            self._refresh = asyncio.create_task(self._read_in_background())
+        try:
+            if directory is None or time.monotonic() - self._read_at >= self.stale_if_error_s:
+                directory = await self._read_now()
+        finally:
+            if self._timer is None:  # after the first read (or failed read): a TTL later
+                self._timer = asyncio.create_task(self._keep_fresh())
         return directory.resolve(key)
 
     def read_age(self) -> float:
@@ -124,12 +124,12 @@ class TenantResolver:
         return time.monotonic() - self._read_at
 
     async def close(self) -> None:
-        """Stops a background read still waiting on the database (before its pool closes)."""
-        refresh, self._refresh = self._refresh, None
-        if refresh is not None:
-            refresh.cancel()
+        """Stops the background reads (before the pool they use closes)."""
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await refresh
+                await timer
 
     async def _read_now(self) -> TenantDirectory:
         async with self._lock:
@@ -146,21 +146,25 @@ class TenantResolver:
                 raise ServiceUnavailable(detail=f"reading tenants: {exc}",
                                          headers={"Retry-After": "5"}) from exc
 
-    async def _read_in_background(self) -> None:
-        try:
-            async with self._lock:
-                await self._read()
-        except psycopg.Error as exc:
-            now = self._failed_at = time.monotonic()  # tried again a TTL later
-            if now - self._warned_at >= 60:
-                self._warned_at = now
-                log.warning("reading tenants failed; answering from the read of %.0f s ago "
-                            "(usable for %g s): %s", now - self._read_at,
-                            self.stale_if_error_s, exc)
-        except Exception:  # never let a refresh die silently
-            log.exception("reading tenants failed")
-        finally:
-            self._refresh = None
+    async def _keep_fresh(self) -> None:
+        """A read a TTL after the last one (or the last failed one), for as long as the
+        process runs, whether or not requests come."""
+        while True:
+            due = max(self._read_at, self._failed_at) + self.ttl_s
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            try:
+                async with self._lock:
+                    await self._read()
+            except psycopg.Error as exc:
+                now = self._failed_at = time.monotonic()
+                if now - self._warned_at >= 60:
+                    self._warned_at = now
+                    log.warning("reading tenants failed; answering from the read of %.0f s "
+                                "ago (usable for %g s): %s", now - self._read_at,
+                                self.stale_if_error_s, exc)
+            except Exception:  # never let the task die silently: try again a TTL later
+                self._failed_at = time.monotonic()
+                log.exception("reading tenants failed")
 
     async def _read(self) -> TenantDirectory:
         started = time.monotonic()

@@ -154,6 +154,7 @@ def test_a_table_read_stands_in_for_the_database_only_so_long(fresh_db: str) -> 
                 except ServiceUnavailable:
                     assert time.monotonic() < deadline
         finally:
+            await tenants.close()
             await pool.close()
 
     asyncio.run(scenario())
@@ -174,3 +175,24 @@ def test_the_api_starts_without_its_database_and_serves_once_it_appears(
             wait_for(lambda: client.get("/v1/search", params={"tenant": "kopi", "q": "tubruk"}
                                         ).status_code == 200, timeout=30)
             assert client.get("/readyz").status_code == 200
+
+
+def test_the_tenants_table_is_re_read_without_requests(fresh_db: str) -> None:
+    # a rename must not wait for a request to notice the TTL has passed
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        seed_tenants(conn)
+
+        async def scenario() -> None:
+            pool = await open_async_pool(fresh_db, timeout=1.0)
+            tenants = TenantResolver(pool, TenantSource(), ttl_s=0.2)
+            try:
+                assert await tenants.resolve("kopi") == TENANT_A
+                conn.execute("UPDATE tenants SET slug = 'kopi-baru' WHERE id = %s", (TENANT_A,))
+                await asyncio.sleep(0.6)  # quiet: no request meanwhile
+                assert await tenants.resolve("kopi-baru") == TENANT_A  # the first one after
+                assert await tenants.resolve("kopi") is None
+            finally:
+                await tenants.close()
+                await pool.close()
+
+        asyncio.run(scenario())
