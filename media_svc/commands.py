@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from awsm.settings import Settings
-from media_svc.errors import InvalidOptions
+from media_svc.errors import InvalidOptions, InvalidSource
 from media_svc.options import FITS, FORMATS, TransformSpec, canonical_options
 from media_svc.signing import sign_path, srcset
+from media_svc.sources import safe_relative_path
 
 __all__ = ["register", "sign_url"]
 
@@ -50,23 +51,29 @@ def sign_url(args: argparse.Namespace, settings: Settings) -> int:
         print("AWSM_SIGNING_KEYS is not set; set it to 'id1:<32+ random characters>'.",
               file=sys.stderr)
         return 2
+    if args.expires is not None and args.expires <= 0:
+        print("--expires takes a number of seconds from now, at least 1.", file=sys.stderr)
+        return 2
+    expires = int(time.time()) + args.expires if args.expires is not None else None
     try:
         spec = TransformSpec(
             width=args.width, height=args.height, fit=args.fit or "cover", format=args.format,
-            quality=args.quality, dpr=args.dpr or 1.0,
+            quality=args.quality, dpr=1.0 if args.dpr is None else args.dpr,
         )
-    except InvalidOptions as exc:
+        source = args.source.strip()
+        if not source.startswith(("http://", "https://")):
+            safe_relative_path(source.lstrip("/"))  # what the server would refuse, refused here
+        if args.srcset:
+            try:
+                widths = [int(w) for w in args.srcset.split(",") if w.strip()]
+            except ValueError:
+                print("--srcset takes comma-separated widths in pixels, e.g. 320,640,1280.",
+                      file=sys.stderr)
+                return 2
+            print(srcset(keys, args.source, widths, spec, expires))
+    except (InvalidOptions, InvalidSource) as exc:
         print(exc.public_message, file=sys.stderr)
         return 2
-    expires = int(time.time()) + args.expires if args.expires else None
-    if args.srcset:
-        try:
-            widths = [int(w) for w in args.srcset.split(",") if w.strip()]
-        except ValueError:
-            print("--srcset takes comma-separated widths in pixels, e.g. 320,640,1280.",
-                  file=sys.stderr)
-            return 2
-        print(srcset(keys, args.source, widths, spec, expires))
     print(f"# options: {canonical_options(spec, expires)}", file=sys.stderr)
     print(sign_path(keys, spec, args.source, expires))
     return 0

@@ -184,6 +184,21 @@ def test_sign_url_prints_a_path_the_service_accepts(media, capsys) -> None:  # t
     assert r.status_code == 200 and Image.open(io.BytesIO(r.content)).size == (600, 400)
 
 
+@pytest.mark.parametrize("argv", [
+    ["../secrets.json"], ["./a.jpg"], ["a//b.jpg"], [".hidden/x.jpg"], ["a%2e.jpg"],
+    ["a.jpg", "--srcset", "0,320"], ["a.jpg", "--srcset", "99999"], ["a.jpg", "--srcset", "x"],
+    ["a.jpg", "--dpr", "0"], ["a.jpg", "--expires", "0"], ["a.jpg", "--expires", "-5"],
+    ["a.jpg", "--width", "0"],
+])
+def test_sign_url_refuses_what_the_service_would_refuse(media, capsys, argv) -> None:  # type: ignore[no-untyped-def]
+    parser = argparse.ArgumentParser()
+    commands.register(parser.add_subparsers())
+    args = parser.parse_args(["sign-url", *argv])
+    assert args.func(args, media.settings) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and out.err.strip() and "Traceback" not in out.err
+
+
 def test_sign_url_without_keys_explains_the_fix(capsys) -> None:  # type: ignore[no-untyped-def]
     parser = argparse.ArgumentParser()
     commands.register(parser.add_subparsers())
