@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -96,14 +97,16 @@ def srcset(keys: Keys, source: str, widths: Iterable[int],
            base_url: str = "") -> str:
     """A ``srcset`` attribute value: one signed URL per width, ``<url> <w>w`` joined.
 
-    When ``options`` fixes both width and height, every entry keeps that aspect ratio.
+    When ``options`` fixes both width and height, every entry keeps that aspect ratio
+    (heights rounded half up, as JavaScript's ``Math.round`` does in docs/media.md's
+    helper, so both mint the same URLs).
     """
     base = options or TransformSpec()
     entries = []
     for width in sorted(set(widths)):
         height = None
         if base.width and base.height:
-            height = max(1, round(base.height * width / base.width))
+            height = max(1, math.floor(base.height * width / base.width + 0.5))
         spec = replace(base, width=width, height=height)
         entries.append(f"{base_url}{sign_path(keys, spec, source, expires)} {width}w")
     return ", ".join(entries)

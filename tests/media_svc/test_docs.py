@@ -63,6 +63,8 @@ def test_the_typescript_snippet_signs_like_python(doc: str) -> None:
                                       {json.dumps(options)}));
       console.log(await imageSrcset({json.dumps(secret)}, "a.jpg", [640, 320],
                                     {{w: 800, h: 400, f: "auto"}}));
+      console.log(await imageSrcset({json.dumps(secret)}, "a.jpg", [200, 600],
+                                    {{w: 400, h: 201}}));  // heights 100.5 and 301.5
     }})();
     """
     out = subprocess.run(["node", "-e", script], capture_output=True, text=True, timeout=60,
@@ -73,3 +75,6 @@ def test_the_typescript_snippet_signs_like_python(doc: str) -> None:
     assert out[0] == sign_path(keys, spec, "/blog/hero image.jpg", expires=1767225600)
     assert out[1] == srcset(keys, "a.jpg", [320, 640], TransformSpec(width=800, height=400,
                                                                      format="auto"))
+    # halves round up in both (Python's round() would give 100 and 302)
+    assert out[2] == srcset(keys, "a.jpg", [200, 600], TransformSpec(width=400, height=201))
+    assert "w_200,h_101" in out[2] and "w_600,h_302" in out[2]
