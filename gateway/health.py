@@ -103,6 +103,7 @@ def build_health_router(settings: Settings, engine: KeywordEngine,
                             status_code=200 if ok else 503,
                             headers={"Cache-Control": "no-store"})
 
+    @router.head("/metrics", include_in_schema=False)
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=True)
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -197,7 +197,7 @@ def test_health_readiness_metrics_and_docs(seeded: Stack) -> None:
 
 
 def test_head_answers_like_get_without_a_body(seeded: Stack) -> None:
-    for path in ("/healthz", "/readyz", "/v1/search?tenant=kopi&q=jantung"):
+    for path in ("/healthz", "/readyz", "/metrics", "/v1/search?tenant=kopi&q=jantung"):
         get, head = seeded.client.get(path), seeded.client.head(path)
         assert head.status_code == get.status_code == 200, path
         assert head.content == b""
