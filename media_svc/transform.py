@@ -28,7 +28,7 @@ from media_svc.sniff import HEAD_BYTES, MEDIA_TYPES, PIL_NAMES, sniff_format
 __all__ = ["PIPELINE_VERSION", "Limits", "Probe", "Rendition", "probe", "reencode_avif", "render"]
 
 # Part of every derived-cache key and ETag: bump when output bytes change.
-PIPELINE_VERSION = f"1/pillow-{Image.__version__}"
+PIPELINE_VERSION = f"2/pillow-{Image.__version__}"  # 2: contain pads transparently
 DEFAULT_QUALITY = {"jpeg": 80, "webp": 80, "avif": 60, "png": 100}
 _ORIENTATION, _GPS_IFD = 0x0112, 0x8825
 _WHITE = (255, 255, 255)
@@ -212,8 +212,9 @@ def _finish(frame: Image.Image, spec: TransformSpec, plan: Plan, output: str) ->
         frame = frame.filter(ImageFilter.UnsharpMask(radius=spec.sharpen, percent=80,
                                                      threshold=2))
     if plan.canvas != plan.size:
+        # padding is transparent where the output can be, unless bg_ names a colour
         fill = spec.background or _WHITE
-        mode = "RGBA" if _has_alpha(frame) and spec.background is None else "RGB"
+        mode = "RGBA" if spec.background is None and output != "jpeg" else "RGB"
         canvas = Image.new(mode, plan.canvas, (*fill, 0) if mode == "RGBA" else fill)
         canvas.paste(frame, plan.offset, frame if _has_alpha(frame) else None)
         frame = canvas

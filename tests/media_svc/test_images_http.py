@@ -50,6 +50,22 @@ def test_output_has_the_requested_format_and_size(media: MediaApp, options: str,
     assert r.headers["content-type"] == Image.MIME[fmt]
 
 
+@pytest.mark.parametrize("fmt", ["png", "webp", "avif"])
+def test_contain_pads_an_opaque_source_transparently_unless_bg_is_given(media: MediaApp,
+                                                                       fmt: str) -> None:
+    media.put("photo.jpg", images.jpeg())  # 3:2, opaque: padded above and below in 400x400
+    padded = open_image(media.get(media.url("photo.jpg", f"w_400,h_400,fit_contain,f_{fmt}"
+                                            )).content).convert("RGBA")
+    assert padded.size == (400, 400)
+    assert padded.getpixel((200, 5))[3] == 0 and padded.getpixel((200, 200))[3] == 255
+    coloured = open_image(media.get(media.url(
+        "photo.jpg", f"w_400,h_400,fit_contain,f_{fmt},bg_ff0000")).content).convert("RGBA")
+    assert is_red(coloured.getpixel((200, 5))) and coloured.getpixel((200, 5))[3] == 255
+    jpeg = open_image(media.get(media.url("photo.jpg", "w_400,h_400,fit_contain,f_jpeg")
+                                ).content).convert("RGB")
+    assert min(jpeg.getpixel((200, 5))) > 245  # no alpha in JPEG: white
+
+
 def test_exif_orientation_is_applied_and_gps_removed(media: MediaApp) -> None:
     media.put("rotated.jpg", images.jpeg_with_exif(orientation=6))
     for options in ("w_200", "w_200,f_webp", "_"):
