@@ -43,6 +43,8 @@ def guarded_protocol(header_timeout_s: float, max_header_bytes: int) -> type[asy
                        f"The request line and headers exceed {max_header_bytes} bytes.")
     too_slow = _error(408, "Request Timeout", "request_timeout",
                       f"The request headers did not arrive within {header_timeout_s:g} s.")
+    malformed = _error(400, "Bad Request", "invalid_request",
+                       "The HTTP request is malformed.")
     sweeping: set[asyncio.AbstractEventLoop] = set()  # loops with a sweep scheduled
 
     class GuardedHttpToolsProtocol(HttpToolsProtocol):
@@ -85,11 +87,10 @@ def guarded_protocol(header_timeout_s: float, max_header_bytes: int) -> type[asy
             super().on_headers_complete()
 
         def send_400_response(self, msg: str) -> None:
+            # uvicorn's own answer to a request httptools cannot parse is plain text;
+            # every error of awsm has the JSON shape (the parser's message is not sent)
             refusal, self._refusal = self._refusal, None
-            if refusal is None:
-                super().send_400_response(msg)
-            else:
-                self._refuse(refusal)
+            self._refuse(refusal or malformed)
 
         def _sweep(self) -> None:
             now = self.loop.time()

@@ -69,6 +69,19 @@ def test_keep_alive_requests_are_answered(port: int) -> None:
             time.sleep(TIMEOUT_S / 2)  # idle between requests is the keep-alive's business
 
 
+@pytest.mark.parametrize("sent", [b"GARBAGE\r\n\r\n", b"GET /v1/search?q=\xff\x00 HTTP/1.1\r\n\r\n",
+                                  b"GET / HTTP/1.1\r\nHost x\r\n\r\n"])
+def test_a_request_that_cannot_be_parsed_is_a_json_400_and_the_connection_closes(
+        port: int, sent: bytes) -> None:
+    with _connect(port) as conn:
+        conn.sendall(sent)
+        reply = _read_all(conn)
+    head, body = reply.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 400") and b"application/json" in head
+    assert orjson.loads(body) == {"error": {"code": "invalid_request",
+                                            "message": "The HTTP request is malformed."}}
+
+
 def test_headers_past_the_limit_are_a_431_and_the_connection_closes(port: int) -> None:
     with _connect(port) as conn:
         conn.sendall(_get(extra="X-Big: " + "a" * (2 * MAX_HEAD) + "\r\n"))
