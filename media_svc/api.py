@@ -85,6 +85,8 @@ def build_router(settings: Settings) -> APIRouter:
                 summary="A signed, transformed image (CDN-cacheable for a year, or until its exp_)")
     async def signed_image(signature: str, options: str, source: str,
                            request: Request) -> Response:
+        if request.url.query:  # one URL per variant: no second CDN entry, no cache busting
+            raise InvalidRequest("A signed image URL takes no query string.")
         job = await service.signed_job(signature, options, source,
                                        request.headers.get("accept"))
         return await _respond(service, job, request)

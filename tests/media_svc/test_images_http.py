@@ -50,6 +50,17 @@ def test_output_has_the_requested_format_and_size(media: MediaApp, options: str,
     assert r.headers["content-type"] == Image.MIME[fmt]
 
 
+def test_a_signed_url_with_a_query_string_is_refused(media: MediaApp) -> None:
+    media.put("photo.jpg", images.jpeg())
+    url = media.url("photo.jpg", "w_100")
+    assert media.get(url).status_code == 200
+    for extra in ("?x=1", "?", "?w=2000"):
+        r = media.get(url + extra)
+        assert r.status_code == (200 if extra == "?" else 400), extra  # a bare '?' is no query
+        if r.status_code == 400:
+            assert r.json()["error"]["code"] == "invalid_request"
+
+
 @pytest.mark.parametrize("fmt", ["png", "webp", "avif"])
 def test_contain_pads_an_opaque_source_transparently_unless_bg_is_given(media: MediaApp,
                                                                        fmt: str) -> None:
