@@ -83,6 +83,11 @@ def test_hostile_query_strings_never_500(seeded: Stack, q: str) -> None:
     ({"tenant": "kopi", "limit": "-1"}, "invalid_query"),
     ({"tenant": "kopi", "limit": "1000000"}, "invalid_query"),
     ({"tenant": "kopi", "limit": "ten"}, "invalid_query"),
+    ({"tenant": "kopi", "limit": "1_0"}, "invalid_query"),
+    ({"tenant": "kopi", "limit": "\u0663"}, "invalid_query"),  # Arabic-Indic 3
+    ({"tenant": "kopi", "limit": " 10"}, "invalid_query"),
+    ({"tenant": "kopi", "limit": "+10"}, "invalid_query"),
+    ({"tenant": "kopi", "offset": "9" * 5000}, "invalid_query"),
     ({"tenant": "kopi", "offset": "-5"}, "invalid_query"),
     ({"tenant": "kopi", "offset": "99999999999999999999"}, "invalid_query"),
     ({"tenant": "kopi", "sort": "price"}, "invalid_query"),
