@@ -97,13 +97,18 @@ def build_router(settings: Settings) -> APIRouter:
     return router
 
 
-def _refuse_repeats(request: Request) -> None:
+def _refuse_repeats(request: Request, allowed: frozenset[str] | None = None) -> None:
     """A parameter given twice is ambiguous (which width? which tenant?): a 400, as on
-    /v1/search, instead of the framework silently keeping the last."""
+    /v1/search, instead of the framework silently keeping the last; so is one not in
+    ``allowed`` (when given), instead of being ignored."""
     params = request.query_params
     repeated = sorted(k for k in params if len(params.getlist(k)) > 1)
     if repeated:
         raise InvalidRequest(f"'{repeated[0][:40]}' may be given once.")
+    unknown = sorted(set(params) - allowed) if allowed is not None else []
+    if unknown:
+        raise InvalidRequest(f"Unknown parameter '{unknown[0][:40]}'; allowed: "
+                             f"{', '.join(sorted(allowed or ()))}.")
 
 
 def _add_render_route(router: APIRouter, service: MediaService, settings: Settings) -> None:
@@ -133,7 +138,7 @@ def _add_upload_route(router: APIRouter, service: MediaService, settings: Settin
     async def upload(request: Request, name: str | None = None,
                      tenant_id: str | None = None) -> JSONResponse:
         principal = require_role(verify_bearer(request.headers.get("authorization"), settings))
-        _refuse_repeats(request)
+        _refuse_repeats(request, allowed=frozenset({"name", "tenant_id"}))
         tenant = principal.tenant_id
         if tenant_id is not None and tenant_id != tenant:
             if principal.role != "super_admin":

@@ -123,9 +123,10 @@ def test_webp_upload_loses_its_exif(uploads) -> None:  # type: ignore[no-untyped
     assert b"TestCam" not in stored and Image.open(io.BytesIO(stored)).size == (200, 100)
 
 
-def test_upload_refuses_a_repeated_tenant(uploads) -> None:  # type: ignore[no-untyped-def]
-    r = uploads.request("POST", f"/v1/media?name=a.jpg&tenant_id=t9&tenant_id={TENANT}",
-                        content=images.jpeg((100, 100)),
+@pytest.mark.parametrize("query", [f"name=a.jpg&tenant_id=t9&tenant_id={TENANT}",
+                                   "name=a.jpg&foo=1", "nama=a.jpg"])
+def test_upload_refuses_repeated_or_unknown_parameters(uploads, query: str) -> None:  # type: ignore[no-untyped-def]
+    r = uploads.request("POST", f"/v1/media?{query}", content=images.jpeg((100, 100)),
                         headers={"authorization": f"Bearer {token()}"})
     assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_request")
     assert not list(uploads.root.rglob("*.jpg"))
