@@ -122,6 +122,35 @@ async def _open_pool(url: str, name: str, *, max_size: int = 8) -> AsyncConnecti
     return pool
 
 
+_ERROR_SCHEMA = {
+    "type": "object", "required": ["error"],
+    "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
+        "code": {"type": "string"}, "message": {"type": "string"}}}},
+}
+
+
+def _openapi_with_our_errors(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, with the 422 ``{"detail": [...]}`` it declares for every route
+    with parameters replaced by what the API sends instead: a 400 in the one error shape
+    (``gateway.errors``), declared for every operation that takes parameters."""
+    if app.openapi_schema is None:
+        schema = FastAPI.openapi(app)
+        invalid = {"description": "Invalid request (the JSON error shape)",
+                   "content": {"application/json": {
+                       "schema": {"$ref": "#/components/schemas/Error"}}}}
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                if responses.pop("422", None) is not None or operation.get("parameters"):
+                    responses.setdefault("400", invalid)
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(name, None)
+        schemas["Error"] = _ERROR_SCHEMA
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
 class _LazyPool:
     """Holds the pool opened in the lifespan so routers can be built before start-up."""
 
@@ -167,6 +196,7 @@ def create_app(settings: Settings, *, engine: KeywordEngine | None = None) -> Fa
                     "signed on-the-fly image transforms, health and metrics.",
     )
     install_error_handlers(app)
+    app.openapi = lambda: _openapi_with_our_errors(app)  # type: ignore[method-assign]
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     # browsers on AWCMS sites call search directly; credentials are never needed
     cors: dict[str, Any] = {"allow_origins": origins, "allow_methods": ["GET", "HEAD"],

@@ -199,6 +199,10 @@ def test_health_readiness_metrics_and_docs(seeded: Stack) -> None:
     # /docs can "Try it out": every accepted parameter is declared, tenant required
     declared = {p["name"]: p for p in paths["/v1/search"]["get"]["parameters"]}
     assert set(declared) == ALLOWED_PARAMS and declared["tenant"]["required"] is True
+    # errors are declared as sent: a 400 in the JSON error shape, never FastAPI's 422
+    for path in ("/v1/search", "/v1/media", "/v1/img/{signature}/{options}/{source}"):
+        (operation,) = paths[path].values()
+        assert "422" not in operation["responses"] and "400" in operation["responses"], path
 
 
 def test_head_answers_like_get_without_a_body(seeded: Stack) -> None:
