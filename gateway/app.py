@@ -173,8 +173,8 @@ def create_app(settings: Settings, *, engine: KeywordEngine | None = None) -> Fa
         # Started without waiting for the databases: media needs none, and search answers
         # 503 (and /readyz says why) until they can be reached, instead of a crash loop.
         if settings.query_database_url:
-            read_pool.pool = await _open_pool(settings.query_database_url, "AWSM_DATABASE_READ_URL"
-                                              if settings.database_read_url else "AWSM_DATABASE_URL")
+            name = "AWSM_DATABASE_READ_URL" if settings.database_read_url else "AWSM_DATABASE_URL"
+            read_pool.pool = await _open_pool(settings.query_database_url, name)
         if settings.database_url and settings.database_url != settings.query_database_url:
             primary_pool.pool = await _open_pool(settings.database_url, "AWSM_DATABASE_URL",
                                                  max_size=2)

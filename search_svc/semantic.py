@@ -37,8 +37,9 @@ from search_svc.query import RANKING_MAX_TERMS, normalize_text, parse_query
 from search_svc.snippets import best_snippet
 from search_svc.vectors import VectorHit, semantic_search, table_name_for
 
-__all__ = ["BUSY", "DATABASE_DOWN", "MAX_QUEUED", "NOT_LIVE", "REASON_LABELS", "SemanticSearcher", "SemanticUnavailable", "fuse_hybrid",
-           "fuse_hybrid_page", "keyword_side", "semantic_text", "vector_hit_to_hit"]
+__all__ = ["BUSY", "DATABASE_DOWN", "MAX_QUEUED", "NOT_LIVE", "REASON_LABELS",
+           "SemanticSearcher", "SemanticUnavailable", "fuse_hybrid", "fuse_hybrid_page",
+           "keyword_side", "semantic_text", "vector_hit_to_hit"]
 
 log = logging.getLogger("awsm.semantic")
 

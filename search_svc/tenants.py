@@ -3,8 +3,9 @@
 Each API process keeps the whole tenants table in memory (id, slug, domain, whether
 active), read with one query when the first request needs it and then re-read once a
 TTL by a background task, so a request never waits on the database (after the first)
-and a flood of made-up keys costs it nothing: traffic does not turn into database load. Unknown, suspended and archived tenants resolve to None —
-the API answers them exactly like "no hits", so tenants cannot be enumerated.
+and a flood of made-up keys costs it nothing: traffic does not turn into database load.
+Unknown, suspended and archived tenants resolve to None — the API answers them exactly
+like "no hits", so tenants cannot be enumerated.
 
 A key is compared without case to slugs first, then domains: a slug always wins over
 another tenant's domain spelled the same, the tenant it names must itself be active (a
