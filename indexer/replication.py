@@ -24,6 +24,7 @@ __all__ = [
     "ReplicationStream",
     "SlotInUse",
     "SlotInfo",
+    "check_slot_free",
     "emit_heartbeat",
     "ensure_publication",
     "ensure_slot",
@@ -63,13 +64,31 @@ def check_replica_identity(conn: psycopg.Connection, tables: tuple[str, ...]) ->
         raise ConfigError(problems)
 
 
-def ensure_publication(conn: psycopg.Connection, name: str, tables: tuple[str, ...]) -> None:
+_OWNER = "awsm indexer of slot "  # the publication's comment: which indexer it serves
+
+
+def ensure_publication(conn: psycopg.Connection, name: str, tables: tuple[str, ...],
+                       slot: str) -> None:
+    """The publication ``name`` over exactly ``tables``, marked (its comment) as the one
+    of the indexer of ``slot``. One that another indexer's slot (still in this database)
+    uses is never changed: a second environment or a second mapping that reused the name
+    would silently stop the first indexer's changes for the tables it drops."""
     idents = sql.SQL(", ").join(sql.Identifier(t) for t in tables)
-    exists = conn.execute("SELECT 1 FROM pg_publication WHERE pubname = %s", (name,)).fetchone()
-    if exists:
+    row = conn.execute("SELECT obj_description(oid, 'pg_publication') FROM pg_publication "
+                       "WHERE pubname = %s", (name,)).fetchone()
+    if row is not None:
+        comment = row[0] or ""  # none: made by an older awsm, adopted
+        owner = comment.removeprefix(_OWNER) if comment.startswith(_OWNER) else None
+        if owner and owner != slot and slot_info(conn, owner) is not None:
+            raise ConfigError([
+                f"publication {name!r} belongs to the indexer of replication slot {owner!r}; "
+                "set AWSM_PUBLICATION_NAME to a name of this indexer's own (one publication "
+                "per slot) so that indexer keeps receiving its tables' changes"])
         conn.execute(sql.SQL("ALTER PUBLICATION {} SET TABLE {}").format(sql.Identifier(name), idents))
     else:
         conn.execute(sql.SQL("CREATE PUBLICATION {} FOR TABLE {}").format(sql.Identifier(name), idents))
+    conn.execute(sql.SQL("COMMENT ON PUBLICATION {} IS {}").format(
+        sql.Identifier(name), sql.Literal(_OWNER + slot)))
 
 
 def slot_info(conn: psycopg.Connection, name: str) -> SlotInfo | None:
@@ -82,31 +101,17 @@ def slot_info(conn: psycopg.Connection, name: str) -> SlotInfo | None:
     return SlotInfo(*row) if row else None
 
 
-def ensure_slot(conn: psycopg.Connection, name: str, *, wait_s: float = 10.0) -> bool:
-    """Create the slot if absent (True) or check nobody else holds it (False).
-
-    A slot whose holder just died stays active until its walsender notices, so wait a
-    little before calling it held. A ``lost`` slot (WAL removed) is recreated: the
-    caller must then rebuild the index, since changes are gone."""
+def check_slot_free(conn: psycopg.Connection, name: str, *,
+                    wait_s: float = 10.0) -> SlotInfo | None:
+    """The slot's state once no other process holds it (None: there is none), or
+    ``SlotInUse``. A slot whose holder just died stays active until its walsender
+    notices, so wait a little before calling it held. Checked before anything else of
+    the slot's is touched (its publication above all)."""
     deadline = time.monotonic() + wait_s
     while True:
         info = slot_info(conn, name)
-        if info is None:
-            other = conn.execute(
-                "SELECT database FROM pg_replication_slots WHERE slot_name = %s", (name,)
-            ).fetchone()
-            if other:
-                raise ConfigError([
-                    f"replication slot {name!r} belongs to database {other[0]!r}; set "
-                    "AWSM_SLOT_NAME to a name unique to this database and environment"
-                ])
-            conn.execute("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", (name,))
-            return True
-        if info.wal_status == "lost":
-            conn.execute("SELECT pg_drop_replication_slot(%s)", (name,))
-            continue
-        if info.active_pid is None:
-            return False
+        if info is None or info.active_pid is None:
+            return info
         if time.monotonic() > deadline:
             who = conn.execute(
                 "SELECT coalesce(application_name, ''), coalesce(client_addr::text, 'local') "
@@ -118,6 +123,29 @@ def ensure_slot(conn: psycopg.Connection, name: str, *, wait_s: float = 10.0) ->
                 + "). Stop the other indexer, or give this one its own AWSM_SLOT_NAME."
             )
         time.sleep(0.2)
+
+
+def ensure_slot(conn: psycopg.Connection, name: str, *, wait_s: float = 10.0) -> bool:
+    """Create the slot if absent (True) or check nobody else holds it (False).
+
+    A ``lost`` slot (WAL removed) is recreated: the caller must then rebuild the index,
+    since changes are gone."""
+    info = check_slot_free(conn, name, wait_s=wait_s)
+    if info is not None and info.wal_status == "lost":
+        conn.execute("SELECT pg_drop_replication_slot(%s)", (name,))
+        info = None
+    if info is not None:
+        return False
+    other = conn.execute(
+        "SELECT database FROM pg_replication_slots WHERE slot_name = %s", (name,)
+    ).fetchone()
+    if other:
+        raise ConfigError([
+            f"replication slot {name!r} belongs to database {other[0]!r}; set "
+            "AWSM_SLOT_NAME to a name unique to this database and environment"
+        ])
+    conn.execute("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", (name,))
+    return True
 
 
 def emit_heartbeat(conn: psycopg.Connection) -> None:

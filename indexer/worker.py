@@ -30,6 +30,7 @@ from indexer.reader import ROW_ERRORS, RowReader
 from indexer.replication import (
     ReplicationStream,
     check_replica_identity,
+    check_slot_free,
     emit_heartbeat,
     ensure_publication,
     ensure_slot,
@@ -97,7 +98,10 @@ class Indexer:
         self._check_columns()
         try:
             check_replica_identity(self.conn, self.mapping.tables)
-            ensure_publication(self.conn, self.settings.publication_name, self.mapping.tables)
+            # a slot another process holds is refused before its publication is touched
+            check_slot_free(self.conn, self.settings.slot_name)
+            ensure_publication(self.conn, self.settings.publication_name, self.mapping.tables,
+                               self.settings.slot_name)
             created = ensure_slot(self.conn, self.settings.slot_name)
         except psycopg.errors.InsufficientPrivilege as exc:
             raise refused(exc, "this database role cannot set up logical replication",

@@ -10,7 +10,13 @@ import psycopg
 import pytest
 
 from indexer.mapping import load_mapping
-from indexer.replication import ReplicationStream, SlotInUse, ensure_slot, slot_info
+from indexer.replication import (
+    ReplicationStream,
+    SlotInUse,
+    ensure_publication,
+    ensure_slot,
+    slot_info,
+)
 from indexer.worker import Indexer
 from search_svc.engines import open_engine
 from tests.fixtures.fix_stack import make_settings, open_indexer, seed_tenants, wait_for
@@ -62,6 +68,28 @@ def test_a_slot_held_by_another_process_is_a_clear_error(fresh_db: str, tmp_path
         finally:
             holder.close()
         assert ensure_slot(conn, settings.slot_name, wait_s=5) is False  # freed: reusable
+
+
+def test_a_publication_serves_one_slot(fresh_db: str) -> None:
+    from awsm.errors import ConfigError
+
+    def tables(conn: psycopg.Connection) -> list[str]:
+        return [r[0] for r in conn.execute("SELECT tablename::text FROM pg_publication_tables "
+                                           "WHERE pubname = 'p' ORDER BY 1").fetchall()]
+
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("CREATE PUBLICATION p FOR TABLE blogs")  # an older awsm's: no owner
+        assert ensure_slot(conn, "slot_a")
+        ensure_publication(conn, "p", ("blogs", "pages"), "slot_a")  # adopted
+        assert tables(conn) == ["blogs", "pages"]
+        with pytest.raises(ConfigError, match="slot_a.*AWSM_PUBLICATION_NAME"):
+            ensure_publication(conn, "p", ("blogs",), "slot_b")  # another indexer's mapping
+        assert tables(conn) == ["blogs", "pages"]  # untouched
+        ensure_publication(conn, "p", ("pages",), "slot_a")  # its own indexer may change it
+        assert tables(conn) == ["pages"]
+        conn.execute("SELECT pg_drop_replication_slot('slot_a')")
+        ensure_publication(conn, "p", ("blogs",), "slot_b")  # its slot is gone: taken over
+        assert tables(conn) == ["blogs"]
 
 
 def test_mapping_that_names_a_missing_column_fails_at_start(fresh_db: str, tmp_path: Path) -> None:

@@ -106,13 +106,19 @@ def test_a_held_slot_is_one_line_and_leaves_the_holders_status_alone(
         try:
             env = {k: v for k, v in os.environ.items() if not k.startswith("AWSM_")}
             env.update(AWSM_DATABASE_URL=fresh_db, AWSM_DATA_DIR=str(tmp_path),
-                       AWSM_SLOT_NAME=slot, AWSM_EMBEDDER="none", PYTHONPATH=str(ROOT))
+                       AWSM_SLOT_NAME=slot, AWSM_PUBLICATION_NAME="held_pub",
+                       AWSM_EMBEDDER="none", PYTHONPATH=str(ROOT))
             run = subprocess.run([sys.executable, "-m", "gateway.cli", "indexer"], cwd=ROOT,
                                  env=env, capture_output=True, text=True, timeout=120)
         finally:
             holder.close()
         row = conn.execute("SELECT state, last_error FROM search.indexer_status "
                            "WHERE slot_name = %s", (slot,)).fetchone()
+        # refused before it touched anything of the holder's: its publication still
+        # carries exactly the tables the holder streams
+        published = conn.execute("SELECT tablename::text FROM pg_publication_tables "
+                                 "WHERE pubname = 'held_pub'").fetchall()
+    assert published == [("blogs",)]
     assert run.returncode == 1, run.stderr
     assert f"slot_in_use: replication slot '{slot}' is held by another process" in run.stderr
     assert "Traceback" not in run.stderr
