@@ -38,6 +38,8 @@ __all__ = [
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 MIN_EPOCH, MAX_EPOCH = -62_135_596_800, 253_402_300_799  # 0001-01-01, 9999-12-31T23:59:59Z
 _URL_FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SECTIONS = frozenset({"tenants", "categories", "documents"})
+_VISIBILITY_KEYS = frozenset({"status", "published_values", "deleted_at", "flags"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +238,15 @@ def _parse_document(raw: dict[str, Any], i: int, problems: list[str]) -> Documen
         if key not in known:
             problems.append(f"{where}.{key}: unknown key (known: {', '.join(sorted(known))})")
     vis_raw = raw.get("visibility", {})
+    if not isinstance(vis_raw, dict):
+        problems.append(f"{where}.visibility: expected a table like "
+                        "{ status = \"status\", deleted_at = \"deleted_at\" }")
+        vis_raw = {}
+    # a misspelt key must not pass unnoticed: it would drop a rule, making rows public
+    for key in vis_raw:
+        if key not in _VISIBILITY_KEYS:
+            problems.append(f"{where}.visibility.{key}: unknown key "
+                            f"(known: {', '.join(sorted(_VISIBILITY_KEYS))})")
     flags = _strings(vis_raw.get("flags", []), f"{where}.visibility.flags", problems)
     for f in flags:
         _name(f, f"{where}.visibility.flags", problems)
@@ -269,15 +280,15 @@ def _parse_section(raw: dict[str, Any], name: str, cls: Any, problems: list[str]
     if not isinstance(section, dict):
         problems.append(f"{name}: expected a [{name}] table")
         return None
-    known = set(cls.__dataclass_fields__)
+    fields = cls.__dataclass_fields__
     for key, value in section.items():
-        if key not in known:
-            problems.append(f"{name}.{key}: unknown key (known: {', '.join(sorted(known))})")
-        elif isinstance(value, list):
+        if key not in fields:
+            problems.append(f"{name}.{key}: unknown key (known: {', '.join(sorted(fields))})")
+        elif isinstance(fields[key].default, tuple):  # a list of values ("active_values")
             _strings(value, f"{name}.{key}", problems)
         else:
             _name(value, f"{name}.{key}", problems, optional=True)
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in section.items() if k in known}
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in section.items() if k in fields}
     return cls(**values)
 
 
@@ -293,7 +304,8 @@ def load_mapping(path: Path | None = None) -> Mapping:
         raise ConfigError([f"AWSM_MAPPING_FILE: {path} does not exist"]) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"AWSM_MAPPING_FILE: {path} is not valid TOML: {exc}"]) from exc
-    problems: list[str] = []
+    problems: list[str] = [f"{key}: unknown section (known: {', '.join(sorted(_SECTIONS))})"
+                           for key in raw if key not in _SECTIONS]
     tenants = _parse_section(raw, "tenants", TenantSource, problems) or TenantSource()
     categories = _parse_section(raw, "categories", CategorySource, problems)
     docs_raw = raw.get("documents", [])

@@ -160,12 +160,25 @@ def test_row_to_document_fills_url_template_and_skips_invisible_rows() -> None:
     assert row_to_document(src, row[:10] + (False,) + row[11:]) is None
 
 
+_DOC = "[[documents]]\ntable = 'blogs'\ntype='blog'\nid='id'\ntenant='t'\ntitle='t'\n"
+
+
 @pytest.mark.parametrize("text, problem", [
     ("[[documents]]\ntable = 'x; drop'\ntype='blog'\nid='id'\ntenant='t'\ntitle='t'", "not a valid"),
     ("[[documents]]\ntable = 'blogs'\ntype='Blog Post'\nid='id'\ntenant='t'\ntitle='t'", "type"),
     ("[[documents]]\ntable = 'blogs'\ntype='blog'\nid='id'\ntenant='t'\ntitle='t'\ncolour='red'", "unknown key"),
     ("tenants = 1\n", "documents"),
     ("not toml [", "not valid TOML"),
+    # a misspelt visibility rule would drop it and make hidden rows public
+    (_DOC + "visibility = { status = 'status', deleted = 'deleted_at' }", "visibility.deleted"),
+    (_DOC + "visibility = { flag = ['is_public'] }", "visibility.flag"),
+    (_DOC + "visibility = { rule = 'public_only' }", "visibility.rule"),
+    (_DOC + "visibility = 'public'", "visibility: expected a table"),
+    (_DOC + "visibility = { flags = 'is_public' }", "expected a list"),
+    ("[tenants]\nactive_values = 'active'\n" + _DOC, "tenants.active_values: expected a list"),
+    ("[tenants]\nslug = ['slug']\n" + _DOC, "tenants.slug"),
+    ("[tenant]\nslug = 'name'\n" + _DOC, "tenant: unknown section"),
+    ("[[document]]\ntable = 'pages'\n" + _DOC, "document: unknown section"),
 ])
 def test_bad_mapping_files_are_clear_config_errors(tmp_path: Path, text: str, problem: str) -> None:
     path = tmp_path / "m.toml"
