@@ -18,6 +18,7 @@ from indexer.mapping import load_mapping
 from indexer.replication import SlotInUse
 from indexer.worker import Indexer
 from search_svc.engines import open_engine
+from search_svc.errors import EngineUnavailable
 
 __all__ = ["run_indexer"]
 
@@ -35,7 +36,16 @@ def run_indexer(settings: Settings, *, reindex: bool = False) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     mapping = load_mapping(settings.mapping_file)
-    engine = open_engine(settings, writer=True)
+    try:
+        engine = open_engine(settings, writer=True)
+    except EngineUnavailable as exc:
+        detail = exc.detail or str(exc)
+        if "LockBusy" in detail:  # tantivy's writer lock: another indexer writes this index
+            detail = (f"the index under {settings.data_dir} is being written by another "
+                      "indexer (a running `awsm up` or `awsm indexer`); stop it first, or "
+                      "rebuild through it with `awsm up --reindex`")
+        log.error("%s: %s", exc.code, detail)  # one line, as for a held slot
+        return 1
     indexer = Indexer(settings, mapping, engine, settings.database_url)
     try:
         if reindex:

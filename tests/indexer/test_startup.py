@@ -19,6 +19,7 @@ from psycopg.conninfo import make_conninfo
 from awsm.db import apply_migrations, ensure_pgvector
 from awsm.errors import ConfigError
 from indexer.replication import ReplicationStream, ensure_slot
+from search_svc.engines import open_engine
 from tests.fixtures.fix_stack import make_settings, open_indexer, seed_tenants
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,3 +124,21 @@ def test_a_held_slot_is_one_line_and_leaves_the_holders_status_alone(
     assert f"slot_in_use: replication slot '{slot}' is held by another process" in run.stderr
     assert "Traceback" not in run.stderr
     assert row == ("streaming", None)
+
+
+def test_an_index_another_indexer_writes_is_one_line_not_a_traceback(
+        fresh_db: str, tmp_path: Path) -> None:
+    settings = make_settings(fresh_db, tmp_path)
+    holder = open_engine(settings, writer=True)  # as a running `awsm up` holds it
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWSM_")}
+        env.update(AWSM_DATABASE_URL=fresh_db, AWSM_DATA_DIR=str(tmp_path),
+                   AWSM_SLOT_NAME=settings.slot_name, AWSM_EMBEDDER="none",
+                   PYTHONPATH=str(ROOT))
+        run = subprocess.run([sys.executable, "-m", "gateway.cli", "reindex"], cwd=ROOT,
+                             env=env, capture_output=True, text=True, timeout=120)
+    finally:
+        holder.close()
+    assert run.returncode == 1, run.stderr
+    assert "engine_unavailable: the index under" in run.stderr
+    assert "awsm up --reindex" in run.stderr and "Traceback" not in run.stderr
