@@ -353,20 +353,25 @@ class Indexer:
             "INSERT INTO search.indexer_status AS s (slot_name, state, confirmed_lsn, "
             " last_commit_at, last_batch_at, last_error, last_error_at, backfilled_at, "
             " documents_written, updated_at) "
-            "VALUES (%(slot)s, %(state)s, %(lsn)s, to_timestamp(%(commit)s), now(), %(err)s, "
+            # an error is no batch: last_batch_at ("seconds behind" in /readyz) and the
+            # count stay as the last batch left them, so a crash loop does not look healthy
+            "VALUES (%(slot)s, %(state)s, %(lsn)s, to_timestamp(%(commit)s), "
+            " CASE WHEN %(err)s::text IS NULL THEN now() END, %(err)s, "
             " CASE WHEN %(err)s::text IS NULL THEN NULL ELSE now() END, "
-            " CASE WHEN %(bf)s THEN now() END, %(n)s, now()) "
+            " CASE WHEN %(bf)s THEN now() END, coalesce(%(n)s::bigint, 0), now()) "
             "ON CONFLICT (slot_name) DO UPDATE SET state = excluded.state, "
             " confirmed_lsn = excluded.confirmed_lsn, "
             " last_commit_at = coalesce(excluded.last_commit_at, s.last_commit_at), "
-            " last_batch_at = excluded.last_batch_at, "
+            " last_batch_at = coalesce(excluded.last_batch_at, s.last_batch_at), "
             " last_error = coalesce(excluded.last_error, s.last_error), "
             " last_error_at = coalesce(excluded.last_error_at, s.last_error_at), "
             " backfilled_at = coalesce(excluded.backfilled_at, s.backfilled_at), "
-            " documents_written = excluded.documents_written, updated_at = now()",
+            " documents_written = CASE WHEN %(n)s::bigint IS NULL THEN s.documents_written "
+            "  ELSE excluded.documents_written END, "
+            " updated_at = now()",
             {"slot": self.settings.slot_name, "state": state, "lsn": format_lsn(self.state.lsn),
              "commit": commit_us / 1e6 if commit_us else None, "err": error,
-             "bf": backfilled, "n": self.documents_written},
+             "bf": backfilled, "n": None if error else self.documents_written},
         )
 
     def _run_embeddings(self, stop: threading.Event) -> None:

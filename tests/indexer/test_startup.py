@@ -142,3 +142,27 @@ def test_an_index_another_indexer_writes_is_one_line_not_a_traceback(
     assert run.returncode == 1, run.stderr
     assert "engine_unavailable: the index under" in run.stderr
     assert "awsm up --reindex" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_an_error_does_not_pass_for_a_batch_in_the_status(fresh_db: str, tmp_path: Path) -> None:
+    # /readyz reads last_batch_at as "seconds behind": a crash-looping indexer recording
+    # its error on every start must not look like one that just wrote a batch
+    settings = make_settings(fresh_db, tmp_path)
+
+    def status(conn: psycopg.Connection) -> tuple[object, ...] | None:
+        return conn.execute("SELECT state, last_batch_at, documents_written, last_error "
+                            "FROM search.indexer_status WHERE slot_name = %s",
+                            (settings.slot_name,)).fetchone()
+
+    with open_indexer(fresh_db, settings) as indexer, \
+            psycopg.connect(fresh_db, autocommit=True) as conn:
+        indexer.record_error(RuntimeError("first start failed"))
+        assert status(conn) == ("error", None, 0, "RuntimeError: first start failed")
+        indexer.documents_written = 7
+        indexer._write_status("streaming", backfilled=True)
+        _, batch_at, written, _ = status(conn)  # type: ignore[misc]
+        assert batch_at is not None and written == 7
+        indexer.documents_written = 0  # a restarted process counts from 0
+        indexer.record_error(RuntimeError("column events.descr does not exist"))
+        assert status(conn) == ("error", batch_at, 7, "RuntimeError: column events.descr "
+                                                      "does not exist")
