@@ -31,7 +31,7 @@ from gateway.demo import prepare_schema
 from gateway.embedded_pg import EmbeddedPostgres
 from gateway.http_server import uvicorn_options
 
-__all__ = ["run_stack"]
+__all__ = ["backfilled_since", "run_stack"]
 
 log = logging.getLogger("awsm.stack")
 _DB_NAME = "awcms"
@@ -81,22 +81,42 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-class _IndexerSupervisor(threading.Thread):
-    """Keeps one ``awsm indexer`` child running; restarts it with backoff if it dies."""
+def backfilled_since(url: str, slot: str, since: float) -> bool:
+    """Whether the indexer of ``slot`` finished a backfill after ``since`` (Unix time)."""
+    try:
+        with connect(url) as conn:
+            row = conn.execute("SELECT backfilled_at >= to_timestamp(%s) FROM "
+                               "search.indexer_status WHERE slot_name = %s",
+                               (since, slot)).fetchone()
+    except psycopg.Error:
+        return False  # cannot tell: ask for it again (a rebuild is safe to repeat)
+    return bool(row and row[0])
 
-    def __init__(self, env: dict[str, str], reindex: bool) -> None:
+
+class _IndexerSupervisor(threading.Thread):
+    """Keeps one ``awsm indexer`` child running; restarts it with backoff if it dies.
+    With ``reindex``, every child is asked to rebuild until one has finished doing so
+    (``reindex_done``): a first child that fails (a mapping naming a column not there
+    yet) must not turn ``--reindex`` into a plain restart."""
+
+    def __init__(self, env: dict[str, str], reindex: bool,
+                 reindex_done: Callable[[], bool] = lambda: True) -> None:
         super().__init__(name="indexer-supervisor", daemon=True)
-        self.env, self.reindex = env, reindex
+        self.env, self.reindex, self.reindex_done = env, reindex, reindex_done
         self.proc: subprocess.Popen[bytes] | None = None
         self.stopping = threading.Event()
+
+    def command(self, first: bool) -> list[str]:
+        cmd = [sys.executable, "-m", "gateway.cli", "indexer"]
+        if self.reindex and (first or not self.reindex_done()):
+            cmd.append("--reindex")
+        return cmd
 
     def run(self) -> None:
         backoff = 0.5
         first = True
         while not self.stopping.is_set():
-            cmd = [sys.executable, "-m", "gateway.cli", "indexer"]
-            if first and self.reindex:
-                cmd.append("--reindex")
+            cmd = self.command(first)
             first = False
             started = time.monotonic()
             self.proc = subprocess.Popen(cmd, env=self.env)
@@ -169,7 +189,10 @@ def run_stack(settings: Settings, *, demo: bool, reindex: bool = False) -> int:
                "AWSM_JWT_SECRET": settings.jwt_secret or "",
                "AWSM_DEMO": "true" if demo else "false", "AWSM_EMBEDDER": settings.embedder}
         env.pop("AWSM_DATABASE_READ_URL", None)
-        supervisor = _IndexerSupervisor(env, reindex)
+        asked_at = time.time()
+        supervisor = _IndexerSupervisor(
+            env, reindex,
+            reindex_done=lambda: backfilled_since(url, settings.slot_name, asked_at))
         supervisor.start()
         (data_dir / "stack.json").write_text(json.dumps({"api_url": api_url, "database_url": url}))
         print(f"api: {api_url}", flush=True)
