@@ -7,6 +7,7 @@ rather than silently ignored: a typo'd filter must not look like "no results".
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -17,7 +18,7 @@ from search_svc.fusion import CONFIDENT_SEMANTIC_RATIO, DEFAULT_SEMANTIC_RATIO
 from search_svc.locales import LOCALE_TAG, canonical_locale
 
 __all__ = ["ALLOWED_PARAMS", "MAX_LIMIT", "MAX_OFFSET", "OPENAPI_PARAMETERS", "SearchParams",
-           "parse_search_params"]
+           "parse_search_params", "split_values"]
 
 MAX_LIMIT = 100
 MAX_OFFSET = 10_000
@@ -80,10 +81,36 @@ class SearchParams:
     semantic_ratio: float | None  # None: the adaptive default
 
 
+# one comma-separated item: a double-quoted value (a '"' inside doubled) or a bare one
+_ITEM = re.compile(r'\s*(?:"((?:[^"]|"")*)"|([^,"]*?))\s*(?:,|$)')
+
+
+def split_values(text: str) -> list[str] | None:
+    """The values of a list parameter, CSV style: separated by commas, each stripped of
+    surrounding spaces, a value holding a comma or surrounding spaces written in double
+    quotes (``"Kopi, Teh & Susu",kopi``); empty values dropped. None: unbalanced quotes."""
+    values: list[str] = []
+    pos = 0
+    while pos < len(text):
+        m = _ITEM.match(text, pos)
+        if m is None or m.end() == pos:
+            return None
+        quoted, bare = m.groups()
+        value = quoted.replace('""', '"') if quoted is not None else bare
+        if value:
+            values.append(value)
+        pos = m.end()
+    return values
+
+
 def _values(raw: Mapping[str, Sequence[str]], name: str) -> list[str]:
     out: list[str] = []
     for value in raw.get(name, ()):
-        out += [v.strip() for v in value.split(",") if v.strip()]
+        values = split_values(value)
+        if values is None:
+            raise InvalidQuery(f"'{name}' has a quote that is not closed; write a value that "
+                               'holds a comma as "a, b" and a quote inside one as "".')
+        out += values
     if len(out) > MAX_FILTER_VALUES:
         raise InvalidQuery(f"'{name}' accepts at most {MAX_FILTER_VALUES} values.")
     for v in out:

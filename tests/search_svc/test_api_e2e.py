@@ -122,7 +122,8 @@ def test_any_unicode_query_round_trips_into_the_json_body(seeded: Stack) -> None
 @pytest.mark.parametrize("params", [
     {"tenant": "\u65e5"}, {"tenant": "\uff4b\uff4f\uff50\uff49"}, {"tenant": "\u0663"},
     {"tenant": "kopi", "type": "\U0001f600"}, {"tenant": "kopi", "type": "\ufeff"},
-    {"tenant": "kopi", "type": "x awsm-tenant-tech"}, {"tenant": "kopi", "type": 'b";x y\x7f'},
+    {"tenant": "kopi", "type": "x awsm-tenant-tech"},
+    {"tenant": "kopi", "type": '"b"";x y\x7f"'},  # CSV-quoted: b";x y\x7f
 ])
 def test_cache_tag_headers_hold_any_tenant_or_type_safely(seeded: Stack,
                                                          params: dict[str, str]) -> None:
@@ -277,6 +278,24 @@ def test_a_tenant_key_never_resolves_to_the_wrong_tenant(stack: Stack) -> None:
     assert stack.titles(tenant="tech", q="rahasiaword") == ["Rahasia tech"]
     assert stack.titles(tenant="dua", q="rahasiaword") == []  # two slugs: neither
     assert stack.titles(tenant="tiga", q="rahasiaword") == []  # suspended: no fall-through
+
+
+def test_a_facet_value_holding_a_comma_or_spaces_can_be_selected_quoted(stack: Stack) -> None:
+    row = stack.db.execute(
+        "INSERT INTO categories (tenant_id, name, slug) VALUES (%s, 'Kopi, Teh & Susu', 'kts') "
+        "RETURNING id::text", (TENANT_A,)).fetchone()
+    assert row is not None
+    stack.sql("INSERT INTO blogs (tenant_id, title, slug, content, status, published_at, "
+              "category_id, tags) VALUES (%s, 'Minuman pagi', 'pagi', 'isi', 'published', now(), "
+              "%s, %s)", TENANT_A, row[0], ["a,b", " spaced "])
+    wait_for(lambda: stack.search(q="pagi")["total"] == 1)
+    facets = stack.search(q="pagi", facets="category,tags")["facets"]
+    assert facets["category"] == {"Kopi, Teh & Susu": 1}
+    assert set(facets["tags"]) == {"a,b", " spaced "}
+    assert stack.search(q="pagi", category='"Kopi, Teh & Susu"')["total"] == 1
+    assert stack.search(q="pagi", tags='"a,b"')["total"] == 1
+    assert stack.search(q="pagi", tags='" spaced "')["total"] == 1
+    assert stack.search(q="pagi", category="Kopi")["total"] == 0  # not a prefix match
 
 
 def test_every_facet_value_can_be_selected_as_a_filter(stack: Stack) -> None:
