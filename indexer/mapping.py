@@ -206,7 +206,8 @@ def row_to_document(src: DocumentSource, row: tuple[Any, ...]) -> Document | Non
         key=f"{src.type}:{row_id}", id=str(row_id), tenant_id=str(tenant_id), type=src.type,
         title=html_to_text(str(title or "")), body=html_to_text(str(body or "")),
         summary=html_to_text(str(summary or "")),
-        tags=tuple(str(t) for t in (tags or ()) if t), category=category or None,
+        tags=tuple(dict.fromkeys(str(t) for t in (tags or ()) if t)),  # each tag once
+        category=category or None,
         locale=canonical_locale(str(locale or "")), image=image or None, url=url,
         published_at=int(published or 0),
     )

@@ -151,8 +151,8 @@ def test_default_mapping_covers_awcms_tables() -> None:
 def test_row_to_document_fills_url_template_and_skips_invisible_rows() -> None:
     src = load_mapping(None).source("blogs")
     assert src is not None
-    row = ("id1", "t1", "<b>Judul</b>", "<p>isi</p>", None, ["a", ""], "Kat", "id", None, 5, True,
-           "judul-1")
+    row = ("id1", "t1", "<b>Judul</b>", "<p>isi</p>", None, ["a", "", "a"], "Kat", "id", None, 5,
+           True, "judul-1")
     doc = row_to_document(src, row)
     assert doc is not None
     assert (doc.key, doc.url, doc.title, doc.body, doc.tags) == (
