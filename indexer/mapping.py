@@ -186,9 +186,12 @@ def fill_url(template: str, values: dict[str, Any]) -> str:
     """``template`` with each ``{column}`` replaced by the row's value, percent-encoded
     (a slug is data: its ':', '?', '#', '\\', spaces and quotes never become URL syntax,
     so "javascript:..." stays a relative path); '/' is kept for nested slugs. A
-    site-relative template never yields '//host...', which browsers read as another site."""
-    url = _URL_FIELD.sub(lambda m: quote(str(values.get(m.group(1)) or ""), safe="/"),
-                         template)
+    site-relative template never yields '//host...', which browsers read as another site.
+    A placeholder whose value is NULL or empty gives no URL at all (""): "/blogs/" would
+    link the hit to the listing page instead of the row."""
+    if any(values.get(name) in (None, "") for name in _URL_FIELD.findall(template)):
+        return ""
+    url = _URL_FIELD.sub(lambda m: quote(str(values.get(m.group(1))), safe="/"), template)
     if template.startswith("/") and not template.startswith("//"):
         url = "/" + url.lstrip("/")
     return url

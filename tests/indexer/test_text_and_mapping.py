@@ -131,6 +131,12 @@ def test_url_placeholders_are_percent_encoded(slug: str, url: str) -> None:
     assert fill_url("/blogs/{slug}", {"slug": slug}) == url
 
 
+@pytest.mark.parametrize("values", [{"slug": None}, {"slug": ""}, {}])
+def test_a_row_without_its_url_values_gets_no_url(values: dict[str, object]) -> None:
+    assert fill_url("/blogs/{slug}", values) == ""  # not "/blogs/", the listing page
+    assert fill_url("/static", {}) == "/static"
+
+
 @pytest.mark.parametrize("slug", ["//evil.example/x", "/\\evil.example", "///x", "javascript:alert(1)"])
 def test_a_slug_never_makes_a_link_to_another_site(slug: str) -> None:
     url = fill_url("/{slug}", {"slug": slug})
