@@ -11,7 +11,6 @@ import base64
 import hashlib
 import hmac
 import math
-import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -20,8 +19,7 @@ from urllib.parse import quote
 from media_svc.errors import SignatureExpired, SignatureInvalid
 from media_svc.options import TransformSpec, canonical_options, parse_options
 
-__all__ = ["PATH_PREFIX", "compute_signature", "encode_source", "is_canonical_source",
-           "sign_path", "srcset", "verify", "verify_url"]
+__all__ = ["PATH_PREFIX", "compute_signature", "sign_path", "srcset", "verify", "verify_url"]
 
 PATH_PREFIX = "/v1/img"
 Keys = Sequence[tuple[str, bytes]]
@@ -56,23 +54,7 @@ def sign_path(keys: Keys, options: TransformSpec | str, source: str,
     text = canonical_options(spec, expires)
     source = _normalise_source(source)
     signature = compute_signature(keys[0][1], text, source)
-    return f"{PATH_PREFIX}/{signature}/{text}/{encode_source(source)}"
-
-
-def encode_source(source: str) -> str:
-    """The one way a source is written in a signed URL (see ``_SAFE``)."""
-    return quote(source, safe=_SAFE)
-
-
-_ESCAPE = re.compile(rb"%[0-9a-fA-F]{2}")
-
-
-def is_canonical_source(raw: bytes, source: str) -> bool:
-    """Whether ``raw`` (the URL's source part as sent, still percent-encoded) is
-    ``source`` written as ``sign_path`` writes it, up to the case of escapes: another
-    spelling (``a%2Fb`` for ``a/b``, ``%2E`` for ``.``) would be a second URL, a second
-    CDN entry, for one variant."""
-    return _ESCAPE.sub(lambda m: m.group().upper(), raw) == encode_source(source).encode()
+    return f"{PATH_PREFIX}/{signature}/{text}/{quote(source, safe=_SAFE)}"
 
 
 def verify(keys: Keys, signature: str, options: str, source: str,

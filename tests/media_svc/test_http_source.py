@@ -73,8 +73,7 @@ def test_same_host_redirects_are_followed(remote, origin: str) -> None:  # type:
     ("elsewhere.jpg", 403, "source_forbidden"),  # redirect to a host not on the list
     ("huge.jpg", 413, "source_too_large"),
     ("missing.jpg", 404, "source_not_found"),
-    # dots percent-encoded (httpx removes literal dot segments): not the signed spelling
-    ("../other/photo.jpg", 403, "signature_invalid"),
+    ("../other/photo.jpg", 400, "invalid_source"),
 ])
 def test_origin_refusals(remote, origin: str, path: str, status: int, code: str) -> None:  # type: ignore[no-untyped-def]
     r = remote.get(remote.url(origin + path, "w_100").replace("/..", "/%2E%2E"))
@@ -120,17 +119,3 @@ def test_host_names_are_resolved_checked_and_pinned(media_factory, origin: str) 
     allowed = media_factory(media_http_origins=named, media_allow_private_addresses=True)
     r = allowed.get(allowed.url(named + "photo.jpg", "w_100"))
     assert r.status_code == 200, r.text
-
-
-@pytest.mark.parametrize("rest", ["../other/photo.jpg", "a/../../x.jpg", ".env", "a//b.jpg",
-                                  "%2e%2e/x.jpg"])
-def test_an_origin_path_cannot_climb_out_of_its_prefix(tmp_path, rest: str) -> None:  # type: ignore[no-untyped-def]
-    from media_svc.cache import DiskCache
-    from media_svc.errors import InvalidSource
-    from media_svc.sources.http import HttpSource
-
-    source = HttpSource(["https://cdn.example/bucket/"], DiskCache(tmp_path, 10**6),
-                        max_bytes=10**6, timeout_s=1, ttl_s=1, allow_private=False)
-    assert source.check_url("https://cdn.example/bucket/a/photo.jpg")
-    with pytest.raises(InvalidSource):
-        source.check_url("https://cdn.example/bucket/" + rest)
