@@ -52,6 +52,9 @@ def _typescript_as_javascript(doc: str) -> str:
     return re.sub(r":\s*(string|number|ImageOptions|Promise<string>)(\[\])?", "", code)
 
 
+ODD_SOURCE = "rapat:2024/foto+1 & a,b=$;@(x)!*~'é.jpg"
+
+
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the TypeScript")
 def test_the_typescript_snippet_signs_like_python(doc: str) -> None:
     secret = "first-secret-0123456789abcdef"
@@ -65,6 +68,7 @@ def test_the_typescript_snippet_signs_like_python(doc: str) -> None:
                                     {{w: 800, h: 400, f: "auto"}}));
       console.log(await imageSrcset({json.dumps(secret)}, "a.jpg", [200, 600],
                                     {{w: 400, h: 201}}));  // heights 100.5 and 301.5
+      console.log(await signImagePath({json.dumps(secret)}, {json.dumps(ODD_SOURCE)}, {{w: 10}}));
     }})();
     """
     out = subprocess.run(["node", "-e", script], capture_output=True, text=True, timeout=60,
@@ -78,3 +82,5 @@ def test_the_typescript_snippet_signs_like_python(doc: str) -> None:
     # halves round up in both (Python's round() would give 100 and 302)
     assert out[2] == srcset(keys, "a.jpg", [200, 600], TransformSpec(width=400, height=201))
     assert "w_200,h_101" in out[2] and "w_600,h_302" in out[2]
+    # one spelling per source, so one CDN entry whichever side minted the URL
+    assert out[3] == sign_path(keys, TransformSpec(width=10), ODD_SOURCE)
