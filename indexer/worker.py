@@ -36,6 +36,7 @@ from indexer.replication import (
     ensure_slot,
 )
 from search_svc.engines.base import Document, KeywordEngine
+from search_svc.vectors import VectorStore
 
 __all__ = ["Indexer", "IndexerState"]
 
@@ -79,6 +80,7 @@ class Indexer:
         self.state = IndexerState()
         self.stream: ReplicationStream | None = None
         self.documents_written = 0
+        self._vectors: VectorStore | None = None  # with embeddings: their tables
         self._key_types: dict[str, str] = {}
         self.reader = RowReader(mapping, self.conn, self._key_types)
         self.embeddings_enabled = settings.embedder != "none"
@@ -328,6 +330,11 @@ class Indexer:
     def _queue_embeddings(self, upserts: list[Document], deletes: list[str]) -> None:
         if not self.embeddings_enabled:
             return
+        # what semantic search may show follows the keyword index now; only re-embedding
+        # changed text waits for the queue
+        if self._vectors is None:
+            self._vectors = VectorStore(self.conn)
+        self._vectors.sync_visibility(upserts, deletes)
         items = [(d.key, src.table, d.id) for d in upserts
                  if (src := self.mapping.by_type(d.type)) is not None]
         for key in deletes:

@@ -133,6 +133,19 @@ class VectorStore:
             out.setdefault(key, []).append((digest, np.asarray(array, dtype=np.float32)))
         return out
 
+    def sync_visibility(self, upserts: Sequence[Document], deletes: Sequence[str]) -> None:
+        """In every model's table, at once: documents that left the keyword index leave
+        the vectors, and the others get the tenant, type, category, tags, locale, date,
+        title, url and image they were indexed with. Semantic search filters on these
+        columns, so it never shows a row the keyword index no longer holds (unpublished,
+        deleted, private, moved to another tenant, rescheduled) while the queue re-embeds
+        changed text."""
+        for (table,) in self.conn.execute(
+                "SELECT table_name FROM search.embedding_models WHERE state <> 'retired'"
+        ).fetchall():
+            self.delete(table, deletes)
+            self.update_metadata(table, upserts)
+
     def update_metadata(self, table: str, docs: Sequence[Document]) -> None:
         """Refresh the stored filters and display fields without touching vectors."""
         if not docs:

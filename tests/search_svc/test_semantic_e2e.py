@@ -91,6 +91,26 @@ def test_a_misspelled_title_word_finds_its_document_first_by_default(corpus: Sta
         assert "keyword" in body["hits"][0]["matched"]
 
 
+def test_semantic_search_drops_or_moves_a_row_as_soon_as_keyword_search_does(
+        corpus: Stack) -> None:
+    # the embedding queue may be minutes behind; what semantic search shows must not be
+    q = "jaringan pengiriman konten"
+    gone = corpus.search(q=q, mode="semantic")["hits"][0]
+    assert gone["title"] == CDN_DOC[0]
+    corpus.sql("UPDATE blogs SET deleted_at = now() WHERE id = %s", gone["id"])
+    wait_for(lambda: corpus.search(q="pengiriman", mode="keyword")["total"] == 0)
+    for mode in ("semantic", "hybrid"):  # at once, not when the queue gets to it
+        assert all(h["id"] != gone["id"] for h in corpus.search(q=q, mode=mode)["hits"]), mode
+    beach = "pasir putih pantai lombok"
+    moved = corpus.search(q=beach, mode="semantic")["hits"][0]
+    assert moved["title"] == "Wisata pantai di Lombok"
+    corpus.sql("UPDATE blogs SET tenant_id = %s WHERE id = %s", TENANT_B, moved["id"])
+    wait_for(lambda: corpus.search(tenant="tech", q="lombok", mode="keyword")["total"])
+    assert all(h["id"] != moved["id"] for h in corpus.search(q=beach, mode="semantic")["hits"])
+    assert moved["id"] in [h["id"] for h in
+                           corpus.search(tenant="tech", q=beach, mode="semantic")["hits"]]
+
+
 @pytest.mark.parametrize("mode", ["semantic", "hybrid"])
 def test_tenant_isolation_and_filters_hold_in_every_mode(corpus: Stack, mode: str) -> None:
     for q in ("mempercepat situs server tepi", "rahasia tenant lain"):
