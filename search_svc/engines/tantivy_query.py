@@ -206,7 +206,7 @@ class QueryBuilder:
             total, hits = self._top(searcher, self.combine(text, self.filters(q)), q)
         matcher = term_matcher(parsed.terms, prefix_last=parsed.prefix_last,
                                exact=parsed.phrase,  # one memo for all hits
-                               stemmed=self._stemmed(searcher, parsed) if hits else ())
+                               stemmed=self._stemmed(searcher, parsed, q) if hits else ())
         stored = [(score, searcher.doc(addr)) for score, addr in hits]
         # ~4x json.loads: 1.2 us a 1.3 kB document
         srcs = [orjson.loads(doc.get_first("src")) for _, doc in stored]
@@ -220,16 +220,25 @@ class QueryBuilder:
                 exact=parsed.phrase, matcher=matcher),
         )
 
-    def _stemmed(self, searcher: Any, parsed: ParsedQuery) -> frozenset[str]:
-        """The terms whose stems the index holds: only they can have matched by stem,
-        so snippets look for stem variants of these alone (not of a misspelling)."""
+    def _stemmed(self, searcher: Any, parsed: ParsedQuery, q: SearchQuery) -> frozenset[str]:
+        """The terms whose stems the documents this query may return hold: only they can
+        have matched by stem, so snippets look for stem variants of these alone (not of
+        a misspelling). Asked of those documents (the query's tenant and filters), never
+        of the index's term statistics, which every tenant and not yet merged deletions
+        share: whether a variant got a <mark> would otherwise tell a visitor whether
+        another tenant's content holds a word."""
         if parsed.phrase:
             return frozenset()
-        return frozenset(
-            term for term in parsed.terms
-            if any(searcher.doc_freq(STEM_FIELDS[lang], stem) > 0
-                   for lang in LANGUAGES if self._has(STEM_FIELDS[lang])
-                   for stem in query_stems(term, lang)))
+        filters = self.filters(q)
+        out = set()
+        for term in parsed.terms:
+            stems = [Query.term_query(self.schema, STEM_FIELDS[lang], stem)
+                     for lang in LANGUAGES if self._has(STEM_FIELDS[lang])
+                     for stem in query_stems(term, lang)]
+            if stems and searcher.search(self.combine(Query.boolean_query(
+                    [(Occur.Should, stem) for stem in stems]), filters), 1, count=True).count:
+                out.add(term)
+        return frozenset(out)
 
     def _top(self, searcher: Any, query: Any, q: SearchQuery) -> tuple[int, list[Any]]:
         if q.limit == 0 or q.offset + q.limit > MAX_RESULT_WINDOW:

@@ -298,6 +298,23 @@ def test_a_facet_value_holding_a_comma_or_spaces_can_be_selected_quoted(stack: S
     assert stack.search(q="pagi", category="Kopi")["total"] == 0  # not a prefix match
 
 
+def test_highlighting_does_not_depend_on_another_tenants_words(stack: Stack) -> None:
+    # whether a stem variant gets a <mark> was decided by the index's term statistics,
+    # which all tenants share: publishing a word elsewhere changed this tenant's snippet
+    def add(tenant: str, title: str, language: str) -> None:
+        stack.sql("INSERT INTO blogs (tenant_id, title, slug, content, status, published_at, "
+                  "language) VALUES (%s, %s, 's', 'isi', 'published', now(), %s)",
+                  tenant, title, language)
+
+    add(TENANT_A, "Kopi blarfe dan blarfing", "id")
+    wait_for(lambda: stack.search(q="blarfe")["total"] == 1)
+    before = [h["snippet"] for h in stack.search(q="blarfed", mode="keyword")["hits"]]
+    add(TENANT_B, "The blarfs of today", "en")
+    wait_for(lambda: stack.search(tenant="tech", q="today")["total"] == 1)
+    after = [h["snippet"] for h in stack.search(q="blarfed", mode="keyword")["hits"]]
+    assert after == before
+
+
 def test_every_facet_value_can_be_selected_as_a_filter(stack: Stack) -> None:
     long_tag = "label-" + "x" * 400  # longer than any slug, shorter than the engine's cut
     stack.sql("INSERT INTO blogs (tenant_id, title, slug, content, status, published_at, tags) "
