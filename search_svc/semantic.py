@@ -71,7 +71,7 @@ class SemanticSearcher:
         self.embedder: Embedder | None = None
         self.error: str | None = None
         self.reason = NOT_LIVE  # why ready() is False, for the API's notice
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._model_lock = asyncio.Lock()
         self._live: tuple[float, bool] = (0.0, False)
         threading.Thread(target=self._load, args=(load,), name="embedder-load", daemon=True).start()
@@ -111,11 +111,15 @@ class SemanticSearcher:
                         "cannot be reached: %s", self.model_check_s, exc)
         self._live, self.reason = (time.monotonic(), False), DATABASE_DOWN
 
-    async def query_vector(self, text: str) -> np.ndarray:
+    async def query_vector(self, text: str, scope: str = "") -> np.ndarray:
+        """The model's vector for ``text``, cached per ``scope`` (the tenant): a cache
+        shared by all sites would tell a visitor, by its speed, whether someone searched
+        a phrase on another site."""
         assert self.embedder is not None
-        cached = self._cache.get(text)
+        key = (scope, text)
+        cached = self._cache.get(key)
         if cached is not None:
-            self._cache.move_to_end(text)
+            self._cache.move_to_end(key)
             return cached
         if self._queued >= self.max_queued:
             raise SemanticUnavailable(BUSY)
@@ -125,14 +129,14 @@ class SemanticSearcher:
                 vector = await run_in_threadpool(self.embedder.embed_query, text)
         finally:
             self._queued -= 1
-        self._cache[text] = vector
+        self._cache[key] = vector
         if len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
         return vector
 
     async def search(self, query: SearchQuery, candidates: int) -> list[VectorHit]:
         assert self.embedder is not None
-        vector = await self.query_vector(query.text)
+        vector = await self.query_vector(query.text, scope=query.tenant_id)
         try:
             async with self.pool.connection() as conn:
                 return await semantic_search(conn, table_name_for(self.embedder.model_id),

@@ -42,3 +42,14 @@ def test_a_burst_past_the_queue_is_refused_at_once_and_the_rest_embedded(
     assert again is cached  # a cached query needs no place in the queue
     # the queue has drained: a query refused a moment ago is embedded now
     assert asyncio.run(searcher.query_vector("kopi tubruk nomor 19")).shape == dims
+
+
+def test_query_vectors_are_cached_per_tenant(searcher: SemanticSearcher) -> None:
+    # a cache shared by all sites would tell, by its speed, that a phrase was searched
+    # on another site
+    before = len(searcher._cache)
+    a = asyncio.run(searcher.query_vector("rahasia situs lain", scope="tenant-a"))
+    again = asyncio.run(searcher.query_vector("rahasia situs lain", scope="tenant-a"))
+    b = asyncio.run(searcher.query_vector("rahasia situs lain", scope="tenant-b"))
+    assert again is a and b is not a and (b == a).all()
+    assert len(searcher._cache) == before + 2
