@@ -56,11 +56,15 @@ def verify_bearer(authorization: str | None, settings: Settings) -> Principal:
         raise Unauthorized("The token is not valid.", detail=repr(exc), headers=_BEARER) from exc
     app_metadata = claims.get("app_metadata")
     app_metadata = app_metadata if isinstance(app_metadata, dict) else {}
-    tenant = claims.get("tenant_id") or app_metadata.get("tenant_id")
+    named = {str(t) for t in (claims.get("tenant_id"), app_metadata.get("tenant_id")) if t}
+    if len(named) > 1:  # which one was meant is anyone's guess: neither
+        raise Unauthorized("The token names two different tenants (tenant_id and "
+                           "app_metadata.tenant_id).", headers=_BEARER)
+    tenant = next(iter(named), None)
     role = app_metadata.get("role") or claims.get("user_role")
     return Principal(
         subject=str(claims["sub"]),
-        tenant_id=str(tenant) if tenant else None,
+        tenant_id=tenant,
         role=str(role) if role else None,
     )
 

@@ -137,6 +137,8 @@ def test_upload_refuses_repeated_or_unknown_parameters(uploads, query: str) -> N
     (f"Bearer {token(secret='another-secret-0123456789abcdefgh')}", 401),
     (f"Bearer {token(exp=time.time() - 3600)}", 401),
     (f"Bearer {token(role='editor')}", 403), (f"Bearer {token(tenant=None)}", 403),
+    # two tenants named (top-level and app_metadata): which one? neither
+    (f"Bearer {token(tenant_id='22222222-2222-2222-2222-222222222222')}", 401),
 ])
 def test_upload_needs_an_admin_token_with_a_tenant(uploads, auth: str | None,  # type: ignore[no-untyped-def]
                                                    status: int) -> None:
