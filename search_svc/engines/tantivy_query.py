@@ -204,15 +204,16 @@ class QueryBuilder:
             # No document has every word: degrade to any word, ranked by how many match.
             text = self.text_query(parsed, all_terms=False)
             total, hits = self._top(searcher, self.combine(text, self.filters(q)), q)
+        stored = [(score, searcher.doc(addr)) for score, addr in hits]
+        keys = [doc.get_first("key") for _, doc in stored]
         matcher = term_matcher(parsed.terms, prefix_last=parsed.prefix_last,
                                exact=parsed.phrase,  # one memo for all hits
-                               stemmed=self._stemmed(searcher, parsed, q) if hits else ())
-        stored = [(score, searcher.doc(addr)) for score, addr in hits]
+                               stemmed=self._stemmed(searcher, parsed, keys))
         # ~4x json.loads: 1.2 us a 1.3 kB document
         srcs = [orjson.loads(doc.get_first("src")) for _, doc in stored]
         return SearchResult(
-            hits=[self._hit(score, doc.get_first("key"), src, parsed, matcher)
-                  for (score, doc), src in zip(stored, srcs, strict=True)],
+            hits=[self._hit(score, key, src, parsed, matcher)
+                  for (score, _), key, src in zip(stored, keys, srcs, strict=True)],
             total=total,
             facets=self._facets(searcher, text, q),
             first_hit_complete=ranking and bool(srcs) and holds_every_term(
@@ -220,23 +221,26 @@ class QueryBuilder:
                 exact=parsed.phrase, matcher=matcher),
         )
 
-    def _stemmed(self, searcher: Any, parsed: ParsedQuery, q: SearchQuery) -> frozenset[str]:
-        """The terms whose stems the documents this query may return hold: only they can
-        have matched by stem, so snippets look for stem variants of these alone (not of
-        a misspelling). Asked of those documents (the query's tenant and filters), never
-        of the index's term statistics, which every tenant and not yet merged deletions
-        share: whether a variant got a <mark> would otherwise tell a visitor whether
-        another tenant's content holds a word."""
-        if parsed.phrase:
+    def _stemmed(self, searcher: Any, parsed: ParsedQuery, keys: list[str]) -> frozenset[str]:
+        """The terms whose stems the hits (``keys``) hold: only they can have matched by
+        stem, so snippets look for stem variants of these alone (not of a misspelling).
+        Asked of the hits alone (one small count a term), never of the index's term
+        statistics, which every tenant and not yet merged deletions share: whether a
+        variant got a <mark> would otherwise tell a visitor whether another tenant's
+        content holds a word."""
+        if parsed.phrase or not keys:
             return frozenset()
-        filters = self.filters(q)
+        # one term query a key: a term-set query walks the whole key dictionary
+        hits = Query.boolean_query([(Occur.Should, Query.term_query(self.schema, "key", key))
+                                    for key in keys])
         out = set()
         for term in parsed.terms:
-            stems = [Query.term_query(self.schema, STEM_FIELDS[lang], stem)
+            stems = [(Occur.Should, Query.term_query(self.schema, STEM_FIELDS[lang], stem))
                      for lang in LANGUAGES if self._has(STEM_FIELDS[lang])
                      for stem in query_stems(term, lang)]
-            if stems and searcher.search(self.combine(Query.boolean_query(
-                    [(Occur.Should, stem) for stem in stems]), filters), 1, count=True).count:
+            if stems and searcher.search(Query.boolean_query(
+                    [(Occur.Must, hits), (Occur.Must, Query.boolean_query(stems))]),
+                    1, count=True).count:
                 out.add(term)
         return frozenset(out)
 
