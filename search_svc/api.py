@@ -47,6 +47,12 @@ FALLBACKS = Counter("awsm_search_semantic_fallbacks_total",
                     "Semantic or hybrid requests answered in keyword mode, by reason", ["reason"])
 
 
+def _fallback(reason: str) -> str:
+    """Count a semantic or hybrid request answered in keyword mode; its notice."""
+    FALLBACKS.labels(REASON_LABELS.get(reason, "other")).inc()
+    return f"semantic search is not available ({reason})"
+
+
 def raw_query_params(request: Request) -> dict[str, list[str]]:
     """The query string decoded strictly: bytes that are not UTF-8 are a 400, not mojibake."""
     raw = request.scope.get("query_string", b"").decode("latin-1")
@@ -110,13 +116,11 @@ class SearchService:
         if params.mode in (None, "hybrid", "semantic") and ready:
             return params.mode or "hybrid", None
         if params.mode in ("semantic", "hybrid"):
-            reason = self.semantic.reason if self.semantic is not None else NOT_LIVE
-            FALLBACKS.labels(REASON_LABELS.get(reason, "other")).inc()
-            return "keyword", f"semantic search is not available ({reason})"
+            return "keyword", _fallback(self.semantic.reason if self.semantic else NOT_LIVE)
         return "keyword", None
 
-    async def search(self, params: SearchParams) -> tuple[dict[str, Any], str | None]:
-        """The response payload and the resolved tenant id (None: answer as empty)."""
+    async def search(self, params: SearchParams) -> dict[str, Any]:
+        """The response payload."""
         parsed = parse_query(params.q)
         base: dict[str, Any] = {
             "query": parsed.text, "hits": [], "total": 0,
@@ -135,7 +139,7 @@ class SearchService:
         tenant_id = await self.tenants.resolve(params.tenant)
         if parsed.reason is not None and not (params.sort == "published_at" and not parsed.text):
             base["reason"] = parsed.reason
-            return base, tenant_id
+            return base
         # An unknown or suspended tenant is searched as a tenant without documents, so the
         # answer costs what a search that finds nothing does: no shortcut a timing (or
         # took_ms) could tell apart from an active tenant's empty result.
@@ -148,10 +152,9 @@ class SearchService:
         if mode != "keyword":
             try:
                 base.update(await self._semantic(mode, params, parsed.text, query))
-                return base, tenant_id
+                return base
             except SemanticUnavailable as exc:  # e.g. the database went away: keyword results
-                FALLBACKS.labels(REASON_LABELS.get(str(exc), "other")).inc()
-                base.update(mode="keyword", notice=f"semantic search is not available ({exc})")
+                base.update(mode="keyword", notice=_fallback(str(exc)))
         # An in-process engine (Tantivy) searches on the event loop, not a worker
         # thread: a few ms of CPU, mostly Python holding the GIL anyway, while the
         # hand-off to a thread and back cost 0.3-1.0 ms a request on 2 cores
@@ -162,7 +165,7 @@ class SearchService:
             else await run_in_threadpool(self.engine.search, query))
         base.update(hits=[_hit_json(h) for h in result.hits], total=result.total,
                     facets={f: result.facets.get(f, {}) for f in params.facets})
-        return base, tenant_id
+        return base
 
     async def _semantic(self, mode: str, params: SearchParams, text: str,
                         query: SearchQuery) -> dict[str, Any]:
@@ -204,7 +207,7 @@ def search_endpoint(service: SearchService) -> Endpoint:
         """
         started = time.perf_counter()
         params = parse_search_params(raw_query_params(request))
-        payload, _tenant_id = await service.search(params)
+        payload = await service.search(params)
         # one serialisation: the ETag covers the results, took_ms is appended after
         # orjson: ~10x json.dumps on a 20-hit page (~40 us a request); compact UTF-8
         results = orjson.dumps(payload)
