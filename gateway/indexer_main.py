@@ -38,13 +38,8 @@ def run_indexer(settings: Settings, *, reindex: bool = False) -> int:
     mapping = load_mapping(settings.mapping_file)
     try:
         engine = open_engine(settings, writer=True)
-    except EngineUnavailable as exc:
-        detail = exc.detail or str(exc)
-        if "LockBusy" in detail:  # tantivy's writer lock: another indexer writes this index
-            detail = (f"the index under {settings.data_dir} is being written by another "
-                      "indexer (a running `awsm up` or `awsm indexer`); stop it first, or "
-                      "rebuild through it with `awsm up --reindex`")
-        log.error("%s: %s", exc.code, detail)  # one line, as for a held slot
+    except EngineUnavailable as exc:  # e.g. another indexer holds the index's writer lock
+        log.error("%s: %s", exc.code, exc.detail or exc)  # one line, as for a held slot
         return 1
     indexer = Indexer(settings, mapping, engine, settings.database_url)
     try:

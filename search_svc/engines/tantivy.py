@@ -127,7 +127,12 @@ class TantivyEngine:
             # else: the indexer has not created the index yet; queries report the
             # engine unavailable until it has, then pick it up.
         except _TANTIVY_ERRORS as exc:
-            raise EngineUnavailable(detail=f"tantivy index at {self.root}: {exc}") from exc
+            detail = f"tantivy index at {self.root}: {exc}"
+            if "LockBusy" in str(exc):  # tantivy's writer lock: one writer per index
+                detail = (f"the index under {self.root} is being written by another indexer "
+                          "(a running `awsm up` or `awsm indexer`); stop it first, or rebuild "
+                          "through it with `awsm up --reindex`")
+            raise EngineUnavailable(detail=detail) from exc
 
     # opening ---------------------------------------------------------------
     def _open_live_writer(self) -> None:
