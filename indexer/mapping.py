@@ -19,7 +19,7 @@ from urllib.parse import quote
 from psycopg import sql
 
 from awsm.errors import ConfigError
-from indexer.text import html_to_text
+from indexer.text import html_to_text, plain_text
 from search_svc.engines.base import Document
 from search_svc.locales import canonical_locale
 from search_svc.tenants import TenantSource
@@ -207,7 +207,9 @@ def row_to_document(src: DocumentSource, row: tuple[Any, ...]) -> Document | Non
     url = fill_url(src.url, url_fields)
     return Document(
         key=f"{src.type}:{row_id}", id=str(row_id), tenant_id=str(tenant_id), type=src.type,
-        title=html_to_text(str(title or "")), body=html_to_text(str(body or "")),
+        # a title is plain text (AWCMS escapes it where it shows it); body and summary
+        # may hold HTML: the words a visitor reads
+        title=plain_text(str(title or "")), body=html_to_text(str(body or "")),
         summary=html_to_text(str(summary or "")),
         tags=tuple(dict.fromkeys(str(t) for t in (tags or ()) if t)),  # each tag once
         category=category or None,

@@ -1,5 +1,9 @@
 """Pure: AWCMS stores rich text as HTML; the index wants the words a visitor reads.
 
+``plain_text`` is for the fields AWCMS keeps as plain text and escapes when it shows
+them (titles): control characters dropped, whitespace collapsed, nothing parsed, so
+"Kopi & Teh <Tanpa Gula>" stays what the site's own pages show.
+
 ``html_to_text`` drops tags, comments, scripts and styles, decodes entities and keeps
 block boundaries as line breaks, so snippets never show markup and never split words.
 
@@ -14,7 +18,7 @@ from __future__ import annotations
 import html
 import re
 
-__all__ = ["html_to_text"]
+__all__ = ["html_to_text", "plain_text"]
 
 _BLOCK = {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr",
           "td", "th", "table", "section", "article", "blockquote", "pre", "figure",
@@ -28,6 +32,8 @@ _NAME = re.compile(r"(/?)([A-Za-z][^\s/>]*)")
 # one scan to the end of the text, never a backtracking search.
 _REST = re.compile(r"""(?:[^>=]|=\s*+"[^"]*+"|=\s*+'[^']*+'|=)*+>""")
 # script and style hold raw text up to their end tag (as html.parser and browsers read them)
+# C0/C1 control characters (those that are whitespace have been split on first)
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 _RAW_END = {name: re.compile(rf"</{name}(?=[\s/>])", re.IGNORECASE)
             for name in ("script", "style")}
 
@@ -84,3 +90,9 @@ def html_to_text(value: str) -> str:
                 i = n if found is None else found.start()
     text = _SPACES.sub(" ", "".join(parts))
     return _LINES.sub("\n", "\n".join(line.strip() for line in text.split("\n"))).strip()
+
+
+def plain_text(value: str) -> str:
+    """``value`` as plain text: its words as written, one space between them."""
+    words = (_CONTROL.sub("", word) for word in value.split())
+    return " ".join(word for word in words if word)
