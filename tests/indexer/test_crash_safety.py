@@ -14,7 +14,6 @@ from pathlib import Path
 
 import psycopg
 
-from indexer.mapping import load_mapping
 from search_svc.engines import open_engine
 from search_svc.engines.base import SearchQuery
 from tests.fixtures.fix_stack import TENANT_A, TENANT_B, make_settings, seed_tenants, wait_for
@@ -73,7 +72,21 @@ def test_sigkill_mid_stream_then_restart_converges_exactly(fresh_db: str, tmp_pa
     stop = threading.Event()
     churn = threading.Thread(target=_churn, args=(fresh_db, stop, 1), daemon=True)
     churn.start()
-    time.sleep(2.5)
+    # kill it only once it streams: backfilled, and it has written changes since
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        def status() -> tuple[str, object, int] | None:
+            return conn.execute(
+                "SELECT state, backfilled_at, documents_written FROM search.indexer_status "
+                "WHERE slot_name = %s", (settings.slot_name,)).fetchone()
+
+        def streaming() -> tuple[str, object, int] | None:
+            row = status()
+            return row if row and row[0] == "streaming" and row[1] is not None else None
+
+        after_backfill = wait_for(streaming, timeout=60)[2]
+        wait_for(lambda: (status() or ("", None, 0))[2] > after_backfill, timeout=30)
+    time.sleep(0.3)  # a few batches in
+    assert proc.poll() is None, "the indexer exited on its own before the kill"
     proc.send_signal(signal.SIGKILL)  # mid-stream: changes keep arriving
     proc.wait(10)
     time.sleep(0.5)
@@ -105,4 +118,3 @@ def test_sigkill_mid_stream_then_restart_converges_exactly(fresh_db: str, tmp_pa
         proc.terminate()
         _, err = proc.communicate(timeout=15)
     assert proc.returncode == 0, err.decode()[-2000:]
-    assert load_mapping(None).source("blogs") is not None
