@@ -18,7 +18,7 @@ NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 VISIBLE_SQL = """
     SELECT count(*) FROM {table} r JOIN tenants t ON t.id = r.tenant_id
     WHERE r.status = 'published' AND r.deleted_at IS NULL AND r.is_active {public}
-      AND t.status = 'active' AND r.published_at <= %(now)s
+      AND t.status = 'active' AND t.deleted_at IS NULL AND r.published_at <= %(now)s
 """
 
 

@@ -38,9 +38,10 @@ def test_the_indexer_creates_its_search_schema(fresh_db: str, tmp_path: Path) ->
         applied = [r[0] for r in conn.execute(
             "SELECT name FROM search.schema_migrations ORDER BY name")]
         assert applied == sorted(p.name for p in (ROOT / "awsm" / "migrations").glob("*.sql"))
-        state = conn.execute("SELECT state FROM search.indexer_status WHERE slot_name = %s",
+        state = conn.execute("SELECT state, backfilled_at IS NOT NULL FROM "
+                             "search.indexer_status WHERE slot_name = %s",
                              (settings.slot_name,)).fetchone()
-        assert state is not None
+        assert state == ("streaming", True)
 
 
 @pytest.fixture

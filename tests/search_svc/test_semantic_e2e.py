@@ -237,3 +237,4 @@ def test_any_parameter_values_in_any_mode_are_answered_or_refused_never_500(
         return
     assert all(value.isascii() for value in r.headers.values())
     assert not any(h["title"] == "Mempercepat situs dengan server tepi" for h in body["hits"])
+    assert "Rahasia" not in str(body)  # the other tenant's row, in no field of any hit
