@@ -89,6 +89,7 @@ class TenantResolver:
         self._failed_at = -float("inf")  # ... of the last read that failed
         self._lock = asyncio.Lock()  # one read at a time
         self._timer: asyncio.Task[None] | None = None  # re-reads once a TTL
+        self._closed = False
         self._warned_at = -float("inf")
 
     def _build_query(self) -> sql.Composed:
@@ -116,7 +117,7 @@ class TenantResolver:
             if directory is None or time.monotonic() - self._read_at >= self.stale_if_error_s:
                 directory = await self._read_now()
         finally:
-            if self._timer is None:  # after the first read (or failed read): a TTL later
+            if self._timer is None and not self._closed:  # after the first read: a TTL later
                 self._timer = asyncio.create_task(self._keep_fresh())
         return directory.resolve(key)
 
@@ -125,7 +126,13 @@ class TenantResolver:
         return time.monotonic() - self._read_at
 
     async def close(self) -> None:
-        """Stops the background reads (before the pool they use closes)."""
+        """Stops the background reads (before the pool they use closes).
+
+        The cancel alone does not always stop them: one that lands while the pool hands
+        the read its connection is lost (Python 3.11's ``asyncio.wait_for``, inside the
+        pool, returns a result that arrived in the same step), and the loop would go on
+        forever; ``_closed`` ends it once that read is done."""
+        self._closed = True
         timer, self._timer = self._timer, None
         if timer is not None:
             timer.cancel()
@@ -150,7 +157,7 @@ class TenantResolver:
     async def _keep_fresh(self) -> None:
         """A read a TTL after the last one (or the last failed one), for as long as the
         process runs, whether or not requests come."""
-        while True:
+        while not self._closed:
             due = max(self._read_at, self._failed_at) + self.ttl_s
             await asyncio.sleep(max(0.0, due - time.monotonic()))
             try:

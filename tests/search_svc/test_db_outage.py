@@ -196,3 +196,35 @@ def test_the_tenants_table_is_re_read_without_requests(fresh_db: str) -> None:
                 await pool.close()
 
         asyncio.run(scenario())
+
+
+def test_closing_while_the_pool_hands_the_timer_its_connection_returns(fresh_db: str) -> None:
+    # make test hung once at shutdown, right after an outage: the background read was
+    # being handed a connection as the app closed, the cancel was lost (Python 3.11's
+    # asyncio.wait_for returns a result that arrived in the same step) and the read loop
+    # went on forever, so close() never returned. Here the hand-over is provoked at every
+    # step around the close.
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        seed_tenants(conn)
+
+    async def close_during_hand_over(steps: int) -> bool:
+        pool = await open_async_pool(fresh_db, min_size=1, max_size=1, timeout=5.0)
+        tenants = TenantResolver(pool, TenantSource(), ttl_s=0.05)
+        try:
+            assert await tenants.resolve("kopi") == TENANT_A
+            held = await pool.getconn()  # the timer's next read waits in the pool's queue
+            await asyncio.sleep(0.15)
+            handing = asyncio.ensure_future(pool.putconn(held))  # ... and is handed it
+            for _ in range(steps):
+                await asyncio.sleep(0)
+            closing = asyncio.ensure_future(tenants.close())
+            await handing
+            done, _ = await asyncio.wait({closing}, timeout=5.0)
+            return bool(done)
+        finally:
+            await pool.close()
+
+    async def every_step() -> list[int]:
+        return [steps for steps in range(8) if not await close_during_hand_over(steps)]
+
+    assert asyncio.run(every_step()) == []
