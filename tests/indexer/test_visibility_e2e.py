@@ -87,6 +87,26 @@ def test_category_rename_updates_documents(stack: Stack) -> None:
     wait_for(lambda: stack.search(q="aren", facets="category")["facets"]["category"]
              == {"Minuman Dingin": 1})
     assert stack.search(q="aren", category="Minuman Dingin")["total"] == 1
+    assert stack.search(q="aren", category="Minuman")["total"] == 0  # the old name is gone
+    # a soft-deleted category leaves its posts visible, uncategorised
+    stack.sql("UPDATE categories SET deleted_at = now() WHERE id = %s", row[0])
+    wait_for(lambda: stack.search(q="aren", facets="category")["facets"]["category"] == {})
+    assert stack.titles(q="aren") == ["Es kopi susu gula aren"]
+    assert stack.search(q="aren", category="Minuman Dingin")["total"] == 0
+
+
+def test_archived_and_soft_deleted_tenants_leave_search(stack: Stack) -> None:
+    add_blog(stack, "Pameran batik Solo", tenant=TENANT_B)
+    wait_for(lambda: stack.search(tenant="tech", q="batik")["total"] == 1)
+    for change, undo in (("status = 'archived'", "status = 'active'"),
+                         ("deleted_at = now()", "deleted_at = NULL")):
+        stack.sql(f"UPDATE tenants SET {change} WHERE id = %s", TENANT_B)
+        wait_for(lambda: stack.indexer.engine.keys(TENANT_B) == set())
+        for key in ("tech", "tech.localhost"):
+            body = stack.search(tenant=key, q="batik", facets="type")
+            assert (body["total"], body["hits"], body["facets"]) == (0, [], {"type": {}})
+        stack.sql(f"UPDATE tenants SET {undo} WHERE id = %s", TENANT_B)
+        wait_for(lambda: stack.titles(tenant="tech", q="batik") == ["Pameran batik Solo"])
 
 
 def test_scheduled_row_appears_at_published_at_without_a_write(stack: Stack) -> None:
