@@ -134,6 +134,23 @@ def test_non_utf8_query_string_is_a_400(seeded: Stack, q: str) -> None:
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_query"
 
 
+@pytest.mark.parametrize("query", [
+    "tenant=%ff&q=kopi", "tenant=kopi%C0%AF&q=kopi", "tenant=kopi&type=blog,%ff",
+    "tenant=kopi&tags=%ED%A0%80", "tenant=kopi&category=%F4%90%80%80", "tenant=kopi&locale=%ff",
+    "tenant=kopi&q=kopi&category=%22Kopi", "tenant=kopi&q=kopi&tags=a,%22b",  # open quotes
+    "tenant=kopi&q=kopi&mode=hybrid&semantic_ratio=abc",
+    "tenant=kopi&q=kopi&mode=hybrid&semantic_ratio=2",
+    "tenant=kopi&q=kopi&mode=hybrid&semantic_ratio=nan",
+    "tenant=kopi&q=kopi&mode=hybrid&semantic_ratio=-0.1",
+    "%ff=1&tenant=kopi",  # a parameter name that is no UTF-8
+])
+def test_bad_bytes_and_values_in_any_parameter_are_a_400(seeded: Stack, query: str) -> None:
+    r = seeded.client.get(f"/v1/search?{query}")
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["code"] == "invalid_query"
+    assert "no-store" in r.headers["cache-control"]
+
+
 def test_any_unicode_query_round_trips_into_the_json_body(seeded: Stack) -> None:
     body = seeded.search(q="kopi \U0001f600 \u00e9\u0000 \u202e\u4e2d\u6587")
     # folded words; the emoji, the NUL and the bidi override are no words
