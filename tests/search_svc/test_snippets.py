@@ -17,6 +17,7 @@ from search_svc.snippets import (
     build_snippet,
     find_matches,
     render,
+    term_matcher,
 )
 
 MARKS = re.compile(r"</?mark>")
@@ -64,6 +65,27 @@ def test_words_sharing_the_stem_are_marked_where_the_word_as_typed_is_missing() 
     # where "kirim" itself is in the document, only it is marked
     assert marked(best_snippet(["kirim atau dikirim"], ["kirim"], prefix_last=False)) == [
         "kirim"]
+
+
+@pytest.mark.parametrize(("texts", "asked"), [
+    (["Paket kirim besok", "kirim"], 0),  # every text's term as typed: never asked
+    (["Sudah dikirim besok", "Paket kirim"], 0),  # typed in another text: the body passed
+    (["Paket dikirim besok, pengiriman cepat"], 1),  # only a variant: asked, once
+])
+def test_the_stemmed_terms_are_asked_for_only_when_a_text_lacks_a_term(
+        texts: list[str], asked: int) -> None:
+    calls: list[int] = []
+
+    def stemmed() -> list[str]:
+        calls.append(1)
+        return ["kirim"]
+
+    lazy = term_matcher(["kirim"], prefix_last=False, stemmed=stemmed)
+    known = term_matcher(["kirim"], prefix_last=False, stemmed=["kirim"])
+    for _ in range(2):  # a second hit asks nothing more
+        assert best_snippet(texts, ["kirim"], prefix_last=False, matcher=lazy) == \
+            best_snippet(texts, ["kirim"], prefix_last=False, matcher=known)
+    assert len(calls) == asked
 
 
 def test_exact_mode_has_no_typos_nor_prefix() -> None:
