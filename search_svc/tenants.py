@@ -21,7 +21,6 @@ While the database cannot be reached, the last table read stands in for up to
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Iterable
@@ -128,16 +127,18 @@ class TenantResolver:
     async def close(self) -> None:
         """Stops the background reads (before the pool they use closes).
 
-        The cancel alone does not always stop them: one that lands while the pool hands
-        the read its connection is lost (Python 3.11's ``asyncio.wait_for``, inside the
-        pool, returns a result that arrived in the same step), and the loop would go on
-        forever; ``_closed`` ends it once that read is done."""
+        One cancel does not always stop them: one that lands while the pool hands the
+        read its connection is lost (Python 3.11's ``asyncio.wait_for``, inside the pool,
+        returns a result that arrived in the same step), and the loop would go on
+        forever. So the cancel is repeated until the task ends, and ``_closed`` ends the
+        loop after the read in flight should every cancel be lost."""
         self._closed = True
         timer, self._timer = self._timer, None
-        if timer is not None:
+        while timer is not None and not timer.done():
             timer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await timer
+            await asyncio.wait({timer}, timeout=0.1)
+        if timer is not None and not timer.cancelled():
+            timer.exception()  # retrieved: a read that failed as it was closed is no news
 
     async def _read_now(self) -> TenantDirectory:
         async with self._lock:
