@@ -37,6 +37,7 @@ __all__ = [
 MARK_OPEN, MARK_CLOSE = "<mark>", "</mark>"
 # the terms whose stems matched: known, asked for when first needed, or None (all)
 Stemmed = Collection[str] | Callable[[], Collection[str]] | None
+TermStems = tuple[int, str, frozenset[tuple[str, str]]]  # (index, term, {(language, stem)})
 SNIPPET_CHARS = 200  # target window; the result is 160-240 characters of source text
 SCAN_CHARS = 65_536  # matches are looked for in this much of a text at most
 ELLIPSIS = "…"
@@ -85,7 +86,7 @@ class TermMatcher:
         self.typo_terms = frozenset(term for _, term, _, _ in self._fuzzy)
         # Snowball stems, as the engine's stemmed fields match them ("dikirim" for
         # "kirim"): (index, term, {(language, stem)}) per term
-        stems = [] if exact else [
+        stems: list[TermStems] = [] if exact else [
             (i, term, frozenset((lang, stem) for lang in LANGUAGES
                                 for stem in query_stems(term, lang)))
             for i, term in enumerate(terms)]
@@ -96,6 +97,10 @@ class TermMatcher:
         # callable is asked only when some text lacks a term as typed, which most hits
         # of most queries do not (Tantivy: one query saved, ~0.1 ms)
         self._pending: Callable[[], Collection[str]] | None = None
+        self._candidates: list[TermStems] = []  # (a pending ``stemmed``) terms with stems
+        self._stems: list[TermStems] = []  # the terms that may be matched by stem
+        self._wanted: frozenset[tuple[str, str]] = frozenset()
+        self._stem_cores: re.Pattern[str] | None = None
         if callable(stemmed):
             self._pending, self._candidates = stemmed, [s for s in stems if s[2]]
             # until asked: every term that has a stem (the answer is among them)
@@ -103,7 +108,7 @@ class TermMatcher:
         else:
             self._use_stems([s for s in stems if stemmed is None or s[1] in stemmed])
 
-    def _use_stems(self, stems: list[tuple[int, str, frozenset[tuple[str, str]]]]) -> None:
+    def _use_stems(self, stems: list[TermStems]) -> None:
         self._stems = stems
         self._wanted = wanted = frozenset().union(*(keys for _, _, keys in stems))
         # A word can stem to a wanted stem only if it holds the stem's core (the stem
