@@ -62,6 +62,7 @@ def test_one_connection_serves_many_requests(server: ThreadingHTTPServer) -> Non
 def test_connection_close_is_followed(server: ThreadingHTTPServer) -> None:
     client = KeepAliveClient("127.0.0.1", server.server_address[1], timeout=5)
     assert client.get("/close") == (200, b"/close on connection 1")
+    assert not client.connected  # closed as the server said, not found dead later
     assert client.get("/next") == (200, b"/next on connection 2")
     client.close()
 
@@ -73,11 +74,23 @@ def test_a_dropped_idle_connection_is_replaced_once(server: ThreadingHTTPServer)
     client.close()
 
 
-def test_a_failing_new_connection_is_not_retried() -> None:
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    client = KeepAliveClient("127.0.0.1", port, timeout=5)
-    with pytest.raises(ConnectionRefusedError):
-        client.get("/a")
-    assert client._sock is None
+def test_a_new_connection_that_fails_is_not_tried_again() -> None:
+    # a server that accepts and hangs up at once: on a fresh connection that is an
+    # error to report, not an idle connection to replace
+    accepted: list[int] = []
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        def hang_up() -> None:
+            while True:
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    return
+                accepted.append(1)
+                conn.recv(65536)
+                conn.close()
+
+        threading.Thread(target=hang_up, daemon=True).start()
+        client = KeepAliveClient("127.0.0.1", listener.getsockname()[1], timeout=5)
+        with pytest.raises((EOFError, ConnectionError)):
+            client.get("/a")
+        assert accepted == [1] and not client.connected
