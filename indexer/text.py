@@ -26,14 +26,14 @@ _BLOCK = {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6"
 _SKIP = {"script", "style", "template", "noscript", "svg", "iframe"}
 _SPACES = re.compile(r"[ \t\r\f\v]+")
 _LINES = re.compile(r"\n\s*\n+")
+# C0/C1 control characters (those that are whitespace have been split on first)
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 _NAME = re.compile(r"(/?)([A-Za-z][^\s/>]*)")
 # The rest of a tag, to its '>': a quoted attribute value may hold '>'. Each alternative
 # starts differently and the repetition is possessive, so a tag that never ends costs
 # one scan to the end of the text, never a backtracking search.
 _REST = re.compile(r"""(?:[^>=]|=\s*+"[^"]*+"|=\s*+'[^']*+'|=)*+>""")
 # script and style hold raw text up to their end tag (as html.parser and browsers read them)
-# C0/C1 control characters (those that are whitespace have been split on first)
-_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 _RAW_END = {name: re.compile(rf"</{name}(?=[\s/>])", re.IGNORECASE)
             for name in ("script", "style")}
 

@@ -15,7 +15,7 @@ from types import ModuleType
 
 from gateway.demo import texts_en, texts_id
 
-__all__ = ["Article", "Composer", "slugify", "plain_text"]
+__all__ = ["Article", "Composer", "slugify", "text_of_html"]
 
 _NUMBERS = (3, 5, 7, 8, 10, 12, 15, 20, 25, 30, 40, 45)
 _SLOT = re.compile(r"\{(kota|nama|angka|tahun|bulan)\}")
@@ -46,7 +46,7 @@ def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", folded.lower()).strip("-")[:80] or "item"
 
 
-def plain_text(markup: str) -> str:
+def text_of_html(markup: str) -> str:
     return " ".join(html.unescape(_TAG.sub(" ", markup)).split())
 
 
@@ -145,7 +145,7 @@ class Composer:
 
 
 def excerpt_of(markup: str, limit: int = 200) -> str:
-    text = plain_text(markup)
+    text = text_of_html(markup)
     if len(text) <= limit:
         return text
     cut = text.rfind(" ", 0, limit)
