@@ -20,8 +20,9 @@ from typing import Any
 
 from search_svc.engines.base import FACET_FIELDS, Document, Hit, SearchQuery, SearchResult
 from search_svc.errors import EngineUnavailable
+from search_svc.matching import TermMatcher, term_matcher
 from search_svc.query import ParsedQuery, analyze
-from search_svc.snippets import TermMatcher, best_snippet, holds_every_term, term_matcher
+from search_svc.snippets import best_snippet, holds_every_term
 
 __all__ = [
     "CHECKPOINT_ID",

@@ -17,6 +17,7 @@ from tantivy import Occur, Query
 
 from search_svc.engines.base import FACET_FIELDS, Hit, SearchQuery, SearchResult
 from search_svc.errors import InvalidQuery
+from search_svc.matching import TermMatcher, term_matcher
 from search_svc.query import (
     RANKING_MAX_TERMS,
     TYPO_INITIALS,
@@ -24,7 +25,7 @@ from search_svc.query import (
     parse_query,
     typo_budget,
 )
-from search_svc.snippets import TermMatcher, best_snippet, holds_every_term, term_matcher
+from search_svc.snippets import best_snippet, holds_every_term
 from search_svc.stemming import LANGUAGES, query_stems
 
 __all__ = ["FIELD_BOOSTS", "FUZZY_FIELDS", "INITIALS", "MAX_RESULT_WINDOW", "SCHEMA_VERSION",

@@ -1,4 +1,4 @@
-"""search_svc.snippets: matching after folding, typo budgets, prefix, window, escaping."""
+"""search_svc.snippets and .matching: matching after folding, typo budgets, prefix, window, escaping."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from search_svc.matching import term_matcher
 from search_svc.query import analyze
 from search_svc.snippets import (
     ELLIPSIS,
@@ -17,7 +18,6 @@ from search_svc.snippets import (
     build_snippet,
     find_matches,
     render,
-    term_matcher,
 )
 
 MARKS = re.compile(r"</?mark>")
@@ -200,7 +200,6 @@ def _osa(a: str, b: str) -> int:
        st.text(alphabet="abcde", min_size=1, max_size=14), st.booleans())
 def test_matcher_agrees_with_a_brute_force_distance(term: str, word: str, prefix: bool) -> None:
     from search_svc.query import typo_budget
-    from search_svc.snippets import term_matcher
     from search_svc.stemming import LANGUAGES, query_stems, word_stems
 
     budget = typo_budget(term)
@@ -256,7 +255,6 @@ def test_passing_over_a_text_never_loses_its_matches(texts: list[str], terms: li
                                                      prefix_last: bool) -> None:
     # best_snippet skips a text after a cheap check; the text it settles on is the first
     # one that find_matches, told what the document holds as typed, finds matches in
-    from search_svc.snippets import term_matcher
 
     match = term_matcher(terms, prefix_last=prefix_last)
     present = frozenset().union(*(match.typed_in(t) for t in texts if t)) & match.variant_terms
