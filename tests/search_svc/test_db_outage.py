@@ -213,7 +213,10 @@ def test_closing_while_the_pool_hands_the_timer_its_connection_returns(fresh_db:
         try:
             assert await tenants.resolve("kopi") == TENANT_A
             held = await pool.getconn()  # the timer's next read waits in the pool's queue
-            await asyncio.sleep(0.15)
+            deadline = time.monotonic() + 5
+            while pool.get_stats()["requests_waiting"] == 0:  # (however slow the machine)
+                assert time.monotonic() < deadline, "the timer never asked for a connection"
+                await asyncio.sleep(0.01)
             handing = asyncio.ensure_future(pool.putconn(held))  # ... and is handed it
             for _ in range(steps):
                 await asyncio.sleep(0)
