@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from awsm.auth import require_role, verify_bearer
 from awsm.errors import Forbidden, InvalidRequest, PayloadTooLarge
 from awsm.settings import Settings
-from media_svc.errors import SourceForbidden
+from media_svc.errors import InvalidSource, SourceForbidden
 from media_svc.http_cache import image_headers, not_modified
 from media_svc.options import MAX_DIMENSION
 from media_svc.service import Job, MediaService
@@ -87,6 +87,10 @@ def build_router(settings: Settings) -> APIRouter:
                            request: Request) -> Response:
         if request.url.query:  # one URL per variant: no second CDN entry, no cache busting
             raise InvalidRequest("A signed image URL takes no query string.")
+        if any(c < " " or c == "\x7f" for c in request.scope["path"]):
+            # the route's pattern leaves a trailing newline out of ``source``: checked on
+            # the whole path, or ".../hero.jpg%0A" would be a second URL for one variant
+            raise InvalidSource("The path holds a control character.")
         job = await service.signed_job(signature, options, source,
                                        request.headers.get("accept"))
         return await _respond(service, job, request)

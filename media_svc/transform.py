@@ -17,10 +17,11 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from PIL import Image, ImageCms, ImageFilter, ImageOps, ImageSequence
 
-from media_svc.errors import ImageDecodeError, SourceTooLarge, TransformTimeout
+from media_svc.errors import ImageDecodeError, OutputTooLarge, SourceTooLarge, TransformTimeout
 from media_svc.geometry import Plan, plan_geometry
 from media_svc.options import OutputFormat, TransformSpec, negotiate_format
 from media_svc.sniff import HEAD_BYTES, MEDIA_TYPES, PIL_NAMES, sniff_format
@@ -45,6 +46,7 @@ class Limits:
     max_source_pixels: int = 40_000_000
     max_output_pixels: int = 16_000_000
     max_frames: int = 200
+    max_jpeg_scans: int = 100  # progressive JPEGs have ~10; each scan decodes the image again
     timeout_s: float = 20.0
     avif_speed: int = 8
     strip_metadata: bool = True
@@ -99,7 +101,7 @@ def render(path: Path, spec: TransformSpec, accept: str | None, limits: Limits) 
     deadline = _Deadline(limits.timeout_s)
     with path.open("rb") as fh:
         source_format = sniff_format(fh.read(HEAD_BYTES))
-        fh.seek(0)
+        _check_scans(fh, source_format, limits)
         with _decoder_errors(), Image.open(fh, formats=[PIL_NAMES[source_format]]) as im:
             return _render_open(im, source_format, spec, accept, limits, deadline)
 
@@ -108,7 +110,7 @@ def probe(path: Path, limits: Limits) -> Probe:
     """Check an original fully (format, pixel and frame limits, every byte decodes)."""
     with path.open("rb") as fh:
         source_format = sniff_format(fh.read(HEAD_BYTES))
-        fh.seek(0)
+        _check_scans(fh, source_format, limits)
         with _decoder_errors(), Image.open(fh, formats=[PIL_NAMES[source_format]]) as im:
             width, height = im.size
             _check_pixels(width, height, limits)
@@ -136,6 +138,24 @@ def reencode_avif(data: bytes, limits: Limits) -> bytes:
         buf = io.BytesIO()
         frame.save(buf, "AVIF", quality=90, speed=6, max_threads=1)
         return buf.getvalue()
+
+
+def _check_scans(fh: BinaryIO, source_format: str, limits: Limits) -> None:
+    """Refuse a JPEG of more than ``max_jpeg_scans`` scans before any decoder runs, and
+    rewind ``fh``. Each progressive scan decodes the whole image again, and libjpeg sets
+    no cap: 156 kB of one 4000x4000 scan repeated 3,000 times held a transform thread for
+    25 s. Counts SOS markers (FF DA), which entropy-coded data cannot hold (an FF there is
+    followed by 00 or a restart marker); an embedded thumbnail's scan counts too."""
+    fh.seek(0)
+    if source_format == "jpeg":
+        scans, carry = 0, b""
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            block = carry + chunk  # one byte carried: a marker split across two reads
+            scans += block.count(b"\xff\xda")
+            carry = block[-1:]
+            if scans > limits.max_jpeg_scans:
+                raise SourceTooLarge(f"The JPEG has more than {limits.max_jpeg_scans} scans.")
+        fh.seek(0)
 
 
 def _check_pixels(width: int, height: int, limits: Limits) -> None:
@@ -187,12 +207,19 @@ def _animated_frames(im: Image.Image, spec: TransformSpec, plan: Plan, limits: L
     frames: list[Image.Image] = []
     durations: list[int] = []
     pixels = im.width * im.height
+    out_pixels = plan.canvas[0] * plan.canvas[1]
     for index, frame in enumerate(ImageSequence.Iterator(im)):
         # Frames are counted as they are decoded, so a 10,000-frame GIF stops early.
         if index >= limits.max_frames or (index + 1) * pixels > limits.max_source_pixels:
             raise SourceTooLarge(f"The animation has too many frames (limit "
                                  f"{limits.max_frames}, or {limits.max_source_pixels} "
                                  "pixels over all frames).")
+        # The output frames are all held until encoded: a small GIF enlarged (enl_1)
+        # must not hold gigabytes. Same bound over all frames as the source's.
+        if (index + 1) * out_pixels > limits.max_source_pixels:
+            raise OutputTooLarge(f"{index + 1} frames of {plan.canvas[0]}x{plan.canvas[1]} "
+                                 f"pass {limits.max_source_pixels} pixels over all frames; "
+                                 "ask for a smaller size or anim_0.")
         durations.append(int(frame.info.get("duration", 100)))
         frames.append(_finish(frame.convert("RGBA"), spec, plan, "webp"))
         deadline.check()

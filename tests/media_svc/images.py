@@ -151,3 +151,38 @@ def swapped_primaries_icc() -> bytes:
 
 def red_with_swapped_profile(fmt: str = "JPEG") -> bytes:
     return encode(Image.new("RGB", (64, 48), (255, 0, 0)), fmt, icc_profile=swapped_primaries_icc())
+
+
+def _scans(data: bytes) -> list[tuple[int, int]]:
+    """(start, end) of each scan (SOS segment and its entropy-coded data) of a JPEG."""
+    out, i = [], 2
+    while i < len(data) and data[i + 1] != 0xD9:
+        (length,) = struct.unpack(">H", data[i + 2:i + 4])
+        end = i + 2 + length
+        if data[i + 1] == 0xDA:
+            while data[end] != 0xFF or data[end + 1] == 0 or 0xD0 <= data[end + 1] <= 0xD7:
+                end += 1
+            out.append((i, end))
+        i = end
+    return out
+
+
+def scan_bomb_jpeg(repeats: int = 300, side: int = 256) -> bytes:
+    """A valid progressive JPEG whose last scan is repeated: small, but every scan
+    decodes the whole image again (the libjpeg 'progressive DoS')."""
+    data = encode(Image.new("L", (side, side), 128), "JPEG", progressive=True, quality=90)
+    start, end = _scans(data)[-1]
+    eoi = data.rindex(b"\xff\xd9")
+    return data[:eoi] + data[start:end] * repeats + data[eoi:]
+
+
+def jpeg_with_metadata_after_the_first_scan() -> bytes:
+    """A progressive JPEG with a GPS EXIF block and a comment between its scans, where
+    markers other than the scan's own are legal too."""
+    data = progressive_jpeg((300, 200))
+    first_end = _scans(data)[0][1]
+    exif = exif_with_gps().tobytes()  # "Exif\0\0" and the TIFF data
+    comment = b"SECRET-HOME-ADDRESS"
+    extra = (b"\xff\xe1" + struct.pack(">H", len(exif) + 2) + exif
+             + b"\xff\xfe" + struct.pack(">H", len(comment) + 2) + comment)
+    return data[:first_end] + extra + data[first_end:]

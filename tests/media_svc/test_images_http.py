@@ -50,6 +50,20 @@ def test_output_has_the_requested_format_and_size(media: MediaApp, options: str,
     assert r.headers["content-type"] == Image.MIME[fmt]
 
 
+@pytest.mark.parametrize(("suffix", "status", "code"), [
+    ("%0A", 400, "invalid_source"), ("%0D", 400, "invalid_source"),
+    ("%09", 400, "invalid_source"), ("%7F", 400, "invalid_source"),
+    ("%0A%0A", 404, "not_found"),  # no route matches at all
+])
+def test_a_control_character_after_a_signed_source_is_refused(
+        media: MediaApp, suffix: str, status: int, code: str) -> None:
+    media.put("a/photo.jpg", images.jpeg((200, 100)))
+    url = media.url("a/photo.jpg", "w_100")
+    assert media.get(url).status_code == 200
+    r = media.get(url + suffix)  # the signature covers the source without it
+    assert (r.status_code, r.json()["error"]["code"]) == (status, code), r.text
+
+
 def test_a_signed_url_with_a_query_string_is_refused(media: MediaApp) -> None:
     media.put("photo.jpg", images.jpeg())
     url = media.url("photo.jpg", "w_100")
@@ -133,6 +147,19 @@ def test_animation_is_kept_or_cut_to_its_first_frame(media: MediaApp) -> None:
     assert getattr(first, "n_frames", 1) == 1
     default = open_image(media.get(media.url("anim.gif", "w_60")).content)
     assert default.format == "WEBP" and default.n_frames == 4
+
+
+def test_an_enlarged_animation_is_bounded_over_all_its_frames(media_factory) -> None:  # type: ignore[no-untyped-def]
+    # every output frame is held until encoded: 4 frames of 700x467 pass 1,000,000 pixels
+    media = media_factory(media_max_source_pixels=1_000_000)
+    media.put("anim.gif", images.animated_gif(frames=4))
+    r = media.get(media.url("anim.gif", "w_700,enl_1,f_webp"))
+    assert (r.status_code, r.json()["error"]["code"]) == (413, "output_too_large"), r.text
+    assert r.headers["cache-control"] == "no-store"
+    fits = open_image(media.get(media.url("anim.gif", "w_600,enl_1,f_webp")).content)
+    assert (fits.size, fits.n_frames) == ((600, 400), 4)
+    first = media.get(media.url("anim.gif", "w_700,enl_1,f_webp,anim_0"))
+    assert first.status_code == 200 and open_image(first.content).size == (700, 467)
 
 
 def test_auto_format_negotiates_and_varies_on_accept(media: MediaApp) -> None:
@@ -243,6 +270,7 @@ HOSTILE = {
     "html": (lambda: b"<html><body>hi</body></html>", 415, "unsupported_format"),
     "random bytes": (lambda: bytes(range(256)) * 4, 415, "unsupported_format"),
     "png header only": (lambda: images.png_alpha()[:40], 422, "image_invalid"),
+    "jpeg of 300 scans": (images.scan_bomb_jpeg, 413, "source_too_large"),
 }
 
 

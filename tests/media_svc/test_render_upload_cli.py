@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import io
+import re
+import struct
 import time
 
 import jwt
@@ -150,6 +152,7 @@ def test_upload_needs_an_admin_token_with_a_tenant(uploads, auth: str | None,  #
 @pytest.mark.parametrize("maker,status", [
     (lambda: images.SVG_WITH_SCRIPT, 415), (images.truncated_jpeg, 422), (images.png_bomb, 413),
     (lambda: b"", 422), (images.polyglot_gif_script, 422), (lambda: b"\xff" * 70_000, 413),
+    (images.scan_bomb_jpeg, 413),
 ])
 def test_hostile_uploads_are_refused_and_nothing_is_stored(media_factory, maker,  # type: ignore[no-untyped-def]
                                                            status: int) -> None:
@@ -157,6 +160,23 @@ def test_hostile_uploads_are_refused_and_nothing_is_stored(media_factory, maker,
     r = post(uploads, maker(), f"Bearer {token()}")
     assert r.status_code == status, r.text
     assert not [p for p in uploads.root.rglob("*") if p.is_file()]
+
+
+def test_personal_metadata_between_scans_is_removed_too(uploads) -> None:  # type: ignore[no-untyped-def]
+    # a progressive JPEG may carry APPn and comment segments between its scans
+    r = post(uploads, images.jpeg_with_metadata_after_the_first_scan(), f"Bearer {token()}")
+    assert r.status_code == 201, r.text
+    stored = (uploads.root / r.json()["source"]).read_bytes()
+    assert b"SECRET-HOME-ADDRESS" not in stored
+    # the EXIF block stays only as the allowed tags: no GPS pointer in any APP1
+    for start in (m.start() for m in re.finditer(rb"\xff\xe1..Exif\x00\x00", stored)):
+        (length,) = struct.unpack(">H", stored[start + 2:start + 4])
+        exif = Image.Exif()
+        exif.load(stored[start + 4:start + 2 + length])
+        assert 0x8825 not in exif and exif.get(0x010F) == "TestCam"
+    with Image.open(io.BytesIO(stored)) as im:
+        assert im.size == (300, 200)
+        im.load()  # every scan still decodes
 
 
 def test_principal_claims_follow_supabase() -> None:
