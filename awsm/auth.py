@@ -56,16 +56,20 @@ def verify_bearer(authorization: str | None, settings: Settings) -> Principal:
         raise Unauthorized("The token is not valid.", detail=repr(exc), headers=_BEARER) from exc
     app_metadata = claims.get("app_metadata")
     app_metadata = app_metadata if isinstance(app_metadata, dict) else {}
-    named = {str(t) for t in (claims.get("tenant_id"), app_metadata.get("tenant_id")) if t}
+    tenants = (claims.get("tenant_id"), app_metadata.get("tenant_id"))
+    roles = (app_metadata.get("role"), claims.get("user_role"))
+    if any(v is not None and not isinstance(v, str) for v in (*tenants, *roles)):
+        # str(True) would make a tenant "True" (an upload folder of that name)
+        raise Unauthorized("The token's tenant_id and role claims must be strings.",
+                           headers=_BEARER)
+    named = {t for t in tenants if t}
     if len(named) > 1:  # which one was meant is anyone's guess: neither
         raise Unauthorized("The token names two different tenants (tenant_id and "
                            "app_metadata.tenant_id).", headers=_BEARER)
-    tenant = next(iter(named), None)
-    role = app_metadata.get("role") or claims.get("user_role")
     return Principal(
         subject=str(claims["sub"]),
-        tenant_id=tenant,
-        role=str(role) if role else None,
+        tenant_id=next(iter(named), None),
+        role=roles[0] or roles[1] or None,
     )
 
 

@@ -141,6 +141,11 @@ def test_upload_refuses_repeated_or_unknown_parameters(uploads, query: str) -> N
     (f"Bearer {token(role='editor')}", 403), (f"Bearer {token(tenant=None)}", 403),
     # two tenants named (top-level and app_metadata): which one? neither
     (f"Bearer {token(tenant_id='22222222-2222-2222-2222-222222222222')}", 401),
+    # claims of another type are no tenant or role (str(True) made a folder "True")
+    (f"Bearer {token(tenant=None, tenant_id=True)}", 401),
+    (f"Bearer {token(tenant=None, tenant_id=123)}", 401),
+    (f"Bearer {token(tenant=None, tenant_id=['a'])}", 401),
+    (f"Bearer {token(role=None, user_role={'admin': 1})}", 401),
 ])
 def test_upload_needs_an_admin_token_with_a_tenant(uploads, auth: str | None,  # type: ignore[no-untyped-def]
                                                    status: int) -> None:
