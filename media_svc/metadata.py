@@ -12,6 +12,7 @@ import struct
 from PIL import Image
 
 from media_svc.errors import ImageDecodeError
+from media_svc.jpeg import segments
 
 __all__ = ["strip_personal_metadata"]
 
@@ -49,32 +50,13 @@ def _minimal_exif(segment_body: bytes) -> bytes | None:
 
 
 def _strip_jpeg(data: bytes) -> bytes:
-    """Segment by segment to the end of the image (nothing after it is kept), scans
-    included: a progressive JPEG may carry APPn and comment segments between scans."""
+    """Every segment to the end of the image (nothing after it is kept), scans included:
+    a progressive JPEG may carry APPn and comment segments between its scans."""
     out = [b"\xff\xd8"]
-    i = 2
-    while i < len(data) - 1:
-        if data[i] != 0xFF:
-            raise ValueError(f"no marker at {i}")
-        marker = data[i + 1]
-        if marker == 0xFF:
-            i += 1
-            continue
-        if marker == 0xD9:
-            out.append(b"\xff\xd9")
-            break
-        if marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:
-            i += 2
-            continue
-        (length,) = struct.unpack(">H", data[i + 2:i + 4])
-        segment = data[i:i + 2 + length]
-        i += 2 + length
+    for marker, start, end in segments(data):
+        segment = data[start:end]
         body = segment[4:]
-        if marker == 0xDA:  # a scan: its header, then entropy-coded data to the next marker
-            end = _scan_end(data, i)
-            out.append(segment + data[i:end])
-            i = end
-        elif marker == 0xE1 and body.startswith(b"Exif\x00\x00"):
+        if marker == 0xE1 and body.startswith(b"Exif\x00\x00"):
             exif = _minimal_exif(body)
             if exif:
                 out.append(b"\xff\xe1" + struct.pack(">H", len(exif) + 2) + exif)
@@ -83,19 +65,6 @@ def _strip_jpeg(data: bytes) -> bytes:
         else:
             out.append(segment)
     return b"".join(out)
-
-
-def _scan_end(data: bytes, i: int) -> int:
-    """Where the entropy-coded data from ``i`` ends: at the first FF that is neither
-    stuffing (FF 00) nor a restart marker (FF D0-D7); the end of ``data`` if none."""
-    while True:
-        i = data.find(b"\xff", i)
-        if i < 0 or i + 1 >= len(data):
-            return len(data)
-        follower = data[i + 1]
-        if follower != 0x00 and not 0xD0 <= follower <= 0xD7:
-            return i
-        i += 2
 
 
 def _strip_png(data: bytes) -> bytes:

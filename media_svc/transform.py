@@ -23,6 +23,7 @@ from PIL import Image, ImageCms, ImageFilter, ImageOps, ImageSequence
 
 from media_svc.errors import ImageDecodeError, OutputTooLarge, SourceTooLarge, TransformTimeout
 from media_svc.geometry import Plan, plan_geometry
+from media_svc.jpeg import SOS, segments
 from media_svc.options import OutputFormat, TransformSpec, negotiate_format
 from media_svc.sniff import HEAD_BYTES, MEDIA_TYPES, PIL_NAMES, sniff_format
 
@@ -144,18 +145,17 @@ def _check_scans(fh: BinaryIO, source_format: str, limits: Limits) -> None:
     """Refuse a JPEG of more than ``max_jpeg_scans`` scans before any decoder runs, and
     rewind ``fh``. Each progressive scan decodes the whole image again, and libjpeg sets
     no cap: 156 kB of one 4000x4000 scan repeated 3,000 times held a transform thread for
-    25 s. Counts SOS markers (FF DA), which entropy-coded data cannot hold (an FF there is
-    followed by 00 or a restart marker); an embedded thumbnail's scan counts too."""
+    25 s. Scans are counted by walking the segments to the end of image, so what follows
+    it (a motion photo's video) or sits inside an APPn segment (a thumbnail) is not."""
     fh.seek(0)
     if source_format == "jpeg":
-        scans, carry = 0, b""
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            block = carry + chunk  # one byte carried: a marker split across two reads
-            scans += block.count(b"\xff\xda")
-            carry = block[-1:]
+        data = fh.read()
+        fh.seek(0)
+        scans = 0
+        for marker, _, _ in segments(data):
+            scans += marker == SOS
             if scans > limits.max_jpeg_scans:
                 raise SourceTooLarge(f"The JPEG has more than {limits.max_jpeg_scans} scans.")
-        fh.seek(0)
 
 
 def _check_pixels(width: int, height: int, limits: Limits) -> None:

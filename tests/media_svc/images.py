@@ -8,6 +8,7 @@ cut in half.
 from __future__ import annotations
 
 import io
+import random
 import struct
 import zlib
 
@@ -186,3 +187,25 @@ def jpeg_with_metadata_after_the_first_scan() -> bytes:
     extra = (b"\xff\xe1" + struct.pack(">H", len(exif) + 2) + exif
              + b"\xff\xfe" + struct.pack(">H", len(comment) + 2) + comment)
     return data[:first_end] + extra + data[first_end:]
+
+
+def jpeg_with_trailer(size: int = 8_000_000) -> bytes:
+    """A JPEG followed by random bytes, as a motion photo carries its video after the
+    image's end (random data holds ~16 FF DA pairs a MB)."""
+    return jpeg((300, 200)) + random.Random(7).randbytes(size)
+
+
+def jpeg_with_fill_and_stray_bytes() -> bytes:
+    """A progressive JPEG with restart markers where an extra fill byte precedes a
+    restart marker (FF FF D0) and two stray bytes follow a table between scans: both
+    legal or tolerated, and decoded by libjpeg like the plain file."""
+    data = encode(photo((160, 120)), "JPEG", progressive=True, quality=90,
+                  restart_marker_blocks=4)
+    first_end = _scans(data)[0][1]
+    restart = data.index(b"\xff\xd0", _scans(data)[1][0])
+    stray_at = data.index(b"\xff\xc4", first_end)  # a table between scans
+    (length,) = struct.unpack(">H", data[stray_at + 2:stray_at + 4])
+    table_end = stray_at + 2 + length
+    assert table_end < restart
+    return (data[:table_end] + b"\x00\x00" + data[table_end:restart] + b"\xff"
+            + data[restart:])

@@ -71,6 +71,11 @@ def test_render_route_refuses_a_repeated_parameter(render) -> None:  # type: ign
     assert "width" in r.json()["error"]["message"]
 
 
+def test_render_route_refuses_a_control_character_after_the_path(render) -> None:  # type: ignore[no-untyped-def]
+    r = render.get("/storage/v1/render/image/public/public-images/blog/hero.jpg%0A?width=640")
+    assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_source"), r.text
+
+
 def test_render_route_is_off_by_default(media) -> None:  # type: ignore[no-untyped-def]
     media.put("b/x.jpg", images.jpeg((100, 100)))
     assert media.get("/storage/v1/render/image/public/b/x.jpg?width=640").status_code == 404
@@ -182,6 +187,17 @@ def test_personal_metadata_between_scans_is_removed_too(uploads) -> None:  # typ
     with Image.open(io.BytesIO(stored)) as im:
         assert im.size == (300, 200)
         im.load()  # every scan still decodes
+
+
+@pytest.mark.parametrize("maker", [images.jpeg_with_fill_and_stray_bytes,
+                                   images.progressive_jpeg, images.jpeg_with_exif])
+def test_stripping_keeps_every_pixel(uploads, maker) -> None:  # type: ignore[no-untyped-def]
+    data = maker()
+    r = post(uploads, data, f"Bearer {token()}")
+    assert r.status_code == 201, r.text
+    stored = (uploads.root / r.json()["source"]).read_bytes()
+    with Image.open(io.BytesIO(data)) as before, Image.open(io.BytesIO(stored)) as after:
+        assert after.tobytes() == before.tobytes()
 
 
 def test_principal_claims_follow_supabase() -> None:
