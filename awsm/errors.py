@@ -26,6 +26,7 @@ __all__ = [
     "InvalidRequest",
     "NotFound",
     "PayloadTooLarge",
+    "RequestTimeout",
     "ServiceUnavailable",
     "TooManyRequests",
     "Unauthorized",
@@ -64,6 +65,10 @@ class Forbidden(AwsmError):
 
 class NotFound(AwsmError):
     status, code, message = 404, "not_found", "Not found."
+
+
+class RequestTimeout(AwsmError):
+    status, code, message = 408, "request_timeout", "The request did not arrive in time."
 
 
 class PayloadTooLarge(AwsmError):

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     # a request's line and headers must arrive within this long and fit in this much
     http_header_timeout_s: float = Field(10.0, ge=1, le=300)
     http_max_header_bytes: int = Field(65_536, ge=4096, le=1_048_576)
+    # ... and an upload's body within this long after them
+    http_body_timeout_s: float = Field(60.0, ge=1, le=3600)
     search_max_age_s: int = 10
     search_s_maxage_s: int = 60
     search_stale_while_revalidate_s: int = 300

@@ -7,6 +7,7 @@ and rendered by the gateway's one error handler, never cached.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,9 +15,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
 
 from awsm.auth import require_role, verify_bearer
-from awsm.errors import Forbidden, InvalidRequest, PayloadTooLarge
+from awsm.errors import Forbidden, InvalidRequest, PayloadTooLarge, RequestTimeout
 from awsm.settings import Settings
 from media_svc.errors import InvalidSource, SourceForbidden
 from media_svc.http_cache import image_headers, not_modified
@@ -52,17 +54,26 @@ async def _respond(service: MediaService, job: Job, request: Request) -> Respons
     return Response(variant.data, status_code=200, headers=headers)
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def _read_body(request: Request, limit: int, timeout_s: float) -> bytes:
+    """The body, whole: at most ``limit`` bytes, arrived within ``timeout_s`` (a client
+    trickling it would otherwise hold a connection and its buffer for ever)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"The upload is larger than {limit} bytes.")
     chunks: list[bytes] = []
     received = 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > limit:
-            raise PayloadTooLarge(f"The upload is larger than {limit} bytes.")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                received += len(chunk)
+                if received > limit:
+                    raise PayloadTooLarge(f"The upload is larger than {limit} bytes.")
+                chunks.append(chunk)
+    except TimeoutError as exc:
+        raise RequestTimeout(f"The upload did not arrive within {timeout_s:g} s.",
+                             headers={"Connection": "close"}) from exc
+    except ClientDisconnect as exc:  # a cancelled upload: no answer is read, no bug to log
+        raise InvalidRequest("The client went away before the upload ended.") from exc
     return b"".join(chunks)
 
 
@@ -146,6 +157,8 @@ def _add_upload_route(router: APIRouter, service: MediaService, settings: Settin
                  summary="Upload an original (admins): returns its source path and srcset")
     async def upload(request: Request, name: str | None = None,
                      tenant_id: str | None = None) -> JSONResponse:
+        if len(request.headers.getlist("authorization")) > 1:  # which one? neither
+            raise InvalidRequest("'Authorization' may be given once.")
         principal = require_role(verify_bearer(request.headers.get("authorization"), settings))
         _refuse_repeats(request, allowed=frozenset({"name", "tenant_id"}))
         tenant = principal.tenant_id
@@ -156,7 +169,8 @@ def _add_upload_route(router: APIRouter, service: MediaService, settings: Settin
         if not tenant:
             raise Forbidden("The token carries no tenant_id; add it to app_metadata.")
         valid_tenant(tenant)
-        data = await _read_body(request, settings.media_max_upload_bytes)
+        data = await _read_body(request, settings.media_max_upload_bytes,
+                                settings.http_body_timeout_s)
         stored = await service.pool.run(
             store_upload, data, name=name, tenant=tenant,
             root=settings.resolved_media_root, limits=service.limits)

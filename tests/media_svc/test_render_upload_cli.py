@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import io
 import re
 import struct
 import time
+from collections.abc import AsyncIterator
 
 import jwt
 import pytest
@@ -198,6 +200,52 @@ def test_stripping_keeps_every_pixel(uploads, maker) -> None:  # type: ignore[no
     stored = (uploads.root / r.json()["source"]).read_bytes()
     with Image.open(io.BytesIO(data)) as before, Image.open(io.BytesIO(stored)) as after:
         assert after.tobytes() == before.tobytes()
+
+
+def test_an_upload_trickling_in_is_cut_off(media_factory) -> None:  # type: ignore[no-untyped-def]
+    uploads = media_factory(jwt_secret=SECRET, http_body_timeout_s=1)
+
+    async def trickle() -> AsyncIterator[bytes]:
+        yield images.jpeg((100, 100))[:3]
+        await asyncio.sleep(30)  # the rest never comes in time
+        yield b""
+
+    started = time.monotonic()
+    r = asyncio.run(uploads.arequest("POST", "/v1/media?name=x.jpg", content=trickle(),
+                                     headers={"authorization": f"Bearer {token()}"}))
+    assert (r.status_code, r.json()["error"]["code"]) == (408, "request_timeout"), r.text
+    assert time.monotonic() - started < 10 and r.headers["connection"] == "close"
+    assert not [p for p in uploads.root.rglob("*") if p.is_file()]
+
+
+def test_an_upload_the_client_abandons_is_no_server_error(uploads, caplog) -> None:  # type: ignore[no-untyped-def]
+    messages = [{"type": "http.request", "body": b"\xff\xd8\xff", "more_body": True},
+                {"type": "http.disconnect"}]
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "POST", "scheme": "http", "path": "/v1/media", "raw_path": b"/v1/media",
+             "root_path": "", "query_string": b"name=x.jpg", "client": ("127.0.0.1", 1),
+             "server": ("media.test", 80),
+             "headers": [(b"host", b"media.test"), (b"content-length", b"100000"),
+                         (b"authorization", f"Bearer {token()}".encode())]}
+    asyncio.run(uploads.app(scope, receive, send))
+    assert sent[0]["status"] == 400
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+
+
+def test_two_authorization_headers_are_refused(uploads) -> None:  # type: ignore[no-untyped-def]
+    for first, second in ((token(), "xyz"), ("xyz", token())):
+        r = uploads.request("POST", "/v1/media?name=x.jpg", content=images.jpeg((50, 50)),
+                            headers=[("authorization", f"Bearer {first}"),
+                                     ("authorization", f"Bearer {second}")])
+        assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_request"), r.text
 
 
 def test_principal_claims_follow_supabase() -> None:
