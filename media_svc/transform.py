@@ -100,30 +100,24 @@ class _Deadline:
 def render(path: Path, spec: TransformSpec, accept: str | None, limits: Limits) -> Rendition:
     """Make the variant ``spec`` asks for from the original at ``path``."""
     deadline = _Deadline(limits.timeout_s)
-    with path.open("rb") as fh:
-        source_format = sniff_format(fh.read(HEAD_BYTES))
-        _check_scans(fh, source_format, limits)
-        with _decoder_errors(), Image.open(fh, formats=[PIL_NAMES[source_format]]) as im:
-            return _render_open(im, source_format, spec, accept, limits, deadline)
+    with _open_original(path, limits) as (source_format, im):
+        return _render_open(im, source_format, spec, accept, limits, deadline)
 
 
 def probe(path: Path, limits: Limits) -> Probe:
     """Check an original fully (format, pixel and frame limits, every byte decodes)."""
-    with path.open("rb") as fh:
-        source_format = sniff_format(fh.read(HEAD_BYTES))
-        _check_scans(fh, source_format, limits)
-        with _decoder_errors(), Image.open(fh, formats=[PIL_NAMES[source_format]]) as im:
-            width, height = im.size
-            _check_pixels(width, height, limits)
-            orientation = im.getexif().get(_ORIENTATION, 1)
-            frames = 0
-            for frames, frame in enumerate(ImageSequence.Iterator(im), start=1):
-                if frames > limits.max_frames or frames * width * height > \
-                        limits.max_source_pixels:
-                    raise SourceTooLarge("The animation has too many frames.")
-                if source_format == "jpeg":
-                    frame.draft(frame.mode, (max(1, width // 8), max(1, height // 8)))
-                frame.load()
+    with _open_original(path, limits) as (source_format, im):
+        width, height = im.size
+        _check_pixels(width, height, limits)
+        orientation = im.getexif().get(_ORIENTATION, 1)
+        frames = 0
+        for frames, frame in enumerate(ImageSequence.Iterator(im), start=1):
+            if frames > limits.max_frames or frames * width * height > \
+                    limits.max_source_pixels:
+                raise SourceTooLarge("The animation has too many frames.")
+            if source_format == "jpeg":
+                frame.draft(frame.mode, (max(1, width // 8), max(1, height // 8)))
+            frame.load()
     if orientation in (5, 6, 7, 8):
         width, height = height, width
     return Probe(source_format, width, height, frames)
@@ -141,21 +135,34 @@ def reencode_avif(data: bytes, limits: Limits) -> bytes:
         return buf.getvalue()
 
 
-def _check_scans(fh: BinaryIO, source_format: str, limits: Limits) -> None:
-    """Refuse a JPEG of more than ``max_jpeg_scans`` scans before any decoder runs, and
-    rewind ``fh``. Each progressive scan decodes the whole image again, and libjpeg sets
-    no cap: 156 kB of one 4000x4000 scan repeated 3,000 times held a transform thread for
-    25 s. Scans are counted by walking the segments to the end of image, so what follows
-    it (a motion photo's video) or sits inside an APPn segment (a thumbnail) is not."""
-    fh.seek(0)
-    if source_format == "jpeg":
-        data = fh.read()
+@contextlib.contextmanager
+def _open_original(path: Path, limits: Limits) -> Iterator[tuple[str, Image.Image]]:
+    """The original's format (from its magic bytes alone) and its image, decoder errors
+    translated. A JPEG is read once, whole: its scans are counted before any decoder
+    runs, and it is decoded from those bytes."""
+    with path.open("rb") as fh:
+        source_format = sniff_format(fh.read(HEAD_BYTES))
         fh.seek(0)
-        scans = 0
-        for marker, _, _ in segments(data):
-            scans += marker == SOS
-            if scans > limits.max_jpeg_scans:
-                raise SourceTooLarge(f"The JPEG has more than {limits.max_jpeg_scans} scans.")
+        source: BinaryIO = fh
+        if source_format == "jpeg":
+            data = fh.read()
+            _check_scans(data, limits)
+            source = io.BytesIO(data)
+        with _decoder_errors(), Image.open(source, formats=[PIL_NAMES[source_format]]) as im:
+            yield source_format, im
+
+
+def _check_scans(data: bytes, limits: Limits) -> None:
+    """Refuse a JPEG of more than ``max_jpeg_scans`` scans. Each progressive scan decodes
+    the whole image again, and libjpeg sets no cap: 156 kB of one 4000x4000 scan repeated
+    3,000 times held a transform thread for 25 s. Scans are counted by walking the
+    segments to the end of image, so what follows it (a motion photo's video) or sits
+    inside an APPn segment (a thumbnail) is not."""
+    scans = 0
+    for marker, _, _ in segments(data):
+        scans += marker == SOS
+        if scans > limits.max_jpeg_scans:
+            raise SourceTooLarge(f"The JPEG has more than {limits.max_jpeg_scans} scans.")
 
 
 def _check_pixels(width: int, height: int, limits: Limits) -> None:
