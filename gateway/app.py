@@ -8,12 +8,14 @@ service (``awsm serve``) behind a CDN; the embedded stack runs it with the index
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from types import MappingProxyType
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import Counter, Gauge, Histogram
@@ -94,6 +96,14 @@ class _Cors(CORSMiddleware):
                               f"This cross-origin request is not allowed ({refused}).", headers)
 
 
+# Route patterns match up to a trailing newline ("$" in Starlette's compiled regexes), so
+# "/v1/search%0A" or ".../hero.jpg%0A" would be served as a second URL for one resource
+# (a second CDN entry, one per signed image variant). No resource of ours has a control
+# character in its path: refused for every path, before routing.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_REFUSED = error_response(400, "invalid_request", "The path holds a control character.")
+
+
 class _Gateway(FastAPI):
     """FastAPI, with the requests for a path in ``direct`` handed straight to its own
     ASGI app, past the layers FastAPI and Starlette run per request (exception,
@@ -106,6 +116,9 @@ class _Gateway(FastAPI):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            if _CONTROL.search(scope["path"]) is not None:
+                await _CONTROL_REFUSED(scope, receive, send)
+                return
             app = self.direct.get(scope["path"])
             if app is not None:
                 await app(scope, receive, send)
@@ -158,8 +171,9 @@ class _LazyPool:
         self.pool: AsyncConnectionPool | None = None
 
     def connection(self, timeout: float | None = None):  # type: ignore[no-untyped-def]
-        if self.pool is None:
-            raise RuntimeError("database pool not open yet")
+        if self.pool is None:  # none configured (e.g. AWSM_DEMO=1 awsm serve without one):
+            # what an unreachable database raises, so search is a 503 and /readyz says so
+            raise psycopg.OperationalError("no database is configured (AWSM_DATABASE_URL)")
         return self.pool.connection(timeout=timeout)
 
 

@@ -1,4 +1,5 @@
-"""A media app over a temporary media root, driven in-process through real HTTP."""
+"""The gateway's app over a temporary media root (no database: media needs none), driven
+in-process through real HTTP."""
 
 from __future__ import annotations
 
@@ -13,8 +14,7 @@ import pytest
 from fastapi import FastAPI
 
 from awsm.settings import Settings, load_settings
-from gateway.errors import install_error_handlers
-from media_svc.api import build_router
+from gateway.app import create_app
 from media_svc.signing import sign_path
 
 KEYS = "k2:second-secret-0123456789abcdef,k1:first-secret-0123456789abcdef"
@@ -53,10 +53,7 @@ class MediaApp:
 def make_media_app(tmp_path: Path, **overrides: Any) -> MediaApp:
     settings = load_settings({}, **{"data_dir": str(tmp_path), "signing_keys": KEYS, **overrides})
     settings.resolved_media_root.mkdir(parents=True, exist_ok=True)
-    app = FastAPI()
-    install_error_handlers(app)
-    app.include_router(build_router(settings))
-    return MediaApp(settings, app)
+    return MediaApp(settings, create_app(settings))
 
 
 @pytest.fixture

@@ -75,7 +75,7 @@ def test_render_route_refuses_a_repeated_parameter(render) -> None:  # type: ign
 
 def test_render_route_refuses_a_control_character_after_the_path(render) -> None:  # type: ignore[no-untyped-def]
     r = render.get("/storage/v1/render/image/public/public-images/blog/hero.jpg%0A?width=640")
-    assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_source"), r.text
+    assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_request"), r.text
 
 
 def test_render_route_is_off_by_default(media) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,54 @@
+"""The gateway's app as composed, with no database configured: the refusals that come
+before any route (control characters in a path) and search without a database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from awsm.settings import load_settings
+from gateway.app import create_app
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    settings = load_settings({}, data_dir=str(tmp_path),
+                             signing_keys="k1:first-secret-0123456789abcdef")
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.mark.parametrize("path", [
+    "/v1/search%0A?tenant=kopi&q=kopi", "/v1/search%0D?tenant=kopi&q=kopi",
+    "/v1/search%00", "/healthz%0A", "/readyz%0A", "/metrics%0A", "/docs%09",
+    "/openapi.json%0A", "/v1/img/sig/w_100/a.jpg%0A", "/v1/search%7F", "/%0A",
+])
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_a_control_character_in_any_path_is_a_400_before_routing(
+        client: TestClient, path: str, method: str) -> None:
+    # Starlette's route patterns match before a trailing newline: "/healthz%0A" was
+    # served as /healthz, "/v1/search%0A" as a second URL (a second CDN entry) for a search
+    r = client.request(method, path)
+    assert r.status_code == 400 and r.headers["cache-control"] == "no-store"
+    if method == "GET":
+        assert r.json() == {"error": {"code": "invalid_request",
+                                      "message": "The path holds a control character."}}
+
+
+def test_the_same_paths_without_the_control_character_are_served(client: TestClient) -> None:
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/openapi.json").status_code == 200
+    assert client.get("/v1/search?tenant=kopi&q=kopi").status_code == 503  # no database
+
+
+def test_search_without_a_database_is_a_503_and_readyz_says_why(client: TestClient) -> None:
+    # e.g. AWSM_DEMO=1 awsm serve with no AWSM_DATABASE_URL: was a logged 500
+    r = client.get("/v1/search?tenant=kopi&q=kopi")
+    assert r.status_code == 503 and r.headers["retry-after"] == "5"
+    assert r.json()["error"]["code"] == "unavailable" and "AWSM_" not in r.text
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["database"] == {"ok": False, "error": "OperationalError"}
