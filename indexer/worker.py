@@ -156,17 +156,27 @@ class Indexer:
             (self.settings.slot_name,),
         ).fetchone()
         shadow = self.engine.begin_rebuild()
+        vectors = self._vector_store() if self.embeddings_enabled else None
+        if vectors is not None:
+            vectors.begin_rebuild()
         total = 0
         for src in self.mapping.documents:
             table_total = 0
             for docs in self._scan(src):
                 shadow.write(docs, [])
+                if vectors is not None:
+                    vectors.note_rebuilt(docs)
                 table_total += len(docs)
                 log.info("backfill %s: %d documents so far", src.table, table_total)
             total += table_total
         self.state = IndexerState(parse_lsn(lsn_row[0]) if lsn_row and lsn_row[0] else 0,
                                   started - _SCHEDULE_OVERLAP_S)
         shadow.write([], [], checkpoint=self.state.dump())
+        if vectors is not None:
+            # before the swap: semantic search never shows a row the new index lacks
+            dropped = vectors.finish_rebuild()
+            if dropped:
+                log.info("backfill: dropped %d chunks of documents no longer indexed", dropped)
         self.engine.swap(shadow)
         if self.embeddings_enabled:
             # every document, whatever its model: the worker skips unchanged chunks
@@ -332,9 +342,7 @@ class Indexer:
             return
         # what semantic search may show follows the keyword index now; only re-embedding
         # changed text waits for the queue
-        if self._vectors is None:
-            self._vectors = VectorStore(self.conn)
-        self._vectors.sync_visibility(upserts, deletes)
+        self._vector_store().sync_visibility(upserts, deletes)
         items = [(d.key, src.table, d.id) for d in upserts
                  if (src := self.mapping.by_type(d.type)) is not None]
         for key in deletes:
@@ -343,6 +351,11 @@ class Indexer:
             if src is not None:
                 items.append((key, src.table, row_id))
         enqueue(self.conn, items)
+
+    def _vector_store(self) -> VectorStore:
+        if self._vectors is None:
+            self._vectors = VectorStore(self.conn)
+        return self._vectors
 
     # status -----------------------------------------------------------------
     def _db_now(self) -> float:

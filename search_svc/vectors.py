@@ -146,6 +146,52 @@ class VectorStore:
             self.delete(table, deletes)
             self.update_metadata(table, upserts)
 
+    # A rebuild of the keyword index (first backfill, ``--reindex``, a lost slot, a
+    # TRUNCATE) names no deleted rows: what it indexed is noted in a temporary table, and
+    # the vectors are made to match it in SQL before the new index goes live.
+    def begin_rebuild(self) -> None:
+        """Start noting the documents of a rebuild (``note_rebuilt``)."""
+        self.conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS awsm_rebuilt (tenant_id text, type text, "
+            "category text, tags text[], locale text, published_at bigint, title text, "
+            "url text, image text, doc_key text)")
+        self.conn.execute("TRUNCATE awsm_rebuilt")
+
+    def note_rebuilt(self, docs: Sequence[Document]) -> None:
+        with self.conn.cursor() as cur, cur.copy(
+                "COPY awsm_rebuilt (tenant_id, type, category, tags, locale, published_at, "
+                "title, url, image, doc_key) FROM STDIN") as copy:
+            for doc in docs:
+                copy.write_row((*_meta(doc), doc.key))
+
+    def finish_rebuild(self) -> int:
+        """In every model's table, in one transaction: drop the vectors of documents the
+        rebuild did not index, give the others the fields they were indexed with.
+        Returns how many chunks were dropped."""
+        dropped = 0
+        columns = ("tenant_id", "type", "category", "tags", "locale", "published_at",
+                   "title", "url", "image")
+        assign = sql.SQL(", ").join(sql.SQL("{c} = r.{c}").format(c=sql.Identifier(c))
+                                    for c in columns)
+        changed = sql.SQL(" OR ").join(sql.SQL("v.{c} IS DISTINCT FROM r.{c}").format(
+            c=sql.Identifier(c)) for c in columns)
+        with self.conn.transaction():
+            self.conn.execute("ANALYZE awsm_rebuilt")  # temporary tables get no autovacuum
+            for (table,) in self.conn.execute(
+                    "SELECT table_name FROM search.embedding_models WHERE state <> 'retired'"
+            ).fetchall():
+                cur = self.conn.execute(sql.SQL(
+                    "DELETE FROM {t} v WHERE NOT EXISTS "
+                    "(SELECT 1 FROM awsm_rebuilt r WHERE r.doc_key = v.doc_key)"
+                ).format(t=_ident(table)))
+                dropped += max(cur.rowcount, 0)
+                self.conn.execute(sql.SQL(
+                    "UPDATE {t} v SET {assign} FROM awsm_rebuilt r "
+                    "WHERE r.doc_key = v.doc_key AND ({changed})"
+                ).format(t=_ident(table), assign=assign, changed=changed))
+            self.conn.execute("DROP TABLE awsm_rebuilt")
+        return dropped
+
     def update_metadata(self, table: str, docs: Sequence[Document]) -> None:
         """Refresh the stored filters and display fields without touching vectors."""
         if not docs:

@@ -132,3 +132,34 @@ def test_large_toasted_body_survives_an_update_that_leaves_it_unchanged(stack: S
               "WHERE id = %s", blog)
     wait_for(lambda: stack.titles(q="sekali") == ["Artikel sangat panjang sekali"])
     assert stack.search(q="ujungnyaunik")["total"] == 1
+
+
+def test_truncate_empties_that_table_from_search_and_the_stream_goes_on(stack: Stack) -> None:
+    # a TRUNCATE carries no keys: the indexer rebuilds from the tables and swaps
+    add_blog(stack, "Sejarah kopi luwak")
+    add_blog(stack, "Sejarah kopi gayo", tenant=TENANT_B)
+    stack.sql("INSERT INTO products (tenant_id, name, slug, description, status, published_at) "
+              "VALUES (%s, 'Biji kopi sejarah panjang', 'biji-kopi', 'sangrai medium', "
+              "'published', now() - interval '1 minute')", TENANT_A)
+    wait_for(lambda: stack.search(q="sejarah")["total"] == 2)
+    stack.sql("TRUNCATE blogs")
+    wait_for(lambda: stack.titles(q="sejarah") == ["Biji kopi sejarah panjang"])
+    assert stack.search(tenant="tech", q="sejarah")["total"] == 0
+    assert not any(k.startswith("blog") for k in stack.indexer.engine.keys())
+    add_blog(stack, "Sejarah kopi toraja")
+    wait_for(lambda: sorted(stack.titles(q="sejarah")) ==
+             ["Biji kopi sejarah panjang", "Sejarah kopi toraja"])
+
+
+def test_columns_added_and_dropped_under_a_running_slot(stack: Stack) -> None:
+    # pgoutput carries no DDL, only a new Relation message before the next row; columns
+    # are selected by name on re-read, so other columns may come and go
+    blog = add_blog(stack, "Kopi tubruk pagi")
+    wait_for(lambda: stack.titles(q="tubruk") == ["Kopi tubruk pagi"])
+    stack.sql("ALTER TABLE blogs ADD COLUMN reading_minutes integer DEFAULT 3")
+    stack.sql("UPDATE blogs SET title = 'Kopi tubruk sore', reading_minutes = 5 WHERE id = %s",
+              blog)
+    wait_for(lambda: stack.titles(q="tubruk") == ["Kopi tubruk sore"])
+    stack.sql("ALTER TABLE blogs DROP COLUMN reading_minutes")
+    add_blog(stack, "Kopi tubruk malam")
+    wait_for(lambda: sorted(stack.titles(q="tubruk")) == ["Kopi tubruk malam", "Kopi tubruk sore"])

@@ -214,6 +214,37 @@ def test_a_changed_body_reuses_the_vectors_of_unchanged_chunks(fresh_db: str) ->
         assert digest == chunks[0].hash and vector.tolist() == [1.0, 0.0, 0.0]
 
 
+
+def test_a_rebuild_leaves_only_what_it_indexed_with_the_fields_it_indexed(fresh_db: str) -> None:
+    import numpy as np
+
+    from search_svc.chunking import chunk_document
+    from search_svc.engines.base import Document
+
+    def doc(n: int, tenant: str = "t1", **fields: object) -> Document:
+        return Document(key=f"blog:{n}", id=str(n), tenant_id=tenant, type="blog",
+                        title=f"judul {n}", body="isi", **fields)  # type: ignore[arg-type]
+
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        store = VectorStore(conn)
+        tables = [store.model_table(model, 3).table for model in ("test:a", "test:b")]
+        for table in tables:  # an active and a building model: both are kept in step
+            store.replace(table, [(d, chunk_document(d, model_id="m", max_tokens=64),
+                                   [np.array([1, 0, 0], dtype=np.float32)])
+                                  for d in (doc(1), doc(2), doc(3))])
+        store.begin_rebuild()
+        store.note_rebuilt([doc(1), doc(2, tenant="t2", tags=("baru",), published_at=99)])
+        store.note_rebuilt([doc(4)])  # indexed, not embedded yet: nothing to keep in step
+        assert store.finish_rebuild() == 2  # blog:3, in each table
+        for table in tables:
+            rows = conn.execute(f"SELECT doc_key, tenant_id, tags, published_at, title "
+                                f"FROM search.{table} ORDER BY doc_key").fetchall()
+            assert rows == [("blog:1", "t1", [], 0, "judul 1"),
+                            ("blog:2", "t2", ["baru"], 99, "judul 2")]
+        store.begin_rebuild()  # a second rebuild in the same session starts empty
+        assert store.finish_rebuild() == 4
+
+
 _ANY_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=60)
 _PARAMS = st.dictionaries(
     st.sampled_from(["q", "type", "category", "tags", "tag", "locale", "sort", "limit",
@@ -238,3 +269,25 @@ def test_any_parameter_values_in_any_mode_are_answered_or_refused_never_500(
     assert all(value.isascii() for value in r.headers.values())
     assert not any(h["title"] == "Mempercepat situs dengan server tepi" for h in body["hits"])
     assert "Rahasia" not in str(body)  # the other tenant's row, in no field of any hit
+
+
+def test_a_truncated_table_leaves_semantic_search_with_the_keyword_index(corpus: Stack) -> None:
+    # a TRUNCATE names no rows: the indexer rebuilds the keyword index from the tables,
+    # and the vectors of documents the rebuild no longer holds must go with them
+    product = add(corpus, "Kopi arabika Gayo 250 gram", "Biji kopi sangrai medium dari Aceh.",
+                  table="products")
+    wait_for(lambda: semantic_ready(corpus) and corpus.search(
+        q="biji kopi sangrai", mode="semantic", type="product")["total"] == 1, timeout=60)
+    corpus.sql("TRUNCATE blogs")
+    wait_for(lambda: corpus.indexer.engine.keys() == {f"product:{product}"})
+    for mode in ("semantic", "hybrid"):  # at once, not when the queue gets to it
+        for tenant in ("kopi", "tech"):
+            body = corpus.search(tenant=tenant, q="jaringan pengiriman konten server tepi",
+                                 mode=mode, limit=50)
+            assert body["mode"] == mode
+            assert [h["id"] for h in body["hits"]] == ([product] if tenant == "kopi" else []), \
+                (mode, tenant, body["hits"])
+    table = table_name_for("use:multilingual-v3")
+    with psycopg.connect(corpus.settings.database_url, autocommit=True) as conn:
+        row = conn.execute(f"SELECT array_agg(DISTINCT doc_key) FROM search.{table}").fetchone()
+    assert row is not None and row[0] == [f"product:{product}"]
