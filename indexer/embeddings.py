@@ -29,7 +29,7 @@ from search_svc.embedding import Embedder
 from search_svc.engines.base import Document
 from search_svc.vectors import ModelTable, VectorStore
 
-__all__ = ["EmbeddingStats", "EmbeddingWorker", "enqueue"]
+__all__ = ["EmbeddingStats", "EmbeddingWorker", "enqueue", "requeue_all"]
 
 log = logging.getLogger("awsm.embeddings")
 MAX_ATTEMPTS = 5
@@ -41,10 +41,21 @@ def enqueue(conn: psycopg.Connection, keys: Sequence[tuple[str, str, str]]) -> N
     if not keys:
         return
     with conn.cursor() as cur:
-        cur.executemany(
+        cur.executemany(  # in key order, as the worker locks them (no deadlock)
             "INSERT INTO search.embedding_queue (doc_key, source_table, row_id) VALUES (%s, %s, %s) "
             "ON CONFLICT (doc_key) DO UPDATE SET enqueued_at = clock_timestamp(), attempts = 0",
-            list(keys))
+            sorted(keys))
+
+
+def requeue_all(conn: psycopg.Connection) -> None:
+    """Mark every queued document as queued again now, for a rebuild that is about to
+    bring the vectors in step with the rows: a document the worker is embedding from an
+    older read then keeps no vectors (``EmbeddingWorker._write_unless_changed``), even
+    one whose row is gone and never queued again. A retry's later time is kept."""
+    conn.execute(
+        "UPDATE search.embedding_queue q SET enqueued_at = greatest(q.enqueued_at, "
+        "clock_timestamp()) FROM (SELECT doc_key FROM search.embedding_queue "
+        "ORDER BY doc_key FOR UPDATE) AS k WHERE q.doc_key = k.doc_key")
 
 
 @dataclass
@@ -134,7 +145,7 @@ class EmbeddingWorker:
         deletes = sorted(set(deletes) | {k for k, *_ in claimed if k not in live})
         self.store.delete(self.table.table, deletes)
         self.stats.deleted += len(deletes)
-        failed = self._embed(upserts)
+        failed = self._embed(upserts, {k: at for k, _t, _r, at, _n in claimed})
         done = [(k, at) for k, _t, _r, at, _n in claimed if k not in failed]
         self._dequeue(done)
         for key, table, row_id, _at, attempts in claimed:
@@ -142,8 +153,10 @@ class EmbeddingWorker:
                 self._record_failure(key, table, row_id, attempts + 1, failed[key])
         return len(claimed)
 
-    def _embed(self, docs: Sequence[Document]) -> dict[str, str]:
-        """Write vectors for ``docs``; returns {key: error} for the ones that failed."""
+    def _embed(self, docs: Sequence[Document],
+               claimed: dict[str, datetime]) -> dict[str, str]:
+        """Write vectors for ``docs`` (read from the rows when their queue entries stood
+        at ``claimed``); returns {key: error} for the ones that failed."""
         assert self.table is not None
         table = self.table.table
         plans: list[tuple[Document, list[Chunk], dict[str, np.ndarray]]] = []
@@ -162,7 +175,6 @@ class EmbeddingWorker:
             for c in chunks:
                 if c.hash not in known:
                     to_embed[c.hash] = c.text
-        self.store.update_metadata(table, unchanged)
         self.stats.skipped_unchanged += len(unchanged)
         vectors: dict[str, np.ndarray] = {}
         failed: dict[str, str] = {}
@@ -189,8 +201,31 @@ class EmbeddingWorker:
                 failed[doc.key] = "missing vector"
                 continue
             ready.append((doc, chunks, rows))  # type: ignore[arg-type]
-        self.store.replace(table, ready)
+        self._write_unless_changed(claimed, unchanged, ready)
         return failed
+
+    def _write_unless_changed(
+            self, claimed: dict[str, datetime], unchanged: Sequence[Document],
+            ready: Sequence[tuple[Document, Sequence[Chunk], Sequence[np.ndarray]]]) -> None:
+        """Write what was read before the model ran, except for the documents queued again
+        since: a change the indexer applied meanwhile (unpublished, moved to another
+        tenant) would be undone until the queue came round to them again. Their queue
+        entries are locked while writing, and the indexer queues a document before it
+        brings its vectors in step, so its change lands either before this check (then
+        skipped here) or after this write (then it corrects it)."""
+        assert self.table is not None
+        keys = sorted({d.key for d in unchanged} | {d.key for d, _c, _v in ready})
+        if not keys:
+            return
+        with self.conn.transaction():
+            queued: dict[str, datetime] = dict(self.conn.execute(
+                "SELECT doc_key, enqueued_at FROM search.embedding_queue "
+                "WHERE doc_key = ANY(%s) ORDER BY doc_key FOR UPDATE", (keys,)).fetchall())
+            changed = {k for k, at in queued.items() if k in claimed and at > claimed[k]}
+            self.store.update_metadata(self.table.table,
+                                       [d for d in unchanged if d.key not in changed])
+            self.store.replace(self.table.table,
+                               [item for item in ready if item[0].key not in changed])
 
     def _call_model(self, items: list[tuple[str, str]]) -> dict[str, np.ndarray]:
         matrix = self.embedder.embed_documents([text for _h, text in items])

@@ -23,7 +23,7 @@ from awsm.db import apply_migrations, connect, ensure_pgvector, refused
 from awsm.errors import ConfigError
 from awsm.settings import Settings
 from indexer.changes import Batch, add_record
-from indexer.embeddings import EmbeddingWorker, enqueue
+from indexer.embeddings import EmbeddingWorker, enqueue, requeue_all
 from indexer.mapping import DocumentSource, Mapping
 from indexer.pgoutput import DecodeError, Decoder, format_lsn, parse_lsn
 from indexer.reader import ROW_ERRORS, RowReader
@@ -174,6 +174,7 @@ class Indexer:
         shadow.write([], [], checkpoint=self.state.dump())
         if vectors is not None:
             # before the swap: semantic search never shows a row the new index lacks
+            requeue_all(self.conn)
             dropped = vectors.finish_rebuild()
             if dropped:
                 log.info("backfill: dropped %d chunks of documents no longer indexed", dropped)
@@ -340,9 +341,6 @@ class Indexer:
     def _queue_embeddings(self, upserts: list[Document], deletes: list[str]) -> None:
         if not self.embeddings_enabled:
             return
-        # what semantic search may show follows the keyword index now; only re-embedding
-        # changed text waits for the queue
-        self._vector_store().sync_visibility(upserts, deletes)
         items = [(d.key, src.table, d.id) for d in upserts
                  if (src := self.mapping.by_type(d.type)) is not None]
         for key in deletes:
@@ -350,7 +348,12 @@ class Indexer:
             src = self.mapping.by_type(doc_type)
             if src is not None:
                 items.append((key, src.table, row_id))
+        # queued first: the embedding worker then never writes over the change below
+        # what it read before it (``EmbeddingWorker._write_unless_changed``)
         enqueue(self.conn, items)
+        # what semantic search may show follows the keyword index now; only re-embedding
+        # changed text waits for the queue
+        self._vector_store().sync_visibility(upserts, deletes)
 
     def _vector_store(self) -> VectorStore:
         if self._vectors is None:
