@@ -154,12 +154,20 @@ def _openapi_with_our_errors(app: FastAPI) -> dict[str, Any]:
         for operations in schema.get("paths", {}).values():
             for operation in operations.values():
                 responses = operation.setdefault("responses", {})
-                if responses.pop("422", None) is not None or operation.get("parameters"):
+                ref = responses.get("422", {}).get("content", {}).get(
+                    "application/json", {}).get("schema", {}).get("$ref", "")
+                validation = ref.endswith("/HTTPValidationError")  # not a 422 we send
+                if validation:
+                    del responses["422"]
+                if validation or operation.get("parameters"):
                     responses.setdefault("400", invalid)
         schemas = schema.setdefault("components", {}).setdefault("schemas", {})
         for name in ("HTTPValidationError", "ValidationError"):
             schemas.pop(name, None)
         schemas["Error"] = _ERROR_SCHEMA
+        # the upload declares it (media_svc.api): a Supabase JWT
+        schema["components"].setdefault("securitySchemes", {})["bearerAuth"] = {
+            "type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
         app.openapi_schema = schema
     return app.openapi_schema
 

@@ -35,6 +35,35 @@ _IMAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
           "description": "The transformed image."},
     304: {"description": "Not modified (ETag or Last-Modified revalidation)."},
 }
+# The upload as OpenAPI tells it (the route reads the raw body itself): the bytes, the
+# bearer token (the scheme is declared by the gateway, beside the Error schema), and the
+# errors it answers with, in the JSON error shape.
+_ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+_UPLOAD_OPENAPI: dict[str, Any] = {
+    "requestBody": {"required": True, "description": "The image file itself, not a form "
+                    "(its type is sniffed from its bytes; Content-Type is ignored).",
+                    "content": {"application/octet-stream": {
+                        "schema": {"type": "string", "format": "binary"}}}},
+    "security": [{"bearerAuth": []}],
+}
+_STORED = {"type": "object", "properties": {
+    "source": {"type": "string", "description": "the path to sign image URLs for"},
+    "format": {"type": "string"}, "width": {"type": "integer"}, "height": {"type": "integer"},
+    "bytes": {"type": "integer"}, "sha256": {"type": "string"},
+    "url": {"type": ["string", "null"], "description": "signed, untransformed"},
+    "srcset": {"type": ["string", "null"], "description": "signed widths, for <img srcset>"},
+}}
+_UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    201: {"description": "Stored", "content": {"application/json": {"schema": _STORED}}},
+} | {
+    status: {"description": text, "content": _ERROR} for status, text in (
+        (401, "No valid, unexpired bearer token"),
+        (403, "The token's role may not upload, or carries no tenant"),
+        (408, "The body did not arrive within AWSM_HTTP_BODY_TIMEOUT_S"),
+        (413, "Over AWSM_MEDIA_MAX_UPLOAD_BYTES or the pixel or frame limits"),
+        (415, "Not an image type that is allowed"),
+        (422, "An image that cannot be decoded"))
+}
 
 
 async def _respond(service: MediaService, job: Job, request: Request) -> Response:
@@ -144,7 +173,8 @@ def _add_render_route(router: APIRouter, service: MediaService, settings: Settin
 def _add_upload_route(router: APIRouter, service: MediaService, settings: Settings) -> None:
     widths = service.srcset_widths
 
-    @router.post("/v1/media", status_code=201,
+    @router.post("/v1/media", status_code=201, openapi_extra=_UPLOAD_OPENAPI,
+                 responses=_UPLOAD_RESPONSES,
                  summary="Upload an original (admins): returns its source path and srcset")
     async def upload(request: Request, name: str | None = None,
                      tenant_id: str | None = None) -> JSONResponse:

@@ -52,3 +52,19 @@ def test_search_without_a_database_is_a_503_and_readyz_says_why(client: TestClie
     ready = client.get("/readyz")
     assert ready.status_code == 503
     assert ready.json()["checks"]["database"] == {"ok": False, "error": "OperationalError"}
+
+
+def test_the_upload_is_described_as_it_is_called(client: TestClient) -> None:
+    # /docs can "Try it out": the raw body, the bearer token and the errors sent
+    spec = client.get("/openapi.json").json()
+    upload = spec["paths"]["/v1/media"]["post"]
+    assert list(upload["requestBody"]["content"]) == ["application/octet-stream"]
+    assert upload["security"] == [{"bearerAuth": []}]
+    assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    error = {"$ref": "#/components/schemas/Error"}
+    for status in ("400", "401", "403", "408", "413", "415", "422"):
+        assert upload["responses"][status]["content"]["application/json"]["schema"] == error
+    assert "srcset" in upload["responses"]["201"]["content"]["application/json"]["schema"][
+        "properties"]
+    # FastAPI's own validation 422 is declared nowhere: a bad parameter is our 400
+    assert "HTTPValidationError" not in str(spec)
