@@ -7,12 +7,13 @@ are always evaluated on the latest state, and repeated changes of a row coalesce
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from indexer.mapping import Mapping
 from indexer.pgoutput import Begin, Change, Commit, Message, Truncate
 
-__all__ = ["Batch", "HEARTBEAT_PREFIX", "add_record"]
+__all__ = ["Batch", "HEARTBEAT_PREFIX", "add_record", "key_slices"]
 
 HEARTBEAT_PREFIX = "awsm_heartbeat"
 
@@ -81,3 +82,12 @@ def _add_change(batch: Batch, mapping: Mapping, change: Change) -> None:
         key = change.values.get(cat.id) or (change.old_key or {}).get(cat.id)
         if key:
             batch.categories.add(key)
+
+
+def key_slices(keys: dict[str, set[str]], size: int) -> Iterator[dict[str, set[str]]]:
+    """``keys`` (table → primary keys) in parts of at most ``size`` keys, table by table
+    and in key order; nothing when there are none."""
+    for table, ids in keys.items():
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), size):
+            yield {table: set(ordered[start:start + size])}

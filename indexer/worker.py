@@ -22,7 +22,7 @@ from psycopg import sql
 from awsm.db import apply_migrations, connect, ensure_pgvector, refused
 from awsm.errors import ConfigError
 from awsm.settings import Settings
-from indexer.changes import Batch, add_record
+from indexer.changes import Batch, add_record, key_slices
 from indexer.embeddings import EmbeddingWorker, enqueue, requeue_all
 from indexer.mapping import DocumentSource, Mapping
 from indexer.pgoutput import DecodeError, Decoder, format_lsn, parse_lsn
@@ -42,6 +42,9 @@ __all__ = ["Indexer", "IndexerState"]
 
 log = logging.getLogger("awsm.indexer")
 _SCHEDULE_OVERLAP_S = 5.0
+READ_SLICE_KEYS = 1000  # rows re-read per query
+WRITE_DOCS = 5000  # documents per engine write, at most (``Indexer.write_docs``) ...
+WRITE_CHARS = 16_000_000  # ... and characters of text (~2.6 kB a document in Tantivy)
 # pgoutput gives 32-bit xids; widen them with the epoch of the snapshot's xmax
 _INVISIBLE_XIDS = """
 WITH s AS (SELECT pg_current_snapshot() AS snap),
@@ -85,6 +88,7 @@ class Indexer:
         self.reader = RowReader(mapping, self.conn, self._key_types)
         self.embeddings_enabled = settings.embedder != "none"
         self.embedding_worker: EmbeddingWorker | None = None
+        self.write_docs = WRITE_DOCS
         self._last_status = 0.0
 
     # start-up ------------------------------------------------------------
@@ -261,11 +265,7 @@ class Indexer:
             self.wait_visible(batch.xids)
             if batch.truncated:
                 self.backfill()  # a TRUNCATE carries no keys: rebuild from the tables
-            upserts, deletes = self.documents_for(self.affected_keys(batch))
-            self.state.lsn = batch.end_lsn
-            self.engine.write(upserts, deletes, checkpoint=self.state.dump())
-            self._queue_embeddings(upserts, deletes)  # durable before the slot moves
-            self.documents_written += len(upserts) + len(deletes)
+            self.write_documents(self.affected_keys(batch), end_lsn=batch.end_lsn)
         else:
             self.state.lsn = batch.end_lsn
         assert self.stream is not None
@@ -333,9 +333,35 @@ class Indexer:
         self.state.scheduled_until = now
         if not keys:
             return 0
-        upserts, deletes = self.documents_for(keys)
-        self.engine.write(upserts, deletes, checkpoint=self.state.dump())
-        self._queue_embeddings(upserts, deletes)
+        return self.write_documents(keys)
+
+    def write_documents(self, keys: dict[str, set[str]], *, end_lsn: int | None = None) -> int:
+        """Re-read ``keys`` and write their documents, at most ``write_docs`` documents or
+        ``WRITE_CHARS`` characters of text at a time: a bulk import or update in one
+        transaction never sits in memory whole, nor goes to the engine as one request
+        (Meilisearch refuses payloads over 100 MB). Only the last write carries the
+        checkpoint (with ``end_lsn``), so a crash part way replays the whole batch.
+        Returns how many documents were upserted."""
+        upserts: list[Document] = []
+        deletes: list[str] = []
+        chars = written = 0
+        for part in key_slices(keys, min(READ_SLICE_KEYS, self.write_docs)):
+            more, gone = self.documents_for(part)
+            upserts += more
+            deletes += gone
+            chars += sum(len(d.title) + len(d.summary) + len(d.body) for d in more)
+            if len(upserts) + len(deletes) >= self.write_docs or chars >= WRITE_CHARS:
+                written += self._write(upserts, deletes, None)
+                upserts, deletes, chars = [], [], 0
+        if end_lsn is not None:
+            self.state.lsn = end_lsn
+        return written + self._write(upserts, deletes, self.state.dump())
+
+    def _write(self, upserts: list[Document], deletes: list[str],
+               checkpoint: str | None) -> int:
+        self.engine.write(upserts, deletes, checkpoint=checkpoint)
+        self._queue_embeddings(upserts, deletes)  # durable before the slot moves
+        self.documents_written += len(upserts) + len(deletes)
         return len(upserts)
 
     def _queue_embeddings(self, upserts: list[Document], deletes: list[str]) -> None:

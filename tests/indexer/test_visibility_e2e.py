@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.fixtures.fix_stack import TENANT_A, TENANT_B, Stack, wait_for
 
 
@@ -163,3 +165,32 @@ def test_columns_added_and_dropped_under_a_running_slot(stack: Stack) -> None:
     stack.sql("ALTER TABLE blogs DROP COLUMN reading_minutes")
     add_blog(stack, "Kopi tubruk malam")
     wait_for(lambda: sorted(stack.titles(q="tubruk")) == ["Kopi tubruk malam", "Kopi tubruk sore"])
+
+
+def test_a_bulk_transaction_is_written_in_parts_and_arrives_whole(stack: Stack) -> None:
+    # a bulk import in one transaction: re-read and written a slice at a time (never
+    # whole in memory, nor one engine request), the checkpoint only with the last part
+    writes: list[tuple[int, int, bool]] = []
+    engine = stack.indexer.engine
+    real = engine.write
+
+    def counted(upserts: Any, deletes: Any, checkpoint: str | None = None) -> None:
+        if upserts or deletes:
+            writes.append((len(upserts), len(deletes), checkpoint is not None))
+        real(upserts, deletes, checkpoint=checkpoint)
+
+    stack.indexer.write_docs = 100
+    engine.write = counted  # type: ignore[method-assign]
+    with stack.db.transaction(), stack.db.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO blogs (tenant_id, title, slug, content, status, published_at) "
+            "VALUES (%s, %s, 's', 'impor massal', 'published', now() - interval '1 minute')",
+            [(TENANT_A, f"Katalog impor nomor {i}") for i in range(450)])
+    wait_for(lambda: stack.search(q="impor", limit=1)["total"] == 450)
+    assert sum(n for n, _, _ in writes) == 450
+    assert [n for n, _, _ in writes] == [100, 100, 100, 100, 50]
+    assert [last for _, _, last in writes] == [False] * 4 + [True]
+    with stack.db.transaction():
+        stack.sql("UPDATE blogs SET status = 'draft' WHERE content = 'impor massal'")
+    wait_for(lambda: stack.search(q="impor", limit=1)["total"] == 0)
+    assert [d for _, d, _ in writes[5:]] == [100, 100, 100, 100, 50]
