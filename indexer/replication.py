@@ -153,6 +153,10 @@ def emit_heartbeat(conn: psycopg.Connection) -> None:
     conn.execute("SELECT pg_logical_emit_message(false, 'awsm_heartbeat', now()::text)")
 
 
+STATUS_INTERVAL_S = 5.0  # feedback to the server at least this often (or a quarter of
+# its wal_sender_timeout, if that is shorter)
+
+
 class ReplicationStream:
     """The pgoutput stream of one slot; ``read`` drains what has arrived."""
 
@@ -160,6 +164,8 @@ class ReplicationStream:
         self.dsn, self.slot, self.publication = dsn, slot, publication
         self._conn: psycopg2.extensions.connection | None = None
         self._cur: psycopg2.extras.ReplicationCursor | None = None
+        self.status_interval_s = STATUS_INTERVAL_S
+        self._fed_at = 0.0  # monotonic time of the last feedback we know of
 
     def open(self) -> None:
         try:
@@ -168,8 +174,15 @@ class ReplicationStream:
                 application_name="awsm-indexer",
             )
             self._cur = self._conn.cursor()
+            self._cur.execute("SELECT setting::bigint FROM pg_settings "
+                              "WHERE name = 'wal_sender_timeout'")
+            row = self._cur.fetchone()
+            timeout_s = row[0] / 1000 if row and row[0] > 0 else 0.0  # 0: never times out
+            self.status_interval_s = min(STATUS_INTERVAL_S, timeout_s / 4 or STATUS_INTERVAL_S)
+            self._fed_at = time.monotonic()
             self._cur.start_replication(
-                slot_name=self.slot, decode=False, status_interval=5,
+                slot_name=self.slot, decode=False,
+                status_interval=max(1, int(self.status_interval_s)),
                 options={"proto_version": "1", "publication_names": self.publication,
                          "messages": "true"},
             )
@@ -182,6 +195,7 @@ class ReplicationStream:
         assert self._cur is not None and self._conn is not None
         out: list[tuple[int, bytes]] = []
         try:
+            self._fed_at = time.monotonic()  # read_message sends feedback when it is due
             while len(out) < max_messages:
                 msg = self._cur.read_message()
                 if msg is None:
@@ -200,6 +214,21 @@ class ReplicationStream:
     @property
     def wal_end(self) -> int:
         return int(self._cur.wal_end) if self._cur is not None else 0
+
+    def keepalive(self) -> None:
+        """While a batch is applied nothing is read, and ``read`` is what answers the
+        server: a walsender that hears nothing for ``wal_sender_timeout`` (60 s by
+        default) ends the connection, and the batch, replayed after every reconnect,
+        would time out again each time. Called between the steps of long work, this
+        sends a status update (the confirmed position unchanged) when one is due."""
+        now = time.monotonic()
+        if self._cur is None or now - self._fed_at < self.status_interval_s:
+            return
+        self._fed_at = now
+        try:
+            self._cur.send_feedback(force=True)  # no position: the confirmed one stands
+        except psycopg2.Error as exc:
+            raise ServiceUnavailable(detail=f"replication stream broke: {exc}") from exc
 
     def confirm(self, lsn: int) -> None:
         """Tell the server everything up to ``lsn`` is durable in the index."""

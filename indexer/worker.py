@@ -167,6 +167,7 @@ class Indexer:
         for src in self.mapping.documents:
             table_total = 0
             for docs in self._scan(src):
+                self.keepalive()  # a rebuild while streaming (a TRUNCATE) takes minutes
                 shadow.write(docs, [])
                 if vectors is not None:
                     vectors.note_rebuilt(docs)
@@ -290,6 +291,7 @@ class Indexer:
                 # not confirmed: the supervisor restarts us and the slot replays the batch
                 raise RuntimeError(f"{row[0]} committed transaction(s) still invisible "
                                    f"after {timeout_s}s")
+            self.keepalive()
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
 
@@ -346,6 +348,7 @@ class Indexer:
         deletes: list[str] = []
         chars = written = 0
         for part in key_slices(keys, min(READ_SLICE_KEYS, self.write_docs)):
+            self.keepalive()
             more, gone = self.documents_for(part)
             upserts += more
             deletes += gone
@@ -356,6 +359,12 @@ class Indexer:
         if end_lsn is not None:
             self.state.lsn = end_lsn
         return written + self._write(upserts, deletes, self.state.dump())
+
+    def keepalive(self) -> None:
+        """Between the steps of long work while streaming: the server must keep hearing
+        from us, or it ends the stream (``ReplicationStream.keepalive``)."""
+        if self.stream is not None:
+            self.stream.keepalive()
 
     def _write(self, upserts: list[Document], deletes: list[str],
                checkpoint: str | None) -> int:

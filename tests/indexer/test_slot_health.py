@@ -4,6 +4,7 @@ another process is a clear start-up error that names the holder."""
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import psycopg
@@ -20,6 +21,38 @@ from indexer.replication import (
 from indexer.worker import Indexer
 from search_svc.engines import open_engine
 from tests.fixtures.fix_stack import make_settings, open_indexer, seed_tenants, wait_for
+
+
+def test_a_slow_batch_keeps_the_stream_alive(fresh_db: str, tmp_path: Path) -> None:
+    # Nothing is read from the stream while a batch is applied. The walsender ends a
+    # connection it hears nothing from for wal_sender_timeout (2 s here, 60 s by
+    # default), and the batch, replayed after every reconnect, would time out each time.
+    from tests.fixtures.fix_stack import TENANT_A, running_stack
+
+    dsn = fresh_db + ("&" if "?" in fresh_db else "?") + "options=-c%20wal_sender_timeout%3D2s"
+    with running_stack(dsn, tmp_path) as stack:
+        engine, indexer = stack.indexer.engine, stack.indexer
+        real = engine.write
+
+        def slow_write(upserts: object, deletes: object, checkpoint: str | None = None) -> None:
+            if upserts or deletes:
+                time.sleep(0.9)  # a slow sink: ~6 s for this batch
+            real(upserts, deletes, checkpoint=checkpoint)  # type: ignore[arg-type]
+
+        indexer.write_docs = 40
+        engine.write = slow_write  # type: ignore[method-assign]
+        with stack.db.transaction(), stack.db.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO blogs (tenant_id, title, slug, content, status, published_at) "
+                "VALUES (%s, %s, 's', 'x', 'published', now() - interval '1 minute')",
+                [(TENANT_A, f"Impor lambat {i}") for i in range(240)])
+        wait_for(lambda: stack.search(q="lambat", limit=1)["total"] == 240, timeout=60)
+        target = stack.db.execute("SELECT pg_current_wal_lsn()").fetchone()
+        wait_for(lambda: stack.db.execute(
+            "SELECT confirmed_flush_lsn >= %s::pg_lsn FROM pg_replication_slots "
+            "WHERE slot_name = %s", (target[0] if target else None,
+                                     stack.settings.slot_name)).fetchone() == (True,))
+        assert not stack.failure
 
 
 def test_heartbeat_moves_the_slot_while_mapped_tables_are_idle(fresh_db: str, tmp_path: Path) -> None:
