@@ -9,12 +9,11 @@ at any point only replays (writes are idempotent whole-document replaces).
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import replace
 
 import psycopg
 from psycopg import sql
@@ -35,6 +34,7 @@ from indexer.replication import (
     ensure_publication,
     ensure_slot,
 )
+from indexer.startup import IndexerState, check_columns, database_source
 from search_svc.engines.base import Document, KeywordEngine
 from search_svc.vectors import VectorStore
 
@@ -54,25 +54,6 @@ WHERE NOT pg_visible_in_snapshot(
     ((((r.xmax >> 32) - CASE WHEN t.x > (r.xmax & 4294967295) THEN 1 ELSE 0 END) << 32)
      | t.x)::text::xid8, s.snap)
 """
-
-
-@dataclass
-class IndexerState:
-    lsn: int = 0
-    scheduled_until: float = 0.0  # database epoch seconds already scanned for due rows
-
-    def dump(self) -> str:
-        return json.dumps({"lsn": format_lsn(self.lsn), "scheduled_until": self.scheduled_until})
-
-    @classmethod
-    def load(cls, text: str | None) -> IndexerState | None:
-        if not text:
-            return None
-        try:
-            raw = json.loads(text)
-            return cls(parse_lsn(raw["lsn"]), float(raw.get("scheduled_until", 0.0)))
-        except (ValueError, KeyError, TypeError):
-            return None
 
 
 class Indexer:
@@ -101,7 +82,7 @@ class Indexer:
             log.info("applied migrations: %s", ", ".join(applied))
         if self.embeddings_enabled:
             ensure_pgvector(self.conn)
-        self._check_columns()
+        self._key_types.update(check_columns(self.conn, self.mapping))
         try:
             check_replica_identity(self.conn, self.mapping.tables)
             # a slot another process holds is refused before its publication is touched
@@ -115,41 +96,17 @@ class Indexer:
                           "the mapped tables; on Supabase, connect as postgres over the "
                           "direct connection.") from exc
         saved = IndexerState.load(self.engine.checkpoint())
-        if saved is not None and not created:
-            self.state = saved
+        source = database_source(self.conn)
+        if saved is not None and saved.source and source and saved.source != source:
+            # e.g. a data directory reused against another server or a restored copy
+            # whose slot has the same name: its stream says nothing of this index
+            log.warning("the index was built from database %s, this is %s: rebuilding it",
+                        saved.source, source)
+        elif saved is not None and not created:
+            self.state = replace(saved, source=source)
             return False
+        self.state = IndexerState(source=source)
         return True
-
-    def _check_columns(self) -> None:
-        wanted: dict[str, set[str]] = {}
-        for src in self.mapping.documents:
-            wanted[src.table] = src.columns()
-        ten = self.mapping.tenants
-        wanted[ten.table] = {c for c in (ten.id, ten.slug, ten.domain, ten.status, ten.deleted_at,
-                                         ten.locale) if c}
-        if self.mapping.categories:
-            cat = self.mapping.categories
-            wanted[cat.table] = {c for c in (cat.id, cat.name, cat.deleted_at) if c}
-        problems = []
-        for table, cols in wanted.items():
-            rows = self.conn.execute(
-                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
-                "WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped", (table,)
-            ).fetchall()
-            have: dict[str, str] = dict(rows)
-            if not have:
-                problems.append(f"mapping names table {table!r}, which does not exist")
-                continue
-            problems += [f"mapping names column {table}.{c}, which does not exist"
-                         for c in sorted(cols - have.keys())]
-            for src in self.mapping.documents:
-                if src.table == table:
-                    self._key_types[table] = have.get(src.id, "text")
-                    self._key_types[f"{table}.tenant"] = have.get(src.tenant, "text")
-                    if src.category:
-                        self._key_types[f"{table}.category"] = have.get(src.category, "text")
-        if problems:
-            raise ConfigError(problems)
 
     # backfill --------------------------------------------------------------
     def backfill(self) -> int:
@@ -175,7 +132,8 @@ class Indexer:
                 log.info("backfill %s: %d documents so far", src.table, table_total)
             total += table_total
         self.state = IndexerState(parse_lsn(lsn_row[0]) if lsn_row and lsn_row[0] else 0,
-                                  started - _SCHEDULE_OVERLAP_S)
+                                  started - _SCHEDULE_OVERLAP_S,
+                                  self.state.source or database_source(self.conn))
         shadow.write([], [], checkpoint=self.state.dump())
         if vectors is not None:
             # before the swap: semantic search never shows a row the new index lacks

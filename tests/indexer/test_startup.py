@@ -10,6 +10,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import psycopg
@@ -167,3 +168,34 @@ def test_an_error_does_not_pass_for_a_batch_in_the_status(fresh_db: str, tmp_pat
         indexer.record_error(RuntimeError("column events.descr does not exist"))
         assert status(conn) == ("error", batch_at, 7, "RuntimeError: column events.descr "
                                                       "does not exist")
+
+
+def test_an_index_built_from_another_database_is_rebuilt_not_resumed(
+        fresh_db: str, tmp_path: Path) -> None:
+    # A data directory reused against a restored copy, or another server whose slot
+    # has the same name: that slot's stream says nothing of what the index holds.
+    from indexer.startup import IndexerState
+    from search_svc.engines.base import Document
+
+    settings = make_settings(fresh_db, tmp_path)
+    with psycopg.connect(fresh_db, autocommit=True) as db:
+        seed_tenants(db)
+        db.execute("INSERT INTO blogs (tenant_id, title, slug, content, status, published_at) "
+                   "SELECT id, 'Kopi', 'kopi', 'isi', 'published', now() - interval '1 hour' "
+                   "FROM tenants WHERE slug = 'kopi'")
+    with open_indexer(fresh_db, settings) as indexer:
+        assert indexer.prepare() is True
+        indexer.backfill()
+        built = set(indexer.engine.keys())
+        dbname = psycopg.conninfo.conninfo_to_dict(fresh_db)["dbname"]
+        assert len(built) == 1 and indexer.state.source.endswith(f"/{dbname}")
+    with open_indexer(fresh_db, settings) as indexer:
+        assert indexer.prepare() is False  # same database: resumed from the slot
+        ghost = Document(key="blog:ghost", id="ghost", tenant_id="t", type="blog", title="x")
+        elsewhere = replace(indexer.state, source="7000000000000000000/awcms")
+        indexer.engine.write([ghost], [], checkpoint=elsewhere.dump())
+    with open_indexer(fresh_db, settings) as indexer:
+        assert indexer.prepare() is True  # another database's index: rebuilt
+        indexer.backfill()
+        assert set(indexer.engine.keys()) == built
+        assert IndexerState.load(indexer.engine.checkpoint()).source == indexer.state.source  # type: ignore[union-attr]

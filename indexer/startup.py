@@ -1,0 +1,93 @@
+"""What the indexer reads of the database and the index at start: whether the mapping
+fits the tables (``check_columns``), which database the stream comes from
+(``database_source``), and the checkpoint an index carries (``IndexerState``), which
+together decide between resuming from the slot and rebuilding."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import psycopg
+
+from awsm.errors import ConfigError
+from indexer.mapping import Mapping
+from indexer.pgoutput import format_lsn, parse_lsn
+
+__all__ = ["IndexerState", "check_columns", "database_source"]
+
+
+@dataclass
+class IndexerState:
+    """The checkpoint an engine write carries: what the index holds is durable up to
+    ``lsn``, scheduled rows were looked for up to ``scheduled_until``, and it was built
+    from ``source``."""
+
+    lsn: int = 0
+    scheduled_until: float = 0.0  # database epoch seconds already scanned for due rows
+    source: str = ""  # "<system identifier>/<database>" the index was built from
+
+    def dump(self) -> str:
+        return json.dumps({"lsn": format_lsn(self.lsn), "scheduled_until": self.scheduled_until,
+                           "source": self.source})
+
+    @classmethod
+    def load(cls, text: str | None) -> IndexerState | None:
+        if not text:
+            return None
+        try:
+            raw = json.loads(text)
+            return cls(parse_lsn(raw["lsn"]), float(raw.get("scheduled_until", 0.0)),
+                       str(raw.get("source", "")))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+def database_source(conn: psycopg.Connection) -> str:
+    """The database the stream comes from: the server's system identifier (a restored
+    copy or a replica promoted elsewhere has another) and the database's name; empty,
+    so never compared, where the role may not read the control data."""
+    try:
+        row = conn.execute("SELECT system_identifier::text || '/' || current_database() "
+                           "FROM pg_control_system()").fetchone()
+    except psycopg.errors.InsufficientPrivilege:
+        return ""
+    return str(row[0]) if row else ""
+
+
+def check_columns(conn: psycopg.Connection, mapping: Mapping) -> dict[str, str]:
+    """Every table and column the mapping names must exist (one ``ConfigError`` lists
+    all that do not). Returns the SQL types of the document tables' keys, tenant and
+    category columns (``"<table>"``, ``"<table>.tenant"``, ``"<table>.category"``), which
+    the re-reads cast their parameters to."""
+    wanted: dict[str, set[str]] = {}
+    for src in mapping.documents:
+        wanted[src.table] = src.columns()
+    ten = mapping.tenants
+    wanted[ten.table] = {c for c in (ten.id, ten.slug, ten.domain, ten.status, ten.deleted_at,
+                                     ten.locale) if c}
+    if mapping.categories:
+        cat = mapping.categories
+        wanted[cat.table] = {c for c in (cat.id, cat.name, cat.deleted_at) if c}
+    problems = []
+    key_types: dict[str, str] = {}
+    for table, cols in wanted.items():
+        rows = conn.execute(
+            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+            "WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped", (table,)
+        ).fetchall()
+        have: dict[str, str] = dict(rows)
+        if not have:
+            problems.append(f"mapping names table {table!r}, which does not exist")
+            continue
+        problems += [f"mapping names column {table}.{c}, which does not exist"
+                     for c in sorted(cols - have.keys())]
+        for src in mapping.documents:
+            if src.table == table:
+                key_types[table] = have.get(src.id, "text")
+                key_types[f"{table}.tenant"] = have.get(src.tenant, "text")
+                if src.category:
+                    key_types[f"{table}.category"] = have.get(src.category, "text")
+    if problems:
+        raise ConfigError(problems)
+    return key_types
