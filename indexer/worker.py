@@ -123,7 +123,7 @@ class Indexer:
         total = 0
         for src in self.mapping.documents:
             table_total = 0
-            for docs in self._scan(src):
+            for docs in self.visible_documents(src):
                 self.keepalive()  # a rebuild while streaming (a TRUNCATE) takes minutes
                 shadow.write(docs, [])
                 if vectors is not None:
@@ -150,7 +150,9 @@ class Indexer:
         log.info("backfill done: %d documents", total)
         return total
 
-    def _scan(self, src: DocumentSource) -> Iterator[list[Document]]:
+    def visible_documents(self, src: DocumentSource) -> Iterator[list[Document]]:
+        """The documents the visibility rules allow from ``src``, in pages of
+        ``AWSM_BACKFILL_CHUNK_ROWS`` (keyset-paginated: no OFFSET, no long statement)."""
         last: str | None = None
         idcol = sql.SQL("d.{}").format(sql.Identifier(src.id))
         chunk = self.settings.backfill_chunk_rows

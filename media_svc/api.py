@@ -54,8 +54,6 @@ _STORED = {"type": "object", "properties": {
     "srcset": {"type": ["string", "null"], "description": "signed widths, for <img srcset>"},
 }}
 _UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
-    201: {"description": "Stored", "content": {"application/json": {"schema": _STORED}}},
-} | {
     status: {"description": text, "content": _ERROR} for status, text in (
         (401, "No valid, unexpired bearer token"),
         (403, "The token's role may not upload, or carries no tenant"),
@@ -64,6 +62,8 @@ _UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
         (415, "Not an image type that is allowed"),
         (422, "An image that cannot be decoded"))
 }
+_UPLOAD_RESPONSES[201] = {"description": "Stored",
+                          "content": {"application/json": {"schema": _STORED}}}
 
 
 async def _respond(service: MediaService, job: Job, request: Request) -> Response:

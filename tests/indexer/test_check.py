@@ -1,0 +1,78 @@
+"""``awsm check``: the index against what the visibility rules allow, each document
+under its own tenant; drift is reported, changes still in flight are not."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.cli import main
+from indexer.check import compare_index
+from search_svc.engines.base import Document
+from tests.fixtures.fix_stack import TENANT_A, TENANT_B, Stack, wait_for
+from tests.indexer.test_visibility_e2e import add_blog
+
+
+def test_an_index_in_step_matches_and_drift_of_each_kind_is_reported(stack: Stack) -> None:
+    kept = add_blog(stack, "Kopi luwak asli")
+    gone = add_blog(stack, "Kopi gayo")
+    moved = add_blog(stack, "Kopi toraja", tenant=TENANT_B)
+    add_blog(stack, "Kopi rahasia", status="draft")
+    wait_for(lambda: len(stack.indexer.engine.keys()) == 3)
+    diff = compare_index(stack.indexer, settle_s=0)
+    assert diff.matches and (diff.allowed, diff.indexed) == (3, 3)
+    # drift the indexer cannot see: written to the index behind its back
+    engine = stack.indexer.engine
+    ghost = Document(key="blog:00000000-0000-0000-0000-000000000000", id="0",
+                     tenant_id=TENANT_A, type="blog", title="Hantu")
+    engine.write([ghost, Document(key=f"blog:{moved}", id=moved, tenant_id=TENANT_A,
+                                  type="blog", title="Kopi toraja")], [f"blog:{gone}"])
+    diff = compare_index(stack.indexer, settle_s=0.2)
+    assert diff.missing == (f"blog:{gone}",)
+    assert diff.stale == (ghost.key,)
+    assert diff.misfiled == (f"blog:{moved}",)
+    assert f"blog:{kept}" not in diff.missing + diff.stale + diff.misfiled
+
+
+def test_a_change_in_flight_is_not_drift(stack: Stack) -> None:
+    add_blog(stack, "Kopi luwak asli")
+    wait_for(lambda: len(stack.indexer.engine.keys()) == 1)
+    engine = stack.indexer.engine
+    real = engine.write
+
+    def slow_write(upserts: Any, deletes: Any, checkpoint: str | None = None) -> None:
+        if upserts:
+            time.sleep(1.0)  # the indexer a second behind
+        real(upserts, deletes, checkpoint=checkpoint)
+
+    engine.write = slow_write  # type: ignore[method-assign]
+    add_blog(stack, "Kopi baru saja terbit")
+    said: list[str] = []
+    diff = compare_index(stack.indexer, settle_s=3, progress=said.append)
+    assert any("looking again" in m for m in said), said  # it was behind at first ...
+    assert diff.matches and diff.allowed == 2  # ... and caught up: no drift
+
+
+def test_the_command_exits_1_on_drift_and_lists_the_keys(
+        stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    add_blog(stack, "Kopi luwak asli")
+    wait_for(lambda: len(stack.indexer.engine.keys()) == 1)
+    # beside `awsm up`: the database comes from the data dir's stack.json
+    (stack.settings.data_dir / "stack.json").write_text(
+        json.dumps({"api_url": "", "database_url": stack.settings.database_url}))
+    monkeypatch.delenv("AWSM_DATABASE_URL", raising=False)
+    args = ["check", "--data-dir", str(stack.settings.data_dir), "--settle", "0"]
+    assert main(args) == 0
+    assert "the index matches the tables" in capsys.readouterr().out
+    stack.indexer.engine.write([Document(key="page:x", id="x", tenant_id=TENANT_A,
+                                         type="page", title="Hantu")], [])
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    assert "stale (searchable, not allowed): 1\n  page:x" in out and "awsm reindex" in out
+    assert main(["check", "--data-dir", str(tmp_path / "nothing-here")]) == 2
+    assert "AWSM_DATABASE_URL is not set" in capsys.readouterr().err
