@@ -27,7 +27,7 @@ def test_a_slow_batch_keeps_the_stream_alive(fresh_db: str, tmp_path: Path) -> N
     # Nothing is read from the stream while a batch is applied. The walsender ends a
     # connection it hears nothing from for wal_sender_timeout (2 s here, 60 s by
     # default), and the batch, replayed after every reconnect, would time out each time.
-    from tests.fixtures.fix_stack import TENANT_A, running_stack
+    from tests.fixtures.fix_stack import insert_blogs_in_one_transaction, running_stack
 
     dsn = fresh_db + ("&" if "?" in fresh_db else "?") + "options=-c%20wal_sender_timeout%3D2s"
     with running_stack(dsn, tmp_path) as stack:
@@ -41,11 +41,7 @@ def test_a_slow_batch_keeps_the_stream_alive(fresh_db: str, tmp_path: Path) -> N
 
         indexer.write_docs = 40
         engine.write = slow_write  # type: ignore[method-assign]
-        with stack.db.transaction(), stack.db.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO blogs (tenant_id, title, slug, content, status, published_at) "
-                "VALUES (%s, %s, 's', 'x', 'published', now() - interval '1 minute')",
-                [(TENANT_A, f"Impor lambat {i}") for i in range(240)])
+        insert_blogs_in_one_transaction(stack, [f"Impor lambat {i}" for i in range(240)])
         wait_for(lambda: stack.search(q="lambat", limit=1)["total"] == 240, timeout=60)
         target = stack.db.execute("SELECT pg_current_wal_lsn()").fetchone()
         wait_for(lambda: stack.db.execute(

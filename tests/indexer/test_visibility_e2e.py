@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.fixtures.fix_stack import TENANT_A, TENANT_B, Stack, wait_for
+from tests.fixtures.fix_stack import (
+    TENANT_A,
+    TENANT_B,
+    Stack,
+    insert_blogs_in_one_transaction,
+    wait_for,
+)
 
 
 def add_blog(stack: Stack, title: str, *, tenant: str = TENANT_A, body: str = "isi artikel",
@@ -181,11 +187,8 @@ def test_a_bulk_transaction_is_written_in_parts_and_arrives_whole(stack: Stack) 
 
     stack.indexer.write_docs = 100
     engine.write = counted  # type: ignore[method-assign]
-    with stack.db.transaction(), stack.db.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO blogs (tenant_id, title, slug, content, status, published_at) "
-            "VALUES (%s, %s, 's', 'impor massal', 'published', now() - interval '1 minute')",
-            [(TENANT_A, f"Katalog impor nomor {i}") for i in range(450)])
+    insert_blogs_in_one_transaction(stack, [f"Katalog impor nomor {i}" for i in range(450)],
+                                    content="impor massal")
     wait_for(lambda: stack.search(q="impor", limit=1)["total"] == 450)
     assert sum(n for n, _, _ in writes) == 450
     assert [n for n, _, _ in writes] == [100, 100, 100, 100, 50]

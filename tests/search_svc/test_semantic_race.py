@@ -1,9 +1,13 @@
 """A change that lands while the embedding worker is embedding a document: the vectors it
 then writes must not bring back what the indexer just took out of search (an unpublished
-row, a row moved to another tenant) until the queue comes round to the document again."""
+row, a row moved to another tenant, a truncated table) until the queue comes round to
+the document again. The worker runs by hand here, with the real model, and the change
+is made from inside the model call."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,17 +15,49 @@ import psycopg
 import pytest
 
 from indexer.embeddings import EmbeddingWorker
-from search_svc.embedding import open_embedder
+from indexer.worker import Indexer
+from search_svc.embedding import Embedder, open_embedder
 from search_svc.vectors import table_name_for
 from tests.fixtures.fix_stack import TENANT_A, TENANT_B, make_settings, open_indexer, seed_tenants
 
 
-@pytest.mark.parametrize("change", [
-    "UPDATE blogs SET status = 'draft' WHERE id = %s",
-    f"UPDATE blogs SET tenant_id = '{TENANT_B}' WHERE id = %s",
-])
-def test_a_change_during_embedding_is_not_undone_by_the_vectors_written_after_it(
-        fresh_db: str, tmp_path: Path, change: str) -> None:
+@dataclass
+class Race:
+    db: psycopg.Connection
+    indexer: Indexer
+    embedder: Embedder
+    blog: str
+
+    def worker(self) -> EmbeddingWorker:
+        worker = EmbeddingWorker(self.indexer.mapping, self.embedder, self.indexer.dsn,
+                                 dict(self.indexer._key_types))
+        worker.prepare()
+        return worker
+
+    def during_the_model_call(self, change: Callable[[], None]) -> Callable[[], None]:
+        """Make ``change`` while the next model call runs; returns the undo."""
+        real = self.embedder.embed_documents
+
+        def embed(texts: list[str]) -> Any:
+            vectors = real(texts)
+            change()
+            return vectors
+
+        self.embedder.embed_documents = embed  # type: ignore[method-assign,assignment]
+        return lambda: setattr(self.embedder, "embed_documents", real)
+
+    def vectors(self) -> list[tuple[str, str]]:
+        return self.db.execute(
+            f"SELECT DISTINCT tenant_id, type FROM search.{table_name_for(self.embedder.model_id)}"
+            " WHERE doc_key = %s", (f"blog:{self.blog}",)).fetchall()
+
+    def queued(self) -> int:
+        row = self.db.execute("SELECT count(*) FROM search.embedding_queue").fetchone()
+        return int(row[0]) if row else -1
+
+
+@pytest.fixture
+def race(fresh_db: str, tmp_path: Path) -> Iterator[Race]:
     settings = make_settings(fresh_db, tmp_path, embedder="use-multilingual")
     with psycopg.connect(fresh_db, autocommit=True) as db, \
             open_indexer(fresh_db, settings) as indexer:
@@ -32,70 +68,50 @@ def test_a_change_during_embedding_is_not_undone_by_the_vectors_written_after_it
             "VALUES (%s, 'Rahasia dapur kopi', 's', 'Resep rahasia kami.', 'published', "
             "now() - interval '1 hour') RETURNING id::text", (TENANT_A,)).fetchone()
         assert row is not None
-        blog = row[0]
+        yield Race(db, indexer, open_embedder(settings), row[0])
 
-        def index_now() -> None:  # what the indexer does with a batch holding the row
-            upserts, deletes = indexer.documents_for({"blogs": {blog}})
-            indexer._queue_embeddings(upserts, deletes)
 
+@pytest.mark.parametrize("change", [
+    "UPDATE blogs SET status = 'draft' WHERE id = %s",
+    f"UPDATE blogs SET tenant_id = '{TENANT_B}' WHERE id = %s",
+])
+def test_a_change_during_embedding_is_not_undone_by_the_vectors_written_after_it(
+        race: Race, change: str) -> None:
+    def index_now() -> None:  # what the indexer does with a batch holding the row
+        upserts, deletes = race.indexer.documents_for({"blogs": {race.blog}})
+        race.indexer._queue_embeddings(upserts, deletes)
+
+    def change_and_index() -> None:  # committed, and indexed, while the model ran
+        race.db.execute(change, (race.blog,))
         index_now()
-        embedder = open_embedder(settings)
-        worker = EmbeddingWorker(indexer.mapping, embedder, fresh_db, dict(indexer._key_types))
-        worker.prepare()
-        real = embedder.embed_documents
 
-        def embed_while_the_row_changes(texts: list[str]) -> Any:
-            vectors = real(texts)
-            db.execute(change, (blog,))  # committed, and indexed, while the model ran
-            index_now()
-            return vectors
-
-        embedder.embed_documents = embed_while_the_row_changes  # type: ignore[method-assign]
-        assert worker.run_once() == 1
-        table = table_name_for(embedder.model_id)
-
-        def vectors() -> list[tuple[str, str]]:
-            return db.execute(f"SELECT DISTINCT tenant_id, type FROM search.{table} "
-                              "WHERE doc_key = %s", (f"blog:{blog}",)).fetchall()
-
-        assert vectors() == []  # not written from the read before the change
-        queued = db.execute("SELECT count(*) FROM search.embedding_queue").fetchone()
-        assert queued == (1,)  # the change's own request stays queued
-        embedder.embed_documents = real  # type: ignore[method-assign]
-        assert worker.run_once() == 1
-        # the queue came round: embedded as the row now is
-        assert vectors() == ([(TENANT_B, "blog")] if "tenant_id" in change else [])
-        worker.close()
+    index_now()
+    worker = race.worker()
+    undo = race.during_the_model_call(change_and_index)
+    assert worker.run_once() == 1
+    assert race.vectors() == []  # not written from the read before the change
+    assert race.queued() == 1  # the change's own request stays queued
+    undo()
+    assert worker.run_once() == 1
+    # the queue came round: embedded as the row now is
+    assert race.vectors() == ([(TENANT_B, "blog")] if "tenant_id" in change else [])
+    worker.close()
 
 
-def test_a_row_truncated_during_embedding_keeps_no_vectors(fresh_db: str, tmp_path: Path) -> None:
+def test_a_row_truncated_during_embedding_keeps_no_vectors(race: Race) -> None:
     # a TRUNCATE queues no row again: the rebuild it causes must still stop the worker
     # from writing the vectors of a row it read before
-    settings = make_settings(fresh_db, tmp_path, embedder="use-multilingual")
-    with psycopg.connect(fresh_db, autocommit=True) as db, \
-            open_indexer(fresh_db, settings) as indexer:
-        seed_tenants(db)
-        indexer.prepare()
-        db.execute("INSERT INTO blogs (tenant_id, title, slug, content, status, published_at) "
-                   "VALUES (%s, 'Rahasia dapur kopi', 's', 'Resep rahasia kami.', "
-                   "'published', now() - interval '1 hour')", (TENANT_A,))
-        indexer.backfill()
-        embedder = open_embedder(settings)
-        worker = EmbeddingWorker(indexer.mapping, embedder, fresh_db, dict(indexer._key_types))
-        worker.prepare()
-        real = embedder.embed_documents
+    race.indexer.backfill()
+    worker = race.worker()
 
-        def embed_while_the_table_is_truncated(texts: list[str]) -> Any:
-            vectors = real(texts)
-            db.execute("TRUNCATE blogs")
-            indexer.backfill()  # what the indexer does with a TRUNCATE
-            return vectors
+    def truncate() -> None:
+        race.db.execute("TRUNCATE blogs")
+        race.indexer.backfill()  # what the indexer does with a TRUNCATE
 
-        embedder.embed_documents = embed_while_the_table_is_truncated  # type: ignore[method-assign]
-        assert worker.run_once() == 1
-        table = table_name_for(embedder.model_id)
-        assert db.execute(f"SELECT count(*) FROM search.{table}").fetchone() == (0,)
-        embedder.embed_documents = real  # type: ignore[method-assign]
-        assert worker.run_once() == 1  # the row is gone: nothing to embed, nothing kept
-        assert db.execute("SELECT count(*) FROM search.embedding_queue").fetchone() == (0,)
-        worker.close()
+    undo = race.during_the_model_call(truncate)
+    assert worker.run_once() == 1
+    assert race.vectors() == []
+    undo()
+    assert worker.run_once() == 1  # the row is gone: nothing to embed, nothing kept
+    assert race.queued() == 0
+    worker.close()
