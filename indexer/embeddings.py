@@ -34,6 +34,7 @@ __all__ = ["EmbeddingStats", "EmbeddingWorker", "enqueue", "requeue_all"]
 log = logging.getLogger("awsm.embeddings")
 MAX_ATTEMPTS = 5
 BATCH_DOCS = 64
+Ready = tuple[Document, Sequence[Chunk], Sequence[np.ndarray]]  # chunks and their vectors
 
 
 def enqueue(conn: psycopg.Connection, keys: Sequence[tuple[str, str, str]]) -> None:
@@ -41,7 +42,9 @@ def enqueue(conn: psycopg.Connection, keys: Sequence[tuple[str, str, str]]) -> N
     if not keys:
         return
     with conn.cursor() as cur:
-        cur.executemany(  # in key order, as the worker locks them (no deadlock)
+        # one pipeline is one transaction: its rows are locked in key order (code point
+        # order, as COLLATE "C"), the order the worker locks its entries in (no deadlock)
+        cur.executemany(
             "INSERT INTO search.embedding_queue (doc_key, source_table, row_id) VALUES (%s, %s, %s) "
             "ON CONFLICT (doc_key) DO UPDATE SET enqueued_at = clock_timestamp(), attempts = 0",
             sorted(keys))
@@ -49,13 +52,14 @@ def enqueue(conn: psycopg.Connection, keys: Sequence[tuple[str, str, str]]) -> N
 
 def requeue_all(conn: psycopg.Connection) -> None:
     """Mark every queued document as queued again now, for a rebuild that is about to
-    bring the vectors in step with the rows: a document the worker is embedding from an
-    older read then keeps no vectors (``EmbeddingWorker._write_unless_changed``), even
-    one whose row is gone and never queued again. A retry's later time is kept."""
+    bring the vectors in step with the rows (in the same transaction, holding
+    ``VECTOR_WRITES_LOCK``): a document the worker is embedding from an older read then
+    keeps no vectors (``EmbeddingWorker._write``), even one whose row is gone and never
+    queued again. A retry's later time is kept."""
     conn.execute(
         "UPDATE search.embedding_queue q SET enqueued_at = greatest(q.enqueued_at, "
         "clock_timestamp()) FROM (SELECT doc_key FROM search.embedding_queue "
-        "ORDER BY doc_key FOR UPDATE) AS k WHERE q.doc_key = k.doc_key")
+        "ORDER BY doc_key COLLATE \"C\" FOR UPDATE) AS k WHERE q.doc_key = k.doc_key")
 
 
 @dataclass
@@ -143,20 +147,18 @@ class EmbeddingWorker:
         upserts, deletes = self.reader.documents_for(keys)
         live = {d.key for d in upserts}
         deletes = sorted(set(deletes) | {k for k, *_ in claimed if k not in live})
-        self.store.delete(self.table.table, deletes)
-        self.stats.deleted += len(deletes)
-        failed = self._embed(upserts, {k: at for k, _t, _r, at, _n in claimed})
-        done = [(k, at) for k, _t, _r, at, _n in claimed if k not in failed]
-        self._dequeue(done)
+        failed, unchanged, ready = self._embed(upserts)
+        self._write({k: at for k, _t, _r, at, _n in claimed}, failed, deletes, unchanged, ready)
         for key, table, row_id, _at, attempts in claimed:
             if key in failed:
                 self._record_failure(key, table, row_id, attempts + 1, failed[key])
         return len(claimed)
 
-    def _embed(self, docs: Sequence[Document],
-               claimed: dict[str, datetime]) -> dict[str, str]:
-        """Write vectors for ``docs`` (read from the rows when their queue entries stood
-        at ``claimed``); returns {key: error} for the ones that failed."""
+    def _embed(self, docs: Sequence[Document]) -> tuple[dict[str, str], list[Document],
+                                                        list[Ready]]:
+        """Vectors for ``docs`` (the model is called for changed chunks only): returns
+        {key: error} for those that failed, those whose text is unchanged, and the rest
+        with their chunks and vectors. Writes nothing."""
         assert self.table is not None
         table = self.table.table
         plans: list[tuple[Document, list[Chunk], dict[str, np.ndarray]]] = []
@@ -192,7 +194,7 @@ class EmbeddingWorker:
                         failed[doc.key] = f"{type(one).__name__}: {one}"[:500]
             elapsed = time.perf_counter() - started
             self.stats.rate = len(vectors) / elapsed if elapsed > 0 else 0.0
-        ready: list[tuple[Document, Sequence[Chunk], Sequence[np.ndarray]]] = []
+        ready: list[Ready] = []
         for doc, chunks, known in plans:
             if doc.key in failed:
                 continue
@@ -201,31 +203,38 @@ class EmbeddingWorker:
                 failed[doc.key] = "missing vector"
                 continue
             ready.append((doc, chunks, rows))  # type: ignore[arg-type]
-        self._write_unless_changed(claimed, unchanged, ready)
-        return failed
+        return failed, unchanged, ready
 
-    def _write_unless_changed(
-            self, claimed: dict[str, datetime], unchanged: Sequence[Document],
-            ready: Sequence[tuple[Document, Sequence[Chunk], Sequence[np.ndarray]]]) -> None:
-        """Write what was read before the model ran, except for the documents queued again
-        since: a change the indexer applied meanwhile (unpublished, moved to another
-        tenant) would be undone until the queue came round to them again. Their queue
-        entries are locked while writing, and the indexer queues a document before it
-        brings its vectors in step, so its change lands either before this check (then
-        skipped here) or after this write (then it corrects it)."""
+    def _write(self, claimed: dict[str, datetime], failed: dict[str, str],
+               deletes: Sequence[str], unchanged: Sequence[Document],
+               ready: Sequence[Ready]) -> None:
+        """One transaction, holding ``VECTOR_WRITES_LOCK``: drop ``deletes``, write what
+        was read before the model ran, except for the documents queued again since (a
+        change the indexer applied meanwhile, an unpublish or a move to another tenant,
+        would be undone until the queue came round to them again), and dequeue the
+        claimed entries but the failed and re-queued ones. The indexer queues a document
+        before it brings its vectors in step under the same lock, so its change lands
+        either before this look at the queue (skipped here) or after this write (it
+        corrects it)."""
         assert self.table is not None
-        keys = sorted({d.key for d in unchanged} | {d.key for d, _c, _v in ready})
-        if not keys:
-            return
         with self.conn.transaction():
+            self.store.lock_writes()
+            # the entries, locked in key order, as the indexer's enqueue locks them
             queued: dict[str, datetime] = dict(self.conn.execute(
                 "SELECT doc_key, enqueued_at FROM search.embedding_queue "
-                "WHERE doc_key = ANY(%s) ORDER BY doc_key FOR UPDATE", (keys,)).fetchall())
-            changed = {k for k, at in queued.items() if k in claimed and at > claimed[k]}
+                "WHERE doc_key = ANY(%s) ORDER BY doc_key COLLATE \"C\" FOR UPDATE",
+                (sorted(claimed),)).fetchall())
+            changed = {k for k, at in queued.items() if at > claimed[k]}
+            self.store.delete(self.table.table, deletes)
+            self.stats.deleted += len(deletes)
             self.store.update_metadata(self.table.table,
                                        [d for d in unchanged if d.key not in changed])
             self.store.replace(self.table.table,
                                [item for item in ready if item[0].key not in changed])
+            done = sorted(k for k in queued if k not in failed and k not in changed)
+            if done:
+                self.conn.execute("DELETE FROM search.embedding_queue WHERE doc_key = ANY(%s)",
+                                  (done,))
 
     def _call_model(self, items: list[tuple[str, str]]) -> dict[str, np.ndarray]:
         matrix = self.embedder.embed_documents([text for _h, text in items])
@@ -235,15 +244,6 @@ class EmbeddingWorker:
         self.stats.model_calls += 1
         self.stats.embedded_chunks += len(items)
         return {h: matrix[i] for i, (h, _t) in enumerate(items)}
-
-    def _dequeue(self, done: Sequence[tuple[str, datetime]]) -> None:
-        if not done:
-            return
-        # a key re-queued while we worked keeps its newer request
-        self.conn.execute(
-            "DELETE FROM search.embedding_queue q USING unnest(%s::text[], %s::timestamptz[]) "
-            "AS c(k, t) WHERE q.doc_key = c.k AND q.enqueued_at <= c.t",
-            ([k for k, _ in done], [t for _, t in done]))
 
     def _record_failure(self, key: str, table: str, row_id: str, attempts: int,
                         error: str) -> None:

@@ -8,7 +8,9 @@ the engine write is durable (``confirm``); nothing here decides that.
 
 from __future__ import annotations
 
+import logging
 import select
+import threading
 import time
 from dataclasses import dataclass
 
@@ -30,6 +32,9 @@ __all__ = [
     "ensure_slot",
     "slot_info",
 ]
+
+
+log = logging.getLogger("awsm.indexer")
 
 
 class SlotInUse(ServiceUnavailable):
@@ -166,6 +171,9 @@ class ReplicationStream:
         self._cur: psycopg2.extras.ReplicationCursor | None = None
         self.status_interval_s = STATUS_INTERVAL_S
         self._fed_at = 0.0  # monotonic time of the last feedback we know of
+        self._lock = threading.Lock()  # one user of the cursor at a time
+        self._stop = threading.Event()
+        self._keeper: threading.Thread | None = None
 
     def open(self) -> None:
         try:
@@ -182,63 +190,79 @@ class ReplicationStream:
             self._fed_at = time.monotonic()
             self._cur.start_replication(
                 slot_name=self.slot, decode=False,
-                status_interval=max(1, int(self.status_interval_s)),
+                status_interval=max(1.0, self.status_interval_s),  # psycopg2: 1 s at least
                 options={"proto_version": "1", "publication_names": self.publication,
                          "messages": "true"},
             )
         except psycopg2.Error as exc:
             self.close()
             raise ServiceUnavailable(detail=f"cannot start replication: {exc}") from exc
+        self._stop.clear()
+        self._keeper = threading.Thread(target=self._keep_alive, name="replication-keepalive",
+                                         daemon=True)
+        self._keeper.start()
 
     def read(self, timeout: float, max_messages: int = 10_000) -> list[tuple[int, bytes]]:
         """Messages that arrived, as (wal start, payload); waits up to ``timeout`` for one."""
         assert self._cur is not None and self._conn is not None
         out: list[tuple[int, bytes]] = []
-        try:
-            self._fed_at = time.monotonic()  # read_message sends feedback when it is due
-            while len(out) < max_messages:
-                msg = self._cur.read_message()
-                if msg is None:
-                    if out:
-                        break
-                    ready, _, _ = select.select([self._conn], [], [], timeout)
-                    if not ready:
-                        break
-                    timeout = 0
-                    continue
-                out.append((msg.data_start, bytes(msg.payload)))
-        except psycopg2.Error as exc:
-            raise ServiceUnavailable(detail=f"replication stream broke: {exc}") from exc
+        with self._lock:
+            try:
+                self._fed_at = time.monotonic()  # read_message sends feedback when due
+                while len(out) < max_messages:
+                    msg = self._cur.read_message()
+                    if msg is None:
+                        if out:
+                            break
+                        ready, _, _ = select.select([self._conn], [], [], timeout)
+                        if not ready:
+                            break
+                        timeout = 0
+                        continue
+                    out.append((msg.data_start, bytes(msg.payload)))
+            except psycopg2.Error as exc:
+                raise ServiceUnavailable(detail=f"replication stream broke: {exc}") from exc
         return out
 
     @property
     def wal_end(self) -> int:
         return int(self._cur.wal_end) if self._cur is not None else 0
 
-    def keepalive(self) -> None:
-        """While a batch is applied nothing is read, and ``read`` is what answers the
-        server: a walsender that hears nothing for ``wal_sender_timeout`` (60 s by
-        default) ends the connection, and the batch, replayed after every reconnect,
-        would time out again each time. Called between the steps of long work, this
-        sends a status update (the confirmed position unchanged) when one is due."""
-        now = time.monotonic()
-        if self._cur is None or now - self._fed_at < self.status_interval_s:
-            return
-        self._fed_at = now
-        try:
-            self._cur.send_feedback(force=True)  # no position: the confirmed one stands
-        except psycopg2.Error as exc:
-            raise ServiceUnavailable(detail=f"replication stream broke: {exc}") from exc
+    def _keep_alive(self) -> None:
+        """While a batch is applied (or a TRUNCATE rebuilds) nothing is read, and reading
+        is what answers the server: a walsender that hears nothing for
+        ``wal_sender_timeout`` (60 s by default) ends the connection, and the batch,
+        replayed after every reconnect, would time out again each time. This thread
+        sends a status update (the confirmed position unchanged) whenever one is due,
+        whatever the indexer is busy with."""
+        while not self._stop.wait(self.status_interval_s / 2):
+            with self._lock:
+                cur = self._cur
+                if cur is None or time.monotonic() - self._fed_at < self.status_interval_s:
+                    continue
+                try:
+                    cur.send_feedback(force=True)  # no position: the confirmed one stands
+                except psycopg2.Error as exc:  # the indexer finds out at its next read
+                    log.debug("replication keepalive failed: %s", exc)
+                    return
+                self._fed_at = time.monotonic()
 
     def confirm(self, lsn: int) -> None:
         """Tell the server everything up to ``lsn`` is durable in the index."""
         assert self._cur is not None
-        try:
-            self._cur.send_feedback(write_lsn=lsn, flush_lsn=lsn, apply_lsn=lsn, force=True)
-        except psycopg2.Error as exc:
-            raise ServiceUnavailable(detail=f"cannot confirm {format_lsn(lsn)}: {exc}") from exc
+        with self._lock:
+            try:
+                self._cur.send_feedback(write_lsn=lsn, flush_lsn=lsn, apply_lsn=lsn, force=True)
+            except psycopg2.Error as exc:
+                raise ServiceUnavailable(
+                    detail=f"cannot confirm {format_lsn(lsn)}: {exc}") from exc
+            self._fed_at = time.monotonic()
 
     def close(self) -> None:
+        self._stop.set()
+        if self._keeper is not None and self._keeper is not threading.current_thread():
+            self._keeper.join(timeout=5)
+        self._keeper = None
         if self._conn is not None:
             try:
                 self._conn.close()

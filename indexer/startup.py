@@ -44,9 +44,11 @@ class IndexerState:
 
 
 def database_source(conn: psycopg.Connection) -> str:
-    """The database the stream comes from: the server's system identifier (a restored
-    copy or a replica promoted elsewhere has another) and the database's name; empty,
-    so never compared, where the role may not read the control data."""
+    """The database the stream comes from: the server's system identifier and the
+    database's name. A logical copy (pg_dump and restore) or another server has another;
+    physical copies (base backups, disk snapshots, promoted replicas) keep it, and with
+    their slot a replay re-reads current rows, so resuming is right for them. Empty, so
+    never compared, where the role may not read the control data."""
     try:
         row = conn.execute("SELECT system_identifier::text || '/' || current_database() "
                            "FROM pg_control_system()").fetchone()

@@ -82,7 +82,7 @@ class Indexer:
             log.info("applied migrations: %s", ", ".join(applied))
         if self.embeddings_enabled:
             ensure_pgvector(self.conn)
-        self._key_types.update(check_columns(self.conn, self.mapping))
+        self.load_column_types()
         try:
             check_replica_identity(self.conn, self.mapping.tables)
             # a slot another process holds is refused before its publication is touched
@@ -108,6 +108,11 @@ class Indexer:
         self.state = IndexerState(source=source)
         return True
 
+    def load_column_types(self) -> None:
+        """Check the mapping against the tables and note the key columns' types, which
+        re-reads cast their parameters to (``ConfigError`` listing what is missing)."""
+        self._key_types.update(check_columns(self.conn, self.mapping))
+
     # backfill --------------------------------------------------------------
     def backfill(self) -> int:
         """Index every visible row into a shadow index and swap it in."""
@@ -124,7 +129,6 @@ class Indexer:
         for src in self.mapping.documents:
             table_total = 0
             for docs in self.visible_documents(src):
-                self.keepalive()  # a rebuild while streaming (a TRUNCATE) takes minutes
                 shadow.write(docs, [])
                 if vectors is not None:
                     vectors.note_rebuilt(docs)
@@ -136,15 +140,17 @@ class Indexer:
                                   self.state.source or database_source(self.conn))
         shadow.write([], [], checkpoint=self.state.dump())
         if vectors is not None:
+            # every document, whatever its model (the worker skips unchanged chunks),
+            # queued before the swap, so a crash after it cannot leave them unqueued
+            EmbeddingWorker.enqueue_all_sql(self.conn, self.mapping)
             # before the swap: semantic search never shows a row the new index lacks
-            requeue_all(self.conn)
-            dropped = vectors.finish_rebuild()
+            with self.conn.transaction():
+                vectors.lock_writes()
+                requeue_all(self.conn)
+                dropped = vectors.finish_rebuild()
             if dropped:
                 log.info("backfill: dropped %d chunks of documents no longer indexed", dropped)
         self.engine.swap(shadow)
-        if self.embeddings_enabled:
-            # every document, whatever its model: the worker skips unchanged chunks
-            EmbeddingWorker.enqueue_all_sql(self.conn, self.mapping)
         self.documents_written += total
         self._write_status("streaming", backfilled=True)
         log.info("backfill done: %d documents", total)
@@ -251,7 +257,6 @@ class Indexer:
                 # not confirmed: the supervisor restarts us and the slot replays the batch
                 raise RuntimeError(f"{row[0]} committed transaction(s) still invisible "
                                    f"after {timeout_s}s")
-            self.keepalive()
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
 
@@ -308,23 +313,20 @@ class Indexer:
         deletes: list[str] = []
         chars = written = 0
         for part in key_slices(keys, min(READ_SLICE_KEYS, self.write_docs)):
-            self.keepalive()
             more, gone = self.documents_for(part)
-            upserts += more
             deletes += gone
-            chars += sum(len(d.title) + len(d.summary) + len(d.body) for d in more)
-            if len(upserts) + len(deletes) >= self.write_docs or chars >= WRITE_CHARS:
+            for doc in more:  # the text cap counted document by document
+                upserts.append(doc)
+                chars += len(doc.title) + len(doc.summary) + len(doc.body)
+                if len(upserts) + len(deletes) >= self.write_docs or chars >= WRITE_CHARS:
+                    written += self._write(upserts, deletes, None)
+                    upserts, deletes, chars = [], [], 0
+            if len(upserts) + len(deletes) >= self.write_docs:
                 written += self._write(upserts, deletes, None)
                 upserts, deletes, chars = [], [], 0
         if end_lsn is not None:
             self.state.lsn = end_lsn
         return written + self._write(upserts, deletes, self.state.dump())
-
-    def keepalive(self) -> None:
-        """Between the steps of long work while streaming: the server must keep hearing
-        from us, or it ends the stream (``ReplicationStream.keepalive``)."""
-        if self.stream is not None:
-            self.stream.keepalive()
 
     def _write(self, upserts: list[Document], deletes: list[str],
                checkpoint: str | None) -> int:

@@ -65,12 +65,24 @@ def _ident(table: str) -> sql.Composable:
     return sql.Identifier("search", table)
 
 
+# Transaction-scoped advisory lock taken by every write that brings vectors in step:
+# the indexer's visibility sync, a rebuild's reconciliation, the embedding worker's
+# writes. One such writer at a time, so their row locks never cross (a deadlock would
+# abort one, and the indexer would restart its batch or rebuild), and the worker's
+# look at the queue and its write are one step as far as the indexer can tell.
+VECTOR_WRITES_LOCK = 0x6177736D_76656374  # "awsmvect"
+
+
 class VectorStore:
     """Writes (indexer side) over one sync connection."""
 
     def __init__(self, conn: psycopg.Connection) -> None:
         self.conn = conn
         register_vector(conn)
+
+    def lock_writes(self) -> None:
+        """Take ``VECTOR_WRITES_LOCK`` until the transaction ends (call inside one)."""
+        self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (VECTOR_WRITES_LOCK,))
 
     def model_table(self, model_id: str, dimensions: int) -> ModelTable:
         """The table for ``model_id``, created (state ``building``) on first use."""
@@ -140,11 +152,15 @@ class VectorStore:
         columns, so it never shows a row the keyword index no longer holds (unpublished,
         deleted, private, moved to another tenant, rescheduled) while the queue re-embeds
         changed text."""
-        for (table,) in self.conn.execute(
-                "SELECT table_name FROM search.embedding_models WHERE state <> 'retired'"
-        ).fetchall():
-            self.delete(table, deletes)
-            self.update_metadata(table, upserts)
+        if not upserts and not deletes:
+            return
+        with self.conn.transaction():
+            self.lock_writes()
+            for (table,) in self.conn.execute(
+                    "SELECT table_name FROM search.embedding_models WHERE state <> 'retired'"
+            ).fetchall():
+                self.delete(table, deletes)
+                self.update_metadata(table, upserts)
 
     # A rebuild of the keyword index (first backfill, ``--reindex``, a lost slot, a
     # TRUNCATE) names no deleted rows: what it indexed is noted in a temporary table, and
@@ -176,6 +192,7 @@ class VectorStore:
         changed = sql.SQL(" OR ").join(sql.SQL("v.{c} IS DISTINCT FROM r.{c}").format(
             c=sql.Identifier(c)) for c in columns)
         with self.conn.transaction():
+            self.lock_writes()
             self.conn.execute("ANALYZE awsm_rebuilt")  # temporary tables get no autovacuum
             for (table,) in self.conn.execute(
                     "SELECT table_name FROM search.embedding_models WHERE state <> 'retired'"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.fixtures.fix_stack import (
     TENANT_A,
     TENANT_B,
@@ -197,3 +199,25 @@ def test_a_bulk_transaction_is_written_in_parts_and_arrives_whole(stack: Stack) 
         stack.sql("UPDATE blogs SET status = 'draft' WHERE content = 'impor massal'")
     wait_for(lambda: stack.search(q="impor", limit=1)["total"] == 0)
     assert [d for _, d, _ in writes[5:]] == [100, 100, 100, 100, 50]
+
+
+def test_a_bulk_transaction_of_long_texts_is_cut_by_characters_too(
+        stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Meilisearch refuses a payload over 100 MB: a part also ends at WRITE_CHARS
+    import indexer.worker
+
+    monkeypatch.setattr(indexer.worker, "WRITE_CHARS", 10_000)
+    sizes: list[int] = []
+    engine = stack.indexer.engine
+    real = engine.write
+
+    def counted(upserts: Any, deletes: Any, checkpoint: str | None = None) -> None:
+        if upserts:
+            sizes.append(sum(len(d.body) for d in upserts))
+        real(upserts, deletes, checkpoint=checkpoint)
+
+    engine.write = counted  # type: ignore[method-assign]
+    insert_blogs_in_one_transaction(stack, [f"Naskah panjang {i}" for i in range(30)],
+                                    content="panjang " * 400)  # 3,200 characters each
+    wait_for(lambda: stack.search(q="naskah", limit=1)["total"] == 30)
+    assert len(sizes) == 8 and max(sizes) <= 10_000 + 3_200, sizes

@@ -115,3 +115,60 @@ def test_a_row_truncated_during_embedding_keeps_no_vectors(race: Race) -> None:
     assert worker.run_once() == 1  # the row is gone: nothing to embed, nothing kept
     assert race.queued() == 0
     worker.close()
+
+
+def test_the_queue_and_vector_writers_never_deadlock(race: Race) -> None:
+    # The indexer queues documents (one pipeline: one transaction, many row locks) while
+    # the worker locks and dequeues what it claimed and a rebuild re-stamps the whole
+    # queue: all lock queue entries in one order, so none waits on another in a cycle
+    # (PostgreSQL would abort one with DeadlockDetected: a batch or rebuild replayed).
+    import random
+    import threading
+    import time
+
+    from indexer.embeddings import enqueue, requeue_all
+    from search_svc.vectors import VectorStore
+
+    keys = [(f"blog:{i:05d}", "blogs", f"{i:05d}") for i in range(400)]
+    for key in reversed(keys):  # claimed (oldest first) in the reverse of key order
+        enqueue(race.db, [key])
+    worker = race.worker()
+    dsn = race.indexer.dsn
+    errors: list[BaseException] = []
+    until = time.monotonic() + 4
+
+    def indexer() -> None:
+        with psycopg.connect(dsn, autocommit=True, prepare_threshold=None) as conn:
+            while time.monotonic() < until:
+                enqueue(conn, random.sample(keys, 50))
+
+    def rebuild() -> None:
+        with psycopg.connect(dsn, autocommit=True, prepare_threshold=None) as conn:
+            store = VectorStore(conn)
+            while time.monotonic() < until:
+                with conn.transaction():
+                    store.lock_writes()
+                    requeue_all(conn)
+
+    def embedding_worker() -> None:
+        while time.monotonic() < until:
+            claimed = worker.conn.execute(
+                "SELECT doc_key, enqueued_at FROM search.embedding_queue "
+                "ORDER BY enqueued_at LIMIT 64").fetchall()
+            worker._write(dict(claimed), {}, [], [], [])
+
+    def run(target: Callable[[], None]) -> Callable[[], None]:
+        def guarded() -> None:
+            try:
+                target()
+            except BaseException as exc:  # reported by the test
+                errors.append(exc)
+        return guarded
+
+    threads = [threading.Thread(target=run(t)) for t in (indexer, rebuild, embedding_worker)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    worker.close()
+    assert not errors, errors[:3]
