@@ -9,10 +9,15 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from awsm.errors import ConfigError
 from awsm.settings import Settings, load_settings
 from media_svc.commands import register as register_sign_url
+
+if TYPE_CHECKING:
+    from indexer.check import IndexDiff
+    from indexer.mapping import Mapping
 
 __all__ = ["main"]
 
@@ -62,13 +67,29 @@ def _cmd_indexer(args: argparse.Namespace) -> int:
     return run_indexer(settings, reindex=args.reindex)
 
 
-def _cmd_check(args: argparse.Namespace) -> int:
-    """Exit 0 when the index holds exactly what the visibility rules allow, 1 when not
-    (the differing keys are printed), 2 on configuration errors."""
+def _compare(settings: Settings, mapping: Mapping, settle_s: float) -> IndexDiff:
     from indexer.check import compare_index
-    from indexer.mapping import load_mapping
     from indexer.worker import Indexer
     from search_svc.engines import open_engine
+
+    assert settings.database_url is not None
+    engine = open_engine(settings, writer=False)
+    try:
+        indexer = Indexer(settings, mapping, engine, settings.database_url)
+        try:
+            return compare_index(indexer, settle_s=settle_s,
+                                 progress=lambda m: print(m, file=sys.stderr))
+        finally:
+            indexer.close()
+    finally:
+        engine.close()
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    """Exit 0 when the index holds exactly what the visibility rules allow, 1 when not
+    (the differing keys are printed), 2 on configuration errors, 3 when the check could
+    not finish (e.g. the database or the index cannot be read)."""
+    from indexer.mapping import load_mapping
 
     settings = _settings(args)
     stack_file = settings.data_dir / "stack.json"
@@ -78,15 +99,15 @@ def _cmd_check(args: argparse.Namespace) -> int:
     if not settings.database_url:
         raise ConfigError(["AWSM_DATABASE_URL is not set (nor a running `awsm up` in the data "
                            "dir): point it at the database the index is built from."])
-    engine = open_engine(settings, writer=False)
-    indexer = Indexer(settings, load_mapping(settings.mapping_file), engine,
-                      settings.database_url)
+    mapping = load_mapping(settings.mapping_file)
     try:
-        diff = compare_index(indexer, settle_s=args.settle,
-                             progress=lambda m: print(m, file=sys.stderr))
-    finally:
-        indexer.close()
-        engine.close()
+        diff = _compare(settings, mapping, args.settle)
+    except ConfigError:
+        raise
+    except Exception as exc:  # not drift: say so, with an exit code of its own
+        logging.getLogger("awsm").debug("check failed", exc_info=True)
+        print(f"awsm check could not finish: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 3
     print(f"{diff.allowed} documents allowed by the visibility rules, {diff.indexed} in the index")
     for label, keys in (("missing (allowed, not searchable)", diff.missing),
                         ("stale (searchable, not allowed)", diff.stale),

@@ -76,3 +76,42 @@ def test_the_command_exits_1_on_drift_and_lists_the_keys(
     assert "stale (searchable, not allowed): 1\n  page:x" in out and "awsm reindex" in out
     assert main(["check", "--data-dir", str(tmp_path / "nothing-here")]) == 2
     assert "AWSM_DATABASE_URL is not set" in capsys.readouterr().err
+
+
+def test_keys_no_row_could_have_are_stale_and_park_nothing(stack: Stack) -> None:
+    add_blog(stack, "Kopi luwak asli")
+    wait_for(lambda: len(stack.indexer.engine.keys()) == 1)
+    junk = [Document(key=f"page:x{i}", id=f"x{i}", tenant_id=TENANT_A, type="page",
+                     title="Hantu") for i in range(12)]  # pages.id is a uuid
+    stack.indexer.engine.write(junk, [])
+    diff = compare_index(stack.indexer, settle_s=0.1)
+    assert diff.stale == tuple(sorted(d.key for d in junk)) and not diff.missing
+    parked = stack.db.execute("SELECT count(*) FROM search.dead_letters").fetchone()
+    assert parked == (0,)  # the check read them again; it recorded no bad row
+
+
+def test_rows_written_during_the_pause_are_not_drift(stack: Stack) -> None:
+    add_blog(stack, "Kopi luwak asli")
+    wait_for(lambda: len(stack.indexer.engine.keys()) == 1)
+    ghost = Document(key="blog:00000000-0000-0000-0000-000000000000", id="0",
+                     tenant_id=TENANT_A, type="blog", title="Hantu")
+    stack.indexer.engine.write([ghost], [])
+    written: list[str] = []
+
+    def meanwhile(message: str) -> None:
+        if "looking again" in message:  # a site at work while the check pauses
+            written.append(add_blog(stack, "Kopi yang baru terbit"))
+            wait_for(lambda: f"blog:{written[0]}" in stack.indexer.engine.keys())
+
+    diff = compare_index(stack.indexer, settle_s=0.5, progress=meanwhile)
+    assert written and diff.stale == (ghost.key,)
+    assert not diff.missing and not diff.misfiled
+
+
+def test_a_check_that_cannot_finish_exits_3_not_1(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("AWSM_DATABASE_URL",
+                       f"postgresql://nobody@/none?host={tmp_path}&connect_timeout=1")
+    assert main(["check", "--data-dir", str(tmp_path), "--settle", "0"]) == 3
+    assert "awsm check could not finish" in capsys.readouterr().err
