@@ -101,7 +101,9 @@ class _Cors(CORSMiddleware):
 # (a second CDN entry, one per signed image variant). No resource of ours has a control
 # character in its path: refused for every path, before routing.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_CONTROL_REFUSED = error_response(400, "invalid_request", "The path holds a control character.")
+_CONTROL_REFUSED = _Metrics(  # counted as unmatched, as any path no route serves
+    error_response(400, "invalid_request", "The path holds a control character."),
+    route="unmatched")
 
 
 class _Gateway(FastAPI):

@@ -38,6 +38,18 @@ def test_a_control_character_in_any_path_is_a_400_before_routing(
                                       "message": "The path holds a control character."}}
 
 
+def test_refused_paths_are_counted(client: TestClient) -> None:
+    def refused() -> float:
+        for line in client.get("/metrics").text.splitlines():
+            if line.startswith('awsm_http_requests_total{route="unmatched",status="400"}'):
+                return float(line.split()[-1])
+        return 0.0
+
+    before = refused()
+    client.get("/v1/search%0A?tenant=kopi&q=kopi")
+    assert refused() == before + 1
+
+
 def test_the_same_paths_without_the_control_character_are_served(client: TestClient) -> None:
     assert client.get("/healthz").status_code == 200
     assert client.get("/openapi.json").status_code == 200
