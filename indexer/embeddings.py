@@ -99,9 +99,12 @@ class EmbeddingWorker:
     @staticmethod
     def enqueue_all_sql(conn: psycopg.Connection, mapping: Mapping) -> None:
         for src in mapping.documents:
+            # in key order: ON CONFLICT waits on entries the indexer's enqueue holds, and
+            # both must wait in one order (no deadlock)
             conn.execute(sql.SQL(
                 "INSERT INTO search.embedding_queue (doc_key, source_table, row_id) "
                 "SELECT {prefix} || {id}::text, {table_name}, {id}::text FROM {table} "
+                "ORDER BY ({prefix} || {id}::text) COLLATE \"C\" "
                 "ON CONFLICT (doc_key) DO NOTHING"
             ).format(prefix=sql.Literal(f"{src.type}:"), id=sql.Identifier(src.id),
                      table_name=sql.Literal(src.table), table=sql.Identifier(src.table)))
@@ -148,9 +151,10 @@ class EmbeddingWorker:
         live = {d.key for d in upserts}
         deletes = sorted(set(deletes) | {k for k, *_ in claimed if k not in live})
         failed, unchanged, ready = self._embed(upserts)
-        self._write({k: at for k, _t, _r, at, _n in claimed}, failed, deletes, unchanged, ready)
+        changed = self._write({k: at for k, _t, _r, at, _n in claimed}, failed, deletes,
+                              unchanged, ready)
         for key, table, row_id, _at, attempts in claimed:
-            if key in failed:
+            if key in failed and key not in changed:  # a newer request starts afresh
                 self._record_failure(key, table, row_id, attempts + 1, failed[key])
         return len(claimed)
 
@@ -207,7 +211,7 @@ class EmbeddingWorker:
 
     def _write(self, claimed: dict[str, datetime], failed: dict[str, str],
                deletes: Sequence[str], unchanged: Sequence[Document],
-               ready: Sequence[Ready]) -> None:
+               ready: Sequence[Ready]) -> set[str]:
         """One transaction, holding ``VECTOR_WRITES_LOCK``: drop ``deletes``, write what
         was read before the model ran, except for the documents queued again since (a
         change the indexer applied meanwhile, an unpublish or a move to another tenant,
@@ -215,7 +219,7 @@ class EmbeddingWorker:
         claimed entries but the failed and re-queued ones. The indexer queues a document
         before it brings its vectors in step under the same lock, so its change lands
         either before this look at the queue (skipped here) or after this write (it
-        corrects it)."""
+        corrects it). Returns the keys queued again since the claim."""
         assert self.table is not None
         with self.conn.transaction():
             self.store.lock_writes()
@@ -235,6 +239,7 @@ class EmbeddingWorker:
             if done:
                 self.conn.execute("DELETE FROM search.embedding_queue WHERE doc_key = ANY(%s)",
                                   (done,))
+        return changed
 
     def _call_model(self, items: list[tuple[str, str]]) -> dict[str, np.ndarray]:
         matrix = self.embedder.embed_documents([text for _h, text in items])

@@ -160,6 +160,7 @@ def emit_heartbeat(conn: psycopg.Connection) -> None:
 
 STATUS_INTERVAL_S = 5.0  # feedback to the server at least this often (or a quarter of
 # its wal_sender_timeout, if that is shorter)
+STALL_S = 600.0  # no progress this long: keepalives stop, the server may free the slot
 
 
 class ReplicationStream:
@@ -170,9 +171,11 @@ class ReplicationStream:
         self._conn: psycopg2.extensions.connection | None = None
         self._cur: psycopg2.extras.ReplicationCursor | None = None
         self.status_interval_s = STATUS_INTERVAL_S
+        self.stall_s = STALL_S
         self._fed_at = 0.0  # monotonic time of the last feedback we know of
+        self._progress_at = 0.0  # ... and of the indexer's last sign of progress
         self._lock = threading.Lock()  # one user of the cursor at a time
-        self._stop = threading.Event()
+        self._stop = threading.Event()  # this open's keepalive thread ends when set
         self._keeper: threading.Thread | None = None
 
     def open(self) -> None:
@@ -187,7 +190,7 @@ class ReplicationStream:
             row = self._cur.fetchone()
             timeout_s = row[0] / 1000 if row and row[0] > 0 else 0.0  # 0: never times out
             self.status_interval_s = min(STATUS_INTERVAL_S, timeout_s / 4 or STATUS_INTERVAL_S)
-            self._fed_at = time.monotonic()
+            self._fed_at = self._progress_at = time.monotonic()
             self._cur.start_replication(
                 slot_name=self.slot, decode=False,
                 status_interval=max(1.0, self.status_interval_s),  # psycopg2: 1 s at least
@@ -197,10 +200,15 @@ class ReplicationStream:
         except psycopg2.Error as exc:
             self.close()
             raise ServiceUnavailable(detail=f"cannot start replication: {exc}") from exc
-        self._stop.clear()
-        self._keeper = threading.Thread(target=self._keep_alive, name="replication-keepalive",
-                                         daemon=True)
+        self._stop = stop = threading.Event()
+        self._keeper = threading.Thread(target=self._keep_alive, args=(stop,),
+                                        name="replication-keepalive", daemon=True)
         self._keeper.start()
+
+    def progress(self) -> None:
+        """The indexer is getting on with long work (a page of a rebuild, a part of a
+        large batch): keep the stream alive (``_keep_alive``)."""
+        self._progress_at = time.monotonic()
 
     def read(self, timeout: float, max_messages: int = 10_000) -> list[tuple[int, bytes]]:
         """Messages that arrived, as (wal start, payload); waits up to ``timeout`` for one."""
@@ -208,7 +216,8 @@ class ReplicationStream:
         out: list[tuple[int, bytes]] = []
         with self._lock:
             try:
-                self._fed_at = time.monotonic()  # read_message sends feedback when due
+                self._fed_at = self._progress_at = time.monotonic()  # read_message sends
+                # feedback when it is due
                 while len(out) < max_messages:
                     msg = self._cur.read_message()
                     if msg is None:
@@ -228,22 +237,28 @@ class ReplicationStream:
     def wal_end(self) -> int:
         return int(self._cur.wal_end) if self._cur is not None else 0
 
-    def _keep_alive(self) -> None:
+    def _keep_alive(self, stop: threading.Event) -> None:
         """While a batch is applied (or a TRUNCATE rebuilds) nothing is read, and reading
         is what answers the server: a walsender that hears nothing for
         ``wal_sender_timeout`` (60 s by default) ends the connection, and the batch,
         replayed after every reconnect, would time out again each time. This thread
         sends a status update (the confirmed position unchanged) whenever one is due,
-        whatever the indexer is busy with."""
-        while not self._stop.wait(self.status_interval_s / 2):
+        as long as the indexer shows progress: after ``stall_s`` without any it stops,
+        so the server ends the stream of a hung indexer and frees the slot for another."""
+        while not stop.wait(self.status_interval_s / 2):
             with self._lock:
-                cur = self._cur
-                if cur is None or time.monotonic() - self._fed_at < self.status_interval_s:
+                cur, now = self._cur, time.monotonic()
+                if cur is None or now - self._fed_at < self.status_interval_s:
                     continue
+                if now - self._progress_at > self.stall_s:
+                    log.warning("the indexer has shown no progress for %.0f s: no longer "
+                                "keeping the replication stream alive, so the server can "
+                                "end it and free the slot", now - self._progress_at)
+                    return
                 try:
                     cur.send_feedback(force=True)  # no position: the confirmed one stands
                 except psycopg2.Error as exc:  # the indexer finds out at its next read
-                    log.debug("replication keepalive failed: %s", exc)
+                    log.warning("replication keepalive failed: %s", exc)
                     return
                 self._fed_at = time.monotonic()
 
@@ -256,16 +271,17 @@ class ReplicationStream:
             except psycopg2.Error as exc:
                 raise ServiceUnavailable(
                     detail=f"cannot confirm {format_lsn(lsn)}: {exc}") from exc
-            self._fed_at = time.monotonic()
+            self._fed_at = self._progress_at = time.monotonic()
 
     def close(self) -> None:
         self._stop.set()
         if self._keeper is not None and self._keeper is not threading.current_thread():
             self._keeper.join(timeout=5)
         self._keeper = None
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except psycopg2.Error:
-                pass
-        self._conn = self._cur = None
+        with self._lock:  # not under a keepalive still sending, nor a read
+            if self._conn is not None:
+                try:
+                    self._conn.close()
+                except psycopg2.Error:
+                    pass
+            self._conn = self._cur = None

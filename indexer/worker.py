@@ -129,6 +129,7 @@ class Indexer:
         for src in self.mapping.documents:
             table_total = 0
             for docs in self.visible_documents(src):
+                self._progress()  # a rebuild while streaming (a TRUNCATE) takes minutes
                 shadow.write(docs, [])
                 if vectors is not None:
                     vectors.note_rebuilt(docs)
@@ -313,6 +314,7 @@ class Indexer:
         deletes: list[str] = []
         chars = written = 0
         for part in key_slices(keys, min(READ_SLICE_KEYS, self.write_docs)):
+            self._progress()
             more, gone = self.documents_for(part)
             deletes += gone
             for doc in more:  # the text cap counted document by document
@@ -327,6 +329,10 @@ class Indexer:
         if end_lsn is not None:
             self.state.lsn = end_lsn
         return written + self._write(upserts, deletes, self.state.dump())
+
+    def _progress(self) -> None:
+        if self.stream is not None:  # streaming: the stream's keepalive goes on
+            self.stream.progress()
 
     def _write(self, upserts: list[Document], deletes: list[str],
                checkpoint: str | None) -> int:
@@ -346,7 +352,7 @@ class Indexer:
             if src is not None:
                 items.append((key, src.table, row_id))
         # queued first: the embedding worker then never writes over the change below
-        # what it read before it (``EmbeddingWorker._write_unless_changed``)
+        # what it read before it (``EmbeddingWorker._write``)
         enqueue(self.conn, items)
         # what semantic search may show follows the keyword index now; only re-embedding
         # changed text waits for the queue

@@ -119,8 +119,11 @@ class VectorStore:
         return ModelTable(model_id, table, dimensions, "building")
 
     def activate(self, model_id: str) -> None:
-        """Make ``model_id`` the live model; retire and drop every other model's table."""
+        """Make ``model_id`` the live model; retire and drop every other model's table
+        (holding ``VECTOR_WRITES_LOCK``: a writer that listed the tables first would
+        find one gone)."""
         with self.conn.transaction():
+            self.lock_writes()
             old = self.conn.execute(
                 "SELECT table_name FROM search.embedding_models WHERE model_id <> %s",
                 (model_id,)).fetchall()

@@ -51,6 +51,39 @@ def test_a_slow_batch_keeps_the_stream_alive(fresh_db: str, tmp_path: Path) -> N
         assert not stack.failure
 
 
+
+def test_a_hung_indexer_lets_the_server_free_its_slot(fresh_db: str, tmp_path: Path) -> None:
+    # The keepalive answers for the indexer only while it shows progress: one stuck for
+    # good must not hold the slot forever, or no replacement could ever take it over.
+    from tests.fixtures.fix_stack import insert_blogs_in_one_transaction, running_stack
+
+    dsn = fresh_db + ("&" if "?" in fresh_db else "?") + "options=-c%20wal_sender_timeout%3D2s"
+    with running_stack(dsn, tmp_path) as stack:
+        assert stack.indexer.stream is not None
+        stack.indexer.stream.stall_s = 1.0
+        engine = stack.indexer.engine
+        real = engine.write
+        released = threading.Event()
+
+        def stuck(upserts: object, deletes: object, checkpoint: str | None = None) -> None:
+            if upserts or deletes:
+                released.wait(30)  # hung, until the test lets it go
+            real(upserts, deletes, checkpoint=checkpoint)  # type: ignore[arg-type]
+
+        engine.write = stuck  # type: ignore[method-assign]
+        insert_blogs_in_one_transaction(stack, ["Kopi yang tertahan"])
+
+        def slot_active() -> bool:
+            row = stack.db.execute("SELECT active FROM pg_replication_slots "
+                                   "WHERE slot_name = %s", (stack.settings.slot_name,)).fetchone()
+            return bool(row and row[0])
+
+        wait_for(lambda: not slot_active(), timeout=15)  # freed while the indexer hangs
+        released.set()
+        wait_for(lambda: stack.failure, timeout=15)  # it finds its stream gone
+        stack.failure.clear()
+
+
 def test_heartbeat_moves_the_slot_while_mapped_tables_are_idle(fresh_db: str, tmp_path: Path) -> None:
     settings = make_settings(fresh_db, tmp_path, heartbeat_interval_s=0.2)
     with psycopg.connect(fresh_db, autocommit=True) as conn:

@@ -28,9 +28,9 @@ class Race:
     embedder: Embedder
     blog: str
 
-    def worker(self) -> EmbeddingWorker:
+    def worker(self, **options: Any) -> EmbeddingWorker:
         worker = EmbeddingWorker(self.indexer.mapping, self.embedder, self.indexer.dsn,
-                                 dict(self.indexer._key_types))
+                                 dict(self.indexer._key_types), **options)
         worker.prepare()
         return worker
 
@@ -98,6 +98,29 @@ def test_a_change_during_embedding_is_not_undone_by_the_vectors_written_after_it
     worker.close()
 
 
+def test_a_failure_does_not_use_up_a_request_made_during_it(race: Race) -> None:
+    # the model fails on a document that is edited meanwhile: the edit's request starts
+    # afresh instead of counting as the failed one's retry (and being parked with it)
+    def index_now() -> None:
+        upserts, deletes = race.indexer.documents_for({"blogs": {race.blog}})
+        race.indexer._queue_embeddings(upserts, deletes)
+
+    index_now()
+    worker = race.worker(max_attempts=1)
+
+    def edited_then_failed(texts: list[str]) -> Any:
+        race.db.execute("UPDATE blogs SET title = 'Rahasia dapur kopi baru' WHERE id = %s",
+                        (race.blog,))
+        index_now()
+        raise RuntimeError("model out of memory")
+
+    race.embedder.embed_documents = edited_then_failed  # type: ignore[method-assign,assignment]
+    assert worker.run_once() == 1
+    assert race.queued() == 1  # the edit's request, still queued
+    parked = race.db.execute("SELECT count(*) FROM search.dead_letters").fetchone()
+    assert parked == (0,)
+    worker.close()
+
 def test_a_row_truncated_during_embedding_keeps_no_vectors(race: Race) -> None:
     # a TRUNCATE queues no row again: the rebuild it causes must still stop the worker
     # from writing the vectors of a row it read before
@@ -119,9 +142,10 @@ def test_a_row_truncated_during_embedding_keeps_no_vectors(race: Race) -> None:
 
 def test_the_queue_and_vector_writers_never_deadlock(race: Race) -> None:
     # The indexer queues documents (one pipeline: one transaction, many row locks) while
-    # the worker locks and dequeues what it claimed and a rebuild re-stamps the whole
-    # queue: all lock queue entries in one order, so none waits on another in a cycle
-    # (PostgreSQL would abort one with DeadlockDetected: a batch or rebuild replayed).
+    # the worker locks and dequeues what it claimed, a rebuild re-stamps the whole queue
+    # and a worker whose model is new queues every row: all lock queue entries in one
+    # order, so none waits on another in a cycle (PostgreSQL would abort one with
+    # DeadlockDetected: a batch or rebuild replayed).
     import random
     import threading
     import time
@@ -129,7 +153,11 @@ def test_the_queue_and_vector_writers_never_deadlock(race: Race) -> None:
     from indexer.embeddings import enqueue, requeue_all
     from search_svc.vectors import VectorStore
 
-    keys = [(f"blog:{i:05d}", "blogs", f"{i:05d}") for i in range(400)]
+    with race.db.cursor() as cur:
+        cur.executemany("INSERT INTO blogs (tenant_id, title, slug, content) "
+                        "VALUES (%s, %s, 's', 'x')", [(TENANT_A, f"Draf {i}") for i in range(400)])
+    ids = [r[0] for r in race.db.execute("SELECT id::text FROM blogs")]
+    keys = sorted((f"blog:{i}", "blogs", i) for i in ids)
     for key in reversed(keys):  # claimed (oldest first) in the reverse of key order
         enqueue(race.db, [key])
     worker = race.worker()
@@ -150,6 +178,13 @@ def test_the_queue_and_vector_writers_never_deadlock(race: Race) -> None:
                     store.lock_writes()
                     requeue_all(conn)
 
+    def new_model() -> None:  # a worker starting while its model builds queues it all
+        with psycopg.connect(dsn, autocommit=True, prepare_threshold=None) as conn:
+            while time.monotonic() < until:
+                EmbeddingWorker.enqueue_all_sql(conn, race.indexer.mapping)
+                for key, _t, _i in random.sample(keys, 20):  # room for it to insert again
+                    conn.execute("DELETE FROM search.embedding_queue WHERE doc_key = %s", (key,))
+
     def embedding_worker() -> None:
         while time.monotonic() < until:
             claimed = worker.conn.execute(
@@ -165,10 +200,45 @@ def test_the_queue_and_vector_writers_never_deadlock(race: Race) -> None:
                 errors.append(exc)
         return guarded
 
-    threads = [threading.Thread(target=run(t)) for t in (indexer, rebuild, embedding_worker)]
+    threads = [threading.Thread(target=run(t))
+               for t in (indexer, rebuild, new_model, embedding_worker)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     worker.close()
     assert not errors, errors[:3]
+
+
+def test_a_model_switch_does_not_pull_a_table_from_under_a_writer(fresh_db: str) -> None:
+    # The indexer lists the model tables, then writes each: a switch that drops the old
+    # table in between made that write fail (UndefinedTable, a batch replayed). The
+    # switch holds the writers' lock, so a writer lists the tables after it.
+    import threading
+
+    from search_svc.engines.base import Document
+    from search_svc.vectors import VectorStore
+
+    doc = Document(key="blog:1", id="1", tenant_id="t", type="blog", title="a")
+    with psycopg.connect(fresh_db, autocommit=True) as switcher, \
+            psycopg.connect(fresh_db, autocommit=True) as writer:
+        store = VectorStore(switcher)
+        store.model_table("test:old", 3)
+        store.activate("test:old")
+        store.model_table("test:new", 3)
+        errors: list[BaseException] = []
+
+        def sync() -> None:
+            try:
+                VectorStore(writer).sync_visibility([doc], [])
+            except BaseException as exc:  # reported by the test
+                errors.append(exc)
+
+        with switcher.transaction():  # the switch, held open while the writer starts
+            store.activate("test:new")
+            thread = threading.Thread(target=sync)
+            thread.start()
+            thread.join(1.0)
+            assert thread.is_alive()  # waiting for the switch, not failing
+        thread.join(10)
+        assert not errors, errors
