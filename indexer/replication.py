@@ -160,7 +160,9 @@ def emit_heartbeat(conn: psycopg.Connection) -> None:
 
 STATUS_INTERVAL_S = 5.0  # feedback to the server at least this often (or a quarter of
 # its wal_sender_timeout, if that is shorter)
-STALL_S = 600.0  # no progress this long: keepalives stop, the server may free the slot
+STALL_S = 1800.0  # no progress this long: keepalives stop, the server may free the slot
+# (long enough for the single steps of a large rebuild: its final commit, the vector
+# reconciliation, queueing every row for embedding)
 
 
 class ReplicationStream:
