@@ -41,13 +41,15 @@ def enqueue(conn: psycopg.Connection, keys: Sequence[tuple[str, str, str]]) -> N
     """Queue (doc_key, source_table, row_id) for (re)embedding; newer requests win."""
     if not keys:
         return
-    with conn.cursor() as cur:
-        # one pipeline is one transaction: its rows are locked in key order (code point
-        # order, as COLLATE "C"), the order the worker locks its entries in (no deadlock)
-        cur.executemany(
-            "INSERT INTO search.embedding_queue (doc_key, source_table, row_id) VALUES (%s, %s, %s) "
-            "ON CONFLICT (doc_key) DO UPDATE SET enqueued_at = clock_timestamp(), attempts = 0",
-            sorted(keys))
+    rows = list({key: (key, table, row_id) for key, table, row_id in keys}.values())
+    # one statement, its entries locked in key order (COLLATE "C", whatever the server's
+    # encoding), the order every other locker of queue entries uses (no deadlock)
+    conn.execute(
+        "INSERT INTO search.embedding_queue (doc_key, source_table, row_id) "
+        "SELECT k, t, r FROM unnest(%s::text[], %s::text[], %s::text[]) AS u(k, t, r) "
+        "ORDER BY k COLLATE \"C\" "
+        "ON CONFLICT (doc_key) DO UPDATE SET enqueued_at = clock_timestamp(), attempts = 0",
+        ([k for k, _t, _r in rows], [t for _k, t, _r in rows], [r for _k, _t, r in rows]))
 
 
 def requeue_all(conn: psycopg.Connection) -> None:
