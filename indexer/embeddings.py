@@ -155,9 +155,9 @@ class EmbeddingWorker:
         failed, unchanged, ready = self._embed(upserts)
         changed = self._write({k: at for k, _t, _r, at, _n in claimed}, failed, deletes,
                               unchanged, ready)
-        for key, table, row_id, _at, attempts in claimed:
+        for key, table, row_id, at, attempts in claimed:
             if key in failed and key not in changed:  # a newer request starts afresh
-                self._record_failure(key, table, row_id, attempts + 1, failed[key])
+                self._record_failure(key, table, row_id, at, attempts + 1, failed[key])
         return len(claimed)
 
     def _embed(self, docs: Sequence[Document]) -> tuple[dict[str, str], list[Document],
@@ -252,22 +252,32 @@ class EmbeddingWorker:
         self.stats.embedded_chunks += len(items)
         return {h: matrix[i] for i, (h, _t) in enumerate(items)}
 
-    def _record_failure(self, key: str, table: str, row_id: str, attempts: int,
-                        error: str) -> None:
+    def _record_failure(self, key: str, table: str, row_id: str, claimed_at: datetime,
+                        attempts: int, error: str) -> None:
+        """Retry later, or park after ``max_attempts``: only the entry as claimed. One the
+        indexer queued again meanwhile (an edit, even after ``_write``) is a new request
+        and keeps its own time and a fresh count."""
         if attempts >= self.max_attempts:
-            self.stats.parked += 1
-            self.conn.execute(
-                "INSERT INTO search.dead_letters (source_table, row_id, error, attempts) "
-                "VALUES (%s, %s, %s, %s) ON CONFLICT (source_table, row_id) DO UPDATE SET "
-                "error = excluded.error, attempts = excluded.attempts, last_seen = now()",
-                (table, row_id, f"embedding: {error}", attempts))
-            self.conn.execute("DELETE FROM search.embedding_queue WHERE doc_key = %s", (key,))
-            log.error("parked %s after %d failed embedding attempts: %s", key, attempts, error)
+            with self.conn.transaction():
+                gone = self.conn.execute(
+                    "DELETE FROM search.embedding_queue WHERE doc_key = %s AND enqueued_at = %s",
+                    (key, claimed_at)).rowcount
+                if gone:
+                    self.conn.execute(
+                        "INSERT INTO search.dead_letters (source_table, row_id, error, attempts) "
+                        "VALUES (%s, %s, %s, %s) ON CONFLICT (source_table, row_id) DO UPDATE "
+                        "SET error = excluded.error, attempts = excluded.attempts, "
+                        "last_seen = now()", (table, row_id, f"embedding: {error}", attempts))
+            if gone:
+                self.stats.parked += 1
+                log.error("parked %s after %d failed embedding attempts: %s", key, attempts,
+                          error)
         else:
             self.conn.execute(
                 "UPDATE search.embedding_queue SET attempts = %s, "
-                "enqueued_at = clock_timestamp() + make_interval(secs => %s) WHERE doc_key = %s",
-                (attempts, min(60.0, self.backoff_s * 2 ** (attempts - 1)), key))
+                "enqueued_at = clock_timestamp() + make_interval(secs => %s) "
+                "WHERE doc_key = %s AND enqueued_at = %s",
+                (attempts, min(60.0, self.backoff_s * 2 ** (attempts - 1)), key, claimed_at))
 
     def _write_status(self) -> None:
         if not self.slot_name:

@@ -247,16 +247,20 @@ class ReplicationStream:
         sends a status update (the confirmed position unchanged) whenever one is due,
         as long as the indexer shows progress: after ``stall_s`` without any it stops,
         so the server ends the stream of a hung indexer and frees the slot for another."""
+        stalled = False
         while not stop.wait(self.status_interval_s / 2):
             with self._lock:
                 cur, now = self._cur, time.monotonic()
                 if cur is None or now - self._fed_at < self.status_interval_s:
                     continue
-                if now - self._progress_at > self.stall_s:
-                    log.warning("the indexer has shown no progress for %.0f s: no longer "
-                                "keeping the replication stream alive, so the server can "
-                                "end it and free the slot", now - self._progress_at)
-                    return
+                if now - self._progress_at > self.stall_s:  # until progress resumes
+                    if not stalled:
+                        log.warning("the indexer has shown no progress for %.0f s: no longer "
+                                    "keeping the replication stream alive, so the server "
+                                    "can end it and free the slot", now - self._progress_at)
+                    stalled = True
+                    continue
+                stalled = False
                 try:
                     cur.send_feedback(force=True)  # no position: the confirmed one stands
                 except psycopg2.Error as exc:  # the indexer finds out at its next read

@@ -84,6 +84,28 @@ def test_a_hung_indexer_lets_the_server_free_its_slot(fresh_db: str, tmp_path: P
         stack.failure.clear()
 
 
+
+def test_keepalives_resume_when_progress_does(fresh_db: str) -> None:
+    # A stall stops the keepalives; a step that then finishes (progress again) must get
+    # them back, or the next long step would lose the stream.
+    dsn = fresh_db + ("&" if "?" in fresh_db else "?") + "options=-c%20wal_sender_timeout%3D2s"
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        ensure_slot(conn, "resume")
+        ensure_publication(conn, "resume_pub", ("blogs",), "resume")
+    stream = ReplicationStream(dsn, "resume", "resume_pub")
+    stream.stall_s = 0.6
+    stream.open()
+    try:
+        time.sleep(1.2)  # no progress: the keepalives stop (the server allows 2 s)
+        until = time.monotonic() + 3.5  # then progress, nothing read, past the timeout
+        while time.monotonic() < until:
+            stream.progress()
+            time.sleep(0.2)
+        assert stream.read(timeout=0.1) == []  # still connected
+    finally:
+        stream.close()
+
+
 def test_heartbeat_moves_the_slot_while_mapped_tables_are_idle(fresh_db: str, tmp_path: Path) -> None:
     settings = make_settings(fresh_db, tmp_path, heartbeat_interval_s=0.2)
     with psycopg.connect(fresh_db, autocommit=True) as conn:

@@ -121,6 +121,38 @@ def test_a_failure_does_not_use_up_a_request_made_during_it(race: Race) -> None:
     assert parked == (0,)
     worker.close()
 
+
+def test_a_failure_recorded_after_an_edit_leaves_the_edit_queued(race: Race) -> None:
+    # the same, with the edit landing after the worker's write and before it records
+    # the failure (an enqueue that waited on the write's locks lands just there)
+    def index_now() -> None:
+        upserts, deletes = race.indexer.documents_for({"blogs": {race.blog}})
+        race.indexer._queue_embeddings(upserts, deletes)
+
+    index_now()
+    worker = race.worker(max_attempts=1)
+
+    def failing(texts: list[str]) -> Any:
+        raise RuntimeError("model out of memory")
+
+    record = worker._record_failure
+
+    def edited_first(*args: Any) -> None:
+        race.db.execute("UPDATE blogs SET title = 'Rahasia dapur kopi baru' WHERE id = %s",
+                        (race.blog,))
+        index_now()
+        record(*args)
+
+    race.embedder.embed_documents = failing  # type: ignore[method-assign,assignment]
+    worker._record_failure = edited_first  # type: ignore[method-assign]
+    assert worker.run_once() == 1
+    assert race.queued() == 1  # the edit's request, still queued with a fresh count
+    attempts = race.db.execute("SELECT attempts FROM search.embedding_queue").fetchone()
+    assert attempts == (0,)
+    parked = race.db.execute("SELECT count(*) FROM search.dead_letters").fetchone()
+    assert parked == (0,)
+    worker.close()
+
 def test_a_row_truncated_during_embedding_keeps_no_vectors(race: Race) -> None:
     # a TRUNCATE queues no row again: the rebuild it causes must still stop the worker
     # from writing the vectors of a row it read before
