@@ -46,6 +46,17 @@ class Race:
         self.embedder.embed_documents = embed  # type: ignore[method-assign,assignment]
         return lambda: setattr(self.embedder, "embed_documents", real)
 
+    def index_now(self) -> None:
+        """What the indexer does with a batch holding the row."""
+        upserts, deletes = self.indexer.documents_for({"blogs": {self.blog}})
+        self.indexer._queue_embeddings(upserts, deletes)
+
+    def edit(self) -> None:
+        """An editor saves the row, and the indexer takes the change in."""
+        self.db.execute("UPDATE blogs SET title = 'Rahasia dapur kopi baru' WHERE id = %s",
+                        (self.blog,))
+        self.index_now()
+
     def vectors(self) -> list[tuple[str, str]]:
         return self.db.execute(
             f"SELECT DISTINCT tenant_id, type FROM search.{table_name_for(self.embedder.model_id)}"
@@ -77,15 +88,11 @@ def race(fresh_db: str, tmp_path: Path) -> Iterator[Race]:
 ])
 def test_a_change_during_embedding_is_not_undone_by_the_vectors_written_after_it(
         race: Race, change: str) -> None:
-    def index_now() -> None:  # what the indexer does with a batch holding the row
-        upserts, deletes = race.indexer.documents_for({"blogs": {race.blog}})
-        race.indexer._queue_embeddings(upserts, deletes)
-
     def change_and_index() -> None:  # committed, and indexed, while the model ran
         race.db.execute(change, (race.blog,))
-        index_now()
+        race.index_now()
 
-    index_now()
+    race.index_now()
     worker = race.worker()
     undo = race.during_the_model_call(change_and_index)
     assert worker.run_once() == 1
@@ -101,17 +108,11 @@ def test_a_change_during_embedding_is_not_undone_by_the_vectors_written_after_it
 def test_a_failure_does_not_use_up_a_request_made_during_it(race: Race) -> None:
     # the model fails on a document that is edited meanwhile: the edit's request starts
     # afresh instead of counting as the failed one's retry (and being parked with it)
-    def index_now() -> None:
-        upserts, deletes = race.indexer.documents_for({"blogs": {race.blog}})
-        race.indexer._queue_embeddings(upserts, deletes)
-
-    index_now()
+    race.index_now()
     worker = race.worker(max_attempts=1)
 
     def edited_then_failed(texts: list[str]) -> Any:
-        race.db.execute("UPDATE blogs SET title = 'Rahasia dapur kopi baru' WHERE id = %s",
-                        (race.blog,))
-        index_now()
+        race.edit()
         raise RuntimeError("model out of memory")
 
     race.embedder.embed_documents = edited_then_failed  # type: ignore[method-assign,assignment]
@@ -125,11 +126,7 @@ def test_a_failure_does_not_use_up_a_request_made_during_it(race: Race) -> None:
 def test_a_failure_recorded_after_an_edit_leaves_the_edit_queued(race: Race) -> None:
     # the same, with the edit landing after the worker's write and before it records
     # the failure (an enqueue that waited on the write's locks lands just there)
-    def index_now() -> None:
-        upserts, deletes = race.indexer.documents_for({"blogs": {race.blog}})
-        race.indexer._queue_embeddings(upserts, deletes)
-
-    index_now()
+    race.index_now()
     worker = race.worker(max_attempts=1)
 
     def failing(texts: list[str]) -> Any:
@@ -138,13 +135,11 @@ def test_a_failure_recorded_after_an_edit_leaves_the_edit_queued(race: Race) -> 
     record = worker._record_failure
 
     def edited_first(*args: Any) -> None:
-        race.db.execute("UPDATE blogs SET title = 'Rahasia dapur kopi baru' WHERE id = %s",
-                        (race.blog,))
-        index_now()
+        race.edit()
         record(*args)
 
     race.embedder.embed_documents = failing  # type: ignore[method-assign,assignment]
-    worker._record_failure = edited_first  # type: ignore[method-assign]
+    worker._record_failure = edited_first  # type: ignore[method-assign,assignment]
     assert worker.run_once() == 1
     assert race.queued() == 1  # the edit's request, still queued with a fresh count
     attempts = race.db.execute("SELECT attempts FROM search.embedding_queue").fetchone()
