@@ -62,10 +62,9 @@ def _allowed_now(indexer: Indexer, keys: set[str]) -> dict[str, str]:
     allowed, rather than a failed cast the re-read would park as a bad row."""
     by_table: dict[str, set[str]] = {}
     for key in keys:
-        doc_type, _, row_id = key.partition(":")
-        source = indexer.mapping.by_type(doc_type)
-        if source is not None:
-            by_table.setdefault(source.table, set()).add(row_id)
+        row = indexer.mapping.row_of(key)
+        if row is not None:
+            by_table.setdefault(row[0].table, set()).add(row[1])
     existing: dict[str, set[str]] = {}
     for table, ids in by_table.items():
         source = indexer.mapping.source(table)

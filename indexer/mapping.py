@@ -107,6 +107,12 @@ class Mapping:
                 return doc
         return None
 
+    def row_of(self, key: str) -> tuple[DocumentSource, str] | None:
+        """The source and row id of a document key (``"<type>:<id>"``), if mapped."""
+        doc_type, _, row_id = key.partition(":")
+        src = self.by_type(doc_type)
+        return (src, row_id) if src is not None else None
+
     @property
     def tables(self) -> tuple[str, ...]:
         extra = (self.categories.table,) if self.categories else ()

@@ -346,11 +346,8 @@ class Indexer:
             return
         items = [(d.key, src.table, d.id) for d in upserts
                  if (src := self.mapping.by_type(d.type)) is not None]
-        for key in deletes:
-            doc_type, _, row_id = key.partition(":")
-            src = self.mapping.by_type(doc_type)
-            if src is not None:
-                items.append((key, src.table, row_id))
+        items += [(key, row[0].table, row[1]) for key in deletes
+                  if (row := self.mapping.row_of(key)) is not None]
         # queued first: the embedding worker then never writes over the change below
         # what it read before it (``EmbeddingWorker._write``)
         enqueue(self.conn, items)
