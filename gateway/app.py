@@ -101,9 +101,8 @@ class _Cors(CORSMiddleware):
 # (a second CDN entry, one per signed image variant). No resource of ours has a control
 # character in its path: refused for every path, before routing.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_CONTROL_REFUSED = _Metrics(  # counted as unmatched, as any path no route serves
-    error_response(400, "invalid_request", "The path holds a control character."),
-    route="unmatched")
+_CONTROL_REFUSED: ASGIApp = error_response(
+    400, "invalid_request", "The path holds a control character.")
 
 
 class _Gateway(FastAPI):
@@ -115,11 +114,13 @@ class _Gateway(FastAPI):
     CORS, 405s and error rendering; its route is declared to FastAPI for OpenAPI only."""
 
     direct: Mapping[str, ASGIApp] = MappingProxyType({})
+    # counted as unmatched, as any path no route serves; create_app adds CORS
+    control_refused: ASGIApp = _Metrics(_CONTROL_REFUSED, route="unmatched")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             if _CONTROL.search(scope["path"]) is not None:
-                await _CONTROL_REFUSED(scope, receive, send)
+                await self.control_refused(scope, receive, send)
                 return
             app = self.direct.get(scope["path"])
             if app is not None:
@@ -243,6 +244,8 @@ def create_app(settings: Settings, *, engine: KeywordEngine | None = None) -> Fa
     direct: ASGIApp = asgi_endpoint(search, methods=("GET", "HEAD"))
     if origins:
         direct = _Cors(direct, **cors)
+        # a browser reads this 400 as what it is, not as a CORS failure
+        app.control_refused = _Metrics(_Cors(_CONTROL_REFUSED, **cors), route="unmatched")
     app.direct = {"/v1/search": _Metrics(direct, route="/v1/search")}
     app.include_router(build_health_router(
         settings, engine, read_pool,  # type: ignore[arg-type]

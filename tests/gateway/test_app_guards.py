@@ -38,6 +38,20 @@ def test_a_control_character_in_any_path_is_a_400_before_routing(
                                       "message": "The path holds a control character."}}
 
 
+def test_a_browser_on_an_allowed_origin_reads_the_refusal(tmp_path: Path) -> None:
+    # sent before routing, it once bypassed CORS: the page saw a CORS failure, not a 400
+    site = "https://kopi.example"
+    settings = load_settings({}, data_dir=str(tmp_path), cors_origins=site,
+                             signing_keys="k1:first-secret-0123456789abcdef")
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        for path in ("/v1/search%0A?tenant=kopi&q=kopi", "/healthz%0A"):
+            r = c.get(path, headers={"Origin": site})
+            assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_request"
+            assert r.headers["access-control-allow-origin"] == site
+        other = c.get("/v1/search%0A", headers={"Origin": "https://evil.example"})
+        assert other.status_code == 400 and "access-control-allow-origin" not in other.headers
+
+
 def test_refused_paths_are_counted(client: TestClient) -> None:
     def refused() -> float:
         for line in client.get("/metrics").text.splitlines():
