@@ -215,7 +215,8 @@ def search_endpoint(service: SearchService) -> Endpoint:
         headers = {
             "ETag": etag,
             "Cache-Control": public_cache_control(
-                s.search_max_age_s, s.search_s_maxage_s, s.search_stale_while_revalidate_s),
+                s.search_max_age_s, s.search_s_maxage_s, s.search_stale_while_revalidate_s,
+                degraded="notice" in payload),
         }
         if params.tenant is not None:
             # tagged by the key the client gave (slug or domain), identical for unknown

@@ -11,7 +11,13 @@ import base64
 import hashlib
 from collections.abc import Sequence
 
-__all__ = ["cache_tags", "etag_for", "etag_matches", "public_cache_control"]
+__all__ = ["DEGRADED_S_MAXAGE", "cache_tags", "etag_for", "etag_matches",
+           "public_cache_control"]
+
+# A semantic or hybrid request answered in keyword mode (its "notice") is cached this
+# long at most: enough to shield a struggling model or database from a hot query, short
+# enough that visitors get semantic ranking back soon after it recovers.
+DEGRADED_S_MAXAGE = 5
 
 
 def etag_for(body: bytes) -> str:
@@ -29,7 +35,10 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
     return any(c.removeprefix("W/") == etag for c in candidates)
 
 
-def public_cache_control(max_age: int, s_maxage: int, swr: int) -> str:
+def public_cache_control(max_age: int, s_maxage: int, swr: int, *,
+                         degraded: bool = False) -> str:
+    if degraded:
+        max_age, s_maxage = 0, min(s_maxage, DEGRADED_S_MAXAGE)
     return f"public, max-age={max_age}, s-maxage={s_maxage}, stale-while-revalidate={swr}"
 
 

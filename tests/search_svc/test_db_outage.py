@@ -102,18 +102,25 @@ def test_semantic_and_hybrid_answer_in_keyword_mode_while_the_database_is_down(
     db = _index_one_post(fresh_db, tmp_path, embedder="use-multilingual")
     settings = make_settings(db, tmp_path, tenant_cache_ttl_s=TTL_S, embedder="use-multilingual")
     with TestClient(create_app(settings)) as client:
+        cache_control: list[str] = []
+
         def search(mode: str) -> dict:
             r = client.get("/v1/search", params={"tenant": "kopi", "q": "tubruk", "mode": mode})
             assert r.status_code == 200, r.text
+            cache_control.append(r.headers["cache-control"])
             return dict(r.json())
 
         wait_for(lambda: search("semantic")["mode"] == "semantic", timeout=60)
         assert search("hybrid")["mode"] == "hybrid"
+        assert cache_control[-1] == "public, max-age=10, s-maxage=60, stale-while-revalidate=300"
         with database_down(db):
             # the first request meets the failure, the next ones know of it up front
             for mode in ("hybrid", "semantic", "hybrid"):
                 body = search(mode)
                 assert body["mode"] == "keyword"
+                # a CDN keeps the keyword stand-in seconds, not a minute
+                assert cache_control[-1] == (
+                    "public, max-age=0, s-maxage=5, stale-while-revalidate=300")
                 assert body["notice"] == ("semantic search is not available "
                                           "(its database is not answering)")
                 assert [h["title"] for h in body["hits"]] == ["Seduh kopi tubruk"]
