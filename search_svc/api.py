@@ -53,6 +53,9 @@ def _fallback(reason: str) -> str:
     return f"semantic search is not available ({reason})"
 
 
+INCOMPLETE = "the results may be incomplete: the search engine stopped early"
+
+
 def raw_query_params(request: Request) -> dict[str, list[str]]:
     """The query string decoded strictly: bytes that are not UTF-8 are a 400, not mojibake."""
     raw = request.scope.get("query_string", b"").decode("latin-1")
@@ -165,6 +168,8 @@ class SearchService:
             else await run_in_threadpool(self.engine.search, query))
         base.update(hits=[_hit_json(h) for h in result.hits], total=result.total,
                     facets={f: result.facets.get(f, {}) for f in params.facets})
+        if result.degraded:  # cached briefly, as any answer with a notice
+            base["notice"] = INCOMPLETE
         return base
 
     async def _semantic(self, mode: str, params: SearchParams, text: str,
@@ -189,7 +194,8 @@ class SearchService:
             limit=params.limit, confident=result.first_hit_complete)
         return {"hits": [{**_hit_json(h), "matched": matched} for h, matched in fused_page],
                 "total": max(result.total, fused_total),
-                "facets": {f: result.facets.get(f, {}) for f in params.facets}}
+                "facets": {f: result.facets.get(f, {}) for f in params.facets},
+                **({"notice": INCOMPLETE} if result.degraded else {})}
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]

@@ -90,6 +90,8 @@ class SearchResult:
     # ``match="ranking"`` only: the first hit matches every query word (as typed, by stem,
     # prefix or within its typo budget), which is what hybrid trusts the keyword side on
     first_hit_complete: bool = False
+    # the engine stopped early (Meilisearch's searchCutoffMs): hits may be missing
+    degraded: bool = False
 
 
 @dataclass(frozen=True, slots=True)

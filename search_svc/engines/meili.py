@@ -1,59 +1,108 @@
 """The production keyword engine: a Meilisearch index behind the ``KeywordEngine`` port.
 
-Owns the HTTP conversation through the ``meilisearch`` client: creating the index and
-its settings, writing batches and waiting until their tasks ``succeeded``, searching in
-one multi-search round trip, build-and-swap with ``swap_indexes``, and translating the
-client's errors into ``EngineUnavailable``. Request bodies live in ``meili_query``.
+Owns the HTTP conversation with Meilisearch's documented API, over one keep-alive
+connection pool (``httpx``): creating the index and its settings, writing batches in
+parts under the payload limit and waiting until each task ``succeeded``, searching in
+one ``/multi-search`` round trip, build-and-swap with ``/swap-indexes``, and turning
+every failure (refused, unreachable, timed out, an answer of an unexpected shape) into
+``EngineUnavailable``. Request bodies live in ``meili_query``.
 
 Known differences from the Tantivy adapter (Meilisearch's own rules): the no-AND-match
 fallback drops words from the end ("last", which always keeps the first word) rather
 than matching any word, and hybrid's keyword side drops the most frequent words first
-("frequency"); no stemming; string filters (tenant too) compare case-insensitively,
-which is safe for AWCMS's lower-case UUID tenant ids, and facet values that differ only
-in case are counted as one.
+("frequency"); words past the tenth of a query are ignored; no stemming; facet values
+that differ only in case are counted as one; ``total`` counts up to 10,000.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from functools import partial
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
-import meilisearch
-from meilisearch.errors import MeilisearchApiError, MeilisearchError
-from requests import RequestException
+import httpx
+import orjson
 
+from awsm.errors import ConfigError
 from search_svc.engines.base import FACET_FIELDS, Document, EngineStats, SearchQuery, SearchResult
 from search_svc.engines.meili_query import (
     CHECKPOINT_ID,
     INDEX_SETTINGS,
     PRIMARY_KEY,
     document_id,
+    payloads,
     quote,
     read_results,
     search_requests,
+    tenant_value,
     to_meili,
 )
 from search_svc.errors import EngineUnavailable, InvalidQuery
-from search_svc.query import parse_query
+from search_svc.query import RANKING_MAX_TERMS, parse_query
 
-__all__ = ["MeiliEngine"]
+__all__ = ["MIN_VERSION", "MeiliEngine", "MeiliError"]
 
-T = TypeVar("T")
+log = logging.getLogger("awsm.meili")
+
 _REBUILD_INFIX = "__rebuild_"
 _PAGE = 1000
+# matchingStrategy "frequency" (hybrid's keyword side) arrived in v1.9; filter strings
+# unescape "\\" since v1.4
+MIN_VERSION = (1, 9)
+_DONE = ("succeeded", "failed", "canceled")
 
 
-@contextmanager
-def _translated(what: str) -> Iterator[None]:
-    try:
-        yield
-    except MeilisearchError as exc:
-        raise EngineUnavailable(detail=f"meilisearch {what}: {exc}") from exc
-    except RequestException as exc:
-        raise EngineUnavailable(detail=f"meilisearch {what}: {exc}") from exc
+class MeiliError(EngineUnavailable):
+    """Meilisearch refused a request or a task; ``code`` is its error code, if any."""
+
+    def __init__(self, what: str, message: str, code: str = "") -> None:
+        super().__init__(detail=f"meilisearch {what}: {message}")
+        self.code = code
+
+
+class _Http:
+    """JSON over one pooled client (thread-safe; the API searches from worker threads).
+    Bodies are sent as UTF-8 (orjson), not ``\\uXXXX`` escapes six bytes a character."""
+
+    def __init__(self, url: str, api_key: str | None, timeout_s: float) -> None:
+        headers = {"Content-Type": "application/json"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        self.client = httpx.Client(base_url=url.rstrip("/"), headers=headers,
+                                   timeout=timeout_s, follow_redirects=False)
+
+    def __call__(self, method: str, path: str, what: str, body: Any = None,
+                 content: bytes | None = None) -> Any:
+        if body is not None:
+            content = orjson.dumps(body)
+        try:
+            response = self.client.request(method, path, content=content)
+        except httpx.HTTPError as exc:
+            raise MeiliError(what, f"{type(exc).__name__}: {exc}") from exc
+        try:
+            answer = orjson.loads(response.content) if response.content else None
+        except orjson.JSONDecodeError:
+            answer = None
+        if response.status_code >= 400:
+            error = answer if isinstance(answer, dict) else {}
+            raise MeiliError(what, f"HTTP {response.status_code}: "
+                                   f"{error.get('message') or response.text[:200]}",
+                             str(error.get("code") or ""))
+        if not isinstance(answer, (dict, list)):
+            raise MeiliError(what, f"unexpected answer (HTTP {response.status_code})")
+        return answer
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _field(answer: Any, name: str, what: str) -> Any:
+    """``answer[name]``, or a ``MeiliError`` for an answer of another shape."""
+    if not isinstance(answer, dict) or name not in answer:
+        raise MeiliError(what, f"answer without {name!r}")
+    return answer[name]
 
 
 class MeiliEngine:
@@ -65,81 +114,122 @@ class MeiliEngine:
                  timeout_s: float = 10.0, task_timeout_s: float = 300.0,
                  _shadow: bool = False) -> None:
         self.url, self.index_uid, self.writer_mode = url, index_uid, writer
-        self._key, self._timeout_s = api_key, timeout_s
-        self._task_timeout_ms = int(task_timeout_s * 1000)
+        self._key, self._timeout_s, self._task_timeout_s = api_key, timeout_s, task_timeout_s
         self._shadow, self._closed = _shadow, False
-        self._client = meilisearch.Client(url, api_key, timeout=max(1, round(timeout_s)))
-        self._index = self._client.index(index_uid)
+        self._pending: list[int] = []  # tasks given up on: waited for before the next write
+        self._http = _Http(url, api_key, timeout_s)
+        self._path = f"/indexes/{index_uid}"
         if writer:
-            self._ensure_index()
             if not _shadow:
-                self._drop_abandoned_rebuilds()
+                self._check_version()
+            self._ensure_index()
 
     # tasks and setup ----------------------------------------------------------
-    def _wait(self, task_info: Any, what: str) -> None:
-        with _translated(what):
-            task = self._client.wait_for_task(task_info.task_uid,
-                                              timeout_in_ms=self._task_timeout_ms)
-        if task.status != "succeeded":
-            raise EngineUnavailable(detail=f"meilisearch {what} task {task.uid} "
-                                           f"{task.status}: {task.error}")
+    def _task(self, answer: Any, what: str) -> None:
+        """Wait for the task ``answer`` enqueued until it succeeded. One still running
+        after ``task_timeout_s`` is not sent again by a retry: the next write first waits
+        for it (Meilisearch goes on with it either way)."""
+        uid = int(_field(answer, "taskUid", what))
+        task = self._await(uid, what)
+        if task["status"] != "succeeded":
+            error = task.get("error") or {}
+            raise MeiliError(what, f"task {uid} {task['status']}: {error.get('message')}",
+                             str(error.get("code") or ""))
+
+    def _await(self, uid: int, what: str) -> dict[str, Any]:
+        deadline = time.monotonic() + self._task_timeout_s
+        delay = 0.005
+        while True:
+            task = self._http("GET", f"/tasks/{uid}", what)
+            status = _field(task, "status", what)
+            if status in _DONE:
+                return dict(task)
+            if time.monotonic() >= deadline:
+                if uid not in self._pending:
+                    self._pending.append(uid)
+                raise MeiliError(what, f"task {uid} still {status} after "
+                                       f"{self._task_timeout_s:g} s")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
+
+    def _settle_pending(self) -> None:
+        while self._pending:
+            task = self._await(self._pending[0], "earlier task")
+            if task["status"] != "succeeded":
+                log.warning("meilisearch task %s, given up on earlier, ended %s: %s",
+                            task.get("uid"), task["status"], task.get("error"))
+            self._pending.pop(0)
+
+    def _check_version(self) -> None:
+        version = str(_field(self._http("GET", "/version", "version"), "pkgVersion", "version"))
+        try:
+            found = tuple(int(p) for p in version.split("-")[0].split(".")[:2])
+        except ValueError:
+            return  # a build with another version scheme: let the requests tell
+        if found < MIN_VERSION:
+            raise ConfigError([f"Meilisearch at {self.url} is version {version}; awsm needs "
+                               f"{'.'.join(map(str, MIN_VERSION))} or later."])
 
     def _ensure_index(self) -> None:
-        with _translated("create index"):
-            info = self._client.create_index(self.index_uid, {"primaryKey": PRIMARY_KEY})
-            task = self._client.wait_for_task(info.task_uid,
-                                              timeout_in_ms=self._task_timeout_ms)
-        if task.status != "succeeded" and (task.error or {}).get("code") != \
-                "index_already_exists":
-            raise EngineUnavailable(detail=f"meilisearch create index: {task.error}")
-        with _translated("settings"):
-            info = self._index.update_settings(dict(INDEX_SETTINGS))
-        self._wait(info, "settings")
+        answer = self._http("POST", "/indexes", "create index",
+                            {"uid": self.index_uid, "primaryKey": PRIMARY_KEY})
+        try:
+            self._task(answer, "create index")
+        except MeiliError as exc:
+            if exc.code != "index_already_exists":
+                raise
+        self._task(self._http("PATCH", f"{self._path}/settings", "settings",
+                              dict(INDEX_SETTINGS)), "settings")
 
     def _drop_abandoned_rebuilds(self) -> None:
+        """Shadows of rebuilds that never swapped (a crash): dropped when the next rebuild
+        starts, which only the indexer holding the replication slot does."""
         prefix = self.index_uid + _REBUILD_INFIX
-        with _translated("list indexes"):
-            indexes = self._client.get_indexes({"limit": 1000})["results"]
-            for index in indexes:
-                if index.uid.startswith(prefix):
-                    self._client.delete_index(index.uid)
+        indexes = _field(self._http("GET", f"/indexes?limit={_PAGE}", "list indexes"),
+                         "results", "list indexes")
+        for index in indexes:
+            uid = str(index.get("uid", ""))
+            if uid.startswith(prefix):
+                self._task(self._http("DELETE", f"/indexes/{uid}", "drop rebuild"),
+                           "drop rebuild")
 
-    def _call(self, what: str, fn: Callable[[], T]) -> T:
+    def _call(self, method: str, path: str, what: str, body: Any = None,
+              content: bytes | None = None) -> Any:
         if self._closed:
             raise EngineUnavailable(detail="engine is closed")
-        with _translated(what):
-            return fn()
+        return self._http(method, path, what, body, content)
 
     # writing ----------------------------------------------------------------
     def write(self, upserts: Sequence[Document], deletes: Sequence[str],
               checkpoint: str | None = None) -> None:
         if not self.writer_mode:
             raise EngineUnavailable(detail="this meilisearch engine was opened read-only")
+        self._settle_pending()
         docs = [to_meili(d) for d in upserts]
         if checkpoint is not None:
-            # Same task as the batch: the checkpoint is durable exactly when the batch is.
+            # In the last part: the checkpoint is durable exactly when the batch is.
             docs.append({PRIMARY_KEY: CHECKPOINT_ID, "checkpoint": checkpoint})
-        # Deletes and adds are two tasks: a key in both (deleted, then written again in
-        # one batch) is only added, so readers never see it missing between the two.
+        # Deletes and adds are separate tasks: a key in both (deleted, then written again
+        # in one batch) is only added, so readers never see it missing between the two.
         written = {d.key for d in upserts}
         deletes = [k for k in deletes if k not in written]
         if deletes:
-            info = self._call("delete", lambda: self._index.delete_documents(
-                [document_id(k) for k in deletes]))
-            self._wait(info, "delete")
-        if docs:
-            info = self._call("add", lambda: self._index.add_documents(docs, PRIMARY_KEY))
-            self._wait(info, "add")
+            self._task(self._call("POST", f"{self._path}/documents/delete-batch", "delete",
+                                  [document_id(k) for k in deletes]), "delete")
+        for part in payloads(docs):
+            # one part at a time: a failed task does not stop the ones queued after it,
+            # so the checkpoint must not be queued before the parts it follows succeeded
+            self._task(self._call("POST", f"{self._path}/documents?primaryKey={PRIMARY_KEY}",
+                                  "add", content=part), "add")
 
     def checkpoint(self) -> str | None:
         try:
-            doc = self._call("checkpoint", lambda: self._index.get_document(CHECKPOINT_ID))
-        except EngineUnavailable as exc:
-            cause = exc.__cause__
-            if isinstance(cause, MeilisearchApiError) and cause.code == "document_not_found":
+            doc = self._call("GET", f"{self._path}/documents/{CHECKPOINT_ID}", "checkpoint")
+        except MeiliError as exc:
+            if exc.code == "document_not_found":
                 return None
             raise
-        value = dict(doc).get("checkpoint")
+        value = doc.get("checkpoint") if isinstance(doc, dict) else None
         return value if isinstance(value, str) else None
 
     # reading ----------------------------------------------------------------
@@ -149,10 +239,14 @@ class MeiliEngine:
         unknown = set(query.facets) - set(FACET_FIELDS)
         if unknown:
             raise InvalidQuery(f"unknown facet: {sorted(unknown)[0]}")
-        parsed = parse_query(query.text)
+        ranking = query.match == "ranking"
+        # hybrid's keyword side: every word counts for the first hit's completeness and
+        # the snippet, though Meilisearch itself reads the first ten
+        parsed = parse_query(query.text, max_terms=RANKING_MAX_TERMS) if ranking \
+            else parse_query(query.text)
         if parsed.reason == "too_short":
             return SearchResult(hits=[], total=0, facets={f: {} for f in query.facets})
-        if query.match == "ranking" and not parsed.phrase:
+        if ranking and not parsed.phrase:
             # Hybrid's keyword side: any word, rarer words first (closest to BM25's OR).
             return self._search(query, parsed, "frequency")
         result = self._search(query, parsed, "all")
@@ -163,56 +257,66 @@ class MeiliEngine:
 
     def _search(self, query: SearchQuery, parsed: Any, strategy: str) -> SearchResult:
         requests, skip = search_requests(self.index_uid, query, parsed, strategy)
-        response = self._call("search", lambda: self._client.multi_search(requests))
-        return read_results(response["results"], query, parsed, skip)
+        answer = self._call("POST", "/multi-search", "search", {"queries": requests})
+        try:
+            return read_results(_field(answer, "results", "search"), query, parsed, skip)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            raise MeiliError("search", f"unexpected answer: {type(exc).__name__}: {exc}") \
+                from exc
 
     def keys(self, tenant_id: str | None = None) -> set[str]:
-        flt = f"tenant = {quote(tenant_id)}" if tenant_id is not None else "tenant EXISTS"
+        flt = f"tenant = {quote(tenant_value(tenant_id))}" if tenant_id is not None \
+            else "tenant EXISTS"
         out: set[str] = set()
         offset = 0
         while True:
-            params: dict[str, Any] = {"fields": ["key"], "limit": _PAGE, "offset": offset,
-                                      "filter": flt}
-            page = self._call("documents", partial(self._index.get_documents, params))
-            out.update(dict(d)["key"] for d in page.results)
+            page = self._call("POST", f"{self._path}/documents/fetch", "documents",
+                              {"fields": ["key"], "limit": _PAGE, "offset": offset,
+                               "filter": flt})
+            out.update(str(d["key"]) for d in _field(page, "results", "documents"))
             offset += _PAGE
-            if offset >= page.total:
+            if offset >= int(_field(page, "total", "documents")):
                 return out
 
     def stats(self) -> EngineStats:
-        stats = self._call("stats", self._index.get_stats)
+        stats = self._call("GET", f"{self._path}/stats", "stats")
         checkpoint = self.checkpoint()
         return EngineStats(
-            documents=stats.number_of_documents - (checkpoint is not None),
+            documents=int(_field(stats, "numberOfDocuments", "stats")) - (checkpoint is not None),
             checkpoint=checkpoint,
             detail={"engine": "meilisearch", "url": self.url, "index": self.index_uid,
-                    "indexing": stats.is_indexing},
+                    "indexing": bool(stats.get("isIndexing"))},
         )
 
     # rebuild ----------------------------------------------------------------
     def begin_rebuild(self) -> MeiliEngine:
         if not self.writer_mode:
             raise EngineUnavailable(detail="only the writer can rebuild")
+        self._drop_abandoned_rebuilds()
         uid = f"{self.index_uid}{_REBUILD_INFIX}{uuid.uuid4().hex[:8]}"
         return MeiliEngine(self.url, self._key, uid, writer=True, timeout_s=self._timeout_s,
-                           task_timeout_s=self._task_timeout_ms / 1000, _shadow=True)
+                           task_timeout_s=self._task_timeout_s, _shadow=True)
 
     def swap(self, shadow: object) -> None:
         if not isinstance(shadow, MeiliEngine) or not shadow._shadow or not self.writer_mode:
             raise EngineUnavailable(detail="swap needs a shadow from this engine's begin_rebuild")
-        info = self._call("swap", lambda: self._client.swap_indexes(
-            [{"indexes": [self.index_uid, shadow.index_uid]}]))
-        self._wait(info, "swap")
+        self._settle_pending()
+        self._task(self._call("POST", "/swap-indexes", "swap",
+                              [{"indexes": [self.index_uid, shadow.index_uid]}]), "swap")
         # The shadow's uid now names the old documents.
-        info = self._call("drop old", lambda: self._client.delete_index(shadow.index_uid))
-        self._wait(info, "drop old")
-        shadow._closed, shadow._shadow = True, False
+        self._task(self._call("DELETE", f"/indexes/{shadow.index_uid}", "drop old"),
+                   "drop old")
+        shadow._shadow = False
+        shadow.close()
 
     def close(self) -> None:
-        if self._shadow and not self._closed:
+        if self._closed:
+            return
+        if self._shadow:
             # A rebuild abandoned before swap(): nobody will ever serve it.
             try:
-                self._client.delete_index(self.index_uid)
-            except (MeilisearchError, RequestException):
-                pass  # the writer drops abandoned rebuilds when it next opens
+                self._http("DELETE", self._path, "drop rebuild")
+            except EngineUnavailable:
+                pass  # the next rebuild drops abandoned ones
         self._closed = True
+        self._http.close()

@@ -6,6 +6,12 @@ with quoted values (never user syntax), disjunctive-facet multi-search requests,
 totals through page/hitsPerPage, and turning hits into ``Hit`` records with our own
 escaped snippets (Meilisearch's ``_formatted`` does not escape HTML).
 
+Filtered values are stored and compared in forms Meilisearch's own normalisation
+(trim, Unicode compatibility decomposition, lowercase; facet values cut at 468 bytes on
+the indexing side only) leaves alone: the tenant as a hash (``tenant_value``), so ids
+that differ only in case or width are never one tenant, and facet values cut to a length
+both sides agree on (``facet_value``).
+
 Searched text is sent folded by ``search_svc.query.analyze`` (``title_f`` …), the fold
 the query already has: Meilisearch only lowercases and strips marks, so "Straße" would
 never meet the query's "strasse", nor "Łódź" its "lodz". The raw fields are for display
@@ -16,7 +22,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Iterable, Iterator
 from typing import Any
+
+import orjson
 
 from search_svc.engines.base import FACET_FIELDS, Document, Hit, SearchQuery, SearchResult
 from search_svc.errors import EngineUnavailable
@@ -27,23 +36,42 @@ from search_svc.snippets import best_snippet, holds_every_term
 __all__ = [
     "CHECKPOINT_ID",
     "INDEX_SETTINGS",
+    "MAX_PAYLOAD_BYTES",
     "MAX_RESULT_WINDOW",
     "PRIMARY_KEY",
     "document_id",
+    "facet_value",
     "filters",
+    "payloads",
     "quote",
     "read_results",
     "search_requests",
+    "tenant_value",
     "to_meili",
 ]
 
 PRIMARY_KEY = "pk"
 # Lives in the index itself so it moves with swap_indexes and is written in the same
 # task as the batch it follows; it has no tenant, so no tenant filter ever matches it.
-# Never a valid base64 document_id (17 characters), so it cannot collide with one.
-CHECKPOINT_ID = "__awsm_checkpoint"
+# Never a valid base64 document_id (21 characters: no base64 text is 1 longer than a
+# multiple of 4), so it cannot collide with one. Its version names the document format:
+# an index written in an older one (``__awsm_checkpoint``, raw tenant ids) has no
+# checkpoint under this id, so the indexer rebuilds it.
+CHECKPOINT_ID = "__awsm_checkpoint_v02"
 MAX_RESULT_WINDOW = 10_000  # offset + limit beyond this returns the total but no hits
-MAX_TOTAL_HITS = 100_000  # exhaustive totals (and facets) are counted up to this
+# Totals are counted up to this: Meilisearch warns that above 20,000 a search can take
+# seconds, and no page past MAX_RESULT_WINDOW can be read anyway (docs/api.md).
+MAX_TOTAL_HITS = 10_000
+# Meilisearch refuses request bodies over 100 MB (its default http payload limit); a
+# write is sent in parts under this many bytes of JSON.
+MAX_PAYLOAD_BYTES = 90_000_000
+# Meilisearch indexes the first 65,535 words of an attribute; what is sent of a text is
+# cut well past that, so no single document nears the payload limit.
+MAX_TEXT_CHARS = 1_000_000
+# Meilisearch cuts an indexed facet value at 468 bytes but compares a filter's value
+# whole; values are cut shorter on both sides (and at the Tantivy adapter's 512 chars).
+MAX_FACET_BYTES = 400
+MAX_FACET_CHARS = 512
 
 _FIELDS = ["key", "id", "type", "title", "summary", "body", "category", "tags", "locale",
            "image", "url", "published_at"]
@@ -75,19 +103,56 @@ def document_id(key: str) -> str:
     return "_h" + hashlib.sha256(key.encode()).hexdigest()
 
 
+def tenant_value(tenant_id: str) -> str:
+    """The tenant as stored and filtered: Meilisearch compares filter strings after
+    trimming, compatibility-normalising and lowercasing both sides, so "ABC", "abc" and
+    "ａｂｃ" would be one tenant; a hex digest has one form."""
+    return hashlib.sha256(tenant_id.encode()).hexdigest()
+
+
+def facet_value(value: str) -> str:
+    """A type, category, tag or locale as stored and filtered: at most 512 characters
+    (as the Tantivy adapter keeps) and 400 UTF-8 bytes, cut at a character boundary."""
+    value = value[:MAX_FACET_CHARS]
+    encoded = value.encode()
+    if len(encoded) <= MAX_FACET_BYTES:
+        return value
+    return encoded[:MAX_FACET_BYTES].decode(errors="ignore")
+
+
 def to_meili(doc: Document) -> dict[str, Any]:
     out: dict[str, Any] = {
         PRIMARY_KEY: document_id(doc.key), "key": doc.key, "id": doc.id,
-        "tenant": doc.tenant_id, "type": doc.type, "title": doc.title,
-        "summary": doc.summary, "body": doc.body, "category": doc.category,
+        "tenant": tenant_value(doc.tenant_id), "type": facet_value(doc.type),
+        "title": doc.title, "summary": doc.summary[:MAX_TEXT_CHARS],
+        "body": doc.body[:MAX_TEXT_CHARS],
+        "category": facet_value(doc.category) if doc.category else doc.category,
         # empty facet values are left out, as in the Tantivy index
-        "tags": [t for t in dict.fromkeys(doc.tags) if t], "locale": doc.locale or None,
+        "tags": list(dict.fromkeys(facet_value(t) for t in doc.tags if t)),
+        "locale": facet_value(doc.locale) if doc.locale else None,
         "image": doc.image, "url": doc.url,
         "published_at": int(doc.published_at),
     }
     for raw, folded in SEARCHED:
         out[folded] = " ".join(analyze(out[raw]))
     return out
+
+
+def payloads(documents: Iterable[dict[str, Any]],
+             limit: int = MAX_PAYLOAD_BYTES) -> Iterator[bytes]:
+    """JSON arrays of ``documents`` in order, each under ``limit`` bytes where a single
+    document allows (UTF-8, as orjson writes it: no ``\\uXXXX`` sixfold escapes)."""
+    part: list[bytes] = []
+    size = 2
+    for doc in documents:
+        encoded = orjson.dumps(doc)
+        if part and size + len(encoded) + 1 > limit:
+            yield b"[" + b",".join(part) + b"]"
+            part, size = [], 2
+        part.append(encoded)
+        size += len(encoded) + 1
+    if part:
+        yield b"[" + b",".join(part) + b"]"
 
 
 def quote(value: str) -> str:
@@ -97,11 +162,12 @@ def quote(value: str) -> str:
 
 def filters(q: SearchQuery, *, without: str | None = None) -> list[str]:
     """AND-ed filter expressions; values are always quoted literals."""
-    out = [f"tenant = {quote(q.tenant_id)}"]
+    out = [f"tenant = {quote(tenant_value(q.tenant_id))}"]
     for facet, values in (("type", q.types), ("category", q.categories), ("tags", q.tags),
                           ("locale", (q.locale,) if q.locale else ())):
         if values and facet != without:
-            out.append(f"{facet} IN [{', '.join(quote(v) for v in values)}]")
+            literals = dict.fromkeys(quote(facet_value(v)) for v in values)
+            out.append(f"{facet} IN [{', '.join(literals)}]")
     if q.published_before is not None:
         out.append(f"published_at <= {int(q.published_before)}")
     return out
@@ -181,4 +247,5 @@ def read_results(results: list[dict[str, Any]], q: SearchQuery, parsed: ParsedQu
         first_hit_complete=q.match == "ranking" and bool(page) and holds_every_term(
             _texts(page[0]), parsed.terms, prefix_last=parsed.prefix_last, exact=parsed.phrase,
             matcher=matcher),
+        degraded=any(bool(r.get("degraded")) for r in results),
     )

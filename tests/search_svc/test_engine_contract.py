@@ -55,7 +55,7 @@ def _tantivy(tmp_path: Path) -> Iterator[Backend]:
 
 
 def _meili() -> Iterator[Backend]:
-    import meilisearch
+    import httpx
 
     from search_svc.engines.meili import MeiliEngine
 
@@ -74,10 +74,11 @@ def _meili() -> Iterator[Backend]:
 
     backend.reopen_writer = reopen
     yield backend
-    client = meilisearch.Client(MEILI_URL or "", key)
-    for uid in [i.uid for i in client.get_indexes({"limit": 1000})["results"]]:
-        if uid.startswith(name):
-            client.delete_index(uid)
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    with httpx.Client(base_url=MEILI_URL or "", headers=headers) as client:
+        for index in client.get("/indexes", params={"limit": 1000}).json()["results"]:
+            if index["uid"].startswith(name):
+                client.delete(f"/indexes/{index['uid']}")
 
 
 @pytest.fixture(params=["tantivy", "meilisearch"])

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -12,18 +14,23 @@ from search_svc.engines.base import Document, SearchQuery
 from search_svc.engines.meili_query import (
     CHECKPOINT_ID,
     INDEX_SETTINGS,
+    MAX_FACET_BYTES,
     MAX_RESULT_WINDOW,
     document_id,
+    facet_value,
     filters,
+    payloads,
     quote,
     read_results,
     search_requests,
+    tenant_value,
     to_meili,
 )
 from search_svc.errors import EngineUnavailable
 from search_svc.query import parse_query
 
 T = "11111111-1111-1111-1111-111111111111"
+TV = tenant_value(T)
 
 
 @pytest.mark.parametrize("key", ["blog:1", "page:ü/ß", "product:" + "x" * 200, ":", "a b",
@@ -34,12 +41,17 @@ def test_document_ids_are_valid_meilisearch_ids_and_distinct(key: str) -> None:
     assert pk != CHECKPOINT_ID and document_id(key + "x") != pk
 
 
+def test_no_base64_id_has_the_checkpoints_length() -> None:
+    assert all(len(document_id("k" * n)) % 4 != 1 for n in range(1, 400))
+    assert len(CHECKPOINT_ID) % 4 == 1
+
+
 def test_to_meili_carries_every_field() -> None:
     d = Document(key="blog:1", id="1", tenant_id=T, type="blog", title="T", body="B",
                  summary="S", tags=("a",), category="C", locale="id", image="/i.jpg",
                  url="/b/1", published_at=5)
     assert to_meili(d) == {
-        "pk": document_id("blog:1"), "key": "blog:1", "id": "1", "tenant": T, "type": "blog",
+        "pk": document_id("blog:1"), "key": "blog:1", "id": "1", "tenant": TV, "type": "blog",
         "title": "T", "summary": "S", "body": "B", "category": "C", "tags": ["a"],
         "locale": "id", "image": "/i.jpg", "url": "/b/1", "published_at": 5,
         "title_f": "t", "summary_f": "s", "body_f": "b"}
@@ -69,7 +81,7 @@ def test_filters_always_start_with_the_tenant() -> None:
     q = SearchQuery(tenant_id=T, types=("blog", "page"), categories=('A "b"',), tags=("t",),
                     locale="id", published_before=99)
     assert filters(q) == [
-        f'tenant = "{T}"', 'type IN ["blog", "page"]', 'category IN ["A \\"b\\""]',
+        f'tenant = "{TV}"', 'type IN ["blog", "page"]', 'category IN ["A \\"b\\""]',
         'tags IN ["t"]', 'locale IN ["id"]', "published_at <= 99"]
     assert filters(q, without="type")[1] == 'category IN ["A \\"b\\""]'
 
@@ -107,9 +119,9 @@ def test_facets_with_their_own_filter_get_their_own_query() -> None:
     queries, _ = search_requests("idx", q, parse_query("rumah"), "all")
     main, by_type = queries
     assert main["facets"] == ["tags"] and main["sort"] == ["published_at:desc"]
-    assert main["filter"] == [f'tenant = "{T}"', 'type IN ["blog"]']
+    assert main["filter"] == [f'tenant = "{TV}"', 'type IN ["blog"]']
     assert by_type["facets"] == ["type"] and by_type["hitsPerPage"] == 0
-    assert by_type["filter"] == [f'tenant = "{T}"']
+    assert by_type["filter"] == [f'tenant = "{TV}"']
     assert all(x["q"] == "rumah" and x["matchingStrategy"] == "all" for x in queries)
 
 
@@ -150,3 +162,67 @@ def test_unreachable_server_is_engine_unavailable() -> None:
         engine.search(SearchQuery(tenant_id=T, text="rumah"))
     with pytest.raises(EngineUnavailable):
         engine.stats()
+
+
+def _normalize_facet(value: str) -> str:
+    """What Meilisearch compares a filter string as (milli's ``normalize_facet``: trim,
+    NFKC-style compatibility decomposition, lowercase)."""
+    import unicodedata
+
+    return unicodedata.normalize("NFKD", value.strip()).lower()
+
+
+@pytest.mark.parametrize("other", ["ABC", " abc", "ａｂｃ", "abc "])
+def test_tenants_meilisearch_would_fold_together_stay_apart(other: str) -> None:
+    # Meilisearch matches "abc" against "ABC", "ａｂｃ" or " abc": raw ids in the filter
+    # would let one tenant see another's documents
+    assert _normalize_facet(other) == _normalize_facet("abc")
+    mine, theirs = tenant_value("abc"), tenant_value(other)
+    assert _normalize_facet(mine) != _normalize_facet(theirs)
+    assert _normalize_facet(mine) == mine  # stored and compared as it is
+    q = SearchQuery(tenant_id="abc")
+    d = Document(key="blog:1", id="1", tenant_id=other, type="blog", title="t")
+    assert filters(q)[0] != f"tenant = {quote(to_meili(d)['tenant'])}"
+
+
+@pytest.mark.parametrize("value", ["kopi", "é" * 300, "字" * 200, "x" * 600, "🙂" * 120])
+def test_long_facet_values_are_cut_the_same_on_both_sides(value: str) -> None:
+    # Meilisearch cuts an indexed value at 468 bytes, never a filter's: cut both shorter
+    cut = facet_value(value)
+    assert len(cut.encode()) <= MAX_FACET_BYTES and len(cut) <= 512
+    assert value.startswith(cut) and facet_value(cut) == cut
+    d = Document(key="blog:1", id="1", tenant_id=T, type="blog", title="t", category=value,
+                 tags=(value,))
+    stored = to_meili(d)
+    q = SearchQuery(tenant_id=T, categories=(value,), tags=(value,))
+    assert filters(q)[1:] == [f"category IN [{quote(stored['category'])}]",
+                              f"tags IN [{quote(stored['tags'][0])}]"]
+
+
+def test_payloads_stay_under_the_limit_in_order() -> None:
+    docs = [{"pk": str(i), "body": ("Ж" if i % 2 else "a") * (i * 37 % 500)}
+            for i in range(300)]
+    parts = list(payloads(docs, limit=4000))
+    assert len(parts) > 10 and all(len(p) <= 4000 for p in parts)
+    assert [d for p in parts for d in orjson.loads(p)] == docs
+    # UTF-8, not the six-byte \uXXXX escapes json.dumps writes by default
+    one = next(payloads([{"body": "Ж" * 1000}]))
+    assert len(one) < len(json.dumps([{"body": "Ж" * 1000}]).encode()) / 2
+    assert list(payloads([])) == []
+    # a document larger than the limit goes alone rather than being dropped
+    assert [len(orjson.loads(p)) for p in payloads([{"b": "x" * 50}] * 3, limit=40)] == [1, 1, 1]
+
+
+def test_texts_sent_are_bounded() -> None:
+    d = Document(key="blog:1", id="1", tenant_id=T, type="blog", title="t",
+                 body="kata " * 400_000)
+    assert len(orjson.dumps(to_meili(d))) < 3_000_000
+
+
+def test_a_cut_off_search_is_flagged() -> None:
+    q = SearchQuery(tenant_id=T, text="rumah")
+    raw = {"key": "blog:1", "id": "1", "type": "blog", "title": "rumah", "published_at": 1}
+    done = read_results([{"hits": [raw], "totalHits": 1}], q, parse_query("rumah"), skip=0)
+    cut = read_results([{"hits": [raw], "totalHits": 1, "degraded": True}], q,
+                       parse_query("rumah"), skip=0)
+    assert not done.degraded and cut.degraded

@@ -1,0 +1,174 @@
+"""The Meilisearch adapter's side of the conversation: what it sends, in which order,
+and what it does while a task runs long.
+
+No Meilisearch server can be installed here, so these tests talk to a stand-in that
+answers a handful of routes in the shapes Meilisearch documents (202 + ``taskUid``,
+``GET /tasks/{uid}``, error objects). They check the adapter's own logic only; what
+Meilisearch does with the requests is the contract suite's job
+(``test_engine_contract.py`` with ``AWSM_TEST_MEILI_URL``).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from awsm.errors import ConfigError
+from search_svc.engines.base import Document, SearchQuery
+from search_svc.engines.meili import MeiliEngine
+from search_svc.engines.meili_query import CHECKPOINT_ID
+from search_svc.errors import EngineUnavailable
+
+
+@dataclass
+class Meili:
+    """The stand-in's script and what it saw."""
+
+    version: str = "1.16.0"
+    busy_polls: dict[int, int] = field(default_factory=dict)  # task uid -> polls "processing"
+    seen: list[tuple[str, str, dict[str, str], bytes]] = field(default_factory=list)
+    peers: set[tuple[str, int]] = field(default_factory=set)
+    tasks: int = 0
+    search_body: bytes = b'{"results": []}'
+    url: str = ""
+
+    def requests(self, method: str | None = None, prefix: str = "") -> list[tuple[str, bytes]]:
+        return [(p, b) for m, p, _, b in self.seen
+                if (method is None or m == method) and p.startswith(prefix)]
+
+
+@pytest.fixture
+def meili() -> Iterator[Meili]:
+    state = Meili()
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as Meilisearch
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _answer(self, status: int, body: Any, raw: bytes | None = None) -> None:
+            data = raw if raw is not None else json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            with lock:
+                state.seen.append((self.command, self.path, dict(self.headers), body))
+                state.peers.add(self.client_address)
+                path = self.path.split("?")[0]
+                if path == "/version":
+                    return self._answer(200, {"pkgVersion": state.version})
+                if path.startswith("/tasks/"):
+                    uid = int(path.rsplit("/", 1)[1])
+                    left = state.busy_polls.get(uid, 0)
+                    if left:
+                        state.busy_polls[uid] = left - 1
+                        return self._answer(200, {"uid": uid, "status": "processing"})
+                    return self._answer(200, {"uid": uid, "status": "succeeded", "error": None})
+                if path == "/multi-search":
+                    return self._answer(200, None, raw=state.search_body)
+                if self.command == "GET" and "/documents/" in path:
+                    return self._answer(404, {"message": "Document not found.",
+                                              "code": "document_not_found",
+                                              "type": "invalid_request", "link": ""})
+                state.tasks += 1
+                return self._answer(202, {"taskUid": state.tasks, "status": "enqueued"})
+
+        do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _handle
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                     daemon=True).start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+def doc(n: int, body: str = "") -> Document:
+    return Document(key=f"blog:{n}", id=str(n), tenant_id="t1", type="blog", title=f"t{n}",
+                    body=body)
+
+
+def test_no_key_sends_no_authorization_and_a_key_a_bearer(meili: Meili) -> None:
+    MeiliEngine(meili.url, None, "idx", writer=True).close()
+    assert all("Authorization" not in h for _, _, h, _ in meili.seen)
+    meili.seen.clear()
+    MeiliEngine(meili.url, "s3cret", "idx", writer=True).close()
+    assert {h.get("Authorization") for _, _, h, _ in meili.seen} == {"Bearer s3cret"}
+
+
+def test_requests_share_one_kept_alive_connection(meili: Meili) -> None:
+    engine = MeiliEngine(meili.url, None, "idx", writer=True)
+    for n in range(5):
+        engine.write([doc(n)], [])
+    engine.close()
+    assert len(meili.seen) > 10 and len(meili.peers) == 1
+
+
+def test_an_old_server_is_a_clear_configuration_error(meili: Meili) -> None:
+    meili.version = "1.8.3"
+    with pytest.raises(ConfigError, match="1.8.3; awsm needs 1.9"):
+        MeiliEngine(meili.url, None, "idx", writer=True)
+
+
+def test_a_large_write_goes_in_parts_each_awaited_with_the_checkpoint_last(
+        meili: Meili, monkeypatch: pytest.MonkeyPatch) -> None:
+    import search_svc.engines.meili_query as mq
+
+    original = mq.payloads
+    monkeypatch.setattr("search_svc.engines.meili.payloads",
+                        lambda docs: original(docs, limit=20_000))
+    engine = MeiliEngine(meili.url, None, "idx", writer=True)
+    meili.seen.clear()
+    engine.write([doc(n, "kata " * 400) for n in range(40)], ["blog:99"], checkpoint="cp-7")
+    order = [(m, p.split("?")[0]) for m, p, _, _ in meili.seen]
+    adds = meili.requests("POST", "/indexes/idx/documents?")
+    assert len(adds) > 3 and all(len(b) <= 20_000 for _, b in adds)
+    sent = [d for _, b in adds for d in json.loads(b)]
+    assert [d["key"] for d in sent[:-1]] == [f"blog:{n}" for n in range(40)]
+    assert sent[-1] == {"pk": CHECKPOINT_ID, "checkpoint": "cp-7"}
+    # the delete first, then each part only once the one before it succeeded
+    assert order[0] == ("POST", "/indexes/idx/documents/delete-batch")
+    kinds = [m for m, _ in order]
+    assert kinds == ["POST", "GET"] * (len(adds) + 1)
+    engine.close()
+
+
+def test_a_task_past_its_timeout_is_awaited_again_not_sent_again(meili: Meili) -> None:
+    engine = MeiliEngine(meili.url, None, "idx", writer=True, task_timeout_s=0.05)
+    slow = meili.tasks + 1
+    meili.busy_polls[slow] = 40  # far longer than the timeout
+    with pytest.raises(EngineUnavailable, match=f"task {slow} still processing"):
+        engine.write([doc(1)], [], checkpoint="cp-1")
+    assert len(meili.requests("POST", "/indexes/idx/documents")) == 1
+    meili.busy_polls[slow] = 1  # done after one more poll
+    meili.seen.clear()
+    engine.write([doc(1)], [], checkpoint="cp-1")  # the indexer's retry
+    paths = [p for _, p, _, _ in meili.seen]
+    first_add = next(i for i, p in enumerate(paths) if p.startswith("/indexes/idx/documents"))
+    assert paths[:first_add] == [f"/tasks/{slow}"] * 2  # waited for it before sending more
+    engine.close()
+
+
+@pytest.mark.parametrize("body", [b"", b"<html>proxy error</html>", b'{"results": [{}]}',
+                                  b'{"results": "x"}', b"[]"])
+def test_an_answer_of_another_shape_is_engine_unavailable(meili: Meili, body: bytes) -> None:
+    meili.search_body = body
+    engine = MeiliEngine(meili.url, None, "idx", writer=False)
+    with pytest.raises(EngineUnavailable):
+        engine.search(SearchQuery(tenant_id="t1", text="rumah"))
+    engine.close()
