@@ -238,6 +238,7 @@ def create_app(settings: Settings, *, engine: KeywordEngine | None = None) -> Fa
         from search_svc.semantic import SemanticSearcher
 
         semantic = SemanticSearcher(lambda: open_embedder(settings), read_pool)
+    app.state.semantic = semantic  # for operators' tools and tests
     search = search_endpoint(SearchService(settings, engine, tenants, semantic=semantic))
     app.include_router(build_search_router(search))
     # GET and HEAD (CDNs and monitors check a URL with it), with the middlewares above

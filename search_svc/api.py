@@ -175,11 +175,12 @@ class SearchService:
     async def _semantic(self, mode: str, params: SearchParams, text: str,
                         query: SearchQuery) -> dict[str, Any]:
         """Hits, total and facets of a semantic or hybrid page."""
-        assert self.semantic is not None
+        assert self.semantic is not None and params.tenant is not None
+        scope = params.tenant
         window = min(params.offset + params.limit, MAX_FUSION_WINDOW)
         if mode == "semantic":
             vhits = await self.semantic.search(replace(query, text=semantic_text(params.q)),
-                                               candidates=window * 4)
+                                               candidates=window * 4, scope=scope)
             page = vhits[params.offset:params.offset + params.limit]
             return {"hits": [{**_hit_json(vector_hit_to_hit(v, text)), "matched": ["semantic"]}
                              for v in page],
@@ -188,7 +189,7 @@ class SearchService:
         result, vhits = await asyncio.gather(
             run_in_threadpool(self.engine.search, kw_query),
             self.semantic.search(replace(query, text=semantic_text(params.q)),
-                                 candidates=max(window, MIN_FUSION_WINDOW) * 4))
+                                 candidates=max(window, MIN_FUSION_WINDOW) * 4, scope=scope))
         fused_page, fused_total = fuse_hybrid_page(
             result.hits, vhits, text, params.semantic_ratio, offset=params.offset,
             limit=params.limit, confident=result.first_hit_complete)

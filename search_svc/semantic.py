@@ -134,9 +134,13 @@ class SemanticSearcher:
             self._cache.popitem(last=False)
         return vector
 
-    async def search(self, query: SearchQuery, candidates: int) -> list[VectorHit]:
+    async def search(self, query: SearchQuery, candidates: int, *,
+                     scope: str) -> list[VectorHit]:
+        """``scope``: the tenant key as the request gave it, never the resolved id, so an
+        unknown key's first query waits for the model as a real tenant's does, rather
+        than finding the vector another unknown key left (which told them apart)."""
         assert self.embedder is not None
-        vector = await self.query_vector(query.text, scope=query.tenant_id)
+        vector = await self.query_vector(query.text, scope=scope)
         try:
             async with self.pool.connection() as conn:
                 return await semantic_search(conn, table_name_for(self.embedder.model_id),

@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from awsm.errors import ConfigError
+from search_svc.semantic import MAX_QUEUED
 from search_svc.vectors import VectorStore, table_name_for
 from tests.fixtures.fix_stack import TENANT_A, TENANT_B, Stack, wait_for
 
@@ -124,6 +125,24 @@ def test_tenant_isolation_and_filters_hold_in_every_mode(corpus: Stack, mode: st
     assert corpus.search(q="situs cepat", mode=mode, type="product")["hits"] == []
     other = corpus.search(tenant="tech", q="situs cepat", mode=mode)
     assert [h["title"] for h in other["hits"]] == ["Mempercepat situs dengan server tepi"]
+
+
+def test_an_unknown_tenant_waits_for_the_model_as_a_known_one_does(corpus: Stack) -> None:
+    # Unknown keys once shared one query-vector cache: after a first unknown key had
+    # asked, a second one's answer came from the cache while a real tenant's needed the
+    # model; with the model's queue full, that showed in the body ("busy" or not).
+    searcher = corpus.client.app.state.semantic  # type: ignore[attr-defined]
+    q = "pertanyaan yang belum pernah ditanyakan siapa pun"
+    assert corpus.search(tenant="ghost-one", q=q, mode="semantic")["mode"] == "semantic"
+    searcher.max_queued = 0  # every query that needs the model is answered "busy"
+    try:
+        for tenant in ("ghost-two", "tech", "nobody.example"):
+            body = corpus.search(tenant=tenant, q=q, mode="semantic")
+            assert body["mode"] == "keyword" and "busy" in body["notice"], tenant
+        # the key asked before keeps its own cached vector
+        assert corpus.search(tenant="ghost-one", q=q, mode="semantic")["mode"] == "semantic"
+    finally:
+        searcher.max_queued = MAX_QUEUED
 
 
 def test_selective_filter_keeping_under_one_percent_still_returns_its_rows(semantic_stack: Stack) -> None:
