@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from search_svc.query import (
     MAX_QUERY_CHARS,
     MAX_TERMS,
+    RANKING_MAX_TERMS,
     ParsedQuery,
     analyze,
     fold,
@@ -117,6 +118,20 @@ def test_ten_kilobytes_of_hostile_text_is_bounded() -> None:
     parsed = parse_query(("\"(*" + "😀" * 5 + "ünï AND ") * 1000)
     assert len(parsed.text) <= MAX_QUERY_CHARS + 2
     assert len(parsed.terms) <= MAX_TERMS
+
+
+@pytest.mark.parametrize("raw", [
+    " ".join(["ßßßßßßß"] * 9) + " kopi", " ".join(["ßßßßßßß"] * 9) + " kopi ",
+    '"' + " ".join(["ßßßßßßß"] * 9) + ' kopi"', "ß" * 120, "æ" * 64 + " þ",
+    "Straße " * 18,
+])
+def test_words_that_fold_longer_keep_the_text_canonical(raw: str) -> None:
+    # "ß" folds to "ss": the canonical text outgrew the bound and, parsed again by the
+    # engine, was cut elsewhere (a search for other words than the API echoed)
+    for max_terms in (MAX_TERMS, RANKING_MAX_TERMS):
+        parsed = parse_query(raw, max_terms=max_terms)
+        assert len(parsed.text) <= MAX_QUERY_CHARS
+        assert parse_query(parsed.text, max_terms=max_terms) == parsed
 
 
 @settings(max_examples=300, deadline=None)
