@@ -25,6 +25,8 @@ MAX_OFFSET = 10_000
 MAX_FILTER_VALUES = 20
 MAX_VALUE_CHARS = 512  # as long as a facet value the engine stores: every facet can be selected
 MAX_RAW_Q_CHARS = 2048
+# C0, DEL and C1 (Unicode category Cc): refused in filter values and the tenant key
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 ALLOWED_PARAMS = frozenset({
     "tenant", "q", "type", "category", "tags", "tag", "locale", "sort", "limit", "offset",
     "facets", "mode", "semantic_ratio",
@@ -103,19 +105,22 @@ def split_values(text: str) -> list[str] | None:
     return values
 
 
-def _values(raw: Mapping[str, Sequence[str]], name: str) -> list[str]:
+def _values(raw: Mapping[str, Sequence[str]], *names: str) -> list[str]:
+    """The values of ``names`` together (``tags`` and its alias ``tag`` count as one)."""
     out: list[str] = []
-    for value in raw.get(name, ()):
-        values = split_values(value)
-        if values is None:
-            raise InvalidQuery(f"'{name}' has a quote that is not closed; write a value that "
-                               'holds a comma as "a, b" and a quote inside one as "".')
-        out += values
+    for name in names:
+        for value in raw.get(name, ()):
+            values = split_values(value)
+            if values is None:
+                raise InvalidQuery(f"'{name}' has a quote that is not closed; write a value "
+                                   'that holds a comma as "a, b" and a quote inside one as "".')
+            out += values
     if len(out) > MAX_FILTER_VALUES:
-        raise InvalidQuery(f"'{name}' accepts at most {MAX_FILTER_VALUES} values.")
+        raise InvalidQuery(f"'{names[0]}' accepts at most {MAX_FILTER_VALUES} values.")
     for v in out:
-        if len(v) > MAX_VALUE_CHARS or any(ord(c) < 32 for c in v):
-            raise InvalidQuery(f"'{name}' has a value that is too long or has control characters.")
+        if len(v) > MAX_VALUE_CHARS or _CONTROL.search(v):
+            raise InvalidQuery(f"'{names[0]}' has a value that is too long or has control "
+                               "characters.")
     return out
 
 
@@ -171,20 +176,20 @@ def parse_search_params(raw: Mapping[str, Sequence[str]]) -> SearchParams:
     bad = [f for f in facets if f not in FACET_FIELDS]
     if bad:
         raise InvalidQuery(f"'facets' may name {', '.join(FACET_FIELDS)}; got {bad[0][:40]!r}.")
-    locale = (_single(raw, "locale") or "").strip() or None
+    locale = _single(raw, "locale") or None  # as given: " en" is not a second spelling
     # a BCP 47-shaped tag ("id", "en-US", "zh_Hant_TW"), anything else refused (never passed
     # on to the engine or SQL); stored locales are canonical, so the filter is made so too
     if locale is not None and not LOCALE_TAG.fullmatch(locale):
         raise InvalidQuery("'locale' must be a language tag such as 'id' or 'en-US'.")
     tenant = _single(raw, "tenant")
-    if tenant is not None and (len(tenant) > 253 or any(ord(c) < 33 for c in tenant)):
+    if tenant is not None and (len(tenant) > 253 or " " in tenant or _CONTROL.search(tenant)):
         raise InvalidQuery("'tenant' is not a valid slug or domain.")
     return SearchParams(
         tenant=tenant.strip().lower() if tenant else None,
         q=q,
         types=tuple(dict.fromkeys(_values(raw, "type"))),
         categories=tuple(dict.fromkeys(_values(raw, "category"))),
-        tags=tuple(dict.fromkeys(_values(raw, "tags") + _values(raw, "tag"))),
+        tags=tuple(dict.fromkeys(_values(raw, "tags", "tag"))),
         locale=canonical_locale(locale) if locale else None,
         sort=sort,  # type: ignore[arg-type]
         limit=_int(raw, "limit", 20, 1, MAX_LIMIT),

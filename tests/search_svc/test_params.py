@@ -49,3 +49,22 @@ def test_a_category_holding_a_comma_can_be_filtered() -> None:
     params = parse_search_params({"tenant": ["kopi"],
                                   "category": ['"Kopi, Teh & Susu"'], "tags": ["a,b"]})
     assert params.categories == ("Kopi, Teh & Susu",) and params.tags == ("a", "b")
+
+
+@pytest.mark.parametrize("raw", [
+    {"type": ["\x7f"]}, {"category": ["a\x85b"]}, {"tags": ["x\x9f"]}, {"tag": ["\x00"]},
+    {"tenant": ["kopi\x7f"]}, {"tenant": ["ko pi"]},
+    {"tags": [",".join(f"t{i}" for i in range(15))], "tag": [",".join(f"u{i}" for i in range(6))]},
+    {"locale": ["en\n"]}, {"locale": [" en"]}, {"locale": ["en "]},
+])
+def test_control_characters_spaces_and_too_many_values_are_refused(
+        raw: dict[str, list[str]]) -> None:
+    # each once passed: DEL and C1 controls, 15 "tags" + 6 "tag" (the limit counted per
+    # name), a locale stripped before it was checked (a second URL for one answer)
+    with pytest.raises(InvalidQuery):
+        parse_search_params({"tenant": ["kopi"], **raw})
+
+
+def test_twenty_tags_over_both_names_are_fine() -> None:
+    raw = {"tenant": ["kopi"], "tags": ["a,b,c,d,e,f,g,h,i,j"], "tag": ["k,l,m,n,o,p,q,r,s,t"]}
+    assert len(parse_search_params(raw).tags) == 20
