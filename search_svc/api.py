@@ -58,8 +58,9 @@ INCOMPLETE = "the results may be incomplete: the search engine stopped early"
 
 def raw_query_params(request: Request) -> dict[str, list[str]]:
     """The query string decoded strictly: bytes that are not UTF-8 are a 400, not mojibake."""
-    raw = request.scope.get("query_string", b"").decode("latin-1")
     try:
+        # bytes sent raw (not %-encoded) are decoded as strictly as escaped ones
+        raw = request.scope.get("query_string", b"").decode("utf-8")
         return parse_qs(raw, keep_blank_values=True, strict_parsing=False,
                         encoding="utf-8", errors="strict", max_num_fields=64)
     except UnicodeDecodeError:

@@ -68,3 +68,23 @@ def test_control_characters_spaces_and_too_many_values_are_refused(
 def test_twenty_tags_over_both_names_are_fine() -> None:
     raw = {"tenant": ["kopi"], "tags": ["a,b,c,d,e,f,g,h,i,j"], "tag": ["k,l,m,n,o,p,q,r,s,t"]}
     assert len(parse_search_params(raw).tags) == 20
+
+
+@pytest.mark.parametrize(("query_string", "expected"), [
+    (b"q=caf\xc3\xa9", {"q": ["caf\u00e9"]}),  # raw UTF-8: as if it had been %-encoded
+    (b"q=caf%C3%A9", {"q": ["caf\u00e9"]}),
+    (b"q=\xff", None), (b"q=caf\xc3", None), (b"q=%ff", None),
+])
+def test_query_string_bytes_are_utf8_raw_or_escaped(query_string: bytes,
+                                                    expected: dict[str, list[str]] | None) -> None:
+    # raw bytes were read as Latin-1: "caf\xc3\xa9" searched "cafÃ©" and "\xff" was "ÿ"
+    from starlette.requests import Request
+
+    from search_svc.api import raw_query_params
+
+    request = Request({"type": "http", "query_string": query_string, "headers": []})
+    if expected is None:
+        with pytest.raises(InvalidQuery):
+            raw_query_params(request)
+    else:
+        assert raw_query_params(request) == expected
