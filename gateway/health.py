@@ -48,7 +48,10 @@ async def indexer_lag(pool: AsyncConnectionPool, slot: str,
      model, backlog, rate, calls, parked) = row
     return {
         "slot_active": bool(active), "lag_bytes": lag_bytes, "wal_status": wal_status,
-        "state": state, "last_error": err,
+        # the kind of error only: its message can quote a row's values (a column of
+        # another type, a constraint), and /readyz is public; the whole text is in
+        # search.indexer_status and the indexer's log
+        "state": state, "last_error": err.split(":", 1)[0] if err else err,
         "last_error_at": err_at.isoformat() if err_at else None,
         "seconds_since_last_commit": round(since_commit, 3) if since_commit is not None else None,
         # seconds behind: while healthy the slot is confirmed at least every heartbeat

@@ -367,3 +367,14 @@ def test_every_facet_value_can_be_selected_as_a_filter(stack: Stack) -> None:
     assert set(facets) == {long_tag, "pendek"}
     for value in facets:
         assert stack.search(q="panjang", tags=value)["total"] == 1
+
+
+def test_readyz_names_the_indexers_error_without_its_message(seeded: Stack) -> None:
+    # an error's text can quote a row (a value of the wrong type, a key); /readyz is
+    # public, so it shows the kind of error, the table keeps the text for operators
+    message = 'DataError: invalid input syntax for type uuid: "draft-gaji-direksi-2027"'
+    seeded.sql("UPDATE search.indexer_status SET last_error = %s, last_error_at = now() "
+               "WHERE slot_name = %s", message, seeded.settings.slot_name)
+    ready = seeded.client.get("/readyz")
+    assert ready.json()["checks"]["indexer"]["last_error"] == "DataError"
+    assert "gaji" not in ready.text
