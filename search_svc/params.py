@@ -176,7 +176,9 @@ def parse_search_params(raw: Mapping[str, Sequence[str]]) -> SearchParams:
     bad = [f for f in facets if f not in FACET_FIELDS]
     if bad:
         raise InvalidQuery(f"'facets' may name {', '.join(FACET_FIELDS)}; got {bad[0][:40]!r}.")
-    locale = _single(raw, "locale") or None  # as given: " en" is not a second spelling
+    locale = _single(raw, "locale")
+    if locale is not None and not locale.strip():
+        locale = None  # blank: no filter; anything else is checked as given (" en" is a 400)
     # a BCP 47-shaped tag ("id", "en-US", "zh_Hant_TW"), anything else refused (never passed
     # on to the engine or SQL); stored locales are canonical, so the filter is made so too
     if locale is not None and not LOCALE_TAG.fullmatch(locale):
