@@ -100,6 +100,15 @@ def _texts(src: dict[str, Any]) -> list[str]:
     return [src["body"], src["summary"], src["title"]]
 
 
+_EXACT_SEGMENT_SIZE = 1 << 30  # every value a segment holds
+
+
+def _terms(facets: list[str], size: int, segment_size: int) -> dict[str, Any]:
+    """A terms aggregation per facet: the ``size`` most frequent values."""
+    return {f: {"terms": {"field": f, "size": size, "segment_size": segment_size}}
+            for f in facets}
+
+
 class QueryBuilder:
     """Queries for ``schema``; ``fields`` (when not None) is what an index written with an
     older schema holds: stemmed and per-letter typo fields it lacks are left out."""
@@ -284,11 +293,17 @@ class QueryBuilder:
             if q.facet_size == 0:
                 out.update({f: {} for f in facets})
                 continue
-            spec = {f: {"terms": {"field": f, "size": q.facet_size,
-                                  "segment_size": max(1000, 10 * q.facet_size)}}
-                    for f in facets}
-            result = searcher.aggregate(self.combine(text, self.filters(q, without=without)),
-                                        spec)
+            query = self.combine(text, self.filters(q, without=without))
+            result = searcher.aggregate(query, _terms(facets, q.facet_size,
+                                                      max(1000, 10 * q.facet_size)))
+            # Each segment reports only its top values: one short of a segment's top
+            # 1,000 is under-counted there (Tantivy bounds the error). Those facets are
+            # counted again over every value, which only many distinct values make slow.
+            inexact = [f for f in facets
+                       if result.get(f, {}).get("doc_count_error_upper_bound", 0)]
+            if inexact:
+                result.update(searcher.aggregate(query, _terms(inexact, q.facet_size,
+                                                               _EXACT_SEGMENT_SIZE)))
             for f in facets:
                 buckets = result.get(f, {}).get("buckets", [])
                 pairs = sorted(((str(b["key"]), int(b["doc_count"])) for b in buckets),
