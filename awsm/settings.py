@@ -8,7 +8,10 @@ reads ``os.environ``.
 
 from __future__ import annotations
 
+import difflib
+import logging
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -205,6 +208,11 @@ def _file_values(path: Path) -> dict[str, Any]:
     return {str(k).lower(): v for k, v in raw.items()}
 
 
+def _did_you_mean(name: str, spell: Callable[[str], str]) -> str:
+    close = difflib.get_close_matches(name, sorted(Settings.model_fields), n=1)
+    return f" (did you mean {spell(close[0])}?)" if close else ""
+
+
 def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
     """Build settings from the environment (or ``environ``), a config file and overrides."""
     import os
@@ -218,6 +226,17 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
         for k, v in env.items()
         if k.startswith("AWSM_") and k != "AWSM_CONFIG_FILE"
     }
+    # a misspelt name would otherwise leave its setting at the default without a word
+    unknown_file = sorted(set(file_values) - set(Settings.model_fields))
+    if unknown_file:
+        raise ConfigError([f"AWSM_CONFIG_FILE {env['AWSM_CONFIG_FILE']}: {k!r} is not a "
+                           f"setting{_did_you_mean(k, lambda n: repr(n))}"
+                           for k in unknown_file])
+    for k in sorted(set(env_values) - set(Settings.model_fields)):
+        if not k.startswith("test_"):  # AWSM_TEST_*: the test suite's own switches
+            logging.getLogger("awsm.settings").warning(
+                "AWSM_%s is not a setting and is ignored%s", k.upper(),
+                _did_you_mean(k, lambda n: f"AWSM_{n.upper()}"))
     values = {**file_values, **env_values, **{k: v for k, v in overrides.items() if v is not None}}
     try:
         return Settings(**values)

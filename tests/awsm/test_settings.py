@@ -24,6 +24,21 @@ def test_every_bad_variable_is_reported_at_once() -> None:
     assert "AWSM_PORT" in text and "AWSM_SLOT_NAME" in text and "AWSM_ENGINE" in text
 
 
+def test_a_misspelt_setting_is_named_not_silently_ignored(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # "AWSM_SIGNING_KEY" left the signing keys unset without a word
+    cfg = tmp_path / "awsm.toml"
+    cfg.write_text('databse_url = "postgresql://x"\nport = 9000\n')
+    with pytest.raises(ConfigError, match="'databse_url' is not a setting "
+                                          "\\(did you mean 'database_url'\\?\\)"):
+        load_settings({"AWSM_CONFIG_FILE": str(cfg)})
+    with caplog.at_level("WARNING", logger="awsm.settings"):
+        s = load_settings({"AWSM_SIGNING_KEY": "k1:0123456789abcdef0", "AWSM_TEST_MEILI_URL": "x"})
+    assert s.signing_keys == ""
+    assert [r.getMessage() for r in caplog.records] == [
+        "AWSM_SIGNING_KEY is not a setting and is ignored (did you mean AWSM_SIGNING_KEYS?)"]
+
+
 @pytest.mark.parametrize("raw", ["0", "15", "4001", "-5", "lots"])
 def test_tantivy_rebuild_memory_is_bounded(raw: str) -> None:
     with pytest.raises(ConfigError, match="AWSM_TANTIVY_REBUILD_MEMORY_MB"):
