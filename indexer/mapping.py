@@ -293,14 +293,16 @@ def _parse_section(raw: dict[str, Any], name: str, cls: Any, problems: list[str]
         problems.append(f"{name}: expected a [{name}] table")
         return None
     fields = cls.__dataclass_fields__
+    values: dict[str, Any] = {}
     for key, value in section.items():
         if key not in fields:
             problems.append(f"{name}.{key}: unknown key (known: {', '.join(sorted(fields))})")
         elif isinstance(fields[key].default, tuple):  # a list of values ("active_values")
-            _strings(value, f"{name}.{key}", problems)
+            values[key] = _strings(value, f"{name}.{key}", problems)
+        elif value == "" and "None" in str(fields[key].type):
+            values[key] = None  # a column the schema does not have ("domain = ''")
         else:
-            _name(value, f"{name}.{key}", problems, optional=True)
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in section.items() if k in fields}
+            values[key] = _name(value, f"{name}.{key}", problems, optional=True)
     return cls(**values)
 
 

@@ -199,6 +199,9 @@ _DOC = "[[documents]]\ntable = 'blogs'\ntype='blog'\nid='id'\ntenant='t'\ntitle=
     ("[tenants]\nslug = ['slug']\n" + _DOC, "tenants.slug"),
     ("[tenant]\nslug = 'name'\n" + _DOC, "tenant: unknown section"),
     ("[[document]]\ntable = 'pages'\n" + _DOC, "document: unknown section"),
+    # only columns a schema may lack can be left empty
+    ("[tenants]\nslug = ''\n" + _DOC, "tenants.slug"),
+    ("[categories]\nname = ''\n" + _DOC, "categories.name"),
 ])
 def test_bad_mapping_files_are_clear_config_errors(tmp_path: Path, text: str, problem: str) -> None:
     path = tmp_path / "m.toml"
@@ -206,6 +209,18 @@ def test_bad_mapping_files_are_clear_config_errors(tmp_path: Path, text: str, pr
     with pytest.raises(ConfigError) as err:
         load_mapping(path)
     assert problem in str(err.value)
+
+
+def test_a_schema_without_a_tenant_domain_or_status_can_be_mapped(tmp_path: Path) -> None:
+    # left out, each key kept its AWCMS column name, which start-up then required
+    path = tmp_path / "m.toml"
+    path.write_text("[tenants]\ndomain = ''\nstatus = ''\ndeleted_at = ''\nlocale = ''\n"
+                    "[categories]\ndeleted_at = ''\n" + _DOC)
+    mapping = load_mapping(path)
+    ten = mapping.tenants
+    assert (ten.domain, ten.status, ten.deleted_at, ten.locale) == (None, None, None, None)
+    assert ten.slug == "slug" and mapping.categories is not None
+    assert mapping.categories.deleted_at is None
 
 
 def test_batch_coalesces_repeated_changes_and_maps_related_tables() -> None:
