@@ -12,9 +12,12 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-# torch is pinned and installed first: an unpinned torch pulls GBs of CUDA wheels.
+# torch is pinned and installed first: an unpinned torch pulls GBs of CUDA wheels. Where
+# the package index serves torch's CUDA build (plain PyPI on Linux), keep to the CPU one:
+#   make run TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
+TORCH_PIP_ARGS ?=
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q torch==2.13.0 $(TORCH_PIP_ARGS)
 	$(BIN)/pip install -q -e '.[semantic,dev]'
 	touch $(STAMP)
 

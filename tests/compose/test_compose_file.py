@@ -75,3 +75,18 @@ def test_the_deployment_docs_demo_load_command_is_a_real_cli_command() -> None:
     found = re.search(r"run --rm api (awsm [a-z-]+)", text)
     assert found is not None
     build_parser().parse_args(found.group(1).split()[1:])
+
+
+def test_the_image_healthcheck_is_only_kept_where_it_probes_a_server() -> None:
+    # the image checks :8080/healthz; the indexer serves no HTTP and would show unhealthy
+    assert "HEALTHCHECK" in (ROOT / "compose" / "Dockerfile").read_text()
+    services = COMPOSE["services"]
+    assert services["indexer"]["healthcheck"] == {"disable": True}
+    assert "/readyz" in " ".join(services["api"]["healthcheck"]["test"])
+
+
+def test_api_and_indexer_share_the_embedding_model_setting() -> None:
+    # a model set on the indexer alone leaves the API answering hybrid in keyword mode
+    services = COMPOSE["services"]
+    assert services["api"]["environment"]["AWSM_EMBEDDER"] == \
+        services["indexer"]["environment"]["AWSM_EMBEDDER"] == "${AWSM_EMBEDDER:-none}"
