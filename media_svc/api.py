@@ -20,12 +20,11 @@ from starlette.requests import ClientDisconnect
 from awsm.auth import require_role, verify_bearer
 from awsm.errors import Forbidden, InvalidRequest, PayloadTooLarge, RequestTimeout
 from awsm.settings import Settings
-from media_svc.errors import SourceForbidden
 from media_svc.http_cache import image_headers, not_modified
 from media_svc.options import MAX_DIMENSION
 from media_svc.service import Job, MediaService
 from media_svc.signing import sign_path, srcset
-from media_svc.supabase import render_spec
+from media_svc.supabase import render_source, render_spec
 from media_svc.upload import store_upload, valid_tenant
 
 __all__ = ["build_router"]
@@ -163,9 +162,7 @@ def _add_render_route(router: APIRouter, service: MediaService, settings: Settin
     async def supabase_render(bucket: str, path: str, request: Request) -> Response:
         _refuse_repeats(request)
         spec = render_spec(request.query_params, sizes=sizes, qualities=qualities)
-        if "/" in bucket or bucket.startswith("."):
-            raise SourceForbidden("The bucket name is not valid.")
-        source = f"{origin}{bucket}/{path}"
+        source = render_source(origin, bucket, path)
         job = await service.job(spec, source, request.headers.get("accept"))
         return await _respond(service, job, request)
 

@@ -9,15 +9,19 @@ that is what stops anyone from minting unlimited variants (the Next.js defence).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
-from media_svc.errors import InvalidOptions
+from media_svc.errors import InvalidOptions, InvalidSource, SourceForbidden
 from media_svc.options import Fit, TransformSpec
 
-__all__ = ["RESIZE_MODES", "parse_int_list", "render_spec"]
+__all__ = ["RESIZE_MODES", "parse_int_list", "render_source", "render_spec"]
 
 RESIZE_MODES: dict[str, Fit] = {"cover": "cover", "contain": "inside", "fill": "fill"}
 DEFAULT_QUALITY = 80
+# Left after the URL's own decoding, these would give one file many names: "%3F" in the
+# path becomes "?" and, under an HTTP origin, the fetch's query string.
+_NOT_IN_NAMES = re.compile(r"[?#%\x00-\x1f\x7f]")
 
 
 def parse_int_list(raw: str) -> frozenset[int]:
@@ -52,3 +56,17 @@ def render_spec(query: Mapping[str, str], *, sizes: frozenset[int],
         format=None if fmt == "origin" else "auto",
         quality=quality or DEFAULT_QUALITY,
     )
+
+
+def render_source(origin: str, bucket: str, path: str) -> str:
+    """The original a render URL names, ``{origin}{bucket}/{path}``, or ``InvalidSource``.
+
+    The route is unsigned, so each file must have exactly one name: a ``?``, ``#`` or
+    ``%`` (``photo.jpg%3Fbust=1``) would otherwise mint unlimited origin fetches and
+    cache entries for one image, past the width and quality allow-lists.
+    """
+    if bucket.startswith(".") or "/" in bucket:
+        raise SourceForbidden("The bucket name is not valid.")
+    if _NOT_IN_NAMES.search(bucket) or _NOT_IN_NAMES.search(path):
+        raise InvalidSource("The bucket or path holds '?', '#', '%' or a control character.")
+    return f"{origin}{bucket}/{path}"

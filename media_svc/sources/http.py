@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import ipaddress
+import re
 import socket
 import time
 from pathlib import Path
@@ -32,6 +33,9 @@ from media_svc.sources import Original, safe_relative_path
 __all__ = ["HttpSource", "parse_origins"]
 
 MAX_REDIRECTS = 3
+# A query as RFC 3986 allows it: no spaces, controls, quotes or brackets, and a '%' only
+# as an escape (the origin reads the query exactly as it is sent).
+_QUERY = re.compile(r"(?:[A-Za-z0-9._~!$&'()*+,;=:@/?-]|%[0-9A-Fa-f]{2})+")
 
 
 def parse_origins(raw: str) -> list[str]:
@@ -73,14 +77,21 @@ class HttpSource:
         )
 
     def check_url(self, url: str) -> str:
-        """Raise unless ``url`` lies under an allow-listed prefix; return it unchanged."""
+        """Raise unless ``url`` lies under an allow-listed prefix; return it unchanged.
+
+        Everything after the prefix is checked: the path as a local name is, and a query
+        only as the plain characters a URL may carry (a signed source may keep one, e.g.
+        a version; a fragment or an empty ``?`` would only be a second name).
+        """
         parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or "@" in parts.netloc or parts.fragment:
+        if parts.scheme not in ("http", "https") or "@" in parts.netloc or "#" in url:
             raise SourceForbidden("The source URL is not allowed.")
         for prefix in self.prefixes:
             if url.startswith(prefix) and urlsplit(prefix).netloc == parts.netloc:
-                rest = url[len(prefix):].split("?", 1)[0]
+                rest, question, query = url[len(prefix):].partition("?")
                 safe_relative_path(rest)
+                if question and not _QUERY.fullmatch(query):
+                    raise InvalidSource("The source URL's query string is not valid.")
                 return url
         raise SourceForbidden("The source URL is not under an allowed origin.")
 

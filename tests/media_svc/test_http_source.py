@@ -6,10 +6,13 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
-from media_svc.sources.http import parse_origins
+from media_svc.cache import DiskCache
+from media_svc.errors import InvalidSource, SourceForbidden
+from media_svc.sources.http import HttpSource, parse_origins
 from tests.media_svc import images
 
 PHOTO = images.jpeg((800, 600))
@@ -119,3 +122,34 @@ def test_host_names_are_resolved_checked_and_pinned(media_factory, origin: str) 
     allowed = media_factory(media_http_origins=named, media_allow_private_addresses=True)
     r = allowed.get(allowed.url(named + "photo.jpg", "w_100"))
     assert r.status_code == 200, r.text
+
+
+def test_the_render_route_cannot_turn_an_escaped_question_mark_into_an_origin_query(
+        media_factory, origin: str) -> None:  # type: ignore[no-untyped-def]
+    base = origin.removesuffix("bucket/")
+    render = media_factory(media_http_origins=base, media_render_origin=base,
+                           media_supabase_render=True, media_allow_private_addresses=True)
+    Origin.hits.clear()
+    route = "/storage/v1/render/image/public/bucket/photo.jpg"
+    assert render.get(f"{route}?width=640").status_code == 200
+    for n in range(3):  # unsigned: each would be one more origin fetch and cache entry
+        r = render.get(f"{route}%3Fbust={n}?width=640")
+        assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_source"), r.text
+    assert dict(Origin.hits) == {"/bucket/photo.jpg": 1}
+
+
+@pytest.mark.parametrize("rest,error", [
+    ("photo.jpg#x", SourceForbidden), ("photo.jpg#", SourceForbidden),
+    ("photo.jpg?", InvalidSource), ("photo.jpg?a b", InvalidSource),
+    ("photo.jpg?a\x00", InvalidSource), ("photo.jpg?<script>", InvalidSource),
+    ("photo.jpg?v=\u00e9", InvalidSource), ("photo.jpg?v=%zz", InvalidSource),
+    ("a/../photo.jpg?v=1", InvalidSource), ("photo%2Ejpg", InvalidSource),
+])
+def test_everything_after_the_origin_prefix_is_checked(tmp_path: Path, rest: str,
+                                                      error: type[Exception]) -> None:
+    source = HttpSource(["https://o.example/bucket/"], DiskCache(tmp_path, 1000),
+                        max_bytes=1000, timeout_s=1, ttl_s=1, allow_private=False)
+    with pytest.raises(error):
+        source.check_url("https://o.example/bucket/" + rest)
+    for fine in ("photo.jpg", "a/photo.jpg?v=2&t=x%2Fy", "photo.jpg?token=a.b-c_d~"):
+        assert source.check_url("https://o.example/bucket/" + fine).endswith(fine)

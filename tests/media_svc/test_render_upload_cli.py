@@ -78,6 +78,17 @@ def test_render_route_refuses_a_control_character_after_the_path(render) -> None
     assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_request"), r.text
 
 
+@pytest.mark.parametrize("suffix", ["%3Fbust=1", "%3F", "%23top", "%25", "%2541"])
+def test_render_route_gives_each_file_one_name(render, suffix: str) -> None:  # type: ignore[no-untyped-def]
+    # unsigned: "?", "#" or "%" left after decoding would be a new name per request
+    r = render.get(f"/storage/v1/render/image/public/public-images/blog/hero.jpg{suffix}"
+                   "?width=640")
+    assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_source"), r.text
+    r = render.get(f"/storage/v1/render/image/public/public-images{suffix}/blog/hero.jpg"
+                   "?width=640")
+    assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_source"), r.text
+
+
 def test_render_route_is_off_by_default(media) -> None:  # type: ignore[no-untyped-def]
     media.put("b/x.jpg", images.jpeg((100, 100)))
     assert media.get("/storage/v1/render/image/public/b/x.jpg?width=640").status_code == 404
