@@ -20,10 +20,11 @@ from starlette.requests import ClientDisconnect
 from awsm.auth import require_role, verify_bearer
 from awsm.errors import Forbidden, InvalidRequest, PayloadTooLarge, RequestTimeout
 from awsm.settings import Settings
+from media_svc.errors import SignatureInvalid
 from media_svc.http_cache import image_headers, not_modified
 from media_svc.options import MAX_DIMENSION
 from media_svc.service import Job, MediaService
-from media_svc.signing import sign_path, srcset
+from media_svc.signing import sign_path, srcset, url_path
 from media_svc.supabase import render_source, render_spec
 from media_svc.upload import store_upload, valid_tenant
 
@@ -126,6 +127,12 @@ def build_router(settings: Settings) -> APIRouter:
                            request: Request) -> Response:
         if request.url.query:  # one URL per variant: no second CDN entry, no cache busting
             raise InvalidRequest("A signed image URL takes no query string.")
+        # ...nor a second spelling of its path: the signature covers the decoded text
+        raw_path = request.scope.get("raw_path")
+        if raw_path is not None and not raw_path.decode("latin-1").endswith(
+                url_path(signature, options, source)):
+            raise SignatureInvalid("The URL is not written as sign_path() writes it; "
+                                   "do not re-encode it.")
         job = await service.signed_job(signature, options, source,
                                        request.headers.get("accept"))
         return await _respond(service, job, request)

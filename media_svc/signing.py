@@ -19,7 +19,8 @@ from urllib.parse import quote
 from media_svc.errors import SignatureExpired, SignatureInvalid
 from media_svc.options import TransformSpec, canonical_options, parse_options
 
-__all__ = ["PATH_PREFIX", "compute_signature", "sign_path", "srcset", "verify", "verify_url"]
+__all__ = ["PATH_PREFIX", "compute_signature", "sign_path", "srcset", "url_path", "verify",
+           "verify_url"]
 
 PATH_PREFIX = "/v1/img"
 Keys = Sequence[tuple[str, bytes]]
@@ -53,8 +54,17 @@ def sign_path(keys: Keys, options: TransformSpec | str, source: str,
         spec = options
     text = canonical_options(spec, expires)
     source = _normalise_source(source)
-    signature = compute_signature(keys[0][1], text, source)
-    return f"{PATH_PREFIX}/{signature}/{text}/{quote(source, safe=_SAFE)}"
+    return url_path(compute_signature(keys[0][1], text, source), text, source)
+
+
+def url_path(signature: str, options: str, source: str) -> str:
+    """The one way the URL of a signed image is written: what ``sign_path`` returns.
+
+    The signature covers the decoded path, so the service compares the path as sent
+    with this to refuse the percent-encoded aliases of a URL (``bl%6Fg/hero.jpg``,
+    ``w_%31%30%30``): each would be one more CDN entry for one variant.
+    """
+    return f"{PATH_PREFIX}/{signature}/{options}/{quote(source, safe=_SAFE)}"
 
 
 def verify(keys: Keys, signature: str, options: str, source: str,

@@ -76,7 +76,8 @@ def test_same_host_redirects_are_followed(remote, origin: str) -> None:  # type:
     ("elsewhere.jpg", 403, "source_forbidden"),  # redirect to a host not on the list
     ("huge.jpg", 413, "source_too_large"),
     ("missing.jpg", 404, "source_not_found"),
-    ("../other/photo.jpg", 400, "invalid_source"),
+    # a dot segment can only be sent encoded (clients drop literal ones): not as signed
+    ("../other/photo.jpg", 403, "signature_invalid"),
 ])
 def test_origin_refusals(remote, origin: str, path: str, status: int, code: str) -> None:  # type: ignore[no-untyped-def]
     r = remote.get(remote.url(origin + path, "w_100").replace("/..", "/%2E%2E"))
