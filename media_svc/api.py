@@ -21,8 +21,9 @@ from awsm.auth import require_role, verify_bearer
 from awsm.errors import Forbidden, InvalidRequest, PayloadTooLarge, RequestTimeout
 from awsm.settings import Settings
 from media_svc.errors import SignatureInvalid
+from media_svc.geometry import largest_width
 from media_svc.http_cache import image_headers, not_modified
-from media_svc.options import MAX_DIMENSION
+from media_svc.options import TransformSpec
 from media_svc.service import Job, MediaService
 from media_svc.signing import sign_path, srcset, url_path
 from media_svc.supabase import render_source, render_spec
@@ -199,14 +200,18 @@ def _add_upload_route(router: APIRouter, service: MediaService, settings: Settin
         stored = await service.pool.run(
             store_upload, data, name=name, tenant=tenant,
             root=settings.resolved_media_root, limits=service.limits)
-        largest = min(stored.width, MAX_DIMENSION)
+        # every URL answered must be servable: the original untouched only when its own
+        # size is within the output limits, otherwise the widest width that is
+        size = (stored.width, stored.height)
+        largest = largest_width(size, service.limits.max_output_pixels)
         fitting = [w for w in widths if w < largest] + [largest]
+        whole = "_" if largest == stored.width else TransformSpec(width=largest)
         body: dict[str, Any] = {
             "source": stored.source, "format": stored.format, "width": stored.width,
             "height": stored.height, "bytes": stored.bytes, "sha256": stored.sha256,
             "url": None, "srcset": None,
         }
         if service.keys:  # no key (a misconfigured demo): stored, but nothing to sign
-            body["url"] = sign_path(service.keys, "_", stored.source)
+            body["url"] = sign_path(service.keys, whole, stored.source)
             body["srcset"] = srcset(service.keys, stored.source, fitting)
         return JSONResponse(body, status_code=201, headers={"Cache-Control": "no-store"})

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from media_svc.errors import OutputTooLarge
-from media_svc.options import TransformSpec
+from media_svc.options import MAX_DIMENSION, TransformSpec
 
-__all__ = ["MAX_SIDE", "Plan", "plan_geometry"]
+__all__ = ["MAX_SIDE", "Plan", "largest_width", "plan_geometry"]
 
 # WebP's largest side; one bound for every format, so whether a URL works never depends
 # on the format an Accept header negotiates
@@ -57,6 +57,24 @@ def plan_geometry(spec: TransformSpec, source: tuple[int, int], max_pixels: int)
         raise OutputTooLarge(f"The output would be {cw}x{ch} pixels; the limit is "
                              f"{max_pixels} pixels and {MAX_SIDE} a side.")
     return plan
+
+
+def largest_width(source: tuple[int, int], max_pixels: int) -> int:
+    """The widest ``w_`` (without enlarging) at which ``plan_geometry`` serves an image of
+    ``source`` size: the top of an upload's srcset. A 24 MP photo's own width would be
+    a 413 under the default 16 MP output limit."""
+    sw, sh = source
+
+    def fits(width: int) -> bool:
+        height = _px(sh * (width / sw))  # as plan_geometry computes it
+        return width * height <= max_pixels and height <= MAX_SIDE
+
+    # a wider image is never smaller, so a binary search finds the edge exactly
+    low, high = 1, min(sw, MAX_DIMENSION)
+    while low < high:
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if fits(middle) else (low, middle - 1)
+    return low
 
 
 def _two_sided(spec: TransformSpec, sw: int, sh: int, tw: float, th: float) -> Plan:

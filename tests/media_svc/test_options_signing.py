@@ -17,7 +17,7 @@ from media_svc.errors import (
     SignatureInvalid,
     UnsupportedFormat,
 )
-from media_svc.geometry import plan_geometry
+from media_svc.geometry import largest_width, plan_geometry
 from media_svc.http_cache import IMMUTABLE, cache_control, not_modified
 from media_svc.options import (
     TransformSpec,
@@ -145,6 +145,20 @@ def test_geometry_stays_inside_the_source_and_the_limits(spec: TransformSpec, w:
     assert plan.size[0] <= plan.canvas[0] and plan.size[1] <= plan.canvas[1]
     if not spec.enlarge and spec.fit != "contain":
         assert plan.size[0] <= max(w, 1) + 1 and plan.size[1] <= max(h, 1) + 1
+
+
+@given(st.integers(1, 40_000), st.integers(1, 40_000), st.integers(1, 40_000_000))
+@settings(max_examples=300, deadline=None)
+def test_the_largest_width_is_served_and_one_more_is_not(w: int, h: int, limit: int) -> None:
+    largest = largest_width((w, h), limit)
+    try:
+        plan_geometry(TransformSpec(width=largest), (w, h), limit)
+    except OutputTooLarge:
+        assert largest == 1  # nothing fits: a 1 px wide image taller than the limits
+        return
+    if largest < min(w, 8192):
+        with pytest.raises(OutputTooLarge):
+            plan_geometry(TransformSpec(width=largest + 1), (w, h), limit)
 
 
 @pytest.mark.parametrize("fmt", ["webp", "png"])

@@ -128,6 +128,23 @@ def test_admin_upload_stores_without_gps_and_returns_a_signed_srcset(uploads) ->
     assert uploads.get(body["url"]).status_code == 200
 
 
+@pytest.mark.parametrize("size,limit,largest", [
+    ((1600, 1000), 1_000_000, 1264),  # 1.6 MP over a 1 MP output limit
+    ((100, 20000), 16_000_000, 81),  # 20,000 px over the 16,383 px a side
+])
+def test_every_url_an_upload_returns_is_servable(media_factory, size: tuple[int, int],  # type: ignore[no-untyped-def]
+                                                 limit: int, largest: int) -> None:
+    uploads = media_factory(jwt_secret=SECRET, media_max_output_pixels=limit)
+    r = post(uploads, images.encode(Image.new("L", size, 90), "JPEG"), f"Bearer {token()}")
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert f"/w_{largest}/" in body["url"] and body["srcset"].endswith(f" {largest}w")
+    for url in [body["url"], *(entry.split(" ")[0] for entry in body["srcset"].split(", "))]:
+        served = uploads.get(url)
+        assert served.status_code == 200, (url, served.text)
+    assert Image.open(io.BytesIO(served.content)).width == largest
+
+
 @pytest.mark.parametrize("maker,fmt", [(images.png_alpha, "png"), (images.animated_gif, "gif")])
 def test_upload_accepts_other_formats_by_their_magic_bytes(uploads, maker, fmt: str) -> None:  # type: ignore[no-untyped-def]
     r = post(uploads, maker(), f"Bearer {token()}", name="file.jpg")
