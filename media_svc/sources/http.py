@@ -30,7 +30,7 @@ from media_svc.errors import (
 )
 from media_svc.sources import Original, safe_relative_path
 
-__all__ = ["HttpSource", "parse_origins"]
+__all__ = ["HttpSource", "address_allowed", "parse_origins"]
 
 MAX_REDIRECTS = 3
 # A query as RFC 3986 allows it: no spaces, controls, quotes or brackets, and a '%' only
@@ -52,11 +52,32 @@ def parse_origins(raw: str) -> list[str]:
     return prefixes
 
 
-def _address_allowed(address: str, allow_private: bool) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return allow_private or (ip.is_global and not ip.is_multicast)
+# IPv6 forms that carry an IPv4 address in their low 32 bits, which is where a packet
+# ends up: IPv4-compatible, IPv4-mapped, IPv4-translated (SIIT) and NAT64's well-known
+# prefix (what DNS64 answers on an IPv6-only network, so public ones must keep working).
+_IPV4_IN_LOW_BITS = tuple(ipaddress.IPv6Network(n) for n in (
+    "::/96", "::ffff:0:0/96", "::ffff:0:0:0/96", "64:ff9b::/96"))
+# Refused outright: local-use NAT64 (RFC 8215; the operator chooses where the IPv4
+# address sits, so it cannot be read back) and Teredo (its client address is a NAT's).
+_OPAQUE = tuple(ipaddress.IPv6Network(n) for n in ("64:ff9b:1::/48", "2001::/32"))
+
+
+def address_allowed(address: str, allow_private: bool) -> bool:
+    """Whether an origin's resolved address may be connected to: public unicast only
+    (unless configured), judged for an IPv4-in-IPv6 form by the IPv4 address inside it,
+    so ``64:ff9b::a9fe:a9fe`` or ``2002:7f00:1::`` cannot reach metadata or loopback."""
+    if allow_private:
+        return True
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(
+        address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        if any(ip in net for net in _OPAQUE):
+            return False
+        if any(ip in net for net in _IPV4_IN_LOW_BITS):
+            ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        elif ip.sixtofour is not None:  # 2002::/16 routes to the IPv4 address inside
+            ip = ip.sixtofour
+    return ip.is_global and not ip.is_multicast
 
 
 class HttpSource:
@@ -178,7 +199,7 @@ class HttpSource:
             raise OriginUnavailable(detail=f"{host} has no address")
         # All of them must pass: otherwise a resolver answering with a public and a
         # private address would let the connection pick the private one.
-        if not all(_address_allowed(a, self.allow_private) for a in addresses):
+        if not all(address_allowed(a, self.allow_private) for a in addresses):
             raise SourceForbidden("The source host resolves to an address that is not allowed.")
         try:
             host_header = parts.netloc.encode("idna").decode() if not parts.netloc.isascii() \

@@ -12,7 +12,7 @@ import pytest
 
 from media_svc.cache import DiskCache
 from media_svc.errors import InvalidSource, SourceForbidden
-from media_svc.sources.http import HttpSource, parse_origins
+from media_svc.sources.http import HttpSource, address_allowed, parse_origins
 from tests.media_svc import images
 
 PHOTO = images.jpeg((800, 600))
@@ -154,3 +154,35 @@ def test_everything_after_the_origin_prefix_is_checked(tmp_path: Path, rest: str
         source.check_url("https://o.example/bucket/" + rest)
     for fine in ("photo.jpg", "a/photo.jpg?v=2&t=x%2Fy", "photo.jpg?token=a.b-c_d~"):
         assert source.check_url("https://o.example/bucket/" + fine).endswith(fine)
+
+
+REFUSED = [
+    # IPv4: loopback, private, CGNAT, link-local and cloud metadata, multicast, reserved
+    "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "100.64.0.1", "169.254.169.254",
+    "0.0.0.0", "224.0.0.1", "240.0.0.1", "255.255.255.255", "192.0.2.1",
+    # IPv6: loopback, unspecified, link-local (with a zone), unique local, documentation
+    "::1", "::", "fe80::1", "fe80::1%eth0", "fd00:ec2::254", "fc00::1", "2001:db8::1",
+    "ff02::1",
+    # the same IPv4 ranges inside IPv6: mapped, compatible, translated (SIIT)
+    "::ffff:127.0.0.1", "::ffff:169.254.169.254", "::ffff:10.0.0.1", "::127.0.0.1",
+    "::10.0.0.1", "::169.254.169.254", "::ffff:0:127.0.0.1", "::ffff:0:192.168.0.1",
+    # NAT64's well-known prefix, local-use NAT64, 6to4 and Teredo
+    "64:ff9b::127.0.0.1", "64:ff9b::a9fe:a9fe", "64:ff9b::10.0.0.1", "64:ff9b::100.64.0.1",
+    "64:ff9b:1::a00:1", "64:ff9b:1::808:808", "2002:7f00:1::", "2002:a9fe:a9fe::1",
+    "2002:c0a8:101::", "2002:a00:1:ffff::", "2001:0:4136:e378:8000:63bf:f5ff:fffe",
+    "2001:0:4136:e378:8000:63bf:80ff:fffe", "2001:0:808:808:0:0:f7f7:f7f7",
+]
+ALLOWED = ["8.8.8.8", "1.1.1.1", "104.18.0.1", "2606:4700::6810:1", "2a00:1450:4001::200e",
+           "::ffff:8.8.8.8", "64:ff9b::8.8.8.8", "64:ff9b::6812:1", "2002:808:808::1"]
+
+
+@pytest.mark.parametrize("address", REFUSED)
+def test_private_addresses_are_refused_in_every_spelling(address: str) -> None:
+    assert address_allowed(address, allow_private=False) is False
+    assert address_allowed(address, allow_private=True) is True  # development only
+
+
+@pytest.mark.parametrize("address", ALLOWED)
+def test_public_addresses_are_allowed_in_every_spelling(address: str) -> None:
+    # 64:ff9b::/96 is what DNS64 answers for a public IPv4 host on an IPv6-only network
+    assert address_allowed(address, allow_private=False) is True
