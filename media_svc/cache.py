@@ -68,10 +68,15 @@ class DiskCache:
             return entry
 
     def put(self, key: str, data: bytes, suffix: str) -> CacheEntry:
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        return self.adopt(key, Path(tmp), suffix)
+        """Store ``data`` under ``key``. A failed write (a full disk) raises ``OSError``
+        and leaves no temporary file behind."""
+        tmp = self.temp_path()
+        try:
+            with tmp.open("wb") as fh:
+                fh.write(data)
+            return self.adopt(key, tmp, suffix)
+        finally:
+            tmp.unlink(missing_ok=True)  # gone already once adopted
 
     def temp_path(self) -> Path:
         """A fresh temporary file in the cache directory, for ``adopt()`` to take over."""

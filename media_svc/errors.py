@@ -24,7 +24,8 @@ Messages are public; anything about the file system or the origin goes in ``deta
     ├── TooManyRequests
     │   └── TransformQueueFull (429 transform_queue_full)
     └── ServiceUnavailable
-        └── OriginUnavailable (503 origin_unavailable)
+        ├── OriginUnavailable (503 origin_unavailable)
+        └── CacheUnavailable (503 cache_unavailable)
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from awsm.errors import (
 )
 
 __all__ = [
+    "CacheUnavailable",
     "ImageDecodeError",
     "InvalidOptions",
     "InvalidSource",
@@ -107,3 +109,7 @@ class TransformQueueFull(TooManyRequests):
 
 class OriginUnavailable(ServiceUnavailable):
     code, message = "origin_unavailable", "The image origin could not be reached."
+
+
+class CacheUnavailable(ServiceUnavailable):
+    code, message = "cache_unavailable", "The fetched image could not be stored; retry shortly."

@@ -8,6 +8,7 @@ strings and get back small records.
 from __future__ import annotations
 
 import hashlib
+import logging
 import warnings
 from dataclasses import dataclass, replace
 
@@ -29,6 +30,7 @@ from media_svc.transform import PIPELINE_VERSION, Limits, Rendition, render
 
 __all__ = ["Job", "MediaService", "Variant"]
 
+log = logging.getLogger("awsm.media")
 _TYPE_BY_EXTENSION = {ext: MEDIA_TYPES[fmt] for fmt, ext in EXTENSIONS.items()}
 
 
@@ -174,7 +176,11 @@ class MediaService:
         except FileNotFoundError as exc:
             # An HTTP original evicted between fetch and transform: rare, retryable.
             raise OriginUnavailable(detail=str(exc)) from exc
-        self.derived.put(job.key, rendition.data, EXTENSIONS[rendition.format])
+        try:
+            self.derived.put(job.key, rendition.data, EXTENSIONS[rendition.format])
+        except OSError as exc:
+            # A full or failing disk costs the cache, not the answer: served uncached.
+            log.warning("derived cache: cannot store %s: %s", job.key, exc)
         return rendition
 
     async def aclose(self) -> None:

@@ -10,11 +10,13 @@ Fetched originals are kept in their own ``DiskCache``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import ipaddress
 import re
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -22,6 +24,7 @@ import httpx
 
 from media_svc.cache import DiskCache, SingleFlight
 from media_svc.errors import (
+    CacheUnavailable,
     InvalidSource,
     OriginUnavailable,
     SourceForbidden,
@@ -80,6 +83,16 @@ def address_allowed(address: str, allow_private: bool) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
+@contextlib.contextmanager
+def _storing(url: str) -> Iterator[None]:
+    """A full or failing disk under the origin cache, as a retryable 503 of its own
+    (the transform needs the original on disk; httpx's errors are not OSErrors)."""
+    try:
+        yield
+    except OSError as exc:
+        raise CacheUnavailable(detail=f"{url}: cannot store the original: {exc}") from exc
+
+
 class HttpSource:
     def __init__(self, prefixes: list[str], cache: DiskCache, *, max_bytes: int,
                  timeout_s: float, ttl_s: float, allow_private: bool) -> None:
@@ -134,7 +147,8 @@ class HttpSource:
         return Original(path, st.st_size, st.st_mtime, f"{key[:16]}-{st.st_mtime_ns:x}")
 
     async def _download(self, url: str, key: str) -> Original:
-        tmp = self.cache.temp_path()
+        with _storing(url):
+            tmp = self.cache.temp_path()
         try:
             for _hop in range(MAX_REDIRECTS + 1):
                 response = await self._send_pinned(url)
@@ -146,7 +160,8 @@ class HttpSource:
                     await self._save(response, url, tmp)
                 finally:
                     await response.aclose()
-                entry = self.cache.adopt(key, tmp, "orig")
+                with _storing(url):
+                    entry = self.cache.adopt(key, tmp, "orig")
                 return self._original(entry.path, key)
             raise OriginUnavailable("The origin redirected too many times.")
         finally:
@@ -163,7 +178,7 @@ class HttpSource:
                                  f"{self.max_bytes}.")
         received = 0
         try:
-            with tmp.open("wb") as fh:
+            with _storing(url), tmp.open("wb") as fh:
                 async for chunk in response.aiter_bytes(65536):
                     received += len(chunk)
                     if received > self.max_bytes:

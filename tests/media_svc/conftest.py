@@ -4,7 +4,10 @@ in-process through real HTTP."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+import resource
+import signal
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,3 +67,17 @@ def media(tmp_path: Path) -> MediaApp:
 @pytest.fixture
 def media_factory(tmp_path: Path) -> Callable[..., MediaApp]:
     return lambda **overrides: make_media_app(tmp_path, **overrides)
+
+
+@contextlib.contextmanager
+def disk_full(limit: int = 100) -> Iterator[None]:
+    """Writing a file past ``limit`` bytes fails (EFBIG), as on a full disk (ENOSPC): this
+    process's file-size limit, with the signal that would kill it ignored."""
+    old_limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+    old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, old_limit[1]))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, old_limit)
+        signal.signal(signal.SIGXFSZ, old_handler)

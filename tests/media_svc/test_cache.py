@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from media_svc.cache import DiskCache, SingleFlight
+from tests.media_svc.conftest import disk_full
 
 
 def test_lru_eviction_keeps_the_budget_and_the_recently_used(tmp_path: Path) -> None:
@@ -29,6 +30,14 @@ def test_a_restart_reloads_the_index_and_clears_partial_writes(tmp_path: Path) -
     entry = second.get("aa1")
     assert entry is not None and entry.path.read_bytes() == b"x" * 10
     assert not (tmp_path / ".tmp-crashed").exists()
+
+
+def test_a_failed_write_raises_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    cache = DiskCache(tmp_path, max_bytes=10_000)
+    with disk_full(100), pytest.raises(OSError):
+        cache.put("aa1", b"x" * 1000, "jpg")
+    assert cache.get("aa1") is None and cache.total_bytes == 0
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
 
 
 def test_single_flight_shares_results_and_errors() -> None:

@@ -14,6 +14,7 @@ from media_svc.cache import DiskCache
 from media_svc.errors import InvalidSource, SourceForbidden
 from media_svc.sources.http import HttpSource, address_allowed, parse_origins
 from tests.media_svc import images
+from tests.media_svc.conftest import disk_full
 
 PHOTO = images.jpeg((800, 600))
 
@@ -82,6 +83,17 @@ def test_same_host_redirects_are_followed(remote, origin: str) -> None:  # type:
 def test_origin_refusals(remote, origin: str, path: str, status: int, code: str) -> None:  # type: ignore[no-untyped-def]
     r = remote.get(remote.url(origin + path, "w_100").replace("/..", "/%2E%2E"))
     assert (r.status_code, r.json()["error"]["code"]) == (status, code), r.text
+
+
+def test_a_full_disk_under_the_origin_cache_is_a_clear_503(remote, origin: str) -> None:  # type: ignore[no-untyped-def]
+    url = remote.url(origin + "photo.jpg", "w_120")
+    with disk_full():
+        r = remote.get(url)
+    assert (r.status_code, r.json()["error"]["code"]) == (503, "cache_unavailable"), r.text
+    assert r.headers["cache-control"] == "no-store"
+    originals = remote.settings.resolved_media_cache_dir / "originals"
+    assert not [p for p in originals.rglob("*") if p.is_file()]  # no temporary file left
+    assert remote.get(url).status_code == 200
 
 
 def test_urls_outside_the_allow_list_are_refused(remote, origin: str) -> None:  # type: ignore[no-untyped-def]

@@ -13,7 +13,7 @@ from PIL import Image
 
 from media_svc.signing import compute_signature, url_path
 from tests.media_svc import images
-from tests.media_svc.conftest import MediaApp
+from tests.media_svc.conftest import MediaApp, disk_full
 
 
 def open_image(data: bytes) -> Image.Image:
@@ -240,6 +240,20 @@ def test_derived_cache_survives_key_rotation_and_expiry_changes(media: MediaApp,
     rotated = media_factory(signing_keys="k3:third-secret-0123456789abcdef")
     r = rotated.get(rotated.url("photo.jpg", "w_120"))
     assert r.headers["x-media-cache"] == "HIT"  # a new router reuses the on-disk cache
+
+
+def test_a_full_disk_costs_the_cache_not_the_answer(media: MediaApp, caplog) -> None:  # type: ignore[no-untyped-def]
+    media.put("photo.jpg", images.jpeg((400, 300)))
+    url = media.url("photo.jpg", "w_300")
+    with disk_full():
+        r = media.get(url)
+    assert (r.status_code, r.headers["x-media-cache"]) == (200, "MISS"), r.text
+    assert open_image(r.content).size == (300, 225)
+    derived = media.settings.resolved_media_cache_dir / "derived"
+    assert not [p for p in derived.rglob("*") if p.is_file()]  # no entry, no temporary file
+    assert "cannot store" in caplog.text
+    assert media.get(url).headers["x-media-cache"] == "MISS"  # stored once the disk has room
+    assert media.get(url).headers["x-media-cache"] == "HIT"
 
 
 def test_an_edited_original_gets_a_new_etag(media: MediaApp) -> None:
