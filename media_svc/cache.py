@@ -26,6 +26,7 @@ T = TypeVar("T")
 class CacheEntry:
     path: Path
     size: int
+    mtime_ns: int  # when it was written: read back, the file may already be evicted
 
 
 class DiskCache:
@@ -47,7 +48,11 @@ class DiskCache:
             if path.name.startswith(".") or not path.is_file():
                 continue
             st = path.stat()
-            found.append((st.st_mtime, path.name.split(".", 1)[0], CacheEntry(path, st.st_size)))
+            if st.st_size == 0:  # renamed in, data lost: a power cut before fsync existed
+                path.unlink(missing_ok=True)
+                continue
+            found.append((st.st_mtime, path.name.split(".", 1)[0], CacheEntry(path, st.st_size,
+                                                                     st.st_mtime_ns)))
         for _mtime, key, entry in sorted(found, key=lambda item: item[0]):
             self._entries[key] = entry
             self._total += entry.size
@@ -61,11 +66,23 @@ class DiskCache:
         return len(self._entries)
 
     def get(self, key: str) -> CacheEntry | None:
+        """The entry for ``key``, or None. An entry whose file is gone, empty or not the
+        size it was stored at is discarded: served, it would be a broken image that a CDN
+        keeps for a year."""
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None:
                 self._entries.move_to_end(key)
-            return entry
+        if entry is None:
+            return None
+        try:
+            size = entry.path.stat().st_size
+        except OSError:
+            size = -1
+        if size != entry.size or size == 0:
+            self.discard(key)
+            return None
+        return entry
 
     def put(self, key: str, data: bytes, suffix: str) -> CacheEntry:
         """Store ``data`` under ``key``. A failed write (a full disk) raises ``OSError``
@@ -85,11 +102,22 @@ class DiskCache:
         return Path(tmp)
 
     def adopt(self, key: str, tmp: Path, suffix: str) -> CacheEntry:
-        """Move a finished temporary file into the cache under ``key`` (atomically)."""
+        """Move a finished temporary file into the cache under ``key`` (atomically).
+
+        Blocks on the disk (fsync): call it from a thread, never the event loop.
+        """
         target = self.root / key[:2] / f"{key}.{suffix}"
         target.parent.mkdir(exist_ok=True)
+        # Its data on disk before its name: after a power cut a rename can survive the
+        # data it points at, leaving an empty file under a valid key.
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, target)
-        entry = CacheEntry(target, target.stat().st_size)
+        st = target.stat()
+        entry = CacheEntry(target, st.st_size, st.st_mtime_ns)
         with self._lock:
             old = self._entries.pop(key, None)
             if old is not None:

@@ -22,7 +22,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
-from media_svc.cache import DiskCache, SingleFlight
+from media_svc.cache import CacheEntry, DiskCache, SingleFlight
 from media_svc.errors import (
     CacheUnavailable,
     InvalidSource,
@@ -83,6 +83,12 @@ def address_allowed(address: str, allow_private: bool) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
+def _original(key: str, entry: CacheEntry) -> Original:
+    # from what was recorded, not a new stat: another download may evict it meanwhile
+    return Original(entry.path, entry.size, entry.mtime_ns / 1e9,
+                    f"{key[:16]}-{entry.mtime_ns:x}")
+
+
 @contextlib.contextmanager
 def _storing(url: str) -> Iterator[None]:
     """A full or failing disk under the origin cache, as a retryable 503 of its own
@@ -135,16 +141,14 @@ class HttpSource:
         entry = self.cache.get(key)
         if entry is not None:
             try:
-                if time.time() - entry.path.stat().st_mtime < self.ttl_s:
-                    return self._original(entry.path, key)
+                st = entry.path.stat()
             except FileNotFoundError:  # evicted a moment ago: fetch it again
                 pass
+            else:
+                if time.time() - st.st_mtime < self.ttl_s:
+                    return _original(key, CacheEntry(entry.path, st.st_size, st.st_mtime_ns))
         original, _shared = await self._flights.run(key, lambda: self._download(url, key))
         return original
-
-    def _original(self, path: Path, key: str) -> Original:
-        st = path.stat()
-        return Original(path, st.st_size, st.st_mtime, f"{key[:16]}-{st.st_mtime_ns:x}")
 
     async def _download(self, url: str, key: str) -> Original:
         with _storing(url):
@@ -160,9 +164,9 @@ class HttpSource:
                     await self._save(response, url, tmp)
                 finally:
                     await response.aclose()
-                with _storing(url):
-                    entry = self.cache.adopt(key, tmp, "orig")
-                return self._original(entry.path, key)
+                with _storing(url):  # off the event loop: adopt() waits for the disk
+                    entry = await asyncio.to_thread(self.cache.adopt, key, tmp, "orig")
+                return _original(key, entry)
             raise OriginUnavailable("The origin redirected too many times.")
         finally:
             tmp.unlink(missing_ok=True)

@@ -32,6 +32,23 @@ def test_a_restart_reloads_the_index_and_clears_partial_writes(tmp_path: Path) -
     assert not (tmp_path / ".tmp-crashed").exists()
 
 
+def test_an_empty_or_resized_entry_is_discarded_not_served(tmp_path: Path) -> None:
+    cache = DiskCache(tmp_path, max_bytes=1000)
+    for key in ("aa1", "bb2", "cc3"):
+        cache.put(key, b"x" * 10, "png")
+    for key, data in (("aa1", b""), ("bb2", b"x" * 5)):  # a power cut, a torn copy
+        entry = cache.get(key)
+        assert entry is not None
+        entry.path.write_bytes(data)
+        assert cache.get(key) is None and not entry.path.exists()
+    assert cache.total_bytes == 10
+    entry = cache.get("cc3")
+    assert entry is not None
+    entry.path.write_bytes(b"")
+    restarted = DiskCache(tmp_path, max_bytes=1000)  # found empty at start: not indexed
+    assert restarted.get("cc3") is None and len(restarted) == 0 and not entry.path.exists()
+
+
 def test_a_failed_write_raises_and_leaves_nothing_behind(tmp_path: Path) -> None:
     cache = DiskCache(tmp_path, max_bytes=10_000)
     with disk_full(100), pytest.raises(OSError):

@@ -256,6 +256,19 @@ def test_a_full_disk_costs_the_cache_not_the_answer(media: MediaApp, caplog) -> 
     assert media.get(url).headers["x-media-cache"] == "HIT"
 
 
+@pytest.mark.parametrize("restart", [False, True])
+def test_an_empty_cache_entry_is_made_again_not_served(media_factory, restart: bool) -> None:  # type: ignore[no-untyped-def]
+    media = media_factory()
+    media.put("photo.jpg", images.jpeg((400, 300)))
+    url = media.url("photo.jpg", "w_300")
+    first = media.get(url)
+    [entry] = (media.settings.resolved_media_cache_dir / "derived").glob("??/*")
+    entry.write_bytes(b"")  # what a power cut can leave after the rename
+    again = (media_factory() if restart else media).get(url)
+    assert (again.status_code, again.headers["x-media-cache"]) == (200, "MISS")
+    assert again.content == first.content and entry.read_bytes() == first.content
+
+
 def test_an_edited_original_gets_a_new_etag(media: MediaApp) -> None:
     media.put("photo.jpg", images.jpeg())
     url = media.url("photo.jpg", "w_120")
