@@ -8,9 +8,11 @@ a key means: callers build keys (the derived-image key leaves the URL signature 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -20,6 +22,9 @@ from typing import Generic, TypeVar
 __all__ = ["CacheEntry", "DiskCache", "SingleFlight"]
 
 T = TypeVar("T")
+# A temporary file untouched this long belongs to no live write: every write (a
+# rendition, a download bounded by AWSM_MEDIA_HTTP_TIMEOUT_S) ends far sooner.
+STALE_TEMP_S = 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +45,13 @@ class DiskCache:
         self._load_existing()
 
     def _load_existing(self) -> None:
-        for leftover in self.root.glob(".tmp-*"):  # from a process that died mid-write
-            leftover.unlink(missing_ok=True)
+        # Left by a process that died mid-write; a recent one may be another replica's
+        # write in progress on a shared directory, which deleting would break.
+        stale_before = time.time() - STALE_TEMP_S
+        for leftover in self.root.glob(".tmp-*"):
+            with contextlib.suppress(FileNotFoundError):
+                if leftover.stat().st_mtime < stale_before:
+                    leftover.unlink()
         # Least recently written first, so a restart keeps a sensible eviction order.
         found = []
         for path in self.root.glob("??/*"):

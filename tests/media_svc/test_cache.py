@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -25,11 +27,24 @@ def test_lru_eviction_keeps_the_budget_and_the_recently_used(tmp_path: Path) -> 
 def test_a_restart_reloads_the_index_and_clears_partial_writes(tmp_path: Path) -> None:
     first = DiskCache(tmp_path, max_bytes=1000)
     first.put("aa1", b"x" * 10, "png")
-    (tmp_path / ".tmp-crashed").write_bytes(b"partial")
+    crashed = tmp_path / ".tmp-crashed"
+    crashed.write_bytes(b"partial")
+    hours_ago = time.time() - 2 * 3600
+    os.utime(crashed, (hours_ago, hours_ago))
     second = DiskCache(tmp_path, max_bytes=1000)
     entry = second.get("aa1")
     assert entry is not None and entry.path.read_bytes() == b"x" * 10
-    assert not (tmp_path / ".tmp-crashed").exists()
+    assert not crashed.exists()
+
+
+def test_a_replica_starting_on_a_shared_directory_keeps_live_writes(tmp_path: Path) -> None:
+    running = DiskCache(tmp_path, max_bytes=1000)
+    tmp = running.temp_path()  # a download in progress
+    tmp.write_bytes(b"partial")
+    DiskCache(tmp_path, max_bytes=1000)  # another replica starts
+    assert tmp.exists()
+    tmp.write_bytes(b"finished")
+    assert running.adopt("ab1", tmp, "orig").path.read_bytes() == b"finished"
 
 
 def test_an_empty_or_resized_entry_is_discarded_not_served(tmp_path: Path) -> None:
