@@ -11,6 +11,7 @@ import hashlib
 import logging
 import warnings
 from dataclasses import dataclass, replace
+from typing import BinaryIO
 
 from PIL import Image
 
@@ -166,16 +167,24 @@ class MediaService:
         return Variant(variant.data, variant.media_type, "SHARED") if shared else variant
 
     async def _make(self, job: Job) -> Variant:
-        rendition = await self.pool.run(self._render_and_store, job)
+        # Opened before it waits for a thread: an HTTP original can be evicted from its
+        # cache meanwhile (a burst of originals over AWSM_MEDIA_ORIGIN_CACHE_MAX_BYTES),
+        # and an open file outlives its name. One evicted before this point is fetched
+        # once more; a local one deleted since is a 404 from that fetch.
+        try:
+            held = job.original.path.open("rb")
+        except FileNotFoundError:
+            job = replace(job, original=await self.source_for(job.source).fetch(job.source))
+            try:
+                held = job.original.path.open("rb")
+            except FileNotFoundError as exc:
+                raise OriginUnavailable(detail=str(exc)) from exc
+        with held:
+            rendition = await self.pool.run(self._render_and_store, job, held)
         return Variant(rendition.data, rendition.media_type, "MISS")
 
-    def _render_and_store(self, job: Job) -> Rendition:
-        try:
-            rendition = render(job.original.path, job.spec, accept_for_class(job.accept_class),
-                               self.limits)
-        except FileNotFoundError as exc:
-            # An HTTP original evicted between fetch and transform: rare, retryable.
-            raise OriginUnavailable(detail=str(exc)) from exc
+    def _render_and_store(self, job: Job, original: BinaryIO) -> Rendition:
+        rendition = render(original, job.spec, accept_for_class(job.accept_class), self.limits)
         try:
             self.derived.put(job.key, rendition.data, EXTENSIONS[rendition.format])
         except OSError as exc:

@@ -97,10 +97,12 @@ class _Deadline:
             raise TransformTimeout(f"The image took longer than {self.seconds:g} s to transform.")
 
 
-def render(path: Path, spec: TransformSpec, accept: str | None, limits: Limits) -> Rendition:
-    """Make the variant ``spec`` asks for from the original at ``path``."""
+def render(original: Path | BinaryIO, spec: TransformSpec, accept: str | None,
+           limits: Limits) -> Rendition:
+    """Make the variant ``spec`` asks for from the original: a path, or a file already
+    open (read from its start, left open)."""
     deadline = _Deadline(limits.timeout_s)
-    with _open_original(path, limits) as (source_format, im):
+    with _open_original(original, limits) as (source_format, im):
         return _render_open(im, source_format, spec, accept, limits, deadline)
 
 
@@ -136,11 +138,22 @@ def reencode_avif(data: bytes, limits: Limits) -> bytes:
 
 
 @contextlib.contextmanager
-def _open_original(path: Path, limits: Limits) -> Iterator[tuple[str, Image.Image]]:
+def _opened(original: Path | BinaryIO) -> Iterator[BinaryIO]:
+    if isinstance(original, Path):
+        with original.open("rb") as fh:
+            yield fh
+    else:
+        original.seek(0)
+        yield original
+
+
+@contextlib.contextmanager
+def _open_original(original: Path | BinaryIO,
+                   limits: Limits) -> Iterator[tuple[str, Image.Image]]:
     """The original's format (from its magic bytes alone) and its image, decoder errors
     translated. A JPEG is read once, whole: its scans are counted before any decoder
     runs, and it is decoded from those bytes."""
-    with path.open("rb") as fh:
+    with _opened(original) as fh:
         source_format = sniff_format(fh.read(HEAD_BYTES))
         fh.seek(0)
         source: BinaryIO = fh

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -32,6 +33,7 @@ class Origin(BaseHTTPRequestHandler):
                                       b""),
             "/other/photo.jpg": (200, {}, PHOTO),
             "/bucket/huge.jpg": (200, {"Content-Length": str(10**9)}, b""),
+            **{f"/bucket/photo-{n}.jpg": (200, {}, PHOTO) for n in range(4)},
         }
         status, headers, body = routes.get(self.path, (404, {}, b"missing"))
         self.send_response(status)
@@ -94,6 +96,29 @@ def test_a_full_disk_under_the_origin_cache_is_a_clear_503(remote, origin: str) 
     originals = remote.settings.resolved_media_cache_dir / "originals"
     assert not [p for p in originals.rglob("*") if p.is_file()]  # no temporary file left
     assert remote.get(url).status_code == 200
+
+
+def test_an_original_evicted_while_waiting_for_a_thread_is_still_transformed(
+        media_factory, origin: str) -> None:  # type: ignore[no-untyped-def]
+    # one thread, room for one original: while photo-0 waits behind a slow transform,
+    # downloading photo-1 evicts it from the origin cache
+    remote = media_factory(media_http_origins=origin, media_allow_private_addresses=True,
+                           media_origin_cache_max_bytes=len(PHOTO) + 10, media_max_concurrent=1)
+    remote.put("big.jpg", images.jpeg((3000, 2000)))
+
+    async def after(delay: float, url: str) -> int:
+        await asyncio.sleep(delay)
+        return (await remote.arequest("GET", url)).status_code
+
+    async def scene() -> list[int]:
+        return list(await asyncio.gather(
+            after(0, remote.url("big.jpg", "w_3000,f_avif")),  # about a second of work
+            after(0.2, remote.url(f"{origin}photo-0.jpg", "w_100")),
+            after(0.4, remote.url(f"{origin}photo-1.jpg", "w_100"))))
+
+    assert asyncio.run(scene()) == [200, 200, 200]
+    originals = remote.settings.resolved_media_cache_dir / "originals"
+    assert len(list(originals.glob("??/*"))) == 1  # photo-0's file was evicted indeed
 
 
 def test_urls_outside_the_allow_list_are_refused(remote, origin: str) -> None:  # type: ignore[no-untyped-def]
