@@ -107,6 +107,7 @@ class HttpSource:
         self.max_bytes = max_bytes
         self.ttl_s = ttl_s
         self.allow_private = allow_private
+        self.timeout_s = timeout_s
         self._flights: SingleFlight[Original] = SingleFlight()
         # No keep-alive: a pooled connection is keyed by address, and reusing one made
         # for another host name would send this request under the wrong TLS name.
@@ -154,22 +155,33 @@ class HttpSource:
         with _storing(url):
             tmp = self.cache.temp_path()
         try:
-            for _hop in range(MAX_REDIRECTS + 1):
-                response = await self._send_pinned(url)
-                try:
-                    if response.is_redirect:
-                        location = response.headers.get("location", "")
-                        url = self.check_url(urljoin(url, location))
-                        continue
-                    await self._save(response, url, tmp)
-                finally:
-                    await response.aclose()
-                with _storing(url):  # off the event loop: adopt() waits for the disk
-                    entry = await asyncio.to_thread(self.cache.adopt, key, tmp, "orig")
-                return _original(key, entry)
-            raise OriginUnavailable("The origin redirected too many times.")
+            # httpx's timeout bounds each read, not the whole: an origin sending a byte
+            # every few seconds would hold the request (and its waiters) indefinitely.
+            try:
+                async with asyncio.timeout(self.timeout_s):
+                    url = await self._fetch_into(url, tmp)
+            except TimeoutError as exc:
+                raise OriginUnavailable(
+                    detail=f"{url}: no whole answer within {self.timeout_s:g} s") from exc
+            with _storing(url):  # off the event loop: adopt() waits for the disk
+                entry = await asyncio.to_thread(self.cache.adopt, key, tmp, "orig")
+            return _original(key, entry)
         finally:
             tmp.unlink(missing_ok=True)
+
+    async def _fetch_into(self, url: str, tmp: Path) -> str:
+        """Follow allowed redirects to the answer and save its body in ``tmp``; return
+        the URL it came from."""
+        for _hop in range(MAX_REDIRECTS + 1):
+            response = await self._send_pinned(url)
+            try:
+                if not response.is_redirect:
+                    await self._save(response, url, tmp)
+                    return url
+                url = self.check_url(urljoin(url, response.headers.get("location", "")))
+            finally:
+                await response.aclose()
+        raise OriginUnavailable("The origin redirected too many times.")
 
     async def _save(self, response: httpx.Response, url: str, tmp: Path) -> None:
         if response.status_code in (403, 404, 410):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,6 +37,16 @@ class Origin(BaseHTTPRequestHandler):
             "/bucket/huge.jpg": (200, {"Content-Length": str(10**9)}, b""),
             **{f"/bucket/photo-{n}.jpg": (200, {}, PHOTO) for n in range(4)},
         }
+        if self.path == "/bucket/trickle.jpg":  # each read in time, the whole never
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(PHOTO)))
+            self.end_headers()
+            with contextlib.suppress(OSError):  # the client hangs up
+                for i in range(20):
+                    self.wfile.write(PHOTO[i:i + 1])
+                    self.wfile.flush()
+                    time.sleep(0.5)
+            return
         status, headers, body = routes.get(self.path, (404, {}, b"missing"))
         self.send_response(status)
         for name, value in headers.items():
@@ -119,6 +131,18 @@ def test_an_original_evicted_while_waiting_for_a_thread_is_still_transformed(
     assert asyncio.run(scene()) == [200, 200, 200]
     originals = remote.settings.resolved_media_cache_dir / "originals"
     assert len(list(originals.glob("??/*"))) == 1  # photo-0's file was evicted indeed
+
+
+def test_an_origin_trickling_its_answer_is_cut_off_at_the_timeout(media_factory,  # type: ignore[no-untyped-def]
+                                                                 origin: str) -> None:
+    remote = media_factory(media_http_origins=origin, media_allow_private_addresses=True,
+                           media_http_timeout_s=1)
+    started = time.monotonic()
+    r = remote.get(remote.url(origin + "trickle.jpg", "w_100"))
+    assert (r.status_code, r.json()["error"]["code"]) == (503, "origin_unavailable"), r.text
+    assert time.monotonic() - started < 5  # not the 10 s the origin would take
+    originals = remote.settings.resolved_media_cache_dir / "originals"
+    assert not [p for p in originals.rglob("*") if p.is_file()]
 
 
 def test_urls_outside_the_allow_list_are_refused(remote, origin: str) -> None:  # type: ignore[no-untyped-def]
