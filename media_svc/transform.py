@@ -30,7 +30,7 @@ from media_svc.sniff import HEAD_BYTES, MEDIA_TYPES, PIL_NAMES, sniff_format
 __all__ = ["PIPELINE_VERSION", "Limits", "Probe", "Rendition", "probe", "reencode_avif", "render"]
 
 # Part of every derived-cache key and ETag: bump when output bytes change.
-PIPELINE_VERSION = f"2/pillow-{Image.__version__}"  # 2: contain pads transparently
+PIPELINE_VERSION = f"3/pillow-{Image.__version__}"  # 3: a PNG colour key stays transparent
 DEFAULT_QUALITY = {"jpeg": 80, "webp": 80, "avif": 60, "png": 100}
 _ORIENTATION, _GPS_IFD = 0x0112, 0x8825
 _WHITE = (255, 255, 255)
@@ -217,9 +217,18 @@ def _still_frame(im: Image.Image, source_format: str, spec: TransformSpec, plan:
     # in place: with no orientation to apply, the default would copy the whole decoded
     # image (a 12 MP PNG is 48 MB), the one step thumbor does not pay
     ImageOps.exif_transpose(im, in_place=True)
-    frame = im
+    frame = _with_transparency(im)
     frame = _to_srgb(frame)
     return _finish(frame, spec, plan, output)
+
+
+def _with_transparency(frame: Image.Image) -> Image.Image:
+    """An RGB or greyscale PNG may name one colour transparent (tRNS) instead of carrying
+    alpha: made alpha before any step that would drop the colour key (the ICC
+    conversion, resampling) and leave the image opaque."""
+    if frame.mode in ("RGB", "L") and "transparency" in frame.info:
+        return frame.convert("RGBA" if frame.mode == "RGB" else "LA")
+    return frame
 
 
 def _animated_frames(im: Image.Image, spec: TransformSpec, plan: Plan, limits: Limits,

@@ -72,6 +72,15 @@ def png_alpha(size: tuple[int, int] = (400, 300)) -> bytes:
     return encode(im, "PNG")
 
 
+def png_colour_key(mode: str = "RGB", size: tuple[int, int] = (100, 100)) -> bytes:
+    """An opaque RGB or greyscale PNG whose border colour is transparent (tRNS), with an
+    opaque block in the middle: transparency without an alpha channel."""
+    border, block = ((0, 0, 255), (255, 0, 0)) if mode == "RGB" else (0, 200)
+    im = Image.new(mode, size, border)
+    im.paste(block, (size[0] // 4, size[1] // 4, size[0] * 3 // 4, size[1] * 3 // 4))
+    return encode(im, "PNG", transparency=border)
+
+
 def animated_gif(frames: int = 4, size: tuple[int, int] = (120, 80)) -> bytes:
     images = [Image.new("RGB", size, ((i * 53) % 256, (i * 97) % 256, (i * 31) % 256))
               for i in range(frames)]

@@ -163,6 +163,20 @@ def test_transparency_is_kept_for_webp_and_flattened_for_jpeg(media: MediaApp) -
     assert jpeg.mode == "RGB" and jpeg.getpixel((1, 1))[0] > 240 and jpeg.getpixel((1, 1))[1] < 30
 
 
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+@pytest.mark.parametrize("options", ["_", "w_50", "w_50,f_webp", "w_50,f_avif", "w_50,f_auto"])
+def test_a_transparent_colour_key_stays_transparent(media: MediaApp, mode: str,
+                                                    options: str) -> None:
+    media.put("key.png", images.png_colour_key(mode))
+    r = media.get(media.url("key.png", options), accept="image/webp")
+    assert r.status_code == 200, r.text
+    out = open_image(r.content).convert("RGBA")
+    assert out.getpixel((1, 1))[3] == 0  # the border: transparent
+    assert out.getpixel((out.width // 2, out.height // 2))[3] == 255  # the block: opaque
+    flat = open_image(media.get(media.url("key.png", "w_50,f_jpeg,bg_00ff00")).content)
+    assert flat.convert("RGB").getpixel((1, 1)) == pytest.approx((0, 255, 0), abs=12)
+
+
 def test_animation_is_kept_or_cut_to_its_first_frame(media: MediaApp) -> None:
     media.put("anim.gif", images.animated_gif(frames=4))
     kept = open_image(media.get(media.url("anim.gif", "w_60,f_webp")).content)
