@@ -30,10 +30,16 @@ from media_svc.sniff import HEAD_BYTES, MEDIA_TYPES, PIL_NAMES, sniff_format
 __all__ = ["PIPELINE_VERSION", "Limits", "Probe", "Rendition", "probe", "reencode_avif", "render"]
 
 # Part of every derived-cache key and ETag: bump when output bytes change.
-PIPELINE_VERSION = f"3/pillow-{Image.__version__}"  # 3: a PNG colour key stays transparent
+PIPELINE_VERSION = f"4/pillow-{Image.__version__}"  # 4: animations follow EXIF orientation
 DEFAULT_QUALITY = {"jpeg": 80, "webp": 80, "avif": 60, "png": 100}
 _ORIENTATION, _GPS_IFD = 0x0112, 0x8825
 _WHITE = (255, 255, 255)
+# EXIF orientation → the transposition that displays it upright (as ImageOps.exif_transpose)
+_TRANSPOSE_FOR_ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90,
+}
 _SRGB = ImageCms.createProfile("sRGB")
 # Everything a damaged or hostile file can make a Pillow decoder raise.
 # (Pillow's AVIF decoder raises RuntimeError: "Failed to decode image: Not implemented")
@@ -197,7 +203,8 @@ def _render_open(im: Image.Image, source_format: str, spec: TransformSpec,
     plan = plan_geometry(spec, oriented, limits.max_output_pixels)
     deadline.check()
     if animated:
-        frames, durations = _animated_frames(im, spec, plan, limits, deadline)
+        turn = _TRANSPOSE_FOR_ORIENTATION.get(exif.get(_ORIENTATION, 1))
+        frames, durations = _animated_frames(im, spec, plan, limits, deadline, turn)
     else:
         frames, durations = [_still_frame(im, source_format, spec, plan, output)], []
     deadline.check()
@@ -232,7 +239,10 @@ def _with_transparency(frame: Image.Image) -> Image.Image:
 
 
 def _animated_frames(im: Image.Image, spec: TransformSpec, plan: Plan, limits: Limits,
-                     deadline: _Deadline) -> tuple[list[Image.Image], list[int]]:
+                     deadline: _Deadline, turn: Image.Transpose | None
+                     ) -> tuple[list[Image.Image], list[int]]:
+    """Every frame, oriented by ``turn`` (the container's one EXIF orientation, which
+    only the first frame carries), resampled to the plan."""
     frames: list[Image.Image] = []
     durations: list[int] = []
     pixels = im.width * im.height
@@ -250,7 +260,9 @@ def _animated_frames(im: Image.Image, spec: TransformSpec, plan: Plan, limits: L
                                  f"pass {limits.max_source_pixels} pixels over all frames; "
                                  "ask for a smaller size or anim_0.")
         durations.append(int(frame.info.get("duration", 100)))
-        frames.append(_finish(frame.convert("RGBA"), spec, plan, "webp"))
+        rgba = frame.convert("RGBA")
+        frames.append(_finish(rgba.transpose(turn) if turn is not None else rgba, spec, plan,
+                              "webp"))
         deadline.check()
     return frames, durations
 

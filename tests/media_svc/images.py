@@ -88,6 +88,18 @@ def animated_gif(frames: int = 4, size: tuple[int, int] = (120, 80)) -> bytes:
                   loop=0)
 
 
+def animated_with_orientation(fmt: str = "WEBP", orientation: int = 6) -> bytes:
+    """Two 200x100 frames (blue, then green) with a red block top-left when stored; the
+    EXIF orientation (6: rotate 90° clockwise) says to show them portrait."""
+    frames = [Image.new("RGB", (200, 100), colour) for colour in ((0, 0, 255), (0, 160, 0))]
+    for frame in frames:
+        ImageDraw.Draw(frame).rectangle((0, 0, 49, 49), fill=(255, 0, 0))
+    exif = Image.Exif()
+    exif[ORIENTATION] = orientation
+    return encode(frames[0], fmt, save_all=True, append_images=frames[1:], duration=100,
+                  loop=0, exif=exif.tobytes(), **({"lossless": True} if fmt == "WEBP" else {}))
+
+
 def truncated_jpeg() -> bytes:
     data = jpeg((800, 600))
     return data[: len(data) // 2]

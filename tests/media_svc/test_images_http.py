@@ -187,6 +187,23 @@ def test_animation_is_kept_or_cut_to_its_first_frame(media: MediaApp) -> None:
     assert default.format == "WEBP" and default.n_frames == 4
 
 
+@pytest.mark.parametrize("fmt", ["WEBP", "PNG"])
+@pytest.mark.parametrize("options,frames", [("w_50", 2), ("w_50,f_png", 2), ("w_50,anim_0", 1)])
+def test_an_animation_follows_its_exif_orientation(media: MediaApp, fmt: str, options: str,
+                                                    frames: int) -> None:
+    media.put("turned.img", images.animated_with_orientation(fmt))
+    r = media.get(media.url("turned.img", options))
+    assert r.status_code == 200, r.text
+    out = open_image(r.content)
+    assert (out.size, getattr(out, "n_frames", 1)) == ((50, 100), frames)
+    for index in range(frames):
+        out.seek(index)
+        rgb = out.convert("RGB")
+        # stored top-left, the red block is top-right once turned 90° clockwise
+        assert is_red(rgb.getpixel((out.width - 3, 3))) and not is_red(rgb.getpixel((3, 3)))
+        assert not is_red(rgb.getpixel((3, out.height - 3)))
+
+
 def test_an_enlarged_animation_is_bounded_over_all_its_frames(media_factory) -> None:  # type: ignore[no-untyped-def]
     # every output frame is held until encoded: 4 frames of 700x467 pass 1,000,000 pixels
     media = media_factory(media_max_source_pixels=1_000_000)
