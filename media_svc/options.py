@@ -254,16 +254,20 @@ def _accepted_types(accept: str | None) -> set[str]:
 
 
 def accept_class(accept: str | None) -> str:
-    """The part of ``Accept`` that can change an ``f_auto`` answer: avif, webp or ''.
+    """The part of ``Accept`` that can change an ``f_auto`` answer: avif, avif-only,
+    webp or ''.
 
     The derived cache and the ETag are keyed on this, never on the raw header, so the
-    thousands of distinct browser ``Accept`` strings share three cache entries.
+    thousands of distinct browser ``Accept`` strings share four cache entries. WebP
+    counts even beside AVIF: an animation is never AVIF, so a client refusing WebP
+    (avif-only) must get PNG for one, not WebP.
     """
     accepted = _accepted_types(accept)
     if "image/avif" in accepted:
-        return "avif"
+        return "avif" if "image/webp" in accepted else "avif-only"
     return "webp" if "image/webp" in accepted else ""
 
 
 def accept_for_class(klass: str) -> str:
-    return {"avif": "image/avif,image/webp", "webp": "image/webp"}.get(klass, "image/jpeg")
+    return {"avif": "image/avif,image/webp", "avif-only": "image/avif",
+            "webp": "image/webp"}.get(klass, "image/jpeg")

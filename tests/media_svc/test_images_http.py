@@ -235,6 +235,15 @@ def test_auto_format_negotiates_and_varies_on_accept(media: MediaApp) -> None:
     assert "vary" not in media.get(media.url("photo.jpg", "w_100,f_webp")).headers
 
 
+def test_auto_format_never_gives_webp_to_a_client_that_refuses_it(media: MediaApp) -> None:
+    media.put("anim.gif", images.animated_gif())
+    url = media.url("anim.gif", "w_60,f_auto")
+    for accept, fmt in [("image/avif,image/webp;q=0", "PNG"), ("image/avif", "PNG"),
+                        ("image/avif,image/webp", "WEBP")]:
+        out = open_image(media.get(url, accept=accept).content)
+        assert (out.format, getattr(out, "n_frames", 1)) == (fmt, 4), accept
+
+
 def test_cdn_headers_revalidation_and_head(media: MediaApp) -> None:
     media.put("photo.jpg", images.jpeg())
     url = media.url("photo.jpg", "w_320,f_webp")

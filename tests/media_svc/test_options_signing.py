@@ -22,6 +22,7 @@ from media_svc.http_cache import IMMUTABLE, cache_control, not_modified
 from media_svc.options import (
     TransformSpec,
     accept_class,
+    accept_for_class,
     canonical_options,
     negotiate_format,
     parse_options,
@@ -191,6 +192,20 @@ def test_auto_format_follows_accept(accept: str | None, alpha: bool, expected: s
     assert negotiate_format(spec, accept, "jpeg", alpha, False) == expected
     # the cache key class: what the answer would be for an opaque image, avif/webp or ''
     assert accept_class(accept) == (expected if expected in ("avif", "webp") else "")
+
+
+@pytest.mark.parametrize("accept,still,animation", [
+    ("image/avif,image/webp,*/*", "avif", "webp"),
+    ("image/avif,image/webp;q=0,*/*", "avif", "png"),  # WebP refused: APNG, never WebP
+    ("image/avif", "avif", "png"),
+    ("image/webp", "webp", "webp"),
+    ("*/*", "jpeg", "png"),
+])
+def test_auto_format_through_the_accept_class(accept: str, still: str, animation: str) -> None:
+    # what the service does: only the class reaches the transform (and the cache key)
+    spec, seen = TransformSpec(format="auto"), accept_for_class(accept_class(accept))
+    assert negotiate_format(spec, seen, "jpeg", False, False) == still
+    assert negotiate_format(spec, seen, "gif", False, True) == animation
 
 
 @pytest.mark.parametrize("head,expected", [
