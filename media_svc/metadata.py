@@ -1,8 +1,8 @@
 """Remove location and other personal metadata from uploaded originals, losslessly.
 
-Pure byte surgery on the container (JPEG segments, PNG chunks, WebP RIFF chunks), so
-an original keeps its exact pixels. Trailing bytes after the image end are dropped,
-which also defuses polyglots (an image with an archive or HTML glued on).
+Pure byte surgery on the container (JPEG segments, PNG chunks, WebP RIFF chunks, GIF
+blocks), so an original keeps its exact pixels. Trailing bytes after the image end are
+dropped, which also defuses polyglots (an image with an archive or HTML glued on).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ _KEEP_IFD0 = (0x0112, 0x010F, 0x0110, 0x0132, 0x013B, 0x8298, 0x010E, 0x0131)
 _PNG_KEEP = {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB",
              b"iCCP", b"sBIT", b"pHYs", b"acTL", b"fcTL", b"fdAT", b"bKGD", b"cICP"}
 _WEBP_DROP = {b"EXIF", b"XMP "}
+_GIF_LOOPING = (b"NETSCAPE2.0", b"ANIMEXTS1.0")  # the one application extension kept
 
 
 def strip_personal_metadata(data: bytes, fmt: str) -> bytes:
@@ -31,9 +32,11 @@ def strip_personal_metadata(data: bytes, fmt: str) -> bytes:
             return _strip_png(data)
         if fmt == "webp":
             return _strip_webp(data)
+        if fmt == "gif":
+            return _strip_gif(data)
     except (IndexError, struct.error, ValueError) as exc:
         raise ImageDecodeError(detail=f"container: {exc!r}") from exc
-    return data  # GIF carries no EXIF; AVIF is re-encoded (transform.reencode_avif)
+    return data  # AVIF is re-encoded (transform.reencode_avif)
 
 
 def _minimal_exif(segment_body: bytes) -> bytes | None:
@@ -99,3 +102,35 @@ def _strip_webp(data: bytes) -> bytes:
         chunks.append(bytes(chunk))
     body = b"WEBP" + b"".join(chunks)
     return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def _colour_table_size(flags: int) -> int:
+    return 3 << ((flags & 7) + 1) if flags & 0x80 else 0
+
+
+def _after_sub_blocks(data: bytes, i: int) -> int:
+    while data[i]:  # a length byte, then that many bytes; 0 ends the chain
+        i += 1 + data[i]
+    return i + 1
+
+
+def _strip_gif(data: bytes) -> bytes:
+    """The frames, their timing and the looping extension, to the trailer. Comments,
+    XMP and other application extensions (free text, which may say where a photo was
+    taken) and anything after the trailer (a polyglot's payload) are dropped."""
+    i = 13 + _colour_table_size(data[10])
+    out = [data[:i]]
+    while i < len(data) and data[i] != 0x3B:
+        start = i
+        if data[i] == 0x2C:  # image descriptor, local colour table, LZW code size, data
+            i = _after_sub_blocks(data, i + 11 + _colour_table_size(data[i + 9]))
+            out.append(data[start:i])
+        elif data[i] == 0x21:  # extension: label, then sub-blocks
+            label = data[i + 1]
+            i = _after_sub_blocks(data, i + 2)
+            if label == 0xF9 or (label == 0xFF and data[start + 3:start + 14] in _GIF_LOOPING):
+                out.append(data[start:i])  # graphic control (delay, disposal), looping
+        else:  # a stray byte: skipped, as Pillow's decoder skips it
+            i += 1
+    out.append(b"\x3b")
+    return b"".join(out)

@@ -152,6 +152,25 @@ def test_upload_accepts_other_formats_by_their_magic_bytes(uploads, maker, fmt: 
     assert r.json()["format"] == fmt and r.json()["source"].endswith(f".{'png' if fmt == 'png' else 'gif'}")
 
 
+def test_gif_upload_loses_its_comments_xmp_and_trailer(uploads) -> None:  # type: ignore[no-untyped-def]
+    frames = [Image.new("RGB", (40, 30), (i * 80, 0, 255 - i * 80)) for i in range(3)]
+    data = images.encode(frames[0], "GIF", save_all=True, append_images=frames[1:],
+                         duration=[80, 120, 80], loop=0, comment=b"home: -6.1754,106.8272")
+    xmp = b"\x21\xff\x0bXMP DataXMP" + b"\x0e<x>-6.1754</x>" + b"\x00"
+    data = data[:-1] + xmp + b"\x3b" + b"<html><script>alert(1)</script>PK\x03\x04"
+    r = post(uploads, data, f"Bearer {token()}", name="a.gif")
+    assert r.status_code == 201, r.text
+    stored = (uploads.root / r.json()["source"]).read_bytes()
+    assert b"6.1754" not in stored and b"<script>" not in stored and stored.endswith(b"\x3b")
+    with Image.open(io.BytesIO(data)) as before, Image.open(io.BytesIO(stored)) as after:
+        assert (after.n_frames, after.info["loop"]) == (3, 0)
+        for index in range(3):
+            before.seek(index)
+            after.seek(index)
+            assert after.convert("RGB").tobytes() == before.convert("RGB").tobytes()
+            assert after.info["duration"] == before.info["duration"]
+
+
 def test_webp_upload_loses_its_exif(uploads) -> None:  # type: ignore[no-untyped-def]
     data = images.encode(images.photo((200, 100)), "WEBP", exif=images.exif_with_gps(1).tobytes())
     r = post(uploads, data, f"Bearer {token()}")
