@@ -81,6 +81,14 @@ def png_colour_key(mode: str = "RGB", size: tuple[int, int] = (100, 100)) -> byt
     return encode(im, "PNG", transparency=border)
 
 
+def png_chunk_flood(chunks: int = 30_000) -> bytes:
+    """An 8x8 PNG with tens of thousands of empty private chunks before its pixels: cheap
+    to send, slow for a decoder that handles chunks one at a time."""
+    base = encode(Image.new("RGB", (8, 8)), "PNG")
+    empty = struct.pack(">I", 0) + b"prVt" + struct.pack(">I", zlib.crc32(b"prVt"))
+    return base[:33] + empty * chunks + base[33:]  # after the 8-byte signature and IHDR
+
+
 def animated_gif(frames: int = 4, size: tuple[int, int] = (120, 80)) -> bytes:
     images = [Image.new("RGB", size, ((i * 53) % 256, (i * 97) % 256, (i * 31) % 256))
               for i in range(frames)]
