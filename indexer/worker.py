@@ -336,8 +336,11 @@ class Indexer:
 
     def _write(self, upserts: list[Document], deletes: list[str],
                checkpoint: str | None) -> int:
+        # Vectors first: semantic search hides a row no later than keyword search does
+        # (the other way round, a deleted row stayed in semantic results for the
+        # moment between the two writes). Both are durable before the slot moves.
+        self._queue_embeddings(upserts, deletes)
         self.engine.write(upserts, deletes, checkpoint=checkpoint)
-        self._queue_embeddings(upserts, deletes)  # durable before the slot moves
         self.documents_written += len(upserts) + len(deletes)
         return len(upserts)
 

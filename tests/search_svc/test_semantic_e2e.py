@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -114,6 +116,32 @@ def test_semantic_search_drops_or_moves_a_row_as_soon_as_keyword_search_does(
     assert all(h["id"] != moved["id"] for h in body["hits"])
     assert moved["id"] in [h["id"] for h in
                            corpus.search(tenant="tech", q=beach, mode="semantic")["hits"]]
+
+
+def test_semantic_search_has_dropped_a_row_when_keyword_search_starts_to(
+        corpus: Stack) -> None:
+    # The keyword index was written first and the vectors after it: for that moment a
+    # row deleted from keyword results was still a semantic hit. The write to the keyword
+    # engine is watched (and then made): by then semantic search must not show the row.
+    q = "jaringan pengiriman konten"
+    gone = corpus.search(q=q, mode="semantic")["hits"][0]
+    key = f"blog:{gone['id']}"
+    engine = corpus.indexer.engine
+    real_write = engine.write
+    shown: list[list[str]] = []
+
+    def write(upserts: Any, deletes: Any, checkpoint: str | None = None) -> None:
+        if key in deletes:
+            shown.append([h["id"] for h in corpus.search(q=q, mode="semantic")["hits"]])
+        real_write(upserts, deletes, checkpoint=checkpoint)
+
+    engine.write = write  # type: ignore[method-assign]
+    try:
+        corpus.sql("UPDATE blogs SET deleted_at = now() WHERE id = %s", gone["id"])
+        wait_for(lambda: corpus.search(q="pengiriman", mode="keyword")["total"] == 0)
+    finally:
+        engine.write = real_write  # type: ignore[method-assign]
+    assert len(shown) == 1 and shown[0] and gone["id"] not in shown[0]
 
 
 @pytest.mark.parametrize("mode", ["semantic", "hybrid"])
