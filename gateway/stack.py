@@ -39,6 +39,9 @@ _DB_NAME = "awcms"
 # points on Cranfield (docs/embeddings.md: e5 0.810 / 0.367; USE 0.834 but 0.216 on
 # Cranfield); `AWSM_EMBEDDER=use-multilingual` is ~40x faster, `none` turns it off
 DEMO_EMBEDDER = "e5-multilingual"
+# `awsm up` prints its URLs once the indexer has been through the tables (the demo: well
+# under a second), or after this long: a large database's first backfill takes minutes
+FIRST_PASS_WAIT_S = 120.0
 
 
 def _prepare_database(pg: EmbeddedPostgres, demo: bool, media_root: Path) -> str:
@@ -91,6 +94,36 @@ def backfilled_since(url: str, slot: str, since: float) -> bool:
     except psycopg.Error:
         return False  # cannot tell: ask for it again (a rebuild is safe to repeat)
     return bool(row and row[0])
+
+
+def streaming_since(url: str, slot: str, since: float) -> bool:
+    """Whether the indexer of ``slot`` has reached its stream (a first backfill, if one
+    was due, done) since ``since``: the index exists and holds the tables."""
+    try:
+        with connect(url) as conn:
+            row = conn.execute("SELECT state = 'streaming' AND updated_at >= to_timestamp(%s) "
+                               "FROM search.indexer_status WHERE slot_name = %s",
+                               (since, slot)).fetchone()
+    except psycopg.Error:
+        return False  # the schema is not there yet: the indexer makes it
+    return bool(row and row[0])
+
+
+def _wait_for_index(ready: Callable[[], bool], timeout_s: float = FIRST_PASS_WAIT_S) -> None:
+    """Serve only once the index exists (searches answered 503 until then); a first
+    backfill of a large database is reported and, past ``timeout_s``, not waited for."""
+    started = time.monotonic()
+    told = False
+    while not ready():
+        waited = time.monotonic() - started
+        if waited > timeout_s:
+            log.warning("the indexer has not finished its first pass after %.0f s; serving "
+                        "anyway (searches answer 503 until the index exists)", waited)
+            return
+        if waited > 2 and not told:
+            log.info("waiting for the indexer's first pass over the tables ...")
+            told = True
+        time.sleep(0.1)
 
 
 class _IndexerSupervisor(threading.Thread):
@@ -166,6 +199,7 @@ def run_stack(settings: Settings, *, demo: bool, reindex: bool = False) -> int:
 
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "stack.json").unlink(missing_ok=True)  # a last run's URLs: written anew below
     extra = _demo_secrets(data_dir) if demo else {}
     for key, value in extra.items():
         os.environ.setdefault(key, value)
@@ -194,14 +228,16 @@ def run_stack(settings: Settings, *, demo: bool, reindex: bool = False) -> int:
             env, reindex,
             reindex_done=lambda: backfilled_since(url, settings.slot_name, asked_at))
         supervisor.start()
-        (data_dir / "stack.json").write_text(json.dumps({"api_url": api_url, "database_url": url}))
-        print(f"api: {api_url}", flush=True)
-        print(f"database: {url}", flush=True)
-        print(f"docs: {api_url}/docs", flush=True)
-        config = uvicorn.Config(create_app(settings), access_log=False,
-                                **uvicorn_options(settings))
-        server = _Server(config, on_signal=supervisor.stopping.set)
         try:
+            _wait_for_index(lambda: streaming_since(url, settings.slot_name, asked_at))
+            (data_dir / "stack.json").write_text(
+                json.dumps({"api_url": api_url, "database_url": url}))
+            print(f"api: {api_url}", flush=True)
+            print(f"database: {url}", flush=True)
+            print(f"docs: {api_url}/docs", flush=True)
+            config = uvicorn.Config(create_app(settings), access_log=False,
+                                    **uvicorn_options(settings))
+            server = _Server(config, on_signal=supervisor.stopping.set)
             server.run(sockets=[sock])
         finally:
             supervisor.stop()

@@ -54,8 +54,10 @@ def test_up_demo_serves_typo_tolerant_search_then_resumes(tmp_path: Path) -> Non
             body = r.json() if r.status_code == 200 else {}
             return body if body.get("hits") else None
 
-        body = wait_for(misspelled, timeout=60, interval=0.3)
-        assert any("<mark>" in h["snippet"] for h in body["hits"])
+        # the URLs are out once the index holds the tables: the first search finds them
+        # (it was a 503 "no tantivy index yet" for a moment)
+        body = misspelled()
+        assert body is not None and any("<mark>" in h["snippet"] for h in body["hits"])
         with psycopg.connect(stack["database_url"], autocommit=True) as conn:
             conn.execute(
                 "INSERT INTO blogs (tenant_id, title, slug, content, status, published_at) "
@@ -81,7 +83,9 @@ def test_up_demo_serves_typo_tolerant_search_then_resumes(tmp_path: Path) -> Non
     # a second run on the same data dir resumes: no backfill, the new row still there
     proc = _up(data, log)
     try:
+        # the last run's stack.json goes at start; the new one comes once the index is up
         wait_for(lambda: "streaming from slot" in log.read_text()[len(first_run):], timeout=60)
+        wait_for((data / "stack.json").exists, timeout=30, interval=0.1)
         api = json.loads((data / "stack.json").read_text())["api_url"]
         body = httpx.get(f"{api}/v1/search", params={"tenant": "kopi-nusantara",
                                                       "q": "zebrapelangi"}).json()
