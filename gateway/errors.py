@@ -7,6 +7,7 @@ sent; errors are never cacheable.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
@@ -37,10 +38,38 @@ def error_response(status: int, code: str, message: str,
                         headers={**NO_STORE, **(headers or {})})
 
 
+FAILURE_LOG_EVERY_S = 10.0
+
+
+class _FailureLog:
+    """Logs a failure answered with a 5xx once per error code every ``every_s`` seconds,
+    with how many like it were not logged: an outage (the database or the engine gone)
+    fails every request, and one log line each would bury the rest at high traffic."""
+
+    def __init__(self, every_s: float = FAILURE_LOG_EVERY_S) -> None:
+        self.every_s = every_s
+        self._last: dict[str, tuple[float, int]] = {}  # code -> (logged at, not logged)
+
+    def __call__(self, code: str, message: str) -> None:
+        now = time.monotonic()
+        logged_at, quiet = self._last.get(code, (-self.every_s, 0))
+        if now - logged_at < self.every_s:
+            self._last[code] = (logged_at, quiet + 1)
+            return
+        self._last[code] = (now, 0)
+        if quiet:
+            message += f" ({quiet} more {code} since the last such line)"
+        log.error("%s", message)
+
+
+_log_failure = _FailureLog()
+
+
 async def _awsm_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AwsmError)
     if exc.status >= 500:
-        log.error("%s %s failed: %s", request.method, request.url.path, exc.detail or exc)
+        _log_failure(exc.code, f"{request.method} {request.url.path} failed: "
+                               f"{exc.detail or exc}")
     return error_response(exc.status, exc.code, exc.public_message, exc.headers)
 
 

@@ -3,6 +3,7 @@ before any route (control characters in a path) and search without a database.""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -94,3 +95,29 @@ def test_the_upload_is_described_as_it_is_called(client: TestClient) -> None:
         "properties"]
     # FastAPI's own validation 422 is declared nowhere: a bad parameter is our 400
     assert "HTTPValidationError" not in str(spec)
+
+
+def test_an_outage_is_logged_once_in_a_while_not_once_a_request(
+        client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    # with the database gone every search fails: a line each would flood the logs
+    with caplog.at_level("ERROR", logger="awsm.gateway"):
+        for _ in range(5):
+            assert client.get("/v1/search?tenant=kopi&q=kopi").status_code == 503
+    failed = [r for r in caplog.records if "failed" in r.getMessage()]
+    assert len(failed) <= 1
+
+
+def test_the_failure_log_says_how_many_it_left_out(caplog: pytest.LogCaptureFixture) -> None:
+    from gateway.errors import _FailureLog
+
+    failure_log = _FailureLog(every_s=0.2)
+    with caplog.at_level("ERROR", logger="awsm.gateway"):
+        for _ in range(3):
+            failure_log("engine_unavailable", "GET /v1/search failed: down")
+        failure_log("unavailable", "GET /v1/search failed: no database")  # its own code
+        time.sleep(0.25)
+        failure_log("engine_unavailable", "GET /v1/search failed: still down")
+    assert [r.getMessage() for r in caplog.records] == [
+        "GET /v1/search failed: down", "GET /v1/search failed: no database",
+        "GET /v1/search failed: still down (2 more engine_unavailable since the last such "
+        "line)"]
