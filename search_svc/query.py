@@ -153,10 +153,12 @@ def parse_query(raw: str | None, *, max_terms: int = MAX_TERMS) -> ParsedQuery:
         last_open = False  # cut at MAX_TERMS: the last kept word is complete
     # Folding can lengthen words ("ß" -> "ss"): the canonical text must stay within the
     # bound, or parsing it again would cut it elsewhere (and search other words).
-    room = MAX_QUERY_CHARS - (2 if phrase else 0 if last_open else 1)
-    while len(" ".join(terms)) > room:
-        terms = terms[:-1] if len(terms) > 1 else (terms[0][:room],)
+    def room() -> int:  # a phrase's quotes, or the space closing a complete last word
+        return MAX_QUERY_CHARS - (2 if phrase else 0 if last_open else 1)
+
+    while len(" ".join(terms)) > room():
         last_open = False
+        terms = terms[:-1] if len(terms) > 1 else (terms[0][:room()],)
     joined = " ".join(terms)
     canonical = f'"{joined}"' if phrase else joined if last_open else joined + " "
     if len(terms) == 1 and len(terms[0]) < MIN_QUERY_CHARS:

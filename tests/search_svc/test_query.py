@@ -124,6 +124,8 @@ def test_ten_kilobytes_of_hostile_text_is_bounded() -> None:
     " ".join(["ßßßßßßß"] * 9) + " kopi", " ".join(["ßßßßßßß"] * 9) + " kopi ",
     '"' + " ".join(["ßßßßßßß"] * 9) + ' kopi"', "ß" * 120, "æ" * 64 + " þ",
     "Straße " * 18,
+    # a word dropped: the last kept one is complete, and its closing space must fit too
+    "ß" * 20 + "a " + "ß" * 21 + " " + "ß" * 21 + "a xy",
 ])
 def test_words_that_fold_longer_keep_the_text_canonical(raw: str) -> None:
     # "ß" folds to "ss": the canonical text outgrew the bound and, parsed again by the
