@@ -70,8 +70,10 @@ class _Http:
         headers = {"Content-Type": "application/json"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
+        # retries: a connection that could not be made (never a request that was sent)
         self.client = httpx.Client(base_url=url.rstrip("/"), headers=headers,
-                                   timeout=timeout_s, follow_redirects=False)
+                                   timeout=timeout_s, follow_redirects=False,
+                                   transport=httpx.HTTPTransport(retries=1))
 
     def __call__(self, method: str, path: str, what: str, body: Any = None,
                  content: bytes | None = None) -> Any:
@@ -79,7 +81,7 @@ class _Http:
             content = orjson.dumps(body)
         try:
             response = self.client.request(method, path, content=content)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, RuntimeError) as exc:  # RuntimeError: closed
             raise MeiliError(what, f"{type(exc).__name__}: {exc}") from exc
         try:
             answer = orjson.loads(response.content) if response.content else None
@@ -120,9 +122,13 @@ class MeiliEngine:
         self._http = _Http(url, api_key, timeout_s)
         self._path = f"/indexes/{index_uid}"
         if writer:
-            if not _shadow:
-                self._check_version()
-            self._ensure_index()
+            try:
+                if not _shadow:
+                    self._check_version()
+                self._ensure_index()
+            except BaseException:
+                self._http.close()
+                raise
 
     # tasks and setup ----------------------------------------------------------
     def _task(self, answer: Any, what: str) -> None:
@@ -137,20 +143,25 @@ class MeiliEngine:
                              str(error.get("code") or ""))
 
     def _await(self, uid: int, what: str) -> dict[str, Any]:
+        """The task once done. Given up on (its deadline passed, or the polls failed: a
+        timeout, a restart), it is noted, and the next write waits for it first."""
         deadline = time.monotonic() + self._task_timeout_s
         delay = 0.005
-        while True:
-            task = self._http("GET", f"/tasks/{uid}", what)
-            status = _field(task, "status", what)
-            if status in _DONE:
-                return dict(task)
-            if time.monotonic() >= deadline:
-                if uid not in self._pending:
-                    self._pending.append(uid)
-                raise MeiliError(what, f"task {uid} still {status} after "
-                                       f"{self._task_timeout_s:g} s")
-            time.sleep(delay)
-            delay = min(delay * 2, 0.25)
+        try:
+            while True:
+                task = self._call("GET", f"/tasks/{uid}", what)
+                status = _field(task, "status", what)
+                if status in _DONE:
+                    return dict(task)
+                if time.monotonic() >= deadline:
+                    raise MeiliError(what, f"task {uid} still {status} after "
+                                           f"{self._task_timeout_s:g} s")
+                time.sleep(delay)
+                delay = min(delay * 2, 0.25)
+        except EngineUnavailable:
+            if uid not in self._pending:
+                self._pending.append(uid)
+            raise
 
     def _settle_pending(self) -> None:
         while self._pending:
@@ -273,16 +284,24 @@ class MeiliEngine:
             page = self._call("POST", f"{self._path}/documents/fetch", "documents",
                               {"fields": ["key"], "limit": _PAGE, "offset": offset,
                                "filter": flt})
-            out.update(str(d["key"]) for d in _field(page, "results", "documents"))
+            try:
+                out.update(str(d["key"]) for d in _field(page, "results", "documents"))
+                total = int(_field(page, "total", "documents"))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise MeiliError("documents", f"unexpected answer: {exc!r}") from exc
             offset += _PAGE
-            if offset >= int(_field(page, "total", "documents")):
+            if offset >= total:
                 return out
 
     def stats(self) -> EngineStats:
         stats = self._call("GET", f"{self._path}/stats", "stats")
         checkpoint = self.checkpoint()
+        try:
+            documents = int(_field(stats, "numberOfDocuments", "stats"))
+        except (TypeError, ValueError) as exc:
+            raise MeiliError("stats", f"unexpected answer: {exc!r}") from exc
         return EngineStats(
-            documents=int(_field(stats, "numberOfDocuments", "stats")) - (checkpoint is not None),
+            documents=documents - (checkpoint is not None),
             checkpoint=checkpoint,
             detail={"engine": "meilisearch", "url": self.url, "index": self.index_uid,
                     "indexing": bool(stats.get("isIndexing"))},

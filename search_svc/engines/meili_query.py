@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import unicodedata
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -112,12 +113,16 @@ def tenant_value(tenant_id: str) -> str:
 
 def facet_value(value: str) -> str:
     """A type, category, tag or locale as stored and filtered: at most 512 characters
-    (as the Tantivy adapter keeps) and 400 UTF-8 bytes, cut at a character boundary."""
+    (as the Tantivy adapter keeps), cut where Meilisearch's form of it (compatibility
+    decomposed and lowercased, which can triple a Hangul syllable's bytes) stays
+    within 400 UTF-8 bytes, well inside its 468."""
     value = value[:MAX_FACET_CHARS]
-    encoded = value.encode()
-    if len(encoded) <= MAX_FACET_BYTES:
-        return value
-    return encoded[:MAX_FACET_BYTES].decode(errors="ignore")
+    size = 0
+    for i, char in enumerate(value):
+        size += len(unicodedata.normalize("NFKD", char).lower().encode())
+        if size > MAX_FACET_BYTES:
+            return value[:i]
+    return value
 
 
 def to_meili(doc: Document) -> dict[str, Any]:
