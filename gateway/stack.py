@@ -109,12 +109,28 @@ def streaming_since(url: str, slot: str, since: float) -> bool:
     return bool(row and row[0])
 
 
-def _wait_for_index(ready: Callable[[], bool], timeout_s: float = FIRST_PASS_WAIT_S) -> None:
+@contextlib.contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGINT and SIGTERM set ``stop`` (until uvicorn takes them over): a stack stopped
+    while it waits for its first index still stops its indexer and PostgreSQL."""
+    def _set(signum: int, _frame: object) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, _set) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _wait_for_index(ready: Callable[[], bool], stop: threading.Event,
+                    timeout_s: float = FIRST_PASS_WAIT_S) -> None:
     """Serve only once the index exists (searches answered 503 until then); a first
     backfill of a large database is reported and, past ``timeout_s``, not waited for."""
     started = time.monotonic()
     told = False
-    while not ready():
+    while not stop.is_set() and not ready():
         waited = time.monotonic() - started
         if waited > timeout_s:
             log.warning("the indexer has not finished its first pass after %.0f s; serving "
@@ -123,7 +139,7 @@ def _wait_for_index(ready: Callable[[], bool], timeout_s: float = FIRST_PASS_WAI
         if waited > 2 and not told:
             log.info("waiting for the indexer's first pass over the tables ...")
             told = True
-        time.sleep(0.1)
+        stop.wait(0.1)
 
 
 class _IndexerSupervisor(threading.Thread):
@@ -227,9 +243,13 @@ def run_stack(settings: Settings, *, demo: bool, reindex: bool = False) -> int:
         supervisor = _IndexerSupervisor(
             env, reindex,
             reindex_done=lambda: backfilled_since(url, settings.slot_name, asked_at))
-        supervisor.start()
         try:
-            _wait_for_index(lambda: streaming_since(url, settings.slot_name, asked_at))
+            with _stop_on_signals(supervisor.stopping):
+                supervisor.start()
+                _wait_for_index(lambda: streaming_since(url, settings.slot_name, asked_at),
+                                supervisor.stopping)
+            if supervisor.stopping.is_set():
+                return 0  # stopped before serving: the indexer and PostgreSQL stop below
             (data_dir / "stack.json").write_text(
                 json.dumps({"api_url": api_url, "database_url": url}))
             print(f"api: {api_url}", flush=True)

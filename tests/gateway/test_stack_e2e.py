@@ -99,3 +99,41 @@ def test_up_demo_serves_typo_tolerant_search_then_resumes(tmp_path: Path) -> Non
     time.sleep(0.5)
     pids = json.loads((data / "pg" / ".handle_pids.json").read_text())
     assert pids == []  # PostgreSQL was stopped with the stack
+
+
+def _children(pid: int) -> list[tuple[int, str]]:
+    """(pid, command line) of the processes whose parent is ``pid``."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid:
+            out.append((int(entry.name), cmd))
+    return out
+
+
+def test_sigterm_before_serving_stops_the_indexer_and_postgres(tmp_path: Path) -> None:
+    # `awsm up` waits for the indexer's first pass before it serves; a SIGTERM then
+    # (docker stop, systemd) once ended it at once, leaving both children running
+    data, log = tmp_path / "data", tmp_path / "up.log"
+    proc = _up(data, log)
+    try:
+        indexer = wait_for(lambda: next((p for p, cmd in _children(proc.pid)
+                                         if "gateway.cli indexer" in cmd), None),
+                           timeout=60, interval=0.02)
+        assert not (data / "stack.json").exists()  # still waiting: nothing served yet
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0, log.read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    time.sleep(0.5)
+    assert not Path(f"/proc/{indexer}").exists() or \
+        "gateway.cli indexer" not in Path(f"/proc/{indexer}/cmdline").read_bytes().decode(
+            errors="replace").replace("\0", " ")
+    assert json.loads((data / "pg" / ".handle_pids.json").read_text()) == []
