@@ -90,7 +90,8 @@ class DiskCache:
         except OSError:
             size = -1
         if size != entry.size or size == 0:
-            self.discard(key)
+            # ... unless adopt() has just put a new file there: that one stays
+            self.discard(key, only=entry)
             return None
         return entry
 
@@ -137,13 +138,17 @@ class DiskCache:
             self._evict()
         return entry
 
-    def discard(self, key: str) -> None:
+    def discard(self, key: str, *, only: CacheEntry | None = None) -> None:
+        """Forget ``key`` and delete its file; with ``only``, just while that entry is
+        the one held (not one stored since, under the same file name)."""
         with self._lock:
+            if only is not None and self._entries.get(key) is not only:
+                return
             entry = self._entries.pop(key, None)
             if entry is not None:
                 self._total -= entry.size
-        if entry is not None:
-            entry.path.unlink(missing_ok=True)
+            if entry is not None:
+                entry.path.unlink(missing_ok=True)
 
     def _evict(self) -> None:
         # The newest entry is kept even when it alone exceeds the budget: its caller is

@@ -21,7 +21,8 @@ _KEEP_IFD0 = (0x0112, 0x010F, 0x0110, 0x0132, 0x013B, 0x8298, 0x010E, 0x0131)
 _PNG_KEEP = {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB",
              b"iCCP", b"sBIT", b"pHYs", b"acTL", b"fcTL", b"fdAT", b"bKGD", b"cICP"}
 _WEBP_DROP = {b"EXIF", b"XMP "}
-_GIF_LOOPING = (b"NETSCAPE2.0", b"ANIMEXTS1.0")  # the one application extension kept
+_GIF_LOOPING = (b"NETSCAPE2.0", b"ANIMEXTS1.0")  # application extensions kept: looping
+_GIF_ICC = b"ICCRGBG1012"  # ... and the colour profile, which the transforms convert from
 
 
 def strip_personal_metadata(data: bytes, fmt: str) -> bytes:
@@ -115,21 +116,29 @@ def _after_sub_blocks(data: bytes, i: int) -> int:
 
 
 def _strip_gif(data: bytes) -> bytes:
-    """The frames, their timing and the looping extension, to the trailer. Comments,
-    XMP and other application extensions (free text, which may say where a photo was
-    taken) and anything after the trailer (a polyglot's payload) are dropped."""
+    """The frames, their timing, the looping extension and the colour profile, to the
+    trailer. Comments, XMP and other application extensions (free text, which may say
+    where a photo was taken), plain-text blocks with the graphic control that belongs to
+    them, and anything after the trailer (a polyglot's payload) are dropped."""
     i = 13 + _colour_table_size(data[10])
     out = [data[:i]]
+    control = b""  # a graphic control extension: written with the block it governs
     while i < len(data) and data[i] != 0x3B:
         start = i
         if data[i] == 0x2C:  # image descriptor, local colour table, LZW code size, data
             i = _after_sub_blocks(data, i + 11 + _colour_table_size(data[i + 9]))
-            out.append(data[start:i])
+            out += [control, data[start:i]]
+            control = b""
         elif data[i] == 0x21:  # extension: label, then sub-blocks
             label = data[i + 1]
             i = _after_sub_blocks(data, i + 2)
-            if label == 0xF9 or (label == 0xFF and data[start + 3:start + 14] in _GIF_LOOPING):
-                out.append(data[start:i])  # graphic control (delay, disposal), looping
+            if label == 0xF9:  # delay, disposal, transparency of the next block
+                control = data[start:i]
+            elif label == 0x01:  # plain text: dropped, and its graphic control with it
+                control = b""
+            elif label == 0xFF and (data[start + 3:start + 14] in _GIF_LOOPING
+                                    or data[start + 3:start + 14] == _GIF_ICC):
+                out.append(data[start:i])
         else:  # a stray byte: skipped, as Pillow's decoder skips it
             i += 1
     out.append(b"\x3b")

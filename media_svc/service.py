@@ -159,7 +159,7 @@ class MediaService:
             try:
                 data = entry.path.read_bytes()
             except FileNotFoundError:
-                self.derived.discard(job.key)
+                self.derived.discard(job.key, only=entry)
             else:
                 media_type = _TYPE_BY_EXTENSION.get(entry.path.suffix.lstrip("."), "image/jpeg")
                 return Variant(data, media_type, "HIT")

@@ -64,6 +64,16 @@ def test_an_empty_or_resized_entry_is_discarded_not_served(tmp_path: Path) -> No
     assert restarted.get("cc3") is None and len(restarted) == 0 and not entry.path.exists()
 
 
+def test_a_stale_read_never_discards_the_entry_stored_since(tmp_path: Path) -> None:
+    # a reader holding the old entry of a key finds the file replaced (an original
+    # refreshed after its TTL, the same size check as a torn file): the new one stays
+    cache = DiskCache(tmp_path, max_bytes=1000)
+    old = cache.put("aa1", b"x" * 10, "orig")
+    new = cache.put("aa1", b"y" * 20, "orig")  # stored while the reader held ``old``
+    cache.discard("aa1", only=old)
+    assert cache.get("aa1") == new and new.path.read_bytes() == b"y" * 20
+
+
 def test_a_failed_write_raises_and_leaves_nothing_behind(tmp_path: Path) -> None:
     cache = DiskCache(tmp_path, max_bytes=10_000)
     with disk_full(100), pytest.raises(OSError):

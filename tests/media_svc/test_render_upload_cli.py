@@ -171,6 +171,39 @@ def test_gif_upload_loses_its_comments_xmp_and_trailer(uploads) -> None:  # type
             assert after.info["duration"] == before.info["duration"]
 
 
+def test_gif_upload_keeps_its_colour_profile_and_drops_plain_text_whole(
+        uploads) -> None:  # type: ignore[no-untyped-def]
+    # the profile was dropped with the other application extensions (Pillow does not
+    # read it, browsers and editors do), and a plain-text block went without its graphic
+    # control, which then timed the next frame
+    from PIL import ImageCms
+
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    frames = [Image.new("RGB", (40, 30), (i * 80, 0, 255 - i * 80)) for i in range(3)]
+    data = images.encode(frames[0], "GIF", save_all=True, append_images=frames[1:],
+                         duration=[80, 120, 80], loop=0)
+    blocks = b"".join(bytes([len(profile[k:k + 255])]) + profile[k:k + 255]
+                      for k in range(0, len(profile), 255))
+    icc = b"\x21\xff\x0bICCRGBG1012" + blocks + b"\x00"
+    first = data.index(b"\x21\xf9\x04")
+    second = data.index(b"\x21\xf9\x04", first + 1)
+    text_control = b"\x21\xf9\x04\x00\xe7\x03\x00\x00"  # 9.99 s, for the text block
+    plain_text = (b"\x21\x01\x0c" + bytes(12) + b"\x0bhome -6.175" + b"\x00")
+    data = (data[:first] + icc + data[first:second] + text_control + plain_text
+            + data[second:])
+    r = post(uploads, data, f"Bearer {token()}", name="a.gif")
+    assert r.status_code == 201, r.text
+    stored = (uploads.root / r.json()["source"]).read_bytes()
+    assert b"home" not in stored and b"\x21\x01" not in stored
+    assert icc in stored
+    with Image.open(io.BytesIO(stored)) as after:
+        durations = []
+        for index in range(after.n_frames):
+            after.seek(index)
+            durations.append(after.info["duration"])
+    assert durations == [80, 120, 80]
+
+
 def test_webp_upload_loses_its_exif(uploads) -> None:  # type: ignore[no-untyped-def]
     data = images.encode(images.photo((200, 100)), "WEBP", exif=images.exif_with_gps(1).tobytes())
     r = post(uploads, data, f"Bearer {token()}")
