@@ -84,39 +84,39 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def backfilled_since(url: str, slot: str, since: float) -> bool:
-    """Whether the indexer of ``slot`` finished a backfill after ``since`` (Unix time)."""
+def _status_since(url: str, slot: str, condition: str, since: float) -> bool:
+    """Whether ``condition`` (SQL over ``search.indexer_status``, a timestamp compared
+    with ``%s``: ``since``) holds for the indexer of ``slot``; False when it cannot be
+    read (the schema is not there yet: the indexer makes it)."""
     try:
         with connect(url) as conn:
-            row = conn.execute("SELECT backfilled_at >= to_timestamp(%s) FROM "
-                               "search.indexer_status WHERE slot_name = %s",
-                               (since, slot)).fetchone()
+            row = conn.execute(f"SELECT {condition} FROM search.indexer_status "
+                               "WHERE slot_name = %s", (since, slot)).fetchone()
     except psycopg.Error:
-        return False  # cannot tell: ask for it again (a rebuild is safe to repeat)
+        return False
     return bool(row and row[0])
+
+
+def backfilled_since(url: str, slot: str, since: float) -> bool:
+    """Whether the indexer of ``slot`` finished a backfill after ``since`` (Unix time);
+    False when it cannot tell: ask for it again (a rebuild is safe to repeat)."""
+    return _status_since(url, slot, "backfilled_at >= to_timestamp(%s)", since)
 
 
 def streaming_since(url: str, slot: str, since: float) -> bool:
     """Whether the indexer of ``slot`` has reached its stream (a first backfill, if one
     was due, done) since ``since``: the index exists and holds the tables."""
-    try:
-        with connect(url) as conn:
-            row = conn.execute("SELECT state = 'streaming' AND updated_at >= to_timestamp(%s) "
-                               "FROM search.indexer_status WHERE slot_name = %s",
-                               (since, slot)).fetchone()
-    except psycopg.Error:
-        return False  # the schema is not there yet: the indexer makes it
-    return bool(row and row[0])
+    return _status_since(url, slot, "state = 'streaming' AND updated_at >= to_timestamp(%s)",
+                         since)
 
 
 @contextlib.contextmanager
-def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """SIGINT and SIGTERM set ``stop`` (until uvicorn takes them over): a stack stopped
-    while it waits for its first index still stops its indexer and PostgreSQL."""
-    def _set(signum: int, _frame: object) -> None:
-        stop.set()
+def _on_signals(handle: Callable[[], None]) -> Iterator[None]:
+    """SIGINT and SIGTERM call ``handle`` instead of ending the process, for the block."""
+    def _handle(signum: int, _frame: object) -> None:
+        handle()
 
-    previous = {s: signal.signal(s, _set) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.signal(s, _handle) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
@@ -198,16 +198,12 @@ class _Server(uvicorn.Server):
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
-        def _exit(signum: int, _frame: object) -> None:
+        def _exit() -> None:
             self.should_exit = True
             self.on_signal()
 
-        previous = {s: signal.signal(s, _exit) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
+        with _on_signals(_exit):
             yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
 
 
 def run_stack(settings: Settings, *, demo: bool, reindex: bool = False) -> int:
@@ -244,7 +240,9 @@ def run_stack(settings: Settings, *, demo: bool, reindex: bool = False) -> int:
             env, reindex,
             reindex_done=lambda: backfilled_since(url, settings.slot_name, asked_at))
         try:
-            with _stop_on_signals(supervisor.stopping):
+            # stopped while it waits for its first index, the stack still stops its
+            # indexer and PostgreSQL (until uvicorn takes the signals over)
+            with _on_signals(supervisor.stopping.set):
                 supervisor.start()
                 _wait_for_index(lambda: streaming_since(url, settings.slot_name, asked_at),
                                 supervisor.stopping)
