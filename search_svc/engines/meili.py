@@ -52,6 +52,7 @@ _PAGE = 1000
 # unescape "\\" since v1.4
 MIN_VERSION = (1, 9)
 _DONE = ("succeeded", "failed", "canceled")
+_READS = frozenset({"/multi-search"})  # POSTs that change nothing
 
 
 class MeiliError(EngineUnavailable):
@@ -79,10 +80,19 @@ class _Http:
                  content: bytes | None = None) -> Any:
         if body is not None:
             content = orjson.dumps(body)
-        try:
-            response = self.client.request(method, path, content=content)
-        except (httpx.HTTPError, httpx.InvalidURL, RuntimeError) as exc:  # RuntimeError: closed
-            raise MeiliError(what, f"{type(exc).__name__}: {exc}") from exc
+        # a read may be sent again when the server closed a kept-alive connection as it
+        # went out; a write may not (it may have been queued)
+        tries = 2 if method == "GET" or path in _READS or path.endswith("/documents/fetch") \
+            else 1
+        for attempt in range(tries):
+            try:
+                response = self.client.request(method, path, content=content)
+                break
+            except httpx.RemoteProtocolError as exc:
+                if attempt + 1 == tries:
+                    raise MeiliError(what, f"{type(exc).__name__}: {exc}") from exc
+            except (httpx.HTTPError, httpx.InvalidURL, RuntimeError) as exc:  # Runtime: closed
+                raise MeiliError(what, f"{type(exc).__name__}: {exc}") from exc
         try:
             answer = orjson.loads(response.content) if response.content else None
         except orjson.JSONDecodeError:

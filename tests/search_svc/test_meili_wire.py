@@ -39,6 +39,7 @@ class Meili:
     tasks: int = 0
     search_body: bytes = b'{"results": []}'
     answers: dict[str, bytes] = field(default_factory=dict)  # path -> raw 200 body
+    drop_once: set[str] = field(default_factory=set)  # paths answered by a closed connection
     url: str = ""
 
     def requests(self, method: str | None = None, prefix: str = "") -> list[tuple[str, bytes]]:
@@ -75,6 +76,10 @@ def meili() -> Iterator[Meili]:
                 state.seen.append((self.command, self.path, dict(self.headers), body))
                 state.peers.add(self.client_address)
                 path = self.path.split("?")[0]
+                if path in state.drop_once:  # as a server closing an idle connection
+                    state.drop_once.discard(path)
+                    self.close_connection = True
+                    return None
                 if path == "/version":
                     return self._answer(200, {"pkgVersion": state.version})
                 if path.startswith("/tasks/"):
@@ -215,3 +220,18 @@ def test_answers_of_another_shape_from_keys_and_stats_are_engine_unavailable(
     engine.close()
     with pytest.raises(EngineUnavailable):  # a search racing close(): not a RuntimeError
         engine._http("POST", "/multi-search", "search", {"queries": []})
+
+
+def test_a_read_cut_by_a_closed_connection_is_sent_again_a_write_is_not(
+        meili: Meili) -> None:
+    engine = MeiliEngine(meili.url, None, "idx", writer=True)
+    meili.seen.clear()
+    meili.drop_once = {"/multi-search"}
+    meili.search_body = b'{"results": [{"hits": [], "totalHits": 0}]}'
+    assert engine.search(SearchQuery(tenant_id="t1", text="rumah")).hits == []
+    assert len(meili.requests("POST", "/multi-search")) == 2
+    meili.drop_once = {"/indexes/idx/documents"}
+    with pytest.raises(EngineUnavailable):  # it may have been queued: the indexer retries
+        engine.write([doc(1)], [])
+    assert len(meili.requests("POST", "/indexes/idx/documents")) == 1
+    engine.close()
