@@ -189,20 +189,22 @@ class _IndexerSupervisor(threading.Thread):
 class _Server(uvicorn.Server):
     """uvicorn re-raises SIGTERM/SIGINT after its own shutdown, which would kill this
     process before the indexer and PostgreSQL are stopped; we take the signals here.
-    ``on_signal`` runs at once: Ctrl-C reaches the indexer child too (one process group),
+    ``stopping`` is set at once: Ctrl-C reaches the indexer child too (one process group),
     and its supervisor must know the exit that follows is a shutdown, not a crash."""
 
-    def __init__(self, config: uvicorn.Config, on_signal: Callable[[], None]) -> None:
+    def __init__(self, config: uvicorn.Config, stopping: threading.Event) -> None:
         super().__init__(config)
-        self.on_signal = on_signal
+        self.stopping = stopping
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         def _exit() -> None:
             self.should_exit = True
-            self.on_signal()
+            self.stopping.set()
 
         with _on_signals(_exit):
+            # a signal taken before these handlers (while the app was built) counts too
+            self.should_exit = self.should_exit or self.stopping.is_set()
             yield
 
 
@@ -240,23 +242,23 @@ def run_stack(settings: Settings, *, demo: bool, reindex: bool = False) -> int:
             env, reindex,
             reindex_done=lambda: backfilled_since(url, settings.slot_name, asked_at))
         try:
-            # stopped while it waits for its first index, the stack still stops its
-            # indexer and PostgreSQL (until uvicorn takes the signals over)
+            # Stopped while it waits for its first index or builds the app, the stack
+            # still stops its indexer and PostgreSQL; uvicorn then takes the signals over.
             with _on_signals(supervisor.stopping.set):
                 supervisor.start()
                 _wait_for_index(lambda: streaming_since(url, settings.slot_name, asked_at),
                                 supervisor.stopping)
-            if supervisor.stopping.is_set():
-                return 0  # stopped before serving: the indexer and PostgreSQL stop below
-            (data_dir / "stack.json").write_text(
-                json.dumps({"api_url": api_url, "database_url": url}))
-            print(f"api: {api_url}", flush=True)
-            print(f"database: {url}", flush=True)
-            print(f"docs: {api_url}/docs", flush=True)
-            config = uvicorn.Config(create_app(settings), access_log=False,
-                                    **uvicorn_options(settings))
-            server = _Server(config, on_signal=supervisor.stopping.set)
-            server.run(sockets=[sock])
+                if supervisor.stopping.is_set():
+                    return 0  # stopped before serving: the indexer and PostgreSQL stop below
+                (data_dir / "stack.json").write_text(
+                    json.dumps({"api_url": api_url, "database_url": url}))
+                print(f"api: {api_url}", flush=True)
+                print(f"database: {url}", flush=True)
+                print(f"docs: {api_url}/docs", flush=True)
+                config = uvicorn.Config(create_app(settings), access_log=False,
+                                        **uvicorn_options(settings))
+                server = _Server(config, supervisor.stopping)
+                server.run(sockets=[sock])
         finally:
             supervisor.stop()
     finally:

@@ -137,3 +137,21 @@ def test_sigterm_before_serving_stops_the_indexer_and_postgres(tmp_path: Path) -
         "gateway.cli indexer" not in Path(f"/proc/{indexer}/cmdline").read_bytes().decode(
             errors="replace").replace("\0", " ")
     assert json.loads((data / "pg" / ".handle_pids.json").read_text()) == []
+
+
+def test_a_signal_taken_before_uvicorn_listens_still_stops_it() -> None:
+    # taken while the app was being built (the stack's own handler), it set the
+    # supervisor's event; uvicorn must then shut down at once instead of serving
+    import threading
+
+    import uvicorn
+
+    from gateway.stack import _Server
+
+    stopping = threading.Event()
+    server = _Server(uvicorn.Config(app=lambda *a: None), stopping)
+    with server.capture_signals():
+        assert not server.should_exit
+    stopping.set()
+    with server.capture_signals():
+        assert server.should_exit
