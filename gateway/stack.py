@@ -154,6 +154,7 @@ class _IndexerSupervisor(threading.Thread):
         self.env, self.reindex, self.reindex_done = env, reindex, reindex_done
         self.proc: subprocess.Popen[bytes] | None = None
         self.stopping = threading.Event()
+        self._spawning = threading.Lock()  # a child is started, or stop() looks, not both
 
     def command(self, first: bool) -> list[str]:
         cmd = [sys.executable, "-m", "gateway.cli", "indexer"]
@@ -168,7 +169,10 @@ class _IndexerSupervisor(threading.Thread):
             cmd = self.command(first)
             first = False
             started = time.monotonic()
-            self.proc = subprocess.Popen(cmd, env=self.env)
+            with self._spawning:
+                if self.stopping.is_set():
+                    return  # stop() came while the command was made: no child to orphan
+                self.proc = subprocess.Popen(cmd, env=self.env)
             code = self.proc.wait()
             if self.stopping.is_set():
                 return
@@ -178,12 +182,14 @@ class _IndexerSupervisor(threading.Thread):
 
     def stop(self) -> None:
         self.stopping.set()
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
+        with self._spawning:  # a child being started is started by now, and the last
+            proc = self.proc
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
             try:
-                self.proc.wait(15)
+                proc.wait(15)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
+                proc.kill()
 
 
 class _Server(uvicorn.Server):

@@ -155,3 +155,19 @@ def test_a_signal_taken_before_uvicorn_listens_still_stops_it() -> None:
     stopping.set()
     with server.capture_signals():
         assert server.should_exit
+
+
+def test_a_stop_while_the_indexer_command_is_made_starts_no_child() -> None:
+    # stop() found no child yet and returned; the supervisor then started one, which
+    # outlived the stack
+    from gateway.stack import _IndexerSupervisor
+
+    class Supervisor(_IndexerSupervisor):
+        def command(self, first: bool) -> list[str]:
+            self.stop()  # arrives just as the child is about to be started
+            return ["sleep", "30"]
+
+    supervisor = Supervisor(dict(os.environ), reindex=False)
+    supervisor.start()
+    supervisor.join(5)
+    assert not supervisor.is_alive() and supervisor.proc is None
