@@ -126,10 +126,10 @@ class DiskCache:
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(tmp, target)
-        st = target.stat()
-        entry = CacheEntry(target, st.st_size, st.st_mtime_ns)
-        with self._lock:
+        with self._lock:  # the file and the index change together: a reader holding the
+            os.replace(tmp, target)  # old entry never takes the new file for a torn one
+            st = target.stat()
+            entry = CacheEntry(target, st.st_size, st.st_mtime_ns)
             old = self._entries.pop(key, None)
             if old is not None:
                 self._total -= old.size

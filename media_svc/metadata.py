@@ -132,12 +132,13 @@ def _strip_gif(data: bytes) -> bytes:
         elif data[i] == 0x21:  # extension: label, then sub-blocks
             label = data[i + 1]
             i = _after_sub_blocks(data, i + 2)
-            if label == 0xF9:  # delay, disposal, transparency of the next block
-                control = data[start:i]
+            if label == 0xF9:  # delay, disposal, transparency of the next block (each
+                control += data[start:i]  # one before it counts: a flag of the first too)
             elif label == 0x01:  # plain text: dropped, and its graphic control with it
                 control = b""
-            elif label == 0xFF and (data[start + 3:start + 14] in _GIF_LOOPING
-                                    or data[start + 3:start + 14] == _GIF_ICC):
+            elif label == 0xFF and data[start + 2] == 11 and (
+                    data[start + 3:start + 14] in _GIF_LOOPING
+                    or data[start + 3:start + 14] == _GIF_ICC):
                 out.append(data[start:i])
         else:  # a stray byte: skipped, as Pillow's decoder skips it
             i += 1

@@ -74,6 +74,30 @@ def test_a_stale_read_never_discards_the_entry_stored_since(tmp_path: Path) -> N
     assert cache.get("aa1") == new and new.path.read_bytes() == b"y" * 20
 
 
+def test_a_read_while_a_file_is_replaced_keeps_the_new_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # between the rename and the index update, a reader holding the old entry took the
+    # new file for a torn one and deleted it
+    import threading
+
+    cache = DiskCache(tmp_path, max_bytes=1000)
+    cache.put("aa1", b"x" * 10, "orig")
+    readers: list[threading.Thread] = []
+    rename = os.replace
+
+    def replace_then_read(src: object, dst: object) -> None:
+        rename(src, dst)  # type: ignore[arg-type]
+        reader = threading.Thread(target=cache.get, args=("aa1",))
+        reader.start()
+        readers.append(reader)
+        time.sleep(0.1)  # the reader runs now, unless the cache holds it back
+
+    monkeypatch.setattr("media_svc.cache.os.replace", replace_then_read)
+    new = cache.put("aa1", b"y" * 20, "orig")
+    readers[0].join(5)
+    assert cache.get("aa1") == new and new.path.read_bytes() == b"y" * 20
+
+
 def test_a_failed_write_raises_and_leaves_nothing_behind(tmp_path: Path) -> None:
     cache = DiskCache(tmp_path, max_bytes=10_000)
     with disk_full(100), pytest.raises(OSError):

@@ -204,6 +204,28 @@ def test_gif_upload_keeps_its_colour_profile_and_drops_plain_text_whole(
     assert durations == [80, 120, 80]
 
 
+def test_gif_upload_keeps_every_graphic_control_before_a_frame(
+        uploads) -> None:  # type: ignore[no-untyped-def]
+    # a transparency flag in the first of two graphic controls applies to the frame
+    # (Pillow, browsers): keeping only the last made the background opaque
+    frame = Image.new("P", (20, 20), 0)
+    frame.putpalette([255, 0, 0] + [0, 0, 255] * 255)
+    frame.paste(1, (5, 5, 15, 15))
+    data = images.encode(frame, "GIF")
+    image = data.index(b"\x2c")
+    transparent = b"\x21\xf9\x04\x01\x00\x00\x00\x00"  # transparent index 0
+    timing = b"\x21\xf9\x04\x00\x32\x00\x00\x00"  # 0.5 s, no transparency
+    data = data[:image] + transparent + timing + data[image:]
+    with Image.open(io.BytesIO(data)) as before:
+        assert before.info.get("transparency") == 0
+    r = post(uploads, data, f"Bearer {token()}", name="a.gif")
+    assert r.status_code == 201, r.text
+    stored = (uploads.root / r.json()["source"]).read_bytes()
+    with Image.open(io.BytesIO(stored)) as after:
+        assert after.info.get("transparency") == 0
+        assert after.convert("RGBA").getpixel((0, 0))[3] == 0
+
+
 def test_webp_upload_loses_its_exif(uploads) -> None:  # type: ignore[no-untyped-def]
     data = images.encode(images.photo((200, 100)), "WEBP", exif=images.exif_with_gps(1).tobytes())
     r = post(uploads, data, f"Bearer {token()}")
