@@ -71,10 +71,8 @@ class _Http:
         headers = {"Content-Type": "application/json"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
-        # retries: a connection that could not be made (never a request that was sent)
         self.client = httpx.Client(base_url=url.rstrip("/"), headers=headers,
-                                   timeout=timeout_s, follow_redirects=False,
-                                   transport=httpx.HTTPTransport(retries=1))
+                                   timeout=timeout_s, follow_redirects=False)
 
     def __call__(self, method: str, path: str, what: str, body: Any = None,
                  content: bytes | None = None) -> Any:
@@ -175,7 +173,15 @@ class MeiliEngine:
 
     def _settle_pending(self) -> None:
         while self._pending:
-            task = self._await(self._pending[0], "earlier task")
+            try:
+                task = self._await(self._pending[0], "earlier task")
+            except MeiliError as exc:
+                if exc.code != "task_not_found":
+                    raise
+                # pruned from the task list (or the server's data is new): nothing to
+                # wait for; the write that follows carries the documents again
+                self._pending.pop(0)
+                continue
             if task["status"] != "succeeded":
                 log.warning("meilisearch task %s, given up on earlier, ended %s: %s",
                             task.get("uid"), task["status"], task.get("error"))

@@ -40,6 +40,7 @@ class Meili:
     search_body: bytes = b'{"results": []}'
     answers: dict[str, bytes] = field(default_factory=dict)  # path -> raw 200 body
     drop_once: set[str] = field(default_factory=set)  # paths answered by a closed connection
+    missing_tasks: set[int] = field(default_factory=set)  # task uids answered 404
     url: str = ""
 
     def requests(self, method: str | None = None, prefix: str = "") -> list[tuple[str, bytes]]:
@@ -76,6 +77,8 @@ def meili() -> Iterator[Meili]:
                 state.seen.append((self.command, self.path, dict(self.headers), body))
                 state.peers.add(self.client_address)
                 path = self.path.split("?")[0]
+                if path.startswith("http://"):  # asked as a proxy: the target's path
+                    path = "/" + path.split("/", 3)[3]
                 if path in state.drop_once:  # as a server closing an idle connection
                     state.drop_once.discard(path)
                     self.close_connection = True
@@ -84,6 +87,10 @@ def meili() -> Iterator[Meili]:
                     return self._answer(200, {"pkgVersion": state.version})
                 if path.startswith("/tasks/"):
                     uid = int(path.rsplit("/", 1)[1])
+                    if uid in state.missing_tasks:
+                        return self._answer(404, {"message": f"Task `{uid}` not found.",
+                                                  "code": "task_not_found",
+                                                  "type": "invalid_request", "link": ""})
                     if uid in state.stalled_polls:
                         state.stalled_polls.discard(uid)
                         lock.release()
@@ -235,3 +242,29 @@ def test_a_read_cut_by_a_closed_connection_is_sent_again_a_write_is_not(
         engine.write([doc(1)], [])
     assert len(meili.requests("POST", "/indexes/idx/documents")) == 1
     engine.close()
+
+
+def test_a_task_given_up_on_that_is_gone_does_not_block_every_write(meili: Meili) -> None:
+    # pruned from the task list, or a server restarted on new data: it was waited for
+    # (and failed) before every later write, for good
+    engine = MeiliEngine(meili.url, None, "idx", writer=True, task_timeout_s=0.05)
+    slow = meili.tasks + 1
+    meili.busy_polls[slow] = 1000
+    with pytest.raises(EngineUnavailable):
+        engine.write([doc(1)], [], checkpoint="cp-1")
+    meili.missing_tasks.add(slow)
+    engine.write([doc(1)], [], checkpoint="cp-1")
+    assert len(meili.requests("POST", "/indexes/idx/documents")) == 2
+    engine.close()
+
+
+def test_a_proxy_named_by_the_environment_is_used(meili: Meili,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # a deployment reaching Meilisearch through HTTP_PROXY connected directly (and
+    # failed) once the client was given its own transport
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", meili.url)
+    engine = MeiliEngine("http://meili.invalid:7700", None, "idx", writer=True)
+    engine.close()
+    assert meili.seen[0][1] == "http://meili.invalid:7700/version"
