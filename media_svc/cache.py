@@ -147,7 +147,6 @@ class DiskCache:
             entry = self._entries.pop(key, None)
             if entry is not None:
                 self._total -= entry.size
-            if entry is not None:
                 entry.path.unlink(missing_ok=True)
 
     def _evict(self) -> None:
