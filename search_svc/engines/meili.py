@@ -52,7 +52,7 @@ _PAGE = 1000
 # unescape "\\" since v1.4
 MIN_VERSION = (1, 9)
 _DONE = ("succeeded", "failed", "canceled")
-_READS = frozenset({"/multi-search"})  # POSTs that change nothing
+_READ_POSTS = ("/multi-search", "/documents/fetch")  # POSTs that change nothing
 
 
 class MeiliError(EngineUnavailable):
@@ -80,8 +80,7 @@ class _Http:
             content = orjson.dumps(body)
         # a read may be sent again when the server closed a kept-alive connection as it
         # went out; a write may not (it may have been queued)
-        tries = 2 if method == "GET" or path in _READS or path.endswith("/documents/fetch") \
-            else 1
+        tries = 2 if method == "GET" or path.endswith(_READ_POSTS) else 1
         for attempt in range(tries):
             try:
                 response = self.client.request(method, path, content=content)
