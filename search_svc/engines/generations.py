@@ -31,7 +31,7 @@ GENERATION_PREFIX = "gen-"
 StatKey = tuple[int, int, int]
 
 
-def stat_key(path: Path) -> StatKey | None:
+def stat_key(path: Path | str) -> StatKey | None:
     """What changes when ``path`` is replaced or rewritten (inode, mtime, size)."""
     try:
         st = os.stat(path)

@@ -111,6 +111,9 @@ class TantivyEngine:
         self._generation: str | None = None
         self._pointer_stat: gen.StatKey | None = None
         self._meta_stat: gen.StatKey | None = None
+        # as strings: every search stats both, and joining Paths cost more than the stat
+        self._pointer_path = str(self.root / gen.POINTER)
+        self._meta_path = ""
         self._checkpoint: str | None = None
         self._closed = False
         self._shadow = _generation is not None
@@ -163,7 +166,8 @@ class TantivyEngine:
         path = self.root / name
         # stat before the reader loads: a commit in between then makes the next search
         # reload once more, where a stat taken after would hide it until the next commit
-        meta_stat = gen.stat_key(path / "meta.json")
+        meta_path = str(path / "meta.json")
+        meta_stat = gen.stat_key(meta_path)
         if create:
             schema, _ = build_schema(TOKENIZER)
             index = tantivy.Index(schema, str(path), reuse=True)
@@ -176,7 +180,7 @@ class TantivyEngine:
         # queried with the fields it has
         self._builder = QueryBuilder(index.schema,
                                      fields=None if create else gen.schema_fields(path))
-        self._meta_stat = meta_stat
+        self._meta_stat, self._meta_path = meta_stat, meta_path
         if self.writer_mode:
             self._writer = index.writer(heap_size=self._writer_heap_size(), num_threads=1)
         self._checkpoint = self._stored_checkpoint()
@@ -184,14 +188,14 @@ class TantivyEngine:
     def _publish_pointer(self, name: str) -> None:
         gen.write_json_durably(self.root / gen.POINTER,
                                {"generation": name, "schema_version": SCHEMA_VERSION})
-        self._pointer_stat = gen.stat_key(self.root / gen.POINTER)
+        self._pointer_stat = gen.stat_key(self._pointer_path)
 
     def _refresh(self) -> None:
         """Readers: follow the pointer, then reload when the live index changed (two
         ``stat`` calls when nothing did)."""
         if self.writer_mode:
             return
-        pointer_stat = gen.stat_key(self.root / gen.POINTER)
+        pointer_stat = gen.stat_key(self._pointer_path)
         if pointer_stat != self._pointer_stat or self._index is None:
             for attempt in (1, 2):
                 pointer = gen.read_pointer(self.root)
@@ -208,8 +212,7 @@ class TantivyEngine:
                         raise
                     # swapped again and removed while we opened it: follow the pointer
             self._pointer_stat = pointer_stat
-        assert self._generation is not None
-        meta_stat = gen.stat_key(self.root / self._generation / "meta.json")
+        meta_stat = gen.stat_key(self._meta_path)
         if meta_stat != self._meta_stat:
             self._index.reload()
             self._meta_stat = meta_stat
@@ -364,6 +367,7 @@ class TantivyEngine:
             self._index = shadow._index
             self._builder, self._generation = shadow._builder, shadow._generation
             self._checkpoint, self._meta_stat = shadow._checkpoint, shadow._meta_stat
+            self._meta_path = shadow._meta_path
             shadow._index = shadow._writer = None
             shadow._closed, shadow._shadow = True, False
             self._recreate_writer()  # with the streaming heap, not the rebuild's

@@ -25,10 +25,10 @@ def test_a_commit_while_a_reader_opens_the_generation_is_not_missed(
     real_stat_key = gen.stat_key
     raced: list[bool] = []
 
-    def stat_key_with_a_commit_first(path: Path) -> gen.StatKey | None:
+    def stat_key_with_a_commit_first(path: Path | str) -> gen.StatKey | None:
         # the writer commits at the moment the reader looks at meta.json: before the
         # fix the reader had already loaded the older commit and kept its new stat
-        if path.name == "meta.json" and not raced:
+        if Path(path).name == "meta.json" and not raced:
             raced.append(True)
             writer.write([_doc(2)], [])
         return real_stat_key(path)
