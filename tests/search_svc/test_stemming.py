@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from search_svc.query import analyze
-from search_svc.stemming import language_for, query_stems, stem_text, stem_words
+from search_svc.stemming import _stemmer, language_for, query_stems, stem_text, stem_words
 
 
 def _meet(words: list[str], language: str) -> set[str]:
@@ -47,11 +47,22 @@ def test_stem_text_keeps_one_stem_a_word_plus_restored_roots() -> None:
 
 
 def test_stemmers_are_safe_across_threads() -> None:
+    # PyStemmer's objects are not thread-safe; under the GIL its C calls do not
+    # interleave, so sharing one stemmer between threads gives the same stems here and
+    # the comparison alone could not fail: each thread must hold stemmers of its own.
     words = ["pengiriman", "caching"] * 200
     expected = {lang: stem_words(words, lang) for lang in ("indonesian", "english")}
     errors: list[str] = []
+    used: list[tuple[str, int]] = []
+    keep: list[object] = []  # alive until the end, so no two share an id by reuse
 
     def work() -> None:
+        for lang in expected:
+            stemmer = _stemmer(lang)  # type: ignore[arg-type]
+            keep.append(stemmer)
+            used.append((lang, id(stemmer)))
+            if _stemmer(lang) is not stemmer:  # type: ignore[arg-type]  # kept, not remade
+                errors.append(f"{lang} stemmer remade")
         for _ in range(50):
             for lang, want in expected.items():
                 if stem_words(words, lang) != want:  # type: ignore[arg-type]
@@ -63,3 +74,5 @@ def test_stemmers_are_safe_across_threads() -> None:
     for t in threads:
         t.join()
     assert not errors
+    mine = {(lang, id(_stemmer(lang))) for lang in expected}  # type: ignore[arg-type]
+    assert len(used) == 8 and len(set(used) | mine) == 10  # one per language per thread
