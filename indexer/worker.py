@@ -83,19 +83,25 @@ class Indexer:
         if self.embeddings_enabled:
             ensure_pgvector(self.conn)
         self.load_column_types()
+        saved = IndexerState.load(self.engine.checkpoint())
         try:
             check_replica_identity(self.conn, self.mapping.tables)
             # a slot another process holds is refused before its publication is touched
-            check_slot_free(self.conn, self.settings.slot_name)
+            slot = check_slot_free(self.conn, self.settings.slot_name)
             ensure_publication(self.conn, self.settings.publication_name, self.mapping.tables,
                                self.settings.slot_name)
+            if saved is not None and (slot is None or slot.wal_status == "lost"):
+                # A new slot streams nothing of what happened before it: the index must
+                # be rebuilt. Said durably before the slot exists, or a crash before the
+                # rebuild's swap would resume the old index from the new slot.
+                self.engine.write([], [], checkpoint="")
+                saved = None
             created = ensure_slot(self.conn, self.settings.slot_name)
         except psycopg.errors.InsufficientPrivilege as exc:
             raise refused(exc, "this database role cannot set up logical replication",
                           "The indexer needs a role with the REPLICATION attribute that owns "
                           "the mapped tables; on Supabase, connect as postgres over the "
                           "direct connection.") from exc
-        saved = IndexerState.load(self.engine.checkpoint())
         source = database_source(self.conn)
         if saved is not None and saved.source and source and saved.source != source:
             # e.g. a data directory reused against another server or a restored copy

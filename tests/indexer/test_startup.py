@@ -199,3 +199,30 @@ def test_an_index_built_from_another_database_is_rebuilt_not_resumed(
         indexer.backfill()
         assert set(indexer.engine.keys()) == built
         assert IndexerState.load(indexer.engine.checkpoint()).source == indexer.state.source  # type: ignore[union-attr]
+
+
+def test_a_rebuild_cut_short_after_the_slot_was_recreated_is_not_resumed(
+        fresh_db: str, tmp_path: Path) -> None:
+    # A lost (or dropped) slot is recreated and the index rebuilt: the changes made while
+    # there was no slot are in no stream. If the process dies before the rebuild is
+    # swapped in, the next start finds a slot it did not create and the old index's
+    # checkpoint: resuming would leave those changes out of the index for good.
+    settings = make_settings(fresh_db, tmp_path)
+    insert = ("INSERT INTO blogs (tenant_id, title, slug, content, status, published_at) "
+              "SELECT id, %s, 'kopi', 'isi', 'published', now() - interval '1 hour' "
+              "FROM tenants WHERE slug = 'kopi' RETURNING id::text")
+    with psycopg.connect(fresh_db, autocommit=True) as db:
+        seed_tenants(db)
+        first = db.execute(insert, ("Kopi pertama",)).fetchone()[0]  # type: ignore[index]
+        with open_indexer(fresh_db, settings) as indexer:
+            assert indexer.prepare() is True
+            indexer.backfill()
+        db.execute("SELECT pg_drop_replication_slot(%s)", (settings.slot_name,))
+        missed = db.execute(insert, ("Kopi tanpa slot",)).fetchone()[0]  # type: ignore[index]
+        with open_indexer(fresh_db, settings) as indexer:
+            assert indexer.prepare() is True  # slot recreated: a rebuild is due ...
+            # ... and the process dies before it is swapped in
+        with open_indexer(fresh_db, settings) as indexer:
+            assert indexer.prepare() is True  # still due: nothing streams the missed row
+            indexer.backfill()
+            assert indexer.engine.keys() == {f"blog:{first}", f"blog:{missed}"}
