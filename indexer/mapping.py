@@ -118,6 +118,15 @@ class Mapping:
         extra = (self.categories.table,) if self.categories else ()
         return (*(d.table for d in self.documents), self.tenants.table, *extra)
 
+    @property
+    def keys(self) -> dict[str, str]:
+        """Each mapped table → the column its rows are known by (deletes must carry it)."""
+        keys = {d.table: d.id for d in self.documents}
+        keys[self.tenants.table] = self.tenants.id
+        if self.categories:
+            keys[self.categories.table] = self.categories.id
+        return keys
+
     # SQL -------------------------------------------------------------------
     def select_documents(self, src: DocumentSource, where: sql.Composable) -> sql.Composed:
         """SELECT the document fields of ``src`` plus ``visible`` for rows matching ``where``

@@ -50,20 +50,32 @@ class SlotInfo:
     lag_bytes: int | None
 
 
-def check_replica_identity(conn: psycopg.Connection, tables: tuple[str, ...]) -> None:
-    """Every published table needs a replica identity, or deletes carry no key."""
+def check_replica_identity(conn: psycopg.Connection, keys: dict[str, str]) -> None:
+    """Every published table needs a replica identity that carries the column the
+    mapping keys its rows by (``keys``: table → column): a delete sends nothing else, so
+    without it the deleted row's document could never be found and would stay."""
     problems = []
-    for table in tables:
+    for table, key in keys.items():
         row = conn.execute(
-            "SELECT c.relreplident, EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid "
-            "AND i.indisprimary) FROM pg_class c WHERE c.oid = to_regclass(%s)", (table,)
+            "SELECT c.relreplident, i.indexrelid IS NOT NULL, coalesce(%s = ANY(ARRAY("
+            " SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = c.oid"
+            " AND a.attnum = ANY(i.indkey))), false) "
+            "FROM pg_class c LEFT JOIN pg_index i ON i.indrelid = c.oid AND CASE c.relreplident"
+            " WHEN 'i' THEN i.indisreplident ELSE i.indisprimary END "
+            "WHERE c.oid = to_regclass(%s)", (key, table)
         ).fetchone()
         if row is None:
             problems.append(f"table {table!r} named in the mapping does not exist")
-        elif row[0] == "n" or (row[0] == "d" and not row[1]):
+        elif row[0] == "n" or (row[0] in ("d", "i") and not row[1]):
             problems.append(
                 f"table {table!r} has no replica identity (no primary key): deletes would "
                 f"carry no key. Add a primary key or ALTER TABLE {table} REPLICA IDENTITY FULL."
+            )
+        elif row[0] != "f" and not row[2]:
+            problems.append(
+                f"table {table!r}: its replica identity leaves out {key!r}, the column the "
+                f"mapping keys it by, so deletes would not say which row went. Make {key!r} "
+                f"the primary key, or ALTER TABLE {table} REPLICA IDENTITY FULL."
             )
     if problems:
         raise ConfigError(problems)

@@ -85,7 +85,7 @@ class Indexer:
         self.load_column_types()
         saved = IndexerState.load(self.engine.checkpoint())
         try:
-            check_replica_identity(self.conn, self.mapping.tables)
+            check_replica_identity(self.conn, self.mapping.keys)
             # a slot another process holds is refused before its publication is touched
             slot = check_slot_free(self.conn, self.settings.slot_name)
             ensure_publication(self.conn, self.settings.publication_name, self.mapping.tables,

@@ -185,3 +185,22 @@ def test_mapping_that_names_a_missing_column_fails_at_start(fresh_db: str, tmp_p
     with open_indexer(fresh_db, make_settings(fresh_db, tmp_path), mapping_file) as indexer:
         with pytest.raises(ConfigError, match="blogs.teaser"):
             indexer.prepare()
+
+
+def test_a_replica_identity_without_the_mapped_key_fails_at_start(
+        fresh_db: str, tmp_path: Path) -> None:
+    # A delete carries only the replica identity's columns: under an identity that
+    # leaves out the mapped id (here the slug index), the deleted row's document could
+    # never be found, and would stay searchable for good.
+    from awsm.errors import ConfigError
+
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("CREATE UNIQUE INDEX blogs_tenant_slug ON blogs (tenant_id, slug)")
+        conn.execute("ALTER TABLE blogs REPLICA IDENTITY USING INDEX blogs_tenant_slug")
+    with open_indexer(fresh_db, make_settings(fresh_db, tmp_path)) as indexer:
+        with pytest.raises(ConfigError, match=r"'blogs'.*\bid\b.*REPLICA IDENTITY"):
+            indexer.prepare()
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("ALTER TABLE blogs REPLICA IDENTITY FULL")  # every column: fine
+    with open_indexer(fresh_db, make_settings(fresh_db, tmp_path)) as indexer:
+        assert indexer.prepare() is True
