@@ -73,15 +73,17 @@ def _add_change(batch: Batch, mapping: Mapping, change: Change) -> None:
             if key is not None:
                 batch.rows.setdefault(src.table, set()).add(key)
         return
+    # both ids of a changed key: rows that still name the old one (no cascading foreign
+    # key) have lost their tenant or category and must be re-read as well
     if change.table == mapping.tenants.table:
-        key = change.values.get(mapping.tenants.id) or (change.old_key or {}).get(mapping.tenants.id)
-        if key:
-            batch.tenants.add(key)
+        batch.tenants.update(_keys(change, mapping.tenants.id))
     elif mapping.categories and change.table == mapping.categories.table:
-        cat = mapping.categories
-        key = change.values.get(cat.id) or (change.old_key or {}).get(cat.id)
-        if key:
-            batch.categories.add(key)
+        batch.categories.update(_keys(change, mapping.categories.id))
+
+
+def _keys(change: Change, column: str) -> set[str]:
+    return {k for values in (change.values, change.old_key or {})
+            if (k := values.get(column))}
 
 
 def key_slices(keys: dict[str, set[str]], size: int) -> Iterator[dict[str, set[str]]]:

@@ -105,6 +105,18 @@ def test_category_rename_updates_documents(stack: Stack) -> None:
     assert stack.search(q="aren", category="Minuman Dingin")["total"] == 0
 
 
+def test_a_tenant_whose_key_changes_takes_its_documents_out(stack: Stack) -> None:
+    # Without a foreign key nothing cascades: the rows still name the old id, which no
+    # tenant has now. The change carries the old id (the key changed), and the rows
+    # that name it must be re-read too, not only those of the new id.
+    stack.sql("ALTER TABLE blogs DROP CONSTRAINT blogs_tenant_id_fkey")
+    add_blog(stack, "Kedai kopi tanpa induk")
+    wait_for(lambda: stack.titles(q="induk") == ["Kedai kopi tanpa induk"])
+    stack.sql("UPDATE tenants SET id = '33333333-3333-3333-3333-333333333333' WHERE id = %s",
+              TENANT_A)
+    wait_for(lambda: stack.indexer.engine.keys(TENANT_A) == set(), timeout=10)
+
+
 def test_archived_and_soft_deleted_tenants_leave_search(stack: Stack) -> None:
     add_blog(stack, "Pameran batik Solo", tenant=TENANT_B)
     wait_for(lambda: stack.search(tenant="tech", q="batik")["total"] == 1)
