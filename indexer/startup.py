@@ -1,20 +1,32 @@
 """What the indexer reads of the database and the index at start: whether the mapping
 fits the tables (``check_columns``), which database the stream comes from
 (``database_source``), and the checkpoint an index carries (``IndexerState``), which
-together decide between resuming from the slot and rebuilding."""
+together decide between resuming from the slot and rebuilding (``resume_or_rebuild``)."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
 
 import psycopg
 
+from awsm.db import refused
 from awsm.errors import ConfigError
+from awsm.settings import Settings
 from indexer.mapping import Mapping
 from indexer.pgoutput import format_lsn, parse_lsn
+from indexer.replication import (
+    check_replica_identity,
+    check_slot_free,
+    ensure_publication,
+    ensure_slot,
+)
+from search_svc.engines.base import KeywordEngine
 
-__all__ = ["IndexerState", "check_columns", "database_source"]
+__all__ = ["IndexerState", "check_columns", "database_source", "resume_or_rebuild"]
+
+log = logging.getLogger("awsm.indexer")
 
 
 @dataclass
@@ -93,3 +105,36 @@ def check_columns(conn: psycopg.Connection, mapping: Mapping) -> dict[str, str]:
     if problems:
         raise ConfigError(problems)
     return key_types
+
+
+def resume_or_rebuild(conn: psycopg.Connection, settings: Settings, mapping: Mapping,
+                      engine: KeywordEngine) -> tuple[IndexerState, bool]:
+    """Ensure the publication and the slot; the state to stream from, and whether the
+    index must be rebuilt (no checkpoint, a new slot, or another database's index)."""
+    saved = IndexerState.load(engine.checkpoint())
+    try:
+        check_replica_identity(conn, mapping.keys)
+        # a slot another process holds is refused before its publication is touched
+        slot = check_slot_free(conn, settings.slot_name)
+        ensure_publication(conn, settings.publication_name, mapping.tables, settings.slot_name)
+        if saved is not None and (slot is None or slot.wal_status == "lost"):
+            # A new slot streams nothing of what happened before it: the index must
+            # be rebuilt. Said durably before the slot exists, or a crash before the
+            # rebuild's swap would resume the old index from the new slot.
+            engine.write([], [], checkpoint="")
+            saved = None
+        created = ensure_slot(conn, settings.slot_name)
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise refused(exc, "this database role cannot set up logical replication",
+                      "The indexer needs a role with the REPLICATION attribute that owns "
+                      "the mapped tables; on Supabase, connect as postgres over the "
+                      "direct connection.") from exc
+    source = database_source(conn)
+    if saved is not None and saved.source and source and saved.source != source:
+        # e.g. a data directory reused against another server or a restored copy
+        # whose slot has the same name: its stream says nothing of this index
+        log.warning("the index was built from database %s, this is %s: rebuilding it",
+                    saved.source, source)
+    elif saved is not None and not created:
+        return replace(saved, source=source), False
+    return IndexerState(source=source), True

@@ -13,12 +13,11 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 
 import psycopg
 from psycopg import sql
 
-from awsm.db import apply_migrations, connect, ensure_pgvector, refused
+from awsm.db import apply_migrations, connect, ensure_pgvector
 from awsm.errors import ConfigError
 from awsm.settings import Settings
 from indexer.changes import Batch, add_record, key_slices
@@ -26,15 +25,9 @@ from indexer.embeddings import EmbeddingWorker, enqueue, requeue_all
 from indexer.mapping import DocumentSource, Mapping
 from indexer.pgoutput import DecodeError, Decoder, format_lsn, parse_lsn
 from indexer.reader import ROW_ERRORS, RowReader
-from indexer.replication import (
-    ReplicationStream,
-    check_replica_identity,
-    check_slot_free,
-    emit_heartbeat,
-    ensure_publication,
-    ensure_slot,
-)
-from indexer.startup import IndexerState, check_columns, database_source
+from indexer.replication import ReplicationStream, emit_heartbeat
+from indexer.startup import IndexerState, check_columns, database_source, resume_or_rebuild
+from indexer.status import write_status
 from search_svc.engines.base import Document, KeywordEngine
 from search_svc.vectors import VectorStore
 
@@ -83,36 +76,9 @@ class Indexer:
         if self.embeddings_enabled:
             ensure_pgvector(self.conn)
         self.load_column_types()
-        saved = IndexerState.load(self.engine.checkpoint())
-        try:
-            check_replica_identity(self.conn, self.mapping.keys)
-            # a slot another process holds is refused before its publication is touched
-            slot = check_slot_free(self.conn, self.settings.slot_name)
-            ensure_publication(self.conn, self.settings.publication_name, self.mapping.tables,
-                               self.settings.slot_name)
-            if saved is not None and (slot is None or slot.wal_status == "lost"):
-                # A new slot streams nothing of what happened before it: the index must
-                # be rebuilt. Said durably before the slot exists, or a crash before the
-                # rebuild's swap would resume the old index from the new slot.
-                self.engine.write([], [], checkpoint="")
-                saved = None
-            created = ensure_slot(self.conn, self.settings.slot_name)
-        except psycopg.errors.InsufficientPrivilege as exc:
-            raise refused(exc, "this database role cannot set up logical replication",
-                          "The indexer needs a role with the REPLICATION attribute that owns "
-                          "the mapped tables; on Supabase, connect as postgres over the "
-                          "direct connection.") from exc
-        source = database_source(self.conn)
-        if saved is not None and saved.source and source and saved.source != source:
-            # e.g. a data directory reused against another server or a restored copy
-            # whose slot has the same name: its stream says nothing of this index
-            log.warning("the index was built from database %s, this is %s: rebuilding it",
-                        saved.source, source)
-        elif saved is not None and not created:
-            self.state = replace(saved, source=source)
-            return False
-        self.state = IndexerState(source=source)
-        return True
+        self.state, rebuild = resume_or_rebuild(self.conn, self.settings, self.mapping,
+                                                self.engine)
+        return rebuild
 
     def load_column_types(self) -> None:
         """Check the mapping against the tables and note the key columns' types, which
@@ -381,30 +347,9 @@ class Indexer:
         if state == "streaming" and not backfilled and not error and now - self._last_status < 0.5:
             return
         self._last_status = now
-        self.conn.execute(
-            "INSERT INTO search.indexer_status AS s (slot_name, state, confirmed_lsn, "
-            " last_commit_at, last_batch_at, last_error, last_error_at, backfilled_at, "
-            " documents_written, updated_at) "
-            # an error is no batch: last_batch_at ("seconds behind" in /readyz) and the
-            # count stay as the last batch left them, so a crash loop does not look healthy
-            "VALUES (%(slot)s, %(state)s, %(lsn)s, to_timestamp(%(commit)s), "
-            " CASE WHEN %(err)s::text IS NULL THEN now() END, %(err)s, "
-            " CASE WHEN %(err)s::text IS NULL THEN NULL ELSE now() END, "
-            " CASE WHEN %(bf)s THEN now() END, coalesce(%(n)s::bigint, 0), now()) "
-            "ON CONFLICT (slot_name) DO UPDATE SET state = excluded.state, "
-            " confirmed_lsn = excluded.confirmed_lsn, "
-            " last_commit_at = coalesce(excluded.last_commit_at, s.last_commit_at), "
-            " last_batch_at = coalesce(excluded.last_batch_at, s.last_batch_at), "
-            " last_error = coalesce(excluded.last_error, s.last_error), "
-            " last_error_at = coalesce(excluded.last_error_at, s.last_error_at), "
-            " backfilled_at = coalesce(excluded.backfilled_at, s.backfilled_at), "
-            " documents_written = CASE WHEN %(n)s::bigint IS NULL THEN s.documents_written "
-            "  ELSE excluded.documents_written END, "
-            " updated_at = now()",
-            {"slot": self.settings.slot_name, "state": state, "lsn": format_lsn(self.state.lsn),
-             "commit": commit_us / 1e6 if commit_us else None, "err": error,
-             "bf": backfilled, "n": None if error else self.documents_written},
-        )
+        write_status(self.conn, self.settings.slot_name, state, lsn=self.state.lsn,
+                     commit_us=commit_us, error=error, backfilled=backfilled,
+                     documents_written=self.documents_written)
 
     def _run_embeddings(self, stop: threading.Event) -> None:
         """The embedding worker's thread: loads the model here, so keyword indexing never
