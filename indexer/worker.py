@@ -28,6 +28,7 @@ from indexer.reader import ROW_ERRORS, RowReader
 from indexer.replication import ReplicationStream, emit_heartbeat
 from indexer.startup import IndexerState, check_columns, database_source, resume_or_rebuild
 from indexer.status import write_status
+from indexer.written import WrittenDigests
 from search_svc.engines.base import Document, KeywordEngine
 from search_svc.vectors import VectorStore
 
@@ -63,6 +64,7 @@ class Indexer:
         self.embeddings_enabled = settings.embedder != "none"
         self.embedding_worker: EmbeddingWorker | None = None
         self.write_docs = WRITE_DOCS
+        self._written = WrittenDigests()
         self._last_status = 0.0
 
     # start-up ------------------------------------------------------------
@@ -124,6 +126,7 @@ class Indexer:
             if dropped:
                 log.info("backfill: dropped %d chunks of documents no longer indexed", dropped)
         self.engine.swap(shadow)
+        self._written.clear()  # what the old index held says nothing of the new one
         self.documents_written += total
         self._write_status("streaming", backfilled=True)
         log.info("backfill done: %d documents", total)
@@ -283,36 +286,44 @@ class Indexer:
         checkpoint (with ``end_lsn``), so a crash part way replays the whole batch.
         Returns how many documents were upserted."""
         upserts: list[Document] = []
+        digests: list[bytes] = []
         deletes: list[str] = []
         chars = written = 0
         for part in key_slices(keys, min(READ_SLICE_KEYS, self.write_docs)):
             self._progress()
             more, gone = self.documents_for(part)
             deletes += gone
-            for doc in more:  # the text cap counted document by document
-                upserts.append(doc)
+            # a document as this process last wrote it is left alone: a view counter
+            # would otherwise cost a full re-index of its row on every page view
+            more, more_digests = self._written.changed(more)
+            for doc, d in zip(more, more_digests, strict=True):  # the text cap counted
+                upserts.append(doc)                              # document by document
+                digests.append(d)
                 chars += len(doc.title) + len(doc.summary) + len(doc.body)
                 if len(upserts) + len(deletes) >= self.write_docs or chars >= WRITE_CHARS:
-                    written += self._write(upserts, deletes, None)
-                    upserts, deletes, chars = [], [], 0
+                    written += self._write(upserts, deletes, None, digests)
+                    upserts, digests, deletes, chars = [], [], [], 0
             if len(upserts) + len(deletes) >= self.write_docs:
-                written += self._write(upserts, deletes, None)
-                upserts, deletes, chars = [], [], 0
+                written += self._write(upserts, deletes, None, digests)
+                upserts, digests, deletes, chars = [], [], [], 0
         if end_lsn is not None:
             self.state.lsn = end_lsn
-        return written + self._write(upserts, deletes, self.state.dump())
+        return written + self._write(upserts, deletes, self.state.dump(), digests)
 
     def _progress(self) -> None:
         if self.stream is not None:  # streaming: the stream's keepalive goes on
             self.stream.progress()
 
     def _write(self, upserts: list[Document], deletes: list[str],
-               checkpoint: str | None) -> int:
+               checkpoint: str | None, digests: list[bytes]) -> int:
         # Vectors first: semantic search hides a row no later than keyword search does
         # (the other way round, a deleted row stayed in semantic results for the
         # moment between the two writes). Both are durable before the slot moves.
         self._queue_embeddings(upserts, deletes)
+        # forgotten first: a write that fails part way may have changed any of them
+        self._written.forget([*deletes, *(d.key for d in upserts)])
         self.engine.write(upserts, deletes, checkpoint=checkpoint)
+        self._written.note(upserts, digests, deletes)
         self.documents_written += len(upserts) + len(deletes)
         return len(upserts)
 

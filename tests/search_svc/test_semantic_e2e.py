@@ -187,13 +187,37 @@ def test_selective_filter_keeping_under_one_percent_still_returns_its_rows(seman
     assert [h["title"] for h in body["hits"]] == ["Kopi arabika Gayo 250 gram"]
 
 
-def test_updating_only_views_costs_no_model_call(corpus: Stack) -> None:
+def test_updating_only_views_costs_no_write_and_no_model_call(corpus: Stack) -> None:
     worker = corpus.indexer.embedding_worker
     assert worker is not None
     calls = worker.stats.model_calls
     skipped = worker.stats.skipped_unchanged
+    engine = corpus.indexer.engine
+    row = corpus.db.execute("SELECT id::text FROM blogs WHERE title = %s",
+                            (CDN_DOC[0],)).fetchone()
+    assert row is not None
+    key = f"blog:{row[0]}"
+    writes: list[list[str]] = []  # the keys each engine write upserted
+    real_write = engine.write
+
+    def noting_write(upserts: Any, deletes: Any, checkpoint: str | None = None) -> None:
+        real_write(upserts, deletes, checkpoint=checkpoint)
+        writes.append([d.key for d in upserts])
+
+    engine.write = noting_write  # type: ignore[method-assign]  # observed, still the real one
+    # views: a column no document holds. The document comes out as it was indexed, so
+    # the batch's write carries its checkpoint and nothing else, and nothing is queued
+    # for embedding (a view counter would otherwise re-index its row on every page view)
     corpus.sql("UPDATE blogs SET views = views + 7 WHERE title = %s", CDN_DOC[0])
+    wait_for(lambda: len(writes) > 0)
+    assert writes == [[]]
+    # tags: the document changes, the text embedded does not, so it is written and
+    # queued, and the worker finds every chunk unchanged
+    corpus.sql("UPDATE blogs SET tags = array_append(tags, 'cdn') WHERE title = %s",
+               CDN_DOC[0])
     wait_for(lambda: worker.stats.skipped_unchanged > skipped and settled(corpus))
+    assert writes == [[], [key]]
+    assert corpus.search(q="pengiriman konten", tags="cdn")["total"] == 1
     assert worker.stats.model_calls == calls
 
 

@@ -1,0 +1,59 @@
+"""What the indexer remembers having written, so an unchanged document is not rewritten."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from indexer.written import WrittenDigests
+from search_svc.engines.base import Document
+
+DOC = Document(key="blog:1", id="1", tenant_id="t1", type="blog", title="Kopi tubruk",
+               body="Seduh kopi.", tags=("kopi",), category="Resep", locale="id",
+               url="/blogs/kopi", published_at=1_700_000_000)
+
+
+def test_a_document_noted_as_written_is_unchanged_until_any_field_differs() -> None:
+    written = WrittenDigests()
+    fresh, digests = written.changed([DOC])
+    assert fresh == [DOC]  # never written: it must be
+    written.note(fresh, digests, [])
+    assert written.changed([DOC]) == ([], [])
+    assert written.changed([replace(DOC)])[0] == []  # equal, not the same object
+    for change in ({"tenant_id": "t2"}, {"title": "Kopi tubruk!"}, {"body": "Seduh kopi"},
+                   {"tags": ("kopi", "resep")}, {"category": None}, {"locale": "en"},
+                   {"url": "/blogs/kopi-2"}, {"published_at": 1_700_000_001},
+                   {"image": "/img.jpg"}, {"summary": " "}):
+        assert written.changed([replace(DOC, **change)])[0] == [replace(DOC, **change)], change
+
+
+def test_fields_are_not_confused_by_their_boundaries() -> None:
+    # the same characters split differently between two fields are another document
+    written = WrittenDigests()
+    a = replace(DOC, title="Kopi", body="tubruk")
+    written.note(*written.changed([a]), [])
+    assert written.changed([replace(DOC, title="Kopi tubruk", body="")])[0] != []
+    assert written.changed([replace(DOC, title="Kopi', body='tubruk")])[0] != []
+
+
+def test_deleted_and_forgotten_keys_must_be_written_again() -> None:
+    written = WrittenDigests()
+    other = replace(DOC, key="blog:2", id="2")
+    written.note(*written.changed([DOC, other]), [])
+    written.note([], [], ["blog:1"])  # a delete
+    assert written.changed([DOC, other])[0] == [DOC]
+    written.forget(["blog:2"])  # a write that may have failed part way
+    assert written.changed([other])[0] == [other]
+    written.note(*written.changed([DOC, other]), [])
+    written.clear()  # a rebuild swapped in another index
+    assert written.changed([DOC, other])[0] == [DOC, other]
+    assert len(written) == 0
+
+
+def test_the_least_recently_written_or_seen_key_is_forgotten_first() -> None:
+    written = WrittenDigests(capacity=2)
+    docs = [replace(DOC, key=f"blog:{i}", id=str(i)) for i in range(3)]
+    written.note(*written.changed(docs[:2]), [])
+    assert written.changed([docs[0]])[0] == []  # seen unchanged: now the most recent
+    written.note(*written.changed([docs[2]]), [])  # one over: blog:1 goes
+    assert len(written) == 2
+    assert written.changed(docs)[0] == [docs[1]]
