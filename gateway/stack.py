@@ -9,6 +9,7 @@ A second run on the same data directory resumes with the data and index intact.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -59,6 +60,33 @@ def _prepare_database(pg: EmbeddedPostgres, demo: bool, media_root: Path) -> str
                 summary = load_demo(conn, media_root)
                 log.info("demo content loaded: %s", summary)
     return url
+
+
+class _CannotStart(Exception):
+    """Why ``awsm up`` cannot start, said in one line (exit 1) before anything started."""
+
+
+def _lock_data_dir(data_dir: Path) -> int:
+    """Hold ``<data-dir>/stack.lock`` for as long as this stack runs: a second ``awsm up``
+    on the same data dir would share its PostgreSQL, restart its own indexer forever on
+    the held index and write its URLs over the first's. The kernel drops the lock with
+    the process, so a killed run leaves none behind. Returns the descriptor to keep."""
+    fd = os.open(data_dir / "stack.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        try:
+            at = f", serving {json.loads((data_dir / 'stack.json').read_text())['api_url']}"
+        except (OSError, ValueError, KeyError):
+            at = ""
+        raise _CannotStart(f"another `awsm up` (pid {holder}{at}) is already running on "
+                           f"{data_dir}: stop it first, or give this one its own --data-dir"
+                           ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
 
 
 def _demo_secrets(data_dir: Path) -> dict[str, str]:
@@ -215,10 +243,22 @@ class _Server(uvicorn.Server):
 
 
 def run_stack(settings: Settings, *, demo: bool, reindex: bool = False) -> int:
+    data_dir = settings.data_dir.resolve()
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        lock = _lock_data_dir(data_dir)
+    except _CannotStart as exc:
+        print(f"awsm: {exc}", file=sys.stderr)
+        return 1
+    try:
+        return _run_locked(settings, data_dir, demo=demo, reindex=reindex)
+    finally:
+        os.close(lock)
+
+
+def _run_locked(settings: Settings, data_dir: Path, *, demo: bool, reindex: bool) -> int:
     from gateway.app import create_app
 
-    data_dir = settings.data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
     (data_dir / "stack.json").unlink(missing_ok=True)  # a last run's URLs: written anew below
     extra = _demo_secrets(data_dir) if demo else {}
     for key, value in extra.items():

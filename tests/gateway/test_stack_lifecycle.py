@@ -1,0 +1,85 @@
+"""`awsm up` when things go wrong around it: a second run on the same data dir, a port
+taken, a kill -9, a SIGTERM during start-up, a data dir it cannot use. Real processes on
+a real data dir, as a user runs them (no embedder: these are about the process tree)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.fixtures.fix_stack import wait_for
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWSM_")}
+    env.update(AWSM_LOG_LEVEL="info", AWSM_EMBEDDER="none")
+    return env
+
+
+def _up(data_dir: Path, log: Path, *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "up", "--demo", "--data-dir", str(data_dir),
+         *(args or ("--port", "0"))], stdout=log.open("ab"), stderr=subprocess.STDOUT,
+        env=_env(), start_new_session=True)
+
+
+def _processes_under(path: Path) -> list[tuple[int, str]]:
+    """(pid, command line) of every process whose command line names ``path``."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if str(path) in cmd:
+                out.append((int(entry.name), cmd))
+    return out
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _stop_postgres(data_dir: Path) -> None:
+    """A PostgreSQL a test left behind (it failed): stopped so it does not outlive it."""
+    for pid, cmd in _processes_under(data_dir / "pg"):
+        if "postgres -D" in cmd:
+            os.kill(pid, signal.SIGINT)
+
+
+def test_a_second_up_on_a_running_data_dir_is_refused(tmp_path: Path) -> None:
+    # it once started a second API on the same database, its indexer restarting forever
+    # on the held index, and wrote its own URL over the first's in stack.json
+    data, log = tmp_path / "data", tmp_path / "up.log"
+    first = _up(data, log)
+    try:
+        wait_for((data / "stack.json").exists, timeout=60, interval=0.1)
+        stack = (data / "stack.json").read_text()
+        second = subprocess.run(
+            [sys.executable, "-m", "gateway.cli", "up", "--demo", "--data-dir", str(data),
+             "--port", "0"], capture_output=True, text=True, env=_env(), timeout=30)
+        assert second.returncode == 1, second.stderr
+        assert "Traceback" not in second.stderr
+        assert f"pid {first.pid}" in second.stderr and "already" in second.stderr
+        assert (data / "stack.json").read_text() == stack  # the first's URLs stay
+        assert first.poll() is None
+    finally:
+        _stop(first)
+        _stop_postgres(data)
+    assert first.returncode == 0, log.read_text()[-3000:]
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
