@@ -245,37 +245,52 @@ class _Server(uvicorn.Server):
 def run_stack(settings: Settings, *, demo: bool, reindex: bool = False) -> int:
     data_dir = settings.data_dir.resolve()
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        lock = _lock_data_dir(data_dir)
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            lock = _lock_data_dir(data_dir)
+        except OSError as exc:  # a file there, no permission, a read-only disk
+            raise _CannotStart(f"cannot use {data_dir} as the data dir: "
+                               f"{exc.strerror or exc}") from None
+        try:
+            return _run_locked(settings, data_dir, demo=demo, reindex=reindex)
+        finally:
+            os.close(lock)
     except _CannotStart as exc:
         print(f"awsm: {exc}", file=sys.stderr)
         return 1
-    try:
-        return _run_locked(settings, data_dir, demo=demo, reindex=reindex)
-    finally:
-        os.close(lock)
 
 
 def _run_locked(settings: Settings, data_dir: Path, *, demo: bool, reindex: bool) -> int:
-    from gateway.app import create_app
-
     (data_dir / "stack.json").unlink(missing_ok=True)  # a last run's URLs: written anew below
     extra = _demo_secrets(data_dir) if demo else {}
     for key, value in extra.items():
         os.environ.setdefault(key, value)
+    if demo and "embedder" not in settings.model_fields_set:
+        settings = settings.model_copy(update={"embedder": DEMO_EMBEDDER})
+    settings = settings.model_copy(update={
+        "data_dir": data_dir,
+        "signing_keys": settings.signing_keys or extra.get("AWSM_SIGNING_KEYS", ""),
+        "jwt_secret": settings.jwt_secret or extra.get("AWSM_JWT_SECRET"),
+    })
+    # what can be told before PostgreSQL starts and the demo loads is told first
+    settings.validate_for("stack")
+    try:
+        sock = _bind(settings.host, settings.port)
+    except OSError as exc:
+        raise _CannotStart(f"cannot listen on {settings.host}:{settings.port}: "
+                           f"{exc.strerror or exc} (--port 0 picks a free port)") from None
+    with sock:
+        return _run_bound(settings, data_dir, sock, demo=demo, reindex=reindex)
+
+
+def _run_bound(settings: Settings, data_dir: Path, sock: socket.socket, *, demo: bool,
+               reindex: bool) -> int:
+    from gateway.app import create_app
+
     pg = EmbeddedPostgres(data_dir / "pg")
     try:
-        if demo and "embedder" not in settings.model_fields_set:
-            settings = settings.model_copy(update={"embedder": DEMO_EMBEDDER})
-        settings = settings.model_copy(update={
-            "data_dir": data_dir,
-            "signing_keys": settings.signing_keys or extra.get("AWSM_SIGNING_KEYS", ""),
-            "jwt_secret": settings.jwt_secret or extra.get("AWSM_JWT_SECRET"),
-        })
         url = _prepare_database(pg, demo, settings.resolved_media_root)
         settings = settings.model_copy(update={"database_url": url})
-        settings.validate_for("stack")
-        sock = _bind(settings.host, settings.port)
         port = sock.getsockname()[1]
         api_url = f"http://{settings.host}:{port}"
         env = {**os.environ, "AWSM_DATABASE_URL": url, "AWSM_DATA_DIR": str(data_dir),

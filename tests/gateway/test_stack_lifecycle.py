@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -83,3 +84,42 @@ def _parent(pid: int) -> int | None:
         return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
     except (OSError, IndexError, ValueError):
         return None
+
+
+def test_a_port_in_use_is_one_line_before_anything_starts(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        try:
+            run = subprocess.run(
+                [sys.executable, "-m", "gateway.cli", "up", "--demo", "--data-dir", str(data),
+                 "--port", str(port)], capture_output=True, text=True, env=_env(), timeout=60)
+        finally:
+            _stop_postgres(data)
+    assert run.returncode == 1, run.stderr
+    assert "Traceback" not in run.stderr
+    assert f"127.0.0.1:{port}" in run.stderr and "in use" in run.stderr
+    assert not (data / "pg").exists()  # no database started (nor demo loaded) for nothing
+
+
+def test_a_data_dir_that_is_a_file_is_one_line(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.write_text("not a directory")
+    run = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "up", "--demo", "--data-dir", str(data),
+         "--port", "0"], capture_output=True, text=True, env=_env(), timeout=60)
+    assert run.returncode == 1, run.stderr
+    assert "Traceback" not in run.stderr and str(data) in run.stderr
+
+
+def test_missing_secrets_are_reported_before_postgres_starts(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    run = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "up", "--data-dir", str(data), "--port", "0"],
+        capture_output=True, text=True, env=_env(), timeout=60)
+    _stop_postgres(data)
+    assert run.returncode == 2, run.stderr
+    assert "AWSM_SIGNING_KEYS" in run.stderr and "AWSM_JWT_SECRET" in run.stderr
+    assert not (data / "pg").exists()
