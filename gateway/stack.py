@@ -243,6 +243,17 @@ class _Server(uvicorn.Server):
 
 
 def run_stack(settings: Settings, *, demo: bool, reindex: bool = False) -> int:
+    # SIGTERM (docker stop, systemd) while PostgreSQL starts or the demo loads ends the
+    # start-up as Ctrl-C does, through the blocks that stop what was started; left to
+    # its default it ended the process at once and the database ran on, orphaned
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        return _run_stack(settings, demo=demo, reindex=reindex)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run_stack(settings: Settings, *, demo: bool, reindex: bool) -> int:
     data_dir = settings.data_dir.resolve()
     try:
         try:

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests.fixtures.fix_stack import wait_for
@@ -123,3 +124,22 @@ def test_missing_secrets_are_reported_before_postgres_starts(tmp_path: Path) -> 
     assert run.returncode == 2, run.stderr
     assert "AWSM_SIGNING_KEYS" in run.stderr and "AWSM_JWT_SECRET" in run.stderr
     assert not (data / "pg").exists()
+
+
+def test_sigterm_while_the_demo_loads_stops_postgres(tmp_path: Path) -> None:
+    # before `awsm up` waited for its indexer, SIGTERM (docker stop, systemd) ended it at
+    # once: the embedded PostgreSQL it had started ran on, orphaned
+    data, log = tmp_path / "data", tmp_path / "up.log"
+    proc = _up(data, log)
+    try:
+        wait_for(lambda: "restarting embedded PostgreSQL" in log.read_text()
+                 or proc.poll() is not None, timeout=60, interval=0.02)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    finally:
+        _stop(proc)
+    time.sleep(0.5)
+    left = [cmd for _pid, cmd in _processes_under(data)]
+    _stop_postgres(data)
+    assert left == [], log.read_text()[-3000:]
+    assert "Traceback" not in log.read_text()
