@@ -64,7 +64,7 @@ def _cmd_indexer(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     settings.validate_for("indexer")
-    return run_indexer(settings, reindex=args.reindex)
+    return run_indexer(settings, reindex=args.reindex, parent_pid=getattr(args, "parent_pid", None))
 
 
 def _compare(settings: Settings, mapping: Mapping, settle_s: float) -> IndexDiff:
@@ -179,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     idx = sub.add_parser("indexer", help="stream changes from AWSM_DATABASE_URL into the index")
     idx.add_argument("--reindex", action="store_true", help="rebuild the index first")
+    idx.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)  # `awsm up`'s child
     idx.set_defaults(func=_cmd_indexer)
 
     rei = sub.add_parser("reindex", help="rebuild the index from the tables, then keep streaming")

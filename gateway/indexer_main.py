@@ -9,6 +9,7 @@ replays from the last durable position.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 
@@ -25,9 +26,23 @@ __all__ = ["run_indexer"]
 log = logging.getLogger("awsm.indexer")
 
 
-def run_indexer(settings: Settings, *, reindex: bool = False) -> int:
+def _stop_when_orphaned(parent_pid: int, stop: threading.Event) -> None:
+    """Under ``awsm up`` (which passes its pid), stop once it is gone: a killed ``awsm
+    up`` cannot stop its child, which would hold the index and the slot against the
+    next run on the data dir."""
+    while not stop.wait(1.0):
+        if os.getppid() != parent_pid:
+            log.warning("awsm up (pid %d) is gone: stopping", parent_pid)
+            stop.set()
+
+
+def run_indexer(settings: Settings, *, reindex: bool = False,
+                parent_pid: int | None = None) -> int:
     assert settings.database_url is not None
     stop = threading.Event()
+    if parent_pid is not None:
+        threading.Thread(target=_stop_when_orphaned, args=(parent_pid, stop),
+                         name="parent-watch", daemon=True).start()
 
     def _stop(signum: int, _frame: object) -> None:
         log.info("signal %d: stopping after the current batch", signum)

@@ -185,7 +185,9 @@ class _IndexerSupervisor(threading.Thread):
         self._spawning = threading.Lock()  # a child is started, or stop() looks, not both
 
     def command(self, first: bool) -> list[str]:
-        cmd = [sys.executable, "-m", "gateway.cli", "indexer"]
+        # the child stops once this process is gone (kill -9, the OOM killer): it would
+        # hold the index and the slot against the next `awsm up` on the data dir
+        cmd = [sys.executable, "-m", "gateway.cli", "indexer", "--parent-pid", str(os.getpid())]
         if self.reindex and (first or not self.reindex_done()):
             cmd.append("--reindex")
         return cmd

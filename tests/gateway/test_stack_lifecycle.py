@@ -4,6 +4,7 @@ a real data dir, as a user runs them (no embedder: these are about the process t
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -143,3 +144,32 @@ def test_sigterm_while_the_demo_loads_stops_postgres(tmp_path: Path) -> None:
     _stop_postgres(data)
     assert left == [], log.read_text()[-3000:]
     assert "Traceback" not in log.read_text()
+
+
+def test_after_a_kill_9_the_indexer_child_goes_and_the_next_up_indexes(tmp_path: Path) -> None:
+    # the indexer child of a killed `awsm up` ran on, holding the index, and the next
+    # run's indexer restarted forever on "being written by another indexer"
+    data, log = tmp_path / "data", tmp_path / "up.log"
+    proc = _up(data, log)
+    try:
+        wait_for((data / "stack.json").exists, timeout=60, interval=0.1)
+        indexer = next(pid for pid, cmd in _processes_under(Path("gateway.cli indexer"))
+                       if _parent(pid) == proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        wait_for(lambda: _parent(indexer) is None, timeout=15, interval=0.2)
+        mark = len(log.read_text())
+        proc = _up(data, log)
+        wait_for(lambda: "streaming from slot" in log.read_text()[mark:], timeout=60)
+        assert "being written by another indexer" not in log.read_text()[mark:]
+        assert json.loads((data / "pg" / ".handle_pids.json").read_text()) == [proc.pid]
+    finally:
+        _stop(proc)
+    assert proc.returncode == 0, log.read_text()[-3000:]
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
