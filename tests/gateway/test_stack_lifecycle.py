@@ -173,3 +173,20 @@ def _parent(pid: int) -> int | None:
         return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
     except (OSError, IndexError, ValueError):
         return None
+
+
+def test_a_data_dir_with_spaces_in_its_path_serves(tmp_path: Path) -> None:
+    # the embedded PostgreSQL's socket directory went unquoted to pg_ctl -o: it did
+    # not start ("postgres: invalid argument")
+    data, log = tmp_path / "my awsm data", tmp_path / "up.log"
+    proc = _up(data, log)
+    try:
+        wait_for(lambda: (data / "stack.json").exists() or proc.poll() is not None,
+                 timeout=60, interval=0.1)
+        assert proc.poll() is None, log.read_text()[-3000:]
+        stack = json.loads((data / "stack.json").read_text())
+        with socket.create_connection(stack["api_url"].removeprefix("http://").split(":")):
+            pass
+    finally:
+        _stop(proc)
+    assert proc.returncode == 0, log.read_text()[-3000:]
