@@ -13,6 +13,8 @@ import os
 import signal
 import threading
 
+import psycopg
+
 from awsm.errors import ConfigError
 from awsm.settings import Settings
 from indexer.mapping import load_mapping
@@ -56,7 +58,13 @@ def run_indexer(settings: Settings, *, reindex: bool = False,
     except EngineUnavailable as exc:  # e.g. another indexer holds the index's writer lock
         log.error("%s: %s", exc.code, exc.detail or exc)  # one line, as for a held slot
         return 1
-    indexer = Indexer(settings, mapping, engine, settings.database_url)
+    try:
+        indexer = Indexer(settings, mapping, engine, settings.database_url)
+    except psycopg.OperationalError as exc:  # down, a wrong host, password or database
+        engine.close()
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        log.error("the database of AWSM_DATABASE_URL cannot be reached (%s)", reason)
+        return 1
     try:
         if reindex:
             indexer.prepare()

@@ -226,3 +226,15 @@ def test_a_rebuild_cut_short_after_the_slot_was_recreated_is_not_resumed(
             assert indexer.prepare() is True  # still due: nothing streams the missed row
             indexer.backfill()
             assert indexer.engine.keys() == {f"blog:{first}", f"blog:{missed}"}
+
+
+def test_an_unreachable_database_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWSM_")}
+    env.update(AWSM_DATABASE_URL="postgresql://awsm@127.0.0.1:1/awcms?connect_timeout=2",
+               AWSM_DATA_DIR=str(tmp_path), AWSM_EMBEDDER="none", PYTHONPATH=str(ROOT))
+    for command in ("indexer", "reindex"):
+        run = subprocess.run([sys.executable, "-m", "gateway.cli", command], cwd=ROOT,
+                             env=env, capture_output=True, text=True, timeout=120)
+        assert run.returncode == 1, run.stderr
+        assert "the database of AWSM_DATABASE_URL cannot be reached" in run.stderr
+        assert "Connection refused" in run.stderr and "Traceback" not in run.stderr
