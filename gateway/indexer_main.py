@@ -1,4 +1,4 @@
-"""Runs the indexer in this process until SIGTERM/SIGINT: ``awsm indexer``.
+"""Runs the indexer in this process until SIGTERM/SIGINT/SIGHUP: ``awsm indexer``.
 
 Any failure ends the process with a non-zero code and is recorded in
 ``search.indexer_status``, except a slot held by another indexer (that row is the other
@@ -17,6 +17,7 @@ import psycopg
 
 from awsm.errors import ConfigError
 from awsm.settings import Settings
+from gateway.stop_signals import stop_signals
 from indexer.mapping import load_mapping
 from indexer.replication import SlotInUse
 from indexer.worker import Indexer
@@ -50,8 +51,8 @@ def run_indexer(settings: Settings, *, reindex: bool = False,
         log.info("signal %d: stopping after the current batch", signum)
         stop.set()
 
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    for sig in stop_signals():  # SIGHUP too: under `awsm up` it reaches both on a hangup
+        signal.signal(sig, _stop)
     mapping = load_mapping(settings.mapping_file)
     try:
         engine = open_engine(settings, writer=True)

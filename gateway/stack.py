@@ -2,7 +2,8 @@
 
 Embedded PostgreSQL (``wal_level=logical``) → migrations → demo content (once, with
 ``--demo``) → the indexer as a supervised child process → the API (uvicorn) in this
-process. Prints and writes ``<data-dir>/stack.json``; Ctrl-C / SIGTERM stops all of it.
+process. Prints and writes ``<data-dir>/stack.json``; Ctrl-C / SIGTERM / SIGHUP stops all
+of it.
 A second run on the same data directory resumes with the data and index intact.
 """
 
@@ -31,6 +32,7 @@ from awsm.settings import Settings
 from gateway.demo import prepare_schema
 from gateway.embedded_pg import EmbeddedPostgres
 from gateway.http_server import uvicorn_options
+from gateway.stop_signals import stop_signals
 
 __all__ = ["backfilled_since", "run_stack"]
 
@@ -140,11 +142,11 @@ def streaming_since(url: str, slot: str, since: float) -> bool:
 
 @contextlib.contextmanager
 def _on_signals(handle: Callable[[], None]) -> Iterator[None]:
-    """SIGINT and SIGTERM call ``handle`` instead of ending the process, for the block."""
+    """The stop signals call ``handle`` instead of ending the process, for the block."""
     def _handle(signum: int, _frame: object) -> None:
         handle()
 
-    previous = {s: signal.signal(s, _handle) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.signal(s, _handle) for s in stop_signals()}
     try:
         yield
     finally:
@@ -248,11 +250,12 @@ def run_stack(settings: Settings, *, demo: bool, reindex: bool = False) -> int:
     # SIGTERM (docker stop, systemd) while PostgreSQL starts or the demo loads ends the
     # start-up as Ctrl-C does, through the blocks that stop what was started; left to
     # its default it ended the process at once and the database ran on, orphaned
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    previous = {s: signal.signal(s, signal.default_int_handler) for s in stop_signals()}
     try:
         return _run_stack(settings, demo=demo, reindex=reindex)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _run_stack(settings: Settings, *, demo: bool, reindex: bool) -> int:

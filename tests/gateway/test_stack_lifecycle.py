@@ -190,3 +190,21 @@ def test_a_data_dir_with_spaces_in_its_path_serves(tmp_path: Path) -> None:
     finally:
         _stop(proc)
     assert proc.returncode == 0, log.read_text()[-3000:]
+
+
+def test_a_hangup_stops_the_stack_and_postgres(tmp_path: Path) -> None:
+    # the terminal closed (SIGHUP to its foreground group) ended `awsm up` at once:
+    # its PostgreSQL ran on, orphaned
+    data, log = tmp_path / "data", tmp_path / "up.log"
+    proc = _up(data, log)
+    try:
+        wait_for((data / "stack.json").exists, timeout=60, interval=0.1)
+        os.killpg(proc.pid, signal.SIGHUP)
+        code = proc.wait(30)
+        time.sleep(0.5)
+        left = [cmd for _pid, cmd in _processes_under(data)]
+    finally:
+        _stop(proc)
+        _stop_postgres(data)
+    assert code == 0 and left == [], log.read_text()[-3000:]
+    assert "indexer exited" not in log.read_text()  # its exit was the stop, not a crash
