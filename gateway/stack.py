@@ -33,6 +33,7 @@ from gateway.demo import prepare_schema
 from gateway.embedded_pg import EmbeddedPostgres
 from gateway.http_server import uvicorn_options
 from gateway.stop_signals import stop_signals
+from search_svc.engines.generations import read_pointer
 
 __all__ = ["backfilled_since", "run_stack"]
 
@@ -100,8 +101,16 @@ def _demo_secrets(data_dir: Path) -> dict[str, str]:
         "AWSM_SIGNING_KEYS": f"demo:{secrets.token_urlsafe(32)}",
         "AWSM_JWT_SECRET": secrets.token_urlsafe(32),
     }
-    path.write_text(json.dumps(values))
-    path.chmod(0o600)
+    # whole or not at all, and never readable by others, even for an instant: a kill part
+    # way through a plain write left a truncated file every later start failed to parse
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.unlink(missing_ok=True)  # one a killed run left, with whatever mode it had
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(json.dumps(values))
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
     return values
 
 
@@ -170,6 +179,13 @@ def _wait_for_index(ready: Callable[[], bool], stop: threading.Event,
             log.info("waiting for the indexer's first pass over the tables ...")
             told = True
         stop.wait(0.1)
+
+
+def _index_exists(settings: Settings) -> bool:
+    """Whether an earlier run left a Tantivy index: it is served at once (the indexer
+    catches up with what changed meanwhile, and ``--reindex`` builds its successor while
+    it answers), so only a first run waits for the indexer's first pass."""
+    return settings.engine_kind == "tantivy" and read_pointer(settings.tantivy_dir) is not None
 
 
 class _IndexerSupervisor(threading.Thread):
@@ -323,8 +339,9 @@ def _run_bound(settings: Settings, data_dir: Path, sock: socket.socket, *, demo:
             # still stops its indexer and PostgreSQL; uvicorn then takes the signals over.
             with _on_signals(supervisor.stopping.set):
                 supervisor.start()
-                _wait_for_index(lambda: streaming_since(url, settings.slot_name, asked_at),
-                                supervisor.stopping)
+                if not _index_exists(settings):
+                    _wait_for_index(lambda: streaming_since(url, settings.slot_name, asked_at),
+                                    supervisor.stopping)
                 if supervisor.stopping.is_set():
                     return 0  # stopped before serving: the indexer and PostgreSQL stop below
                 (data_dir / "stack.json").write_text(
