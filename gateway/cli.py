@@ -54,8 +54,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     settings.validate_for("api")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                proxy_headers=True, **uvicorn_options(settings))
+    try:
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                    proxy_headers=True, **uvicorn_options(settings))
+    except SystemExit as exc:
+        if exc.code == 3:  # uvicorn's start-up failure (a port in use): it logged why
+            return 1
+        raise
     return 0
 
 

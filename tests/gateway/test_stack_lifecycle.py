@@ -106,6 +106,20 @@ def test_a_port_in_use_is_one_line_before_anything_starts(tmp_path: Path) -> Non
     assert not (data / "pg").exists()  # no database started (nor demo loaded) for nothing
 
 
+def test_serve_on_a_port_in_use_says_so_and_exits_1(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = subprocess.run(
+            [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)],
+            capture_output=True, text=True, timeout=60,
+            env={**_env(), "AWSM_DEMO": "true", "AWSM_DATA_DIR": str(tmp_path)})
+    assert run.returncode == 1, run.stderr  # as documented (uvicorn's own code is 3)
+    assert "Traceback" not in run.stderr
+    assert f"127.0.0.1', {port}" in run.stderr and "in use" in run.stderr
+
+
 def test_a_data_dir_that_is_a_file_is_one_line(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.write_text("not a directory")
