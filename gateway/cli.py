@@ -94,12 +94,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
     """Exit 0 when the index holds exactly what the visibility rules allow, 1 when not
     (the differing keys are printed), 2 on configuration errors, 3 when the check could
     not finish (e.g. the database or the index cannot be read)."""
+    from gateway.stack import running_stack_database_url
     from indexer.mapping import load_mapping
 
     settings = _settings(args)
-    stack_file = settings.data_dir / "stack.json"
-    if not settings.database_url and stack_file.exists():  # beside `awsm up`
-        url = json.loads(stack_file.read_text()).get("database_url")
+    if not settings.database_url:  # beside `awsm up`
+        url = running_stack_database_url(settings.data_dir)
         settings = settings.model_copy(update={"database_url": url})
     if not settings.database_url:
         raise ConfigError(["AWSM_DATABASE_URL is not set (nor a running `awsm up` in the data "

@@ -28,6 +28,7 @@ import psycopg
 import uvicorn
 
 from awsm.db import connect
+from awsm.errors import ConfigError
 from awsm.settings import Settings
 from gateway.demo import prepare_schema
 from gateway.embedded_pg import EmbeddedPostgres
@@ -35,7 +36,7 @@ from gateway.http_server import uvicorn_options
 from gateway.stop_signals import stop_signals
 from search_svc.engines.generations import read_pointer
 
-__all__ = ["backfilled_since", "run_stack"]
+__all__ = ["backfilled_since", "run_stack", "running_stack_database_url"]
 
 log = logging.getLogger("awsm.stack")
 _DB_NAME = "awcms"
@@ -90,6 +91,35 @@ def _lock_data_dir(data_dir: Path) -> int:
     os.ftruncate(fd, 0)
     os.write(fd, str(os.getpid()).encode())
     return fd
+
+
+def running_stack_database_url(data_dir: Path) -> str | None:
+    """The database of the ``awsm up`` running in ``data_dir`` (from its stack.json), None
+    when none ever ran there, or ``ConfigError`` when the one that did has stopped (its
+    embedded PostgreSQL runs only while it does)."""
+    stack_file = data_dir / "stack.json"
+    if not stack_file.exists():
+        return None
+    try:
+        fd = os.open(data_dir / "stack.lock", os.O_RDONLY)
+    except FileNotFoundError:
+        fd = None  # written by a version without the lock: taken as running
+    if fd is not None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pass  # held: the stack runs
+        else:
+            raise ConfigError([f"the `awsm up` that wrote {stack_file} is not running, and "
+                               "its database runs only while it does: start it again, or set "
+                               "AWSM_DATABASE_URL"])
+        finally:
+            os.close(fd)
+    try:
+        url = json.loads(stack_file.read_text()).get("database_url")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return url if isinstance(url, str) and url else None
 
 
 def _demo_secrets(data_dir: Path) -> dict[str, str]:

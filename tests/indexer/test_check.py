@@ -4,6 +4,7 @@ under its own tenant; drift is reported, changes still in flight are not."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from gateway.cli import main
+from gateway.stack import _lock_data_dir
 from indexer.check import compare_index
 from search_svc.engines.base import Document
 from tests.fixtures.fix_stack import TENANT_A, TENANT_B, Stack, wait_for
@@ -62,16 +64,32 @@ def test_the_command_exits_1_on_drift_and_lists_the_keys(
         capsys: pytest.CaptureFixture[str]) -> None:
     add_blog(stack, "Kopi luwak asli")
     wait_for(lambda: len(stack.indexer.engine.keys()) == 1)
-    # beside `awsm up`: the database comes from the data dir's stack.json
+    # beside `awsm up`: the database comes from the data dir's stack.json, while the
+    # stack runs (holds its lock)
     (stack.settings.data_dir / "stack.json").write_text(
         json.dumps({"api_url": "", "database_url": stack.settings.database_url}))
     monkeypatch.delenv("AWSM_DATABASE_URL", raising=False)
     args = ["check", "--data-dir", str(stack.settings.data_dir), "--settle", "0"]
-    assert main(args) == 0
+    running = _lock_data_dir(stack.settings.data_dir)
+    try:
+        assert main(args) == 0
+    finally:
+        os.close(running)
+    assert main(args) == 2  # stopped: its database is gone, and the message says so
+    assert "is not running" in capsys.readouterr().err
+    running = _lock_data_dir(stack.settings.data_dir)
+    try:
+        assert main(args) == 0
+    finally:
+        os.close(running)
     assert "the index matches the tables" in capsys.readouterr().out
     stack.indexer.engine.write([Document(key="page:x", id="x", tenant_id=TENANT_A,
                                          type="page", title="Hantu")], [])
-    assert main(args) == 1
+    running = _lock_data_dir(stack.settings.data_dir)
+    try:
+        assert main(args) == 1
+    finally:
+        os.close(running)
     out = capsys.readouterr().out
     assert "stale (searchable, not allowed): 1\n  page:x" in out and "awsm reindex" in out
     assert main(["check", "--data-dir", str(tmp_path / "nothing-here")]) == 2
