@@ -29,6 +29,12 @@ def _up(data_dir: Path, log: Path, *args: str) -> subprocess.Popen[bytes]:
         env=_env(), start_new_session=True)
 
 
+def _awsm(*args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
+    """``awsm ARGS`` run to its end, its output captured."""
+    return subprocess.run([sys.executable, "-m", "gateway.cli", *args], capture_output=True,
+                          text=True, env={**_env(), **env}, timeout=timeout)
+
+
 def _processes_under(path: Path) -> list[tuple[int, str]]:
     """(pid, command line) of every process whose command line names ``path``."""
     out = []
@@ -67,9 +73,7 @@ def test_a_second_up_on_a_running_data_dir_is_refused(tmp_path: Path) -> None:
     try:
         wait_for((data / "stack.json").exists, timeout=60, interval=0.1)
         stack = (data / "stack.json").read_text()
-        second = subprocess.run(
-            [sys.executable, "-m", "gateway.cli", "up", "--demo", "--data-dir", str(data),
-             "--port", "0"], capture_output=True, text=True, env=_env(), timeout=30)
+        second = _awsm("up", "--demo", "--data-dir", str(data), "--port", "0", timeout=30)
         assert second.returncode == 1, second.stderr
         assert "Traceback" not in second.stderr
         assert f"pid {first.pid}" in second.stderr and "already" in second.stderr
@@ -95,9 +99,7 @@ def test_a_port_in_use_is_one_line_before_anything_starts(tmp_path: Path) -> Non
         taken.listen()
         port = taken.getsockname()[1]
         try:
-            run = subprocess.run(
-                [sys.executable, "-m", "gateway.cli", "up", "--demo", "--data-dir", str(data),
-                 "--port", str(port)], capture_output=True, text=True, env=_env(), timeout=60)
+            run = _awsm("up", "--demo", "--data-dir", str(data), "--port", str(port))
         finally:
             _stop_postgres(data)
     assert run.returncode == 1, run.stderr
@@ -111,10 +113,7 @@ def test_serve_on_a_port_in_use_says_so_and_exits_1(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        run = subprocess.run(
-            [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)],
-            capture_output=True, text=True, timeout=60,
-            env={**_env(), "AWSM_DEMO": "true", "AWSM_DATA_DIR": str(tmp_path)})
+        run = _awsm("serve", "--port", str(port), AWSM_DEMO="true", AWSM_DATA_DIR=str(tmp_path))
     assert run.returncode == 1, run.stderr  # as documented (uvicorn's own code is 3)
     assert "Traceback" not in run.stderr
     assert f"127.0.0.1', {port}" in run.stderr and "in use" in run.stderr
@@ -123,18 +122,14 @@ def test_serve_on_a_port_in_use_says_so_and_exits_1(tmp_path: Path) -> None:
 def test_a_data_dir_that_is_a_file_is_one_line(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.write_text("not a directory")
-    run = subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "up", "--demo", "--data-dir", str(data),
-         "--port", "0"], capture_output=True, text=True, env=_env(), timeout=60)
+    run = _awsm("up", "--demo", "--data-dir", str(data), "--port", "0")
     assert run.returncode == 1, run.stderr
     assert "Traceback" not in run.stderr and str(data) in run.stderr
 
 
 def test_missing_secrets_are_reported_before_postgres_starts(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    run = subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "up", "--data-dir", str(data), "--port", "0"],
-        capture_output=True, text=True, env=_env(), timeout=60)
+    run = _awsm("up", "--data-dir", str(data), "--port", "0")
     _stop_postgres(data)
     assert run.returncode == 2, run.stderr
     assert "AWSM_SIGNING_KEYS" in run.stderr and "AWSM_JWT_SECRET" in run.stderr
@@ -180,13 +175,6 @@ def test_after_a_kill_9_the_indexer_child_goes_and_the_next_up_indexes(tmp_path:
     finally:
         _stop(proc)
     assert proc.returncode == 0, log.read_text()[-3000:]
-
-
-def _parent(pid: int) -> int | None:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 def test_a_data_dir_with_spaces_in_its_path_serves(tmp_path: Path) -> None:

@@ -115,6 +115,8 @@ def test_a_tenant_whose_key_changes_takes_its_documents_out(stack: Stack) -> Non
     stack.sql("UPDATE tenants SET id = '33333333-3333-3333-3333-333333333333' WHERE id = %s",
               TENANT_A)
     wait_for(lambda: stack.indexer.engine.keys(TENANT_A) == set(), timeout=10)
+    assert stack.indexer.engine.keys(TENANT_A) == set()
+    assert stack.search(q="induk")["total"] == 0  # nor under the tenant's new id
 
 
 def test_archived_and_soft_deleted_tenants_leave_search(stack: Stack) -> None:
