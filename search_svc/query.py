@@ -22,6 +22,7 @@ __all__ = [
     "MIN_QUERY_CHARS",
     "ParsedQuery",
     "analyze",
+    "ascii_words",
     "fold",
     "normalize_text",
     "parse_query",
@@ -46,6 +47,8 @@ _SPECIAL_FOLDS = str.maketrans({
 })
 # A word is a run of letters/digits (str.isalnum); "_" and everything else separates.
 _WORD = re.compile(r"[^\W_]+")
+# The same for ASCII, as a byte table: letters and digits kept, every other byte a space
+_ASCII_WORD_BYTES = bytes(c if c < 128 and chr(c).isalnum() else 32 for c in range(256))
 _SPACE = re.compile(r"\s+")
 _MAX_RAW_CHARS = 4096  # input beyond this is ignored before any work is done on it
 # Quote characters a user may wrap a phrase in (after NFKC).
@@ -101,21 +104,42 @@ def word_spans(text: str) -> list[tuple[int, int, str]]:
     """
     spans: list[tuple[int, int, str]] = []
     for m in _WORD.finditer(text):
-        word = m.group()
-        folded = fold(word)
-        if folded == word.lower() and _WORD.fullmatch(folded):
-            pieces = [folded]
-        else:
-            pieces = _WORD.findall(folded)
-        spans.extend((m.start(), m.end(), p) for p in pieces if len(p) <= MAX_TOKEN_CHARS)
+        spans.extend((m.start(), m.end(), p) for p in _pieces(m.group()))
     return spans
+
+
+def ascii_words(text: str) -> list[str]:
+    r"""``_WORD.findall(text)`` for a text whose words are all ASCII (any other character,
+    one ``?`` once encoded, separates words), in order. All in C (``bytes.translate``):
+    a third of ``findall``'s time on a 1 kB text."""
+    return text.encode("ascii", "replace").translate(_ASCII_WORD_BYTES).decode("ascii").split()
 
 
 def analyze(text: str) -> list[str]:
     """The index analyzer: folded words in order. Engines index ``" ".join(analyze(t))``."""
     if text.isascii():
-        return [w for w in _WORD.findall(text.lower()) if len(w) <= MAX_TOKEN_CHARS]
-    return [w for _, _, w in word_spans(unicodedata.normalize("NFKC", text))]
+        words = ascii_words(text.lower())
+        if max(map(len, words), default=0) <= MAX_TOKEN_CHARS:
+            return words
+        return [w for w in words if len(w) <= MAX_TOKEN_CHARS]
+    out: list[str] = []
+    for word in _WORD.findall(unicodedata.normalize("NFKC", text)):
+        if word.isascii():  # most words of most texts: folding is lowercasing
+            if len(word) <= MAX_TOKEN_CHARS:
+                out.append(word.lower())
+        else:
+            out.extend(_pieces(word))
+    return out
+
+
+def _pieces(word: str) -> list[str]:
+    """The folded words one source word (a ``_WORD`` match) becomes, short enough to index."""
+    folded = fold(word)
+    if folded == word.lower() and _WORD.fullmatch(folded):
+        pieces = [folded]
+    else:
+        pieces = _WORD.findall(folded)
+    return [p for p in pieces if len(p) <= MAX_TOKEN_CHARS]
 
 
 def normalize_text(raw: str) -> str:

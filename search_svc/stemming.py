@@ -21,6 +21,9 @@ Language = Literal["indonesian", "english"]
 LANGUAGES: tuple[Language, ...] = ("indonesian", "english")
 _VOWELS = frozenset("aeiou")
 _local = threading.local()
+# stem_text's memo per language: word -> its stems joined by spaces; started over when full
+_STEM_CACHE_WORDS = 200_000
+_stem_cache: dict[Language, dict[str, str]] = {language: {} for language in LANGUAGES}
 
 
 def language_for(locale: str | None) -> Language | None:
@@ -78,8 +81,20 @@ def word_stems(words: list[str], language: Language) -> list[tuple[str, ...]]:
 
 
 def stem_text(words: Iterable[str], language: Language | None) -> str:
-    """The stemmed field's text for a document's analysed words ("" when not stemmed)."""
-    return " ".join(stem_words(words, language)) if language else ""
+    """The stemmed field's text for a document's analysed words ("" when not stemmed):
+    ``" ".join(stem_words(words, language))``, each distinct word stemmed once and
+    remembered (``_STEM_CACHE_WORDS`` a language): a document's words are mostly ones
+    earlier documents had, and stemming was the indexer's largest cost."""
+    if not language:
+        return ""
+    words = words if isinstance(words, list) else list(words)
+    cache = _stem_cache[language]  # this dict, even if another thread starts a new one
+    missing = list(set(words).difference(cache))
+    if missing:
+        if len(cache) + len(missing) > _STEM_CACHE_WORDS:
+            cache = _stem_cache[language] = {}
+        cache.update(zip(missing, map(" ".join, word_stems(missing, language)), strict=True))
+    return " ".join(map(cache.__getitem__, words))
 
 
 def query_stems(term: str, language: Language) -> tuple[str, ...]:

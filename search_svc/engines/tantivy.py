@@ -10,13 +10,15 @@ share one analyzer; no user text ever goes through Tantivy's query parser.
 
 from __future__ import annotations
 
-import json
 import shutil
 import threading
 from collections.abc import Sequence
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+import orjson
 import tantivy
 
 from search_svc.engines import generations as gen
@@ -70,17 +72,17 @@ def _to_tantivy(doc: Document) -> tantivy.Document:
     for name, text in zip(("title", "summary", "body"), texts, strict=True):
         out.add_text(name, text)
     out.add_text("content", " ".join(texts))
-    for field, field_words in (("title", words[0]), ("content", [w for ws in words for w in ws])):
-        by_initial: dict[str, list[str]] = {}
-        for word in dict.fromkeys(field_words):
-            part = initial_field(field, word)
+    every_word = words[0] + words[1] + words[2]
+    for field, field_words in (("title", words[0]), ("content", every_word)):
+        # each distinct word once, in the field of its first letter (doc ids only:
+        # neither order nor repeats count); sorted, the letters come in runs
+        for letter, run in groupby(sorted(set(field_words)), key=itemgetter(0)):
+            part = initial_field(field, letter)
             if part is not None:
-                by_initial.setdefault(part, []).append(word)
-        for part, initial_words in by_initial.items():
-            out.add_text(part, " ".join(initial_words))
+                out.add_text(part, " ".join(run))
     language = language_for(doc.locale)
     if language is not None:
-        out.add_text(STEM_FIELDS[language], stem_text((w for ws in words for w in ws), language))
+        out.add_text(STEM_FIELDS[language], stem_text(every_word, language))
     out.add_integer("published_at", int(doc.published_at))
     src = {
         "id": doc.id, "type": doc.type, "title": doc.title, "summary": doc.summary,
@@ -88,7 +90,7 @@ def _to_tantivy(doc: Document) -> tantivy.Document:
         "locale": doc.locale, "image": doc.image, "url": doc.url,
         "published_at": int(doc.published_at),
     }
-    out.add_bytes("src", json.dumps(src, ensure_ascii=False).encode())
+    out.add_bytes("src", orjson.dumps(src))  # read back with orjson.loads
     return out
 
 

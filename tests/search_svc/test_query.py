@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -153,6 +155,22 @@ def test_fold_is_idempotent_and_analyze_agrees_with_itself(text: str) -> None:
     words = analyze(text)
     assert analyze(" ".join(words)) == words
     assert all(fold(w) == w for w in words)
+
+
+_ASCII_TEXT = st.text(alphabet=st.characters(max_codepoint=127), max_size=300)
+# what content holds: ASCII words among accented ones, curly quotes, dashes, digits
+_MIXED_TEXT = st.lists(st.sampled_from(
+    ["kopi", "Kopi", "KOPI", "café", "Crème", "ß", "½", "İstanbul", "“", "—", "…", "_",
+     "x" * 64, "y" * 65, "é" * 70, "v2.0", "e-commerce", " ", "\n", "🎉", "Ⅻ", "ﬁ"]),
+    max_size=40).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(_ASCII_TEXT, _MIXED_TEXT, st.text(max_size=200)))
+def test_analyze_gives_the_words_word_spans_finds(text: str) -> None:
+    # analyze's shortcuts (ASCII text, ASCII words) must fold exactly as word_spans,
+    # which snippets use to find the same words in the source text
+    assert analyze(text) == [w for _, _, w in word_spans(unicodedata.normalize("NFKC", text))]
 
 
 @settings(max_examples=200, deadline=None)

@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+from search_svc import stemming
 from search_svc.query import analyze
 from search_svc.stemming import _stemmer, language_for, query_stems, stem_text, stem_words
 
@@ -44,6 +45,21 @@ def test_stem_text_keeps_one_stem_a_word_plus_restored_roots() -> None:
                                                       "cepat"]
     assert stem_text(words, None) == ""
     assert stem_words([], "english") == []
+
+
+@pytest.mark.parametrize("language", ["indonesian", "english"])
+def test_stem_text_remembers_stems_without_changing_them(
+        language: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stemming, "_STEM_CACHE_WORDS", 5)  # started over every few words
+    monkeypatch.setitem(stemming._stem_cache, language, {})  # type: ignore[index]
+    texts = ["Pengiriman paket dikirim cepat, mengirim dan menulis tulisan",
+             "caching cached caches pressures pressure", "kirim kirim kirim ulang",
+             "Pengiriman paket dikirim cepat, mengirim dan menulis tulisan"]
+    for text in texts:
+        words = analyze(text)
+        assert stem_text(words, language) == " ".join(stem_words(words, language))  # type: ignore[arg-type]
+        assert stem_text(iter(words), language) == stem_text(words, language)  # type: ignore[arg-type]
+    assert len(stemming._stem_cache[language]) <= 10  # type: ignore[index]
 
 
 def test_stemmers_are_safe_across_threads() -> None:
