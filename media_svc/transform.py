@@ -120,10 +120,8 @@ def probe(path: Path, limits: Limits) -> Probe:
         _check_pixels(width, height, limits)
         orientation = im.getexif().get(_ORIENTATION, 1)
         frames = 0
-        for frames, frame in enumerate(ImageSequence.Iterator(im), start=1):
-            if frames > limits.max_frames or frames * width * height > \
-                    limits.max_source_pixels:
-                raise SourceTooLarge("The animation has too many frames.")
+        for frame in _counted_frames(im, limits):
+            frames += 1
             if source_format == "jpeg":
                 frame.draft(frame.mode, (max(1, width // 8), max(1, height // 8)))
             frame.load()
@@ -262,14 +260,8 @@ def _animated_frames(im: Image.Image, spec: TransformSpec, plan: Plan, limits: L
     only the first frame carries), resampled to the plan."""
     frames: list[Image.Image] = []
     durations: list[int] = []
-    pixels = im.width * im.height
     out_pixels = plan.canvas[0] * plan.canvas[1]
-    for index, frame in enumerate(ImageSequence.Iterator(im)):
-        # Frames are counted as they are decoded, so a 10,000-frame GIF stops early.
-        if index >= limits.max_frames or (index + 1) * pixels > limits.max_source_pixels:
-            raise SourceTooLarge(f"The animation has too many frames (limit "
-                                 f"{limits.max_frames}, or {limits.max_source_pixels} "
-                                 "pixels over all frames).")
+    for index, frame in enumerate(_counted_frames(im, limits)):
         # The output frames are all held until encoded: a small GIF enlarged (enl_1)
         # must not hold gigabytes. Same bound over all frames as the source's.
         if (index + 1) * out_pixels > limits.max_source_pixels:
@@ -282,6 +274,21 @@ def _animated_frames(im: Image.Image, spec: TransformSpec, plan: Plan, limits: L
                               "webp"))
         deadline.check()
     return frames, durations
+
+
+def _counted_frames(im: Image.Image, limits: Limits) -> Iterator[Image.Image]:
+    """Every frame, counted as it is reached and before it is decoded, so a 10,000-frame
+    GIF stops early. Each counts at its own size: a GIF frame may lie outside the screen
+    its header gives, and Pillow grows the canvas to hold it (a 64x64 GIF whose second
+    frame is 7000x7000 decoded 49 MP frames past the limit, 800 MB for a 37 kB file)."""
+    decoded = 0
+    for index, frame in enumerate(ImageSequence.Iterator(im)):
+        decoded += frame.width * frame.height
+        if index >= limits.max_frames or decoded > limits.max_source_pixels:
+            raise SourceTooLarge(f"The animation has too many frames (limit "
+                                 f"{limits.max_frames}, or {limits.max_source_pixels} "
+                                 "pixels over all frames).")
+        yield frame
 
 
 def _finish(frame: Image.Image, spec: TransformSpec, plan: Plan, output: str) -> Image.Image:

@@ -127,6 +127,32 @@ def gif_frame_bomb(frames: int = 400) -> bytes:
     return animated_gif(frames=frames, size=(16, 16))
 
 
+def _gif_image_block(data: bytes) -> bytes:
+    """The first image descriptor of a GIF Pillow wrote, with its pixel data."""
+    flags = data[10]
+    i = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
+    while data[i] == 0x21:  # extensions: label, then sub-blocks to a zero length
+        i += 2
+        while data[i]:
+            i += 1 + data[i]
+        i += 1
+    return data[i:data.rindex(b"\x3b")]
+
+
+def growing_gif(side: int = 7000) -> bytes:
+    """A GIF whose header says 64x64, as does its first frame; its second frame is
+    side x side (49 MP by default), which decoders grow the canvas to hold. A few dozen
+    kB: one colour compresses to almost nothing in LZW."""
+    small = encode(Image.new("P", (64, 64), 1), "GIF")
+    big = encode(Image.new("P", (side, side), 2), "GIF")
+    flags = small[10]
+    head = small[:13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)]
+    looping = b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"
+    control = b"\x21\xf9\x04\x00\x0a\x00\x00\x00"  # 100 ms, no disposal
+    return (head + looping + control + _gif_image_block(small) + control
+            + _gif_image_block(big) + b"\x3b")
+
+
 def polyglot_gif_script() -> bytes:
     """A GIF header followed by JavaScript: the classic GIFAR/JS polyglot."""
     return b"GIF89a/*\x00\x00*/=1;alert(document.domain);//" + b"\x00" * 40

@@ -361,6 +361,7 @@ HOSTILE = {
     "bomb 64 MP": (lambda: images.png_bomb(8000, 8000), 413, "source_too_large"),
     "bomb 100 MP": (lambda: images.png_bomb(10000, 10000), 413, "source_too_large"),
     "frame bomb": (images.gif_frame_bomb, 413, "source_too_large"),
+    "gif frame past its header's size": (images.growing_gif, 413, "source_too_large"),
     "polyglot gif/js": (images.polyglot_gif_script, 422, "image_invalid"),
     "svg with script": (lambda: images.SVG_WITH_SCRIPT, 415, "unsupported_format"),
     "zero bytes": (lambda: b"", 422, "image_invalid"),

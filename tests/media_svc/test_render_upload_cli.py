@@ -266,7 +266,7 @@ def test_upload_needs_an_admin_token_with_a_tenant(uploads, auth: str | None,  #
 @pytest.mark.parametrize("maker,status", [
     (lambda: images.SVG_WITH_SCRIPT, 415), (images.truncated_jpeg, 422), (images.png_bomb, 413),
     (lambda: b"", 422), (images.polyglot_gif_script, 422), (lambda: b"\xff" * 70_000, 413),
-    (images.scan_bomb_jpeg, 413),
+    (images.scan_bomb_jpeg, 413), (images.growing_gif, 413),
 ])
 def test_hostile_uploads_are_refused_and_nothing_is_stored(media_factory, maker,  # type: ignore[no-untyped-def]
                                                            status: int) -> None:
