@@ -54,6 +54,7 @@ class Limits:
     max_output_pixels: int = 16_000_000
     max_frames: int = 200
     max_jpeg_scans: int = 100  # progressive JPEGs have ~10; each scan decodes the image again
+    max_jpeg_segments: int = 10_000  # a camera's JPEG has a few dozen
     max_png_chunks: int = 10_000  # 25 MB in libpng's 8 kB IDATs is ~3,000
     timeout_s: float = 20.0
     avif_speed: int = 8
@@ -174,16 +175,20 @@ def _open_original(original: Path | BinaryIO,
 
 
 def _check_scans(data: bytes, limits: Limits) -> None:
-    """Refuse a JPEG of more than ``max_jpeg_scans`` scans. Each progressive scan decodes
-    the whole image again, and libjpeg sets no cap: 156 kB of one 4000x4000 scan repeated
-    3,000 times held a transform thread for 25 s. Scans are counted by walking the
-    segments to the end of image, so what follows it (a motion photo's video) or sits
+    """Refuse a JPEG of more than ``max_jpeg_scans`` scans or ``max_jpeg_segments``
+    segments. Each progressive scan decodes the whole image again (156 kB of one
+    4000x4000 scan repeated 3,000 times held a thread for 25 s); Pillow reads segments
+    one at a time in Python and keeps each (24 MB of empty APPn ones: 14 s, 820 MB).
+    Counted to the end of image: what follows it (a motion photo's video) or sits
     inside an APPn segment (a thumbnail) is not."""
     scans = 0
-    for marker, _, _ in segments(data):
+    for count, (marker, _, _) in enumerate(segments(data), start=1):
         scans += marker == SOS
         if scans > limits.max_jpeg_scans:
             raise SourceTooLarge(f"The JPEG has more than {limits.max_jpeg_scans} scans.")
+        if count > limits.max_jpeg_segments:
+            raise SourceTooLarge(f"The JPEG has more than {limits.max_jpeg_segments} "
+                                 "segments.")
 
 
 def _check_chunks(fh: BinaryIO, limits: Limits) -> None:
@@ -277,10 +282,9 @@ def _animated_frames(im: Image.Image, spec: TransformSpec, plan: Plan, limits: L
 
 
 def _counted_frames(im: Image.Image, limits: Limits) -> Iterator[Image.Image]:
-    """Every frame, counted as it is reached and before it is decoded, so a 10,000-frame
-    GIF stops early. Each counts at its own size: a GIF frame may lie outside the screen
-    its header gives, and Pillow grows the canvas to hold it (a 64x64 GIF whose second
-    frame is 7000x7000 decoded 49 MP frames past the limit, 800 MB for a 37 kB file)."""
+    """Every frame, counted before it is decoded (a 10,000-frame GIF stops early), at its
+    own size: Pillow grows a GIF's canvas for a frame outside the screen its header
+    gives (a 37 kB 64x64 GIF with a 7000x7000 second frame took 800 MB)."""
     decoded = 0
     for index, frame in enumerate(ImageSequence.Iterator(im)):
         decoded += frame.width * frame.height

@@ -232,6 +232,13 @@ def scan_bomb_jpeg(repeats: int = 300, side: int = 256) -> bytes:
     return data[:eoi] + data[start:end] * repeats + data[eoi:]
 
 
+def jpeg_segment_flood(segments: int = 20_000) -> bytes:
+    """An 8x8 JPEG with tens of thousands of empty APP5 segments before its frame: each
+    is 4 bytes to send and one step of a decoder that reads segments one at a time."""
+    data = encode(Image.new("RGB", (8, 8)), "JPEG")
+    return data[:2] + b"\xff\xe5\x00\x02" * segments + data[2:]
+
+
 def jpeg_with_metadata_after_the_first_scan() -> bytes:
     """A progressive JPEG with a GPS EXIF block and a comment between its scans, where
     markers other than the scan's own are legal too."""

@@ -371,6 +371,7 @@ HOSTILE = {
     "random bytes": (lambda: bytes(range(256)) * 4, 415, "unsupported_format"),
     "png header only": (lambda: images.png_alpha()[:40], 422, "image_invalid"),
     "jpeg of 300 scans": (images.scan_bomb_jpeg, 413, "source_too_large"),
+    "jpeg of 20,000 segments": (images.jpeg_segment_flood, 413, "source_too_large"),
     "png of 30,000 chunks": (images.png_chunk_flood, 413, "source_too_large"),
 }
 
