@@ -13,7 +13,7 @@ import warnings
 from dataclasses import dataclass, replace
 from typing import BinaryIO
 
-from PIL import Image
+from PIL import AvifImagePlugin, Image
 
 from awsm.errors import ConfigError
 from awsm.settings import Settings
@@ -114,6 +114,10 @@ class MediaService:
         # Pillow only warns past its pixel limit; a warning is not a refusal. (A process
         # filter: harmless to everything else, since nothing else should decode bombs.)
         warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
+        # The pool, not a decoder, decides how many cores image work may take (AVIF is
+        # encoded on one thread too): Pillow's AVIF decoder otherwise starts one thread
+        # per CPU for every image it opens, 64 per request on a 64-core host.
+        AvifImagePlugin.DEFAULT_MAX_THREADS = 1
         self.local = LocalSource(settings.resolved_media_root,
                                  max_bytes=settings.media_max_source_bytes)
         cache_dir = settings.resolved_media_cache_dir
