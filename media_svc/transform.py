@@ -21,9 +21,9 @@ from typing import BinaryIO
 
 from PIL import Image, ImageCms, ImageFilter, ImageOps, ImageSequence
 
+from media_svc.containers import check_jpeg, check_png
 from media_svc.errors import ImageDecodeError, OutputTooLarge, SourceTooLarge, TransformTimeout
 from media_svc.geometry import Plan, plan_geometry
-from media_svc.jpeg import SOS, segments
 from media_svc.options import OutputFormat, TransformSpec, negotiate_format
 from media_svc.sniff import HEAD_BYTES, MEDIA_TYPES, PIL_NAMES, sniff_format
 
@@ -165,43 +165,14 @@ def _open_original(original: Path | BinaryIO,
         source: BinaryIO = fh
         if source_format == "jpeg":
             data = fh.read()
-            _check_scans(data, limits)
+            check_jpeg(data, max_scans=limits.max_jpeg_scans,
+                       max_segments=limits.max_jpeg_segments)
             source = io.BytesIO(data)
         elif source_format == "png":
-            _check_chunks(fh, limits)
+            check_png(fh, max_chunks=limits.max_png_chunks)
             fh.seek(0)
         with _decoder_errors(), Image.open(source, formats=[PIL_NAMES[source_format]]) as im:
             yield source_format, im
-
-
-def _check_scans(data: bytes, limits: Limits) -> None:
-    """Refuse a JPEG of more than ``max_jpeg_scans`` scans or ``max_jpeg_segments``
-    segments. Each progressive scan decodes the whole image again (156 kB of one
-    4000x4000 scan repeated 3,000 times held a thread for 25 s); Pillow reads segments
-    one at a time in Python and keeps each (24 MB of empty APPn ones: 14 s, 820 MB).
-    Counted to the end of image: what follows it (a motion photo's video) or sits
-    inside an APPn segment (a thumbnail) is not."""
-    scans = 0
-    for count, (marker, _, _) in enumerate(segments(data), start=1):
-        scans += marker == SOS
-        if scans > limits.max_jpeg_scans:
-            raise SourceTooLarge(f"The JPEG has more than {limits.max_jpeg_scans} scans.")
-        if count > limits.max_jpeg_segments:
-            raise SourceTooLarge(f"The JPEG has more than {limits.max_jpeg_segments} "
-                                 "segments.")
-
-
-def _check_chunks(fh: BinaryIO, limits: Limits) -> None:
-    """Refuse a PNG of more than ``max_png_chunks`` chunks. Pillow reads each chunk in
-    Python (~4 µs), past any deadline check: 25 MB of empty private chunks held a
-    transform thread for 8 s. The walk reads only the chunk headers, to IEND."""
-    fh.seek(8)
-    for _ in range(limits.max_png_chunks):
-        header = fh.read(8)
-        if len(header) < 8 or header[4:] == b"IEND":
-            return
-        fh.seek(struct.unpack(">I", header[:4])[0] + 4, io.SEEK_CUR)
-    raise SourceTooLarge(f"The PNG has more than {limits.max_png_chunks} chunks.")
 
 
 def _check_pixels(width: int, height: int, limits: Limits) -> None:
