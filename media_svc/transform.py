@@ -21,7 +21,7 @@ from typing import BinaryIO
 
 from PIL import Image, ImageCms, ImageFilter, ImageOps, ImageSequence
 
-from media_svc.containers import check_jpeg, check_png
+from media_svc.containers import check_gif, check_jpeg, check_png
 from media_svc.errors import ImageDecodeError, OutputTooLarge, SourceTooLarge, TransformTimeout
 from media_svc.geometry import Plan, plan_geometry
 from media_svc.options import OutputFormat, TransformSpec, negotiate_format
@@ -56,6 +56,7 @@ class Limits:
     max_jpeg_scans: int = 100  # progressive JPEGs have ~10; each scan decodes the image again
     max_jpeg_segments: int = 10_000  # a camera's JPEG has a few dozen
     max_png_chunks: int = 10_000  # 25 MB in libpng's 8 kB IDATs is ~3,000
+    max_gif_blocks: int = 200_000  # 25 MB in 255-byte sub-blocks is ~100,000
     timeout_s: float = 20.0
     avif_speed: int = 8
     strip_metadata: bool = True
@@ -157,8 +158,8 @@ def _opened(original: Path | BinaryIO) -> Iterator[BinaryIO]:
 def _open_original(original: Path | BinaryIO,
                    limits: Limits) -> Iterator[tuple[str, Image.Image]]:
     """The original's format (from its magic bytes alone) and its image, decoder errors
-    translated. A JPEG is read once, whole: its scans are counted before any decoder
-    runs, and it is decoded from those bytes."""
+    translated. A JPEG or GIF is read once, whole: its structure is checked before any
+    decoder runs, and it is decoded from those bytes."""
     with _opened(original) as fh:
         source_format = sniff_format(fh.read(HEAD_BYTES))
         fh.seek(0)
@@ -167,6 +168,10 @@ def _open_original(original: Path | BinaryIO,
             data = fh.read()
             check_jpeg(data, max_scans=limits.max_jpeg_scans,
                        max_segments=limits.max_jpeg_segments)
+            source = io.BytesIO(data)
+        elif source_format == "gif":
+            data = fh.read()
+            check_gif(data, max_blocks=limits.max_gif_blocks)
             source = io.BytesIO(data)
         elif source_format == "png":
             check_png(fh, max_chunks=limits.max_png_chunks)

@@ -153,6 +153,15 @@ def growing_gif(side: int = 7000) -> bytes:
             + _gif_image_block(big) + b"\x3b")
 
 
+def gif_block_flood(blocks: int = 300_000) -> bytes:
+    """A 8x8 GIF with hundreds of thousands of empty comment extensions before its
+    frame: three bytes each, and one step each of a decoder reading blocks in Python."""
+    data = encode(Image.new("P", (8, 8), 1), "GIF")
+    flags = data[10]
+    head = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
+    return data[:head] + b"\x21\xfe\x00" * blocks + data[head:]
+
+
 def polyglot_gif_script() -> bytes:
     """A GIF header followed by JavaScript: the classic GIFAR/JS polyglot."""
     return b"GIF89a/*\x00\x00*/=1;alert(document.domain);//" + b"\x00" * 40

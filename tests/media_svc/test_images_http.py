@@ -373,6 +373,7 @@ HOSTILE = {
     "jpeg of 300 scans": (images.scan_bomb_jpeg, 413, "source_too_large"),
     "jpeg of 20,000 segments": (images.jpeg_segment_flood, 413, "source_too_large"),
     "png of 30,000 chunks": (images.png_chunk_flood, 413, "source_too_large"),
+    "gif of 300,000 blocks": (images.gif_block_flood, 413, "source_too_large"),
 }
 
 
