@@ -124,7 +124,10 @@ class HttpSource:
         only as the plain characters a URL may carry (a signed source may keep one, e.g.
         a version; a fragment or an empty ``?`` would only be a second name).
         """
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError as exc:  # "http://[bad": a signed name or an origin's Location
+            raise SourceForbidden("The source URL is not allowed.", detail=repr(exc)) from exc
         if parts.scheme not in ("http", "https") or "@" in parts.netloc or "#" in url:
             raise SourceForbidden("The source URL is not allowed.")
         for prefix in self.prefixes:
@@ -178,7 +181,12 @@ class HttpSource:
                 if not response.is_redirect:
                     await self._save(response, url, tmp)
                     return url
-                url = self.check_url(urljoin(url, response.headers.get("location", "")))
+                try:
+                    location = urljoin(url, response.headers.get("location", ""))
+                except ValueError as exc:  # urljoin parses it too
+                    raise SourceForbidden("The origin redirected to an address that is not "
+                                          "allowed.", detail=repr(exc)) from exc
+                url = self.check_url(location)
             finally:
                 await response.aclose()
         raise OriginUnavailable("The origin redirected too many times.")

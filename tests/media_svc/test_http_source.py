@@ -33,6 +33,7 @@ class Origin(BaseHTTPRequestHandler):
             "/bucket/moved.jpg": (302, {"Location": "/bucket/photo.jpg"}, b""),
             "/bucket/elsewhere.jpg": (302, {"Location": f"http://localhost:{port}/bucket/photo.jpg"},
                                       b""),
+            "/bucket/unparseable.jpg": (302, {"Location": "http://[bad/photo.jpg"}, b""),
             "/other/photo.jpg": (200, {}, PHOTO),
             "/bucket/huge.jpg": (200, {"Content-Length": str(10**9)}, b""),
             **{f"/bucket/photo-{n}.jpg": (200, {}, PHOTO) for n in range(4)},
@@ -89,6 +90,7 @@ def test_same_host_redirects_are_followed(remote, origin: str) -> None:  # type:
 
 @pytest.mark.parametrize("path,status,code", [
     ("elsewhere.jpg", 403, "source_forbidden"),  # redirect to a host not on the list
+    ("unparseable.jpg", 403, "source_forbidden"),  # redirect to no URL at all
     ("huge.jpg", 413, "source_too_large"),
     ("missing.jpg", 404, "source_not_found"),
     # a dot segment can only be sent encoded (clients drop literal ones): not as signed
@@ -149,7 +151,8 @@ def test_urls_outside_the_allow_list_are_refused(remote, origin: str) -> None:  
     host = origin.split("/")[2]
     for url in (f"http://{host}/other/photo.jpg", f"http://{host}@evil.example/bucket/photo.jpg",
                 f"http://{host}/bucket@evil.example/photo.jpg".replace("/bucket@", "@"),
-                "https://evil.example/bucket/photo.jpg", "file:///etc/passwd"):
+                "https://evil.example/bucket/photo.jpg", "file:///etc/passwd",
+                "http://[bad/bucket/photo.jpg"):
         r = remote.get(remote.url(url, "w_100"))
         assert r.status_code in (400, 403), (url, r.text)
 
