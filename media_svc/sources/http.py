@@ -18,7 +18,7 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
 
 import httpx
 
@@ -47,12 +47,23 @@ def parse_origins(raw: str) -> list[str]:
     for prefix in prefixes:
         parts = urlsplit(prefix)
         if (parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc
-                or not prefix.endswith("/") or parts.query or parts.fragment):
+                or not prefix.endswith("/") or parts.query or parts.fragment
+                or not _port_is_valid(parts)):
             raise ValueError(
                 f"AWSM_MEDIA_HTTP_ORIGINS entry {prefix!r} must be an http(s) URL prefix ending "
                 "in '/', e.g. https://<project>.supabase.co/storage/v1/object/public/"
             )
     return prefixes
+
+
+def _port_is_valid(parts: SplitResult) -> bool:
+    """A port out of range or not a number raises only when read: at every fetch (a 500
+    each) unless the configuration is refused for it at start."""
+    try:
+        parts.port  # noqa: B018
+    except ValueError:
+        return False
+    return True
 
 
 # IPv6 forms that carry an IPv4 address in their low 32 bits, which is where a packet

@@ -171,7 +171,8 @@ def test_http_sources_are_refused_when_no_origin_is_configured(media, origin: st
 
 
 @pytest.mark.parametrize("raw", ["https://good.example", "ftp://x.example/", "https://u@x.example/",
-                                 "https://x.example/?a=1/"])
+                                 "https://x.example/?a=1/", "https://x.example:99999/",
+                                 "https://x.example:port/"])
 def test_origin_prefixes_must_be_exact(raw: str) -> None:
     with pytest.raises(ValueError):
         parse_origins(raw)
