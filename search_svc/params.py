@@ -84,7 +84,10 @@ class SearchParams:
 
 
 # one comma-separated item: a double-quoted value (a '"' inside doubled) or a bare one
-_ITEM = re.compile(r'\s*(?:"((?:[^"]|"")*)"|([^,"]*?))\s*(?:,|$)')
+# (its trailing spaces stripped after the match). Possessive: a lazy bare value before
+# "\s*" was tried at every length, each try rescanning the spaces after it, so 60 kB of
+# spaces (a URL within the header limit) held the event loop for ~40 s.
+_ITEM = re.compile(r'\s*+(?:"((?:[^"]|"")*+)"|([^,"]*+))\s*(?:,|$)')
 
 
 def split_values(text: str) -> list[str] | None:
@@ -98,7 +101,7 @@ def split_values(text: str) -> list[str] | None:
         if m is None or m.end() == pos:
             return None
         quoted, bare = m.groups()
-        value = quoted.replace('""', '"') if quoted is not None else bare
+        value = quoted.replace('""', '"') if quoted is not None else bare.rstrip()
         if value:
             values.append(value)
         pos = m.end()
