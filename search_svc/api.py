@@ -234,7 +234,8 @@ def search_endpoint(service: SearchService) -> Endpoint:
             tags = cache_tags(params.tenant, params.types)
             headers["Cache-Tag"] = tags
             headers["Surrogate-Key"] = tags.replace(",", " ")
-        if etag_matches(request.headers.get("if-none-match"), etag):
+        # a list header: several field lines are one list (RFC 9110 5.3), not the first
+        if etag_matches(",".join(request.headers.getlist("if-none-match")), etag):
             return Response(status_code=304, headers=headers)
         took = round((time.perf_counter() - started) * 1000, 2)
         body = results[:-1] + f',"took_ms":{took}}}'.encode()

@@ -58,6 +58,20 @@ def test_anonymous_results_are_cdn_cacheable_with_etag_and_304(seeded: Stack) ->
     assert other.status_code == 200
 
 
+def test_if_none_match_in_several_header_lines_is_one_list(seeded: Stack) -> None:
+    # RFC 9110 5.3: field lines of a list header combine; the match was looked for in
+    # the first line alone, so a client (or proxy) sending two got the body again
+    params = {"tenant": "kopi", "q": "jantung"}
+    etag = seeded.client.get("/v1/search", params=params).headers["etag"]
+    for lines in ([("If-None-Match", '"other"'), ("If-None-Match", etag)],
+                  [("If-None-Match", 'W/"other"'), ("If-None-Match", f"W/{etag}")]):
+        again = seeded.client.get("/v1/search", params=params, headers=lines)
+        assert again.status_code == 304 and again.content == b"", lines
+    miss = seeded.client.get("/v1/search", params=params,
+                             headers=[("If-None-Match", '"a"'), ("If-None-Match", '"b"')])
+    assert miss.status_code == 200
+
+
 def test_empty_and_too_short_queries_return_a_reason_not_an_error(seeded: Stack) -> None:
     for q in ("", "   ", "a"):
         body = seeded.search(q=q)
