@@ -19,7 +19,7 @@ from urllib.parse import quote
 from psycopg import sql
 
 from awsm.errors import ConfigError
-from indexer.text import html_to_text, plain_text
+from indexer.text import facet_text, html_to_text, plain_text
 from search_svc.engines.base import Document
 from search_svc.locales import canonical_locale
 from search_svc.tenants import TenantSource
@@ -226,8 +226,9 @@ def row_to_document(src: DocumentSource, row: tuple[Any, ...]) -> Document | Non
         # may hold HTML: the words a visitor reads
         title=plain_text(str(title or "")), body=html_to_text(str(body or "")),
         summary=html_to_text(str(summary or "")),
-        tags=tuple(dict.fromkeys(str(t) for t in (tags or ()) if t)),  # each tag once
-        category=category or None,
+        # each tag once; as filter values can be written (search_svc.params)
+        tags=tuple(dict.fromkeys(facet_text(str(t)) for t in (tags or ()) if t)),
+        category=facet_text(category) if category else None,
         locale=canonical_locale(str(locale or "")), image=image or None, url=url,
         published_at=int(published or 0),
     )

@@ -4,6 +4,10 @@
 them (titles): control characters dropped, whitespace collapsed, nothing parsed, so
 "Kopi & Teh <Tanpa Gula>" stays what the site's own pages show.
 
+``facet_text`` is for tags and category names: the search API refuses control
+characters in a filter value, so each becomes a space and every facet value it shows can
+be sent back as a filter; nothing else changes (surrounding spaces are kept).
+
 ``html_to_text`` drops tags, comments, scripts and styles, decodes entities and keeps
 block boundaries as line breaks, so snippets never show markup and never split words.
 
@@ -18,7 +22,7 @@ from __future__ import annotations
 import html
 import re
 
-__all__ = ["html_to_text", "plain_text"]
+__all__ = ["facet_text", "html_to_text", "plain_text"]
 
 _BLOCK = {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr",
           "td", "th", "table", "section", "article", "blockquote", "pre", "figure",
@@ -96,3 +100,11 @@ def plain_text(value: str) -> str:
     """``value`` as plain text: its words as written, one space between them."""
     words = (_CONTROL.sub("", word) for word in value.split())
     return " ".join(word for word in words if word)
+
+
+_ANY_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def facet_text(value: str) -> str:
+    """A tag or category name with each control character (C0, DEL, C1) a space."""
+    return _ANY_CONTROL.sub(" ", value)

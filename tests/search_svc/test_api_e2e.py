@@ -396,6 +396,25 @@ def test_every_facet_value_can_be_selected_as_a_filter(stack: Stack) -> None:
         assert stack.search(q="panjang", tags=value)["total"] == 1
 
 
+def test_a_facet_value_with_control_characters_can_be_selected(stack: Stack) -> None:
+    # filter values may hold no control characters (a 400), but tags and category names
+    # holding a tab or a line break (a pasted list, a textarea) came back as facet values
+    row = stack.db.execute(
+        "INSERT INTO categories (tenant_id, name, slug) VALUES (%s, 'Kopi\tTeh', 'kt') "
+        "RETURNING id::text", (TENANT_A,)).fetchone()
+    assert row is not None
+    stack.sql("INSERT INTO blogs (tenant_id, title, slug, content, status, published_at, "
+              "category_id, tags) VALUES (%s, 'Label kontrol', 'k', 'isi', 'published', now(), "
+              "%s, %s)", TENANT_A, row[0], ["a\tb", "kopi\r\n", "x\x01y"])
+    wait_for(lambda: stack.search(q="kontrol")["total"] == 1)
+    facets = stack.search(q="kontrol", facets="category,tags")["facets"]
+    assert len(facets["tags"]) == 3 and len(facets["category"]) == 1, facets
+    for name, values in (("tags", facets["tags"]), ("category", facets["category"])):
+        for value in values:
+            quoted = '"' + value.replace('"', '""') + '"'
+            assert stack.search(q="kontrol", **{name: quoted})["total"] == 1, (name, value)
+
+
 def test_readyz_names_the_indexers_error_without_its_message(seeded: Stack) -> None:
     # an error's text can quote a row (a value of the wrong type, a key); /readyz is
     # public, so it shows the kind of error, the table keeps the text for operators
