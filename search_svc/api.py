@@ -116,8 +116,12 @@ class SearchService:
         self.settings, self.engine, self.tenants, self.clock = settings, engine, tenants, clock
         self.semantic = semantic
 
-    async def _mode(self, params: SearchParams) -> tuple[str, str | None]:
+    async def _mode(self, params: SearchParams, text: str) -> tuple[str, str | None]:
         """The mode to run and, when it differs from the one asked for, why."""
+        if params.mode == "keyword" or not text or params.sort == "published_at":
+            # keyword whatever the model's state (nothing to embed, or a listing by date):
+            # never wait on ready(), which may wait a second for an unreachable database
+            return "keyword", None
         ready = self.semantic is not None and await self.semantic.ready()
         if params.mode in (None, "hybrid", "semantic") and ready:
             return params.mode or "hybrid", None
@@ -136,9 +140,7 @@ class SearchService:
         if params.tenant is None:
             raise InvalidQuery("'tenant' is required: give the site's slug or domain.")
         # decided before the tenant is known: the payload must not differ for unknown tenants
-        mode, notice = await self._mode(params)
-        if not parsed.text or params.sort == "published_at":
-            mode = "keyword"  # listing newest content: nothing to embed
+        mode, notice = await self._mode(params, parsed.text)
         base["mode"] = mode
         if notice:
             base["notice"] = notice

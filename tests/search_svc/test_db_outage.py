@@ -129,6 +129,34 @@ def test_semantic_and_hybrid_answer_in_keyword_mode_while_the_database_is_down(
         wait_for(lambda: search("hybrid")["mode"] == "hybrid", timeout=30)  # back on its own
 
 
+def test_keyword_requests_never_wait_on_the_semantic_check_while_the_database_is_down(
+        fresh_db: str, tmp_path: Path) -> None:
+    # Whether semantic search is live is asked of the database every few seconds, waiting
+    # up to a second for a connection. Requests that run in keyword mode whatever the
+    # answer (mode=keyword, a listing by date) asked it too: while the database was
+    # down, one such request every few seconds (every one arriving meanwhile, under
+    # load) stalled a second for an answer it did not need.
+    db = _index_one_post(fresh_db, tmp_path, embedder="use-multilingual")
+    settings = make_settings(db, tmp_path, tenant_cache_ttl_s=TTL_S, embedder="use-multilingual")
+    with TestClient(create_app(settings)) as client:
+        wait_for(lambda: client.get("/v1/search", params={
+            "tenant": "kopi", "q": "tubruk", "mode": "semantic"}).json()["mode"] == "semantic",
+            timeout=60)
+        searcher = client.app.state.semantic  # type: ignore[attr-defined]
+        searcher.model_check_s = 0.5  # the check falls due many times below
+        with database_down(db):
+            deadline = time.monotonic() + 4
+            while time.monotonic() < deadline:
+                for params in ({"q": "tubruk", "mode": "keyword"},
+                               {"q": "", "sort": "published_at"}):
+                    started = time.monotonic()
+                    r = client.get("/v1/search", params={"tenant": "kopi", **params})
+                    assert r.status_code == 200 and r.json()["hits"], r.text
+                    assert r.json()["mode"] == "keyword" and "notice" not in r.json()
+                    assert time.monotonic() - started < 0.5, params
+                time.sleep(0.1)
+
+
 def test_a_table_read_stands_in_for_the_database_only_so_long(fresh_db: str) -> None:
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         seed_tenants(conn)
