@@ -54,8 +54,9 @@ REASON_LABELS = {NOT_LIVE: "not_live", DATABASE_DOWN: "database", BUSY: "busy"}
 # seconds of latency (about this many inferences' time at most: 2-17 ms each on one
 # core for the shipped models, bench/relevance.py).
 MAX_QUEUED = 8
-# the most ready() (on the request path every model_check_s) waits for a connection
+# the most a check of the model's liveness (every model_check_s) waits for a connection
 DATABASE_TIMEOUT_S = 1.0
+_NEVER = float("-inf")  # when the model's state has not been checked yet
 
 
 class SemanticUnavailable(Exception):
@@ -73,7 +74,8 @@ class SemanticSearcher:
         self.reason = NOT_LIVE  # why ready() is False, for the API's notice
         self._cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._model_lock = asyncio.Lock()
-        self._live: tuple[float, bool] = (0.0, False)
+        self._live: tuple[float, bool] = (_NEVER, False)  # (checked at, live)
+        self._checking: asyncio.Task[bool] | None = None  # the check under way
         threading.Thread(target=self._load, args=(load,), name="embedder-load", daemon=True).start()
 
     def _load(self, load: Callable[[], Embedder]) -> None:
@@ -85,13 +87,28 @@ class SemanticSearcher:
             log.error("query embedder failed to load: %s", self.error)
 
     async def ready(self) -> bool:
-        """The model is loaded and its vector table is the live one."""
+        """The model is loaded and its vector table is the live one.
+
+        Asked of the database every ``model_check_s``, one check at a time, and only
+        the first answer is waited for: later checks run beside the requests, which
+        take the last answer meanwhile. A request that waited on a check waited up to
+        ``DATABASE_TIMEOUT_S`` while the database was unreachable, so during an outage,
+        which keyword search is meant to ride out, one request every few seconds (and
+        under load every one arriving meanwhile) stalled a second."""
         if self.embedder is None:
             return False
-        now = time.monotonic()
         checked_at, live = self._live
-        if now - checked_at < self.model_check_s:
+        if time.monotonic() - checked_at < self.model_check_s:
             return live
+        if self._checking is None:
+            self._checking = asyncio.ensure_future(self._check())
+        if checked_at == _NEVER:
+            return await asyncio.shield(self._checking)
+        return live
+
+    async def _check(self) -> bool:
+        assert self.embedder is not None
+        now = time.monotonic()
         try:
             async with self.pool.connection(timeout=DATABASE_TIMEOUT_S) as conn:
                 cur = await conn.execute(
@@ -101,6 +118,8 @@ class SemanticSearcher:
         except psycopg.Error as exc:
             self._database_down(exc)
             return False
+        finally:
+            self._checking = None
         self._live, self.reason = (now, live), NOT_LIVE
         return live
 
