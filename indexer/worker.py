@@ -367,7 +367,12 @@ class Indexer:
         waits for it, and restarts the worker after a failure instead of dying."""
         from search_svc.embedding import open_embedder
 
-        embedder = open_embedder(self.settings)
+        try:
+            embedder = open_embedder(self.settings)
+        except Exception as exc:  # weights or package missing: nothing a retry changes
+            log.error("embedding is off, the model did not load: %s", exc)
+            self.record_error(exc)  # keyword indexing goes on; /readyz shows the error
+            return
         while not stop.is_set():
             worker = EmbeddingWorker(self.mapping, embedder, self.dsn, dict(self._key_types),
                                      slot_name=self.settings.slot_name)

@@ -82,7 +82,7 @@ class SemanticSearcher:
         try:
             self.embedder = load()
             log.info("query embedder ready: %s", self.embedder.model_id)
-        except Exception as exc:  # reported by /readyz and as the fallback reason
+        except Exception as exc:  # logged; requests fall back to keyword with a notice
             self.error = f"{type(exc).__name__}: {exc}"
             log.error("query embedder failed to load: %s", self.error)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -238,3 +239,16 @@ def test_an_unreachable_database_is_one_line_not_a_traceback(tmp_path: Path) -> 
         assert run.returncode == 1, run.stderr
         assert "the database of AWSM_DATABASE_URL cannot be reached" in run.stderr
         assert "Connection refused" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_a_model_that_does_not_load_is_recorded_and_keyword_indexing_goes_on(
+        fresh_db: str, tmp_path: Path) -> None:
+    settings = make_settings(fresh_db, tmp_path, embedder="sentence-transformers",
+                             embedding_model=str(tmp_path / "no-such-model"))
+    with open_indexer(fresh_db, settings) as indexer, \
+            psycopg.connect(fresh_db, autocommit=True) as conn:
+        indexer._run_embeddings(threading.Event())  # the embeddings thread's body: returns
+        state, error = conn.execute("SELECT state, last_error FROM search.indexer_status "
+                                    "WHERE slot_name = %s", (settings.slot_name,)).fetchone()
+    assert state == "error"
+    assert error.startswith("EmbedderUnavailable") and "AWSM_EMBEDDING_MODEL" in error
