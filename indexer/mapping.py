@@ -56,6 +56,9 @@ class CategorySource:
     id: str = "id"
     name: str = "name"
     deleted_at: str | None = "deleted_at"
+    # a category names only its own tenant's documents: a row pointing at another
+    # tenant's category (its id is all it takes) must not show that tenant's name
+    tenant: str | None = "tenant_id"
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +149,9 @@ class Mapping:
             cat = self.categories
             category = col(c, cat.name)
             cond = sql.SQL("{} = {}").format(col(c, cat.id), col(d, src.category))
+            if cat.tenant:
+                cond = sql.SQL("{} AND {} = {}").format(cond, col(c, cat.tenant),
+                                                       col(d, src.tenant))
             if cat.deleted_at:
                 cond = sql.SQL("{} AND {} IS NULL").format(cond, col(c, cat.deleted_at))
             join_c = sql.SQL(" LEFT JOIN {} c ON {}").format(sql.Identifier(cat.table), cond)

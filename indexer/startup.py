@@ -82,7 +82,7 @@ def check_columns(conn: psycopg.Connection, mapping: Mapping) -> dict[str, str]:
                                      ten.locale) if c}
     if mapping.categories:
         cat = mapping.categories
-        wanted[cat.table] = {c for c in (cat.id, cat.name, cat.deleted_at) if c}
+        wanted[cat.table] = {c for c in (cat.id, cat.name, cat.deleted_at, cat.tenant) if c}
     problems = []
     key_types: dict[str, str] = {}
     for table, cols in wanted.items():

@@ -105,6 +105,24 @@ def test_category_rename_updates_documents(stack: Stack) -> None:
     assert stack.search(q="aren", category="Minuman Dingin")["total"] == 0
 
 
+def test_another_tenants_category_names_no_document(stack: Stack) -> None:
+    # categories.id is all a row needs to point at one; the join must not hand tenant
+    # B's category name to tenant A's visitors (hits, facets, filters)
+    row = stack.db.execute(
+        "INSERT INTO categories (tenant_id, name, slug) VALUES (%s, 'Rahasia Tech', 'rt') "
+        "RETURNING id::text", (TENANT_B,)).fetchone()
+    assert row is not None
+    add_blog(stack, "Kopi dengan kategori tetangga", category_id=row[0])
+    wait_for(lambda: stack.titles(q="tetangga") == ["Kopi dengan kategori tetangga"])
+    body = stack.search(q="tetangga", facets="category")
+    assert body["facets"]["category"] == {}
+    assert stack.search(q="tetangga", category="Rahasia Tech")["total"] == 0
+    # moved to tenant A, the category names it (a change of the category re-reads it)
+    stack.sql("UPDATE categories SET tenant_id = %s WHERE id = %s", TENANT_A, row[0])
+    wait_for(lambda: stack.search(q="tetangga", facets="category")["facets"]["category"]
+             == {"Rahasia Tech": 1})
+
+
 def test_a_tenant_whose_key_changes_takes_its_documents_out(stack: Stack) -> None:
     # Without a foreign key nothing cascades: the rows still name the old id, which no
     # tenant has now. The change carries the old id (the key changed), and the rows
