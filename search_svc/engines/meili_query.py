@@ -59,7 +59,7 @@ PRIMARY_KEY = "pk"
 # an index written in an older one (``__awsm_checkpoint``, raw tenant ids) has no
 # checkpoint under this id, so the indexer rebuilds it.
 CHECKPOINT_ID = "__awsm_checkpoint_v02"
-MAX_RESULT_WINDOW = 10_000  # offset + limit beyond this returns the total but no hits
+MAX_RESULT_WINDOW = 10_000  # hits past this are not returned (a page is cut there)
 # Totals are counted up to this: Meilisearch warns that above 20,000 a search can take
 # seconds, and no page past MAX_RESULT_WINDOW can be read anyway (docs/api.md).
 MAX_TOTAL_HITS = 10_000
@@ -183,7 +183,8 @@ def _page(limit: int, offset: int) -> tuple[dict[str, int], int]:
     leading hits of that page to skip: the smallest page size from ``limit`` up whose
     one page holds the whole range (about 3.5 x limit at most), so a deep unaligned
     page never fetches every hit before it."""
-    if limit == 0 or offset + limit > MAX_RESULT_WINDOW:
+    limit = min(limit, MAX_RESULT_WINDOW - offset)  # a page across the window is cut there
+    if limit <= 0:
         return {"page": 1, "hitsPerPage": 0}, 0
     last = offset + limit - 1
     per_page = next(n for n in range(limit, offset + limit + 1) if offset // n == last // n)

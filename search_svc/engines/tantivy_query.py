@@ -58,7 +58,7 @@ STEM_FIELDS = {"indonesian": "stem_id", "english": "stem_en"}
 # A stemmed match counts this much (BM25 over the whole text, like body's weight 1):
 # below the exact word in the title, so the exact word still wins.
 STEM_WEIGHT = 1.0
-MAX_RESULT_WINDOW = 10_000  # offset + limit beyond this returns the total but no hits
+MAX_RESULT_WINDOW = 10_000  # hits past this are not returned (a page is cut there)
 
 
 def build_schema(tokenizer: str) -> tuple[Any, tuple[str, ...]]:
@@ -255,13 +255,14 @@ class QueryBuilder:
         return frozenset(out)
 
     def _top(self, searcher: Any, query: Any, q: SearchQuery) -> tuple[int, list[Any]]:
-        if q.limit == 0 or q.offset + q.limit > MAX_RESULT_WINDOW:
+        limit = min(q.limit, MAX_RESULT_WINDOW - q.offset)  # a page across it is cut there
+        if limit <= 0:
             return searcher.search(query, 1, count=True).count, []
         if q.sort == "published_at":
-            res = searcher.search(query, q.limit, count=True, order_by_field="published_at",
+            res = searcher.search(query, limit, count=True, order_by_field="published_at",
                                   offset=q.offset, order=tantivy.Order.Desc)
             return res.count, [(0.0, addr) for _, addr in res.hits]
-        res = searcher.search(query, q.limit, count=True, offset=q.offset)
+        res = searcher.search(query, limit, count=True, offset=q.offset)
         return res.count, list(res.hits)
 
     @staticmethod

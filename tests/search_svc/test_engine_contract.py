@@ -266,6 +266,21 @@ def test_pagination_and_exact_totals(backend: Backend) -> None:
     assert w.search(q("artikel", limit=0)).total == 25
 
 
+def test_a_page_across_the_result_window_is_cut_there(backend: Backend,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # (10,000 in production: patched small, so 25 documents reach past it)
+    from search_svc.engines import meili_query, tantivy_query
+    for module in (meili_query, tantivy_query):
+        monkeypatch.setattr(module, "MAX_RESULT_WINDOW", 12)
+    backend.writer.write([doc(i, f"Artikel {i}", published_at=i) for i in range(25)], [])
+    w = backend.writer
+    cut = w.search(q("artikel", sort="published_at", limit=10, offset=5))
+    assert cut.total == 25
+    assert [h.key for h in cut.hits] == [f"blog:{i}" for i in range(19, 12, -1)]  # 6th-12th
+    past = w.search(q("artikel", sort="published_at", limit=10, offset=12))
+    assert past.total == 25 and past.hits == []
+
+
 def test_disjunctive_facets(backend: Backend) -> None:
     backend.writer.write([
         doc(1, "Resep sambal", category="Kuliner", tags=("pedas",)),

@@ -96,6 +96,7 @@ def test_settings_follow_meilisearch_typo_rule_and_field_order() -> None:
 @pytest.mark.parametrize(("limit", "offset", "page", "per_page", "skip"), [
     (10, 0, 1, 10, 0), (10, 20, 3, 10, 0), (10, 5, 1, 15, 5), (0, 0, 1, 0, 0),
     (10, MAX_RESULT_WINDOW, 1, 0, 0), (7, 9990, 1111, 9, 0), (20, 30, 2, 25, 5),
+    (20, MAX_RESULT_WINDOW - 10, 1000, 10, 0),  # cut at the window: its last 10 hits
 ])
 def test_pages_give_exact_totals(limit: int, offset: int, page: int, per_page: int,
                                  skip: int) -> None:
