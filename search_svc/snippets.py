@@ -109,8 +109,6 @@ def _find_ascii(scan: str, match: TermMatcher, present: frozenset[str],
     return [(m.start(), m.end(), hits[m.group()]) for m in pattern.finditer(low)]
 
 
-
-
 def _best_cluster(matches: list[tuple[int, int, int]], size: int) -> tuple[int, int]:
     """Indices [i, j) of the run of matches fitting in ``size`` chars with the most
     distinct terms, then the most matches; earliest wins ties."""

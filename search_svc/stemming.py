@@ -21,8 +21,9 @@ Language = Literal["indonesian", "english"]
 LANGUAGES: tuple[Language, ...] = ("indonesian", "english")
 _VOWELS = frozenset("aeiou")
 _local = threading.local()
-# stem_text's memo per language: word -> its stems joined by spaces; started over when full
-_STEM_CACHE_WORDS = 200_000
+# stem_text's memo per language: word -> its stems joined by spaces; started over when
+# full (at most ~20 MB a language even of 64-character words)
+_STEM_CACHE_WORDS = 100_000
 _stem_cache: dict[Language, dict[str, str]] = {language: {} for language in LANGUAGES}
 
 
