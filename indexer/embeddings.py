@@ -248,6 +248,8 @@ class EmbeddingWorker:
         if matrix.shape != (len(items), self.embedder.dimensions):
             raise ValueError(f"model returned shape {matrix.shape}, expected "
                              f"({len(items)}, {self.embedder.dimensions})")
+        if not np.isfinite(matrix).all():  # pgvector refuses NaN and infinity: the whole
+            raise ValueError("model returned a non-finite vector")  # write would fail
         self.stats.model_calls += 1
         self.stats.embedded_chunks += len(items)
         return {h: matrix[i] for i, (h, _t) in enumerate(items)}

@@ -59,3 +59,40 @@ def test_poison_row_is_parked_and_the_rest_embedded(fresh_db: str) -> None:
             assert worker.store.count(worker.table.table) == 1  # the good row has its vector
         finally:
             worker.close()
+
+
+class NanOnMarker(FailsOnMarker):
+    """A model that answers with a vector it cannot be right about (fp16 overflow)."""
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        vectors = self.real.embed_documents(texts).copy()
+        for i, text in enumerate(texts):
+            if POISON in text:
+                vectors[i, 0] = np.nan
+        return vectors
+
+
+def test_a_non_finite_vector_is_parked_not_a_stuck_queue(fresh_db: str) -> None:
+    # pgvector refuses NaN: written with the batch, it failed the whole write, every
+    # round, and nothing behind the document in the queue was ever embedded
+    real = open_embedder(load_settings({}, embedder="use-multilingual"))
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        seed_tenants(conn)
+        ids = [r[0] for r in conn.execute(
+            "INSERT INTO blogs (tenant_id, title, slug, content, status, published_at) VALUES "
+            "(%s, 'Baik', 'a', 'isi biasa', 'published', now()), "
+            "(%s, 'Racun', 'b', %s, 'published', now()) RETURNING id::text",
+            (TENANT_A, TENANT_A, f"isi {POISON}")).fetchall()]
+        worker = EmbeddingWorker(load_mapping(None), NanOnMarker(real), fresh_db, {"blogs": "uuid"},
+                                 max_attempts=2, backoff_s=0.0)  # type: ignore[arg-type]
+        try:
+            worker.table = worker.store.model_table(real.model_id, real.dimensions)
+            enqueue(conn, [(f"blog:{i}", "blogs", i) for i in ids])
+            for _ in range(5):
+                worker.run_once()
+            assert worker.backlog() == 0
+            assert worker.stats.parked == 1
+            assert worker.store.count(worker.table.table) == 1
+        finally:
+            worker.close()
+
