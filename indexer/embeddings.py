@@ -5,7 +5,8 @@ Runs beside the streaming loop, never in it: the indexer only enqueues document 
 never waits on a model. Each round re-reads the queued rows, chunks them, and calls the
 model only for chunks whose content hash is new — an update of ``views`` or a replayed
 change costs no model call. A row that keeps failing is parked in
-``search.dead_letters`` after ``MAX_ATTEMPTS`` and shown in the indexer's status.
+``search.dead_letters`` after ``MAX_ATTEMPTS``, out of semantic search, and shown in the
+indexer's status.
 """
 
 from __future__ import annotations
@@ -258,13 +259,18 @@ class EmbeddingWorker:
                         attempts: int, error: str) -> None:
         """Retry later, or park after ``max_attempts``: only the entry as claimed. One the
         indexer queued again meanwhile (an edit, even after ``_write``) is a new request
-        and keeps its own time and a fresh count."""
+        and keeps its own time and a fresh count. A parked document's vectors go with it:
+        they were made of the text before the change that fails (the edit may be the one
+        that took a paragraph out), and would show it for as long as it stays parked."""
+        assert self.table is not None
         if attempts >= self.max_attempts:
             with self.conn.transaction():
+                self.store.lock_writes()  # as in ``_write``: the lock, then the entry
                 gone = self.conn.execute(
                     "DELETE FROM search.embedding_queue WHERE doc_key = %s AND enqueued_at = %s",
                     (key, claimed_at)).rowcount
                 if gone:
+                    self.store.delete(self.table.table, [key])
                     self.conn.execute(
                         "INSERT INTO search.dead_letters (source_table, row_id, error, attempts) "
                         "VALUES (%s, %s, %s, %s) ON CONFLICT (source_table, row_id) DO UPDATE "

@@ -96,3 +96,34 @@ def test_a_non_finite_vector_is_parked_not_a_stuck_queue(fresh_db: str) -> None:
         finally:
             worker.close()
 
+
+def test_a_parked_document_keeps_no_vectors_of_its_old_text(fresh_db: str) -> None:
+    # the edit that the model keeps failing on may be the one that took a paragraph out:
+    # the vectors (and chunk text, shown as the snippet) of the text before it must not
+    # stay in semantic search for as long as the document stays parked
+    real = open_embedder(load_settings({}, embedder="use-multilingual"))
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        seed_tenants(conn)
+        row = conn.execute(
+            "INSERT INTO blogs (tenant_id, title, slug, content, status, published_at) VALUES "
+            "(%s, 'Kabar', 'a', 'nomor telepon rahasia 0812', 'published', now()) "
+            "RETURNING id::text", (TENANT_A,)).fetchone()
+        assert row is not None
+        key = [(f"blog:{row[0]}", "blogs", row[0])]
+        worker = EmbeddingWorker(load_mapping(None), FailsOnMarker(real), fresh_db,
+                                 {"blogs": "uuid"}, max_attempts=2,
+                                 backoff_s=0.0)  # type: ignore[arg-type]
+        try:
+            worker.table = worker.store.model_table(real.model_id, real.dimensions)
+            enqueue(conn, key)
+            worker.run_once()
+            assert worker.store.count(worker.table.table) == 1
+            conn.execute("UPDATE blogs SET content = %s WHERE id = %s",
+                         (f"isi baru {POISON}", row[0]))
+            enqueue(conn, key)
+            for _ in range(5):
+                worker.run_once()
+            assert worker.stats.parked == 1 and worker.backlog() == 0
+            assert worker.store.count(worker.table.table) == 0
+        finally:
+            worker.close()
