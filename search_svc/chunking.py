@@ -2,8 +2,11 @@
 
 Title and summary lead every chunk (they weigh in every vector, and a chunk alone must
 still say what it belongs to); the body is cut into overlapping word windows sized to
-the model's token budget. The hash covers the model id and the exact text, so a
-replayed change or an update that leaves the text alone costs no model call.
+the model's token budget. A chunk holds no more than the model reads of it (``precut``):
+whitespace alone does not bound a window (Thai, Chinese, a pasted data string), and a
+huge summary would be repeated whole in every chunk. The hash covers the model id and
+the exact text, so a replayed change or an update that leaves the text alone costs no
+model call.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from search_svc.embedding import precut
 from search_svc.engines.base import Document
 
 __all__ = ["Chunk", "chunk_document", "content_hash"]
@@ -47,4 +51,8 @@ def chunk_document(doc: Document, *, model_id: str, max_tokens: int,
             texts.append(f"{head}\n{window}" if head else window)
             if start + budget_words >= len(words) or len(texts) >= max_chunks:
                 break
+    # stored beside each vector and read back with every hit: what the model never
+    # reads would cost megabytes a document and a query; a cut head may leave chunks
+    # that are one text
+    texts = list(dict.fromkeys(precut(t, max_tokens) for t in texts))
     return [Chunk(i, t, content_hash(model_id, t)) for i, t in enumerate(texts)]
