@@ -374,10 +374,11 @@ class Indexer:
             self.record_error(exc)  # keyword indexing goes on; /readyz shows the error
             return
         while not stop.is_set():
-            worker = EmbeddingWorker(self.mapping, embedder, self.dsn, dict(self._key_types),
-                                     slot_name=self.settings.slot_name)
-            self.embedding_worker = worker
-            try:
+            worker: EmbeddingWorker | None = None
+            try:  # connecting too: a refused connection is retried like a lost one
+                worker = EmbeddingWorker(self.mapping, embedder, self.dsn,
+                                         dict(self._key_types), slot_name=self.settings.slot_name)
+                self.embedding_worker = worker
                 worker.run(stop)
             except ConfigError as exc:
                 # retrying cannot help (e.g. a model whose dimensions changed): keyword
@@ -390,7 +391,8 @@ class Indexer:
                 self.record_error(exc)
                 stop.wait(5)
             finally:
-                worker.close()
+                if worker is not None:
+                    worker.close()
 
     def record_error(self, exc: BaseException) -> None:
         try:
