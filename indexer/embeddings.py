@@ -227,10 +227,11 @@ class EmbeddingWorker:
         with self.conn.transaction():
             self.store.lock_writes()
             # the entries, locked in key order, as the indexer's enqueue locks them
-            queued: dict[str, datetime] = dict(self.conn.execute(
-                "SELECT doc_key, enqueued_at FROM search.embedding_queue "
+            entries = self.conn.execute(
+                "SELECT doc_key, enqueued_at, source_table, row_id FROM search.embedding_queue "
                 "WHERE doc_key = ANY(%s) ORDER BY doc_key COLLATE \"C\" FOR UPDATE",
-                (sorted(claimed),)).fetchall())
+                (sorted(claimed),)).fetchall()
+            queued: dict[str, datetime] = {k: at for k, at, _t, _r in entries}
             changed = {k for k, at in queued.items() if at > claimed[k]}
             self.store.delete(self.table.table, deletes)
             self.stats.deleted += len(deletes)
@@ -242,6 +243,13 @@ class EmbeddingWorker:
             if done:
                 self.conn.execute("DELETE FROM search.embedding_queue WHERE doc_key = ANY(%s)",
                                   (done,))
+                # parked once, in step now: /readyz counts what is still skipped
+                self.conn.execute(
+                    "DELETE FROM search.dead_letters d USING unnest(%s::text[], %s::text[]) "
+                    "AS u(t, r) WHERE d.source_table = u.t AND d.row_id = u.r "
+                    "AND d.error LIKE 'embedding: %%'",
+                    ([t for k, _a, t, _r in entries if k in done],
+                     [r for k, _a, _t, r in entries if k in done]))
         return changed
 
     def _call_model(self, items: list[tuple[str, str]]) -> dict[str, np.ndarray]:

@@ -127,3 +127,31 @@ def test_a_parked_document_keeps_no_vectors_of_its_old_text(fresh_db: str) -> No
             assert worker.store.count(worker.table.table) == 0
         finally:
             worker.close()
+
+
+def test_a_parked_document_embedded_after_an_edit_is_no_longer_parked(fresh_db: str) -> None:
+    # /readyz counts search.dead_letters as rows skipped: one embedded since must leave it
+    real = open_embedder(load_settings({}, embedder="use-multilingual"))
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        seed_tenants(conn)
+        row = conn.execute(
+            "INSERT INTO blogs (tenant_id, title, slug, content, status, published_at) VALUES "
+            "(%s, 'Kabar', 'a', %s, 'published', now()) RETURNING id::text",
+            (TENANT_A, f"isi {POISON}")).fetchone()
+        assert row is not None
+        key = [(f"blog:{row[0]}", "blogs", row[0])]
+        worker = EmbeddingWorker(load_mapping(None), FailsOnMarker(real), fresh_db,
+                                 {"blogs": "uuid"}, max_attempts=1,
+                                 backoff_s=0.0)  # type: ignore[arg-type]
+        try:
+            worker.table = worker.store.model_table(real.model_id, real.dimensions)
+            enqueue(conn, key)
+            worker.run_once()
+            assert conn.execute("SELECT count(*) FROM search.dead_letters").fetchone() == (1,)
+            conn.execute("UPDATE blogs SET content = 'isi baru' WHERE id = %s", (row[0],))
+            enqueue(conn, key)
+            worker.run_once()
+            assert worker.store.count(worker.table.table) == 1
+            assert conn.execute("SELECT count(*) FROM search.dead_letters").fetchone() == (0,)
+        finally:
+            worker.close()
