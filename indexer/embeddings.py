@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -78,8 +78,14 @@ class EmbeddingStats:
 class EmbeddingWorker:
     def __init__(self, mapping: Mapping, embedder: Embedder, dsn: str,
                  key_types: dict[str, str], *, slot_name: str = "",
-                 max_attempts: int = MAX_ATTEMPTS, backoff_s: float = 2.0) -> None:
+                 max_attempts: int = MAX_ATTEMPTS, backoff_s: float = 2.0,
+                 on_written: Callable[[Sequence[Document], Sequence[str]], None] | None = None,
+                 ) -> None:
         self.mapping, self.embedder, self.slot_name = mapping, embedder, slot_name
+        # told what each round wrote (documents, deletes): the indexer must not take a
+        # row as unchanged because it last wrote it so, when the vectors come from a
+        # newer read of it
+        self.on_written = on_written
         self.max_attempts, self.backoff_s = max_attempts, backoff_s
         self.conn = connect(dsn)
         self.store = VectorStore(self.conn)
@@ -156,6 +162,9 @@ class EmbeddingWorker:
         failed, unchanged, ready = self._embed(upserts)
         changed = self._write({k: at for k, _t, _r, at, _n in claimed}, failed, deletes,
                               unchanged, ready)
+        if self.on_written is not None:
+            self.on_written([d for d in [*unchanged, *(doc for doc, _c, _v in ready)]
+                             if d.key not in changed], deletes)
         for key, table, row_id, at, attempts in claimed:
             if key in failed and key not in changed:  # a newer request starts afresh
                 self._record_failure(key, table, row_id, at, attempts + 1, failed[key])

@@ -29,6 +29,7 @@ from indexer.replication import ReplicationStream, emit_heartbeat
 from indexer.startup import IndexerState, check_columns, database_source, resume_or_rebuild
 from indexer.status import write_status
 from indexer.written import WrittenDigests
+from search_svc.embedding import Embedder
 from search_svc.engines.base import Document, KeywordEngine
 from search_svc.vectors import VectorStore
 
@@ -65,6 +66,7 @@ class Indexer:
         self.embedding_worker: EmbeddingWorker | None = None
         self.write_docs = WRITE_DOCS
         self._written = WrittenDigests()
+        self._mark = 0
         self._last_status = 0.0
 
     # start-up ------------------------------------------------------------
@@ -289,6 +291,7 @@ class Indexer:
         digests: list[bytes] = []
         deletes: list[str] = []
         chars = written = 0
+        self._mark = self._written.mark()  # before the reads
         for part in key_slices(keys, min(READ_SLICE_KEYS, self.write_docs)):
             self._progress()
             more, gone = self.documents_for(part)
@@ -323,7 +326,7 @@ class Indexer:
         # forgotten first: a write that fails part way may have changed any of them
         self._written.forget([*deletes, *(d.key for d in upserts)])
         self.engine.write(upserts, deletes, checkpoint=checkpoint)
-        self._written.note(upserts, digests, deletes)
+        self._written.note(upserts, digests, deletes, self._mark)
         self.documents_written += len(upserts) + len(deletes)
         return len(upserts)
 
@@ -376,9 +379,7 @@ class Indexer:
         while not stop.is_set():
             worker: EmbeddingWorker | None = None
             try:  # connecting too: a refused connection is retried like a lost one
-                worker = EmbeddingWorker(self.mapping, embedder, self.dsn,
-                                         dict(self._key_types), slot_name=self.settings.slot_name)
-                self.embedding_worker = worker
+                worker = self.embedding_worker = self.new_embedding_worker(embedder)
                 worker.run(stop)
             except ConfigError as exc:
                 # retrying cannot help (e.g. a model whose dimensions changed): keyword
@@ -393,6 +394,13 @@ class Indexer:
             finally:
                 if worker is not None:
                     worker.close()
+
+    def new_embedding_worker(self, embedder: Embedder) -> EmbeddingWorker:
+        """Its writes come from its own reads, newer than this thread's may be: what it
+        wrote otherwise is read as changed next time (``WrittenDigests.invalidate``)."""
+        return EmbeddingWorker(self.mapping, embedder, self.dsn, dict(self._key_types),
+                               slot_name=self.settings.slot_name,
+                               on_written=self._written.invalidate)
 
     def record_error(self, exc: BaseException) -> None:
         try:

@@ -57,3 +57,34 @@ def test_the_least_recently_written_or_seen_key_is_forgotten_first() -> None:
     written.note(*written.changed([docs[2]]), [])  # one over: blog:1 goes
     assert len(written) == 2
     assert written.changed(docs)[0] == [docs[1]]
+
+
+def test_a_key_the_embedding_worker_wrote_is_read_as_changed_next_time() -> None:
+    # the worker's vectors come from its own read, maybe newer than the indexer's: a row
+    # that then went back to what the indexer last wrote must still be written and queued
+    written = WrittenDigests()
+    fresh, digests = written.changed([DOC])
+    written.note(fresh, digests, [], written.mark())
+    written.invalidate([DOC], [])  # written as it was here: nothing to do
+    assert written.changed([DOC]) == ([], [])
+    moved = replace(DOC, tenant_id="t2")
+    written.invalidate([moved], [])  # from a read of the row moved, for a moment
+    assert written.changed([DOC])[0] == [DOC]
+    mark = written.mark()  # a write begins, reads the row ...
+    fresh, digests = written.changed([DOC])
+    written.invalidate([], [DOC.key])  # ... the worker deletes it meanwhile ...
+    written.note(fresh, digests, [], mark)  # ... and the write ends
+    assert written.changed([DOC])[0] == [DOC]  # not taken as written
+    mark = written.mark()
+    fresh, digests = written.changed([DOC])
+    written.note(fresh, digests, [], mark)  # a write begun after the worker's notes it
+    assert written.changed([DOC]) == ([], [])
+
+
+def test_invalidations_past_capacity_count_for_every_key() -> None:
+    written = WrittenDigests(capacity=2)
+    mark = written.mark()
+    fresh, digests = written.changed([DOC])
+    written.invalidate([], ["blog:2", "blog:3", "blog:4"])  # blog:2 forgotten, not lost
+    written.note(fresh, digests, [], mark)
+    assert written.changed([DOC])[0] == [DOC]

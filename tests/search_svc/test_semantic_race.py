@@ -29,8 +29,9 @@ class Race:
     blog: str
 
     def worker(self, **options: Any) -> EmbeddingWorker:
-        worker = EmbeddingWorker(self.indexer.mapping, self.embedder, self.indexer.dsn,
-                                 dict(self.indexer._key_types), **options)
+        worker = self.indexer.new_embedding_worker(self.embedder)
+        for name, value in options.items():
+            setattr(worker, name, value)
         worker.prepare()
         return worker
 
@@ -269,3 +270,34 @@ def test_a_model_switch_does_not_pull_a_table_from_under_a_writer(fresh_db: str)
             assert thread.is_alive()  # waiting for the switch, not failing
         thread.join(10)
         assert not errors, errors
+
+
+@pytest.mark.parametrize("there, back", [
+    (f"UPDATE blogs SET tenant_id = '{TENANT_B}' WHERE id = %s",
+     f"UPDATE blogs SET tenant_id = '{TENANT_A}' WHERE id = %s"),
+    ("UPDATE blogs SET status = 'draft' WHERE id = %s",
+     "UPDATE blogs SET status = 'published' WHERE id = %s"),
+])
+def test_a_state_the_worker_read_but_the_indexer_never_saw_is_not_kept(
+        race: Race, there: str, back: str) -> None:
+    # The worker reads the primary, which is ahead of the indexer: a move to another
+    # tenant (or an unpublish) undone before the indexer re-reads the row is all the
+    # worker sees. The indexer then finds the row as it last wrote it, and skips it
+    # (a view counter must not cost a write), so nothing corrected what the worker
+    # wrote: the document stayed in the other tenant's semantic search, or out of its
+    # own, until its next edit.
+    key = f"blog:{race.blog}"
+    race.indexer.write_documents({"blogs": {race.blog}})
+    worker = race.worker()
+    assert worker.run_once() == 1 and race.vectors() == [(TENANT_A, "blog")]
+    race.db.execute("UPDATE blogs SET content = 'Resep rahasia kami, diperbarui.' "
+                    "WHERE id = %s", (race.blog,))
+    race.indexer.write_documents({"blogs": {race.blog}})  # queued again
+    race.db.execute(there, (race.blog,))  # committed; the indexer is behind
+    assert worker.run_once() == 1  # reads it moved (or unpublished)
+    race.db.execute(back, (race.blog,))
+    race.indexer.write_documents({"blogs": {race.blog}})  # finds it as it last wrote it
+    while worker.run_once():
+        pass
+    assert race.vectors() == [(TENANT_A, "blog")], key
+    worker.close()
