@@ -79,12 +79,13 @@ class EmbeddingWorker:
     def __init__(self, mapping: Mapping, embedder: Embedder, dsn: str,
                  key_types: dict[str, str], *, slot_name: str = "",
                  max_attempts: int = MAX_ATTEMPTS, backoff_s: float = 2.0,
-                 on_written: Callable[[Sequence[Document], Sequence[str]], None] | None = None,
-                 ) -> None:
+                 on_written: Callable[[Sequence[Document], Sequence[str]], list[str]] | None
+                 = None) -> None:
         self.mapping, self.embedder, self.slot_name = mapping, embedder, slot_name
         # told what each round wrote (documents, deletes): the indexer must not take a
         # row as unchanged because it last wrote it so, when the vectors come from a
-        # newer read of it
+        # newer read of it; returns the keys the indexer has otherwise, read again here
+        # (the indexer may have read the row back as it had it, and will not again)
         self.on_written = on_written
         self.max_attempts, self.backoff_s = max_attempts, backoff_s
         self.conn = connect(dsn)
@@ -163,8 +164,9 @@ class EmbeddingWorker:
         changed = self._write({k: at for k, _t, _r, at, _n in claimed}, failed, deletes,
                               unchanged, ready)
         if self.on_written is not None:
-            self.on_written([d for d in [*unchanged, *(doc for doc, _c, _v in ready)]
-                             if d.key not in changed], deletes)
+            behind = set(self.on_written([d for d in [*unchanged, *(doc for doc, *_ in ready)]
+                                          if d.key not in changed], deletes))
+            enqueue(self.conn, [(k, t, r) for k, t, r, _a, _n in claimed if k in behind])
         for key, table, row_id, at, attempts in claimed:
             if key in failed and key not in changed:  # a newer request starts afresh
                 self._record_failure(key, table, row_id, at, attempts + 1, failed[key])

@@ -81,14 +81,21 @@ class WrittenDigests:
             if mark is not None:  # later writes' marks are no older: these never count again
                 self._invalidated = {k: s for k, s in self._invalidated.items() if s > mark}
 
-    def invalidate(self, docs: Iterable[Document], deletes: Iterable[str]) -> None:
+    def invalidate(self, docs: Iterable[Document], deletes: Iterable[str]) -> list[str]:
         """Another writer has written ``docs`` and removed ``deletes``, from a read of its
         own: the keys whose document differs from what was last written here (a document
-        written as it is here changes nothing, so a view counter still costs nothing)."""
+        written as it is here changes nothing, so a view counter still costs nothing).
+        Returns those noted here otherwise: this thread may have read them since, found
+        them as noted, and will not read them again, so the writer must."""
         with self._lock:
-            keys = [*deletes, *(d.key for d in docs if self._digests.get(d.key) != digest(d))]
+            deletes = list(deletes)
+            noted = {d.key: self._digests.get(d.key) for d in docs}
+            differ = {d.key for d in docs if noted[d.key] != digest(d)}
+            keys = [*deletes, *differ]
             if not keys:
-                return
+                return []
+            behind = [k for k in deletes if k in self._digests]
+            behind += [k for k in differ if noted[k] is not None]
             self._seq += 1
             for key in keys:
                 self._digests.pop(key, None)
@@ -96,6 +103,7 @@ class WrittenDigests:
                 self._invalidated[key] = self._seq
             while len(self._invalidated) > self.capacity:  # no write noted in a while
                 self._floor = self._invalidated.pop(next(iter(self._invalidated)))
+            return behind
 
     def forget(self, keys: Iterable[str]) -> None:
         with self._lock:

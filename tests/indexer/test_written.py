@@ -65,11 +65,14 @@ def test_a_key_the_embedding_worker_wrote_is_read_as_changed_next_time() -> None
     written = WrittenDigests()
     fresh, digests = written.changed([DOC])
     written.note(fresh, digests, [], written.mark())
-    written.invalidate([DOC], [])  # written as it was here: nothing to do
+    assert written.invalidate([DOC], []) == []  # written as it was here: nothing to do
     assert written.changed([DOC]) == ([], [])
     moved = replace(DOC, tenant_id="t2")
-    written.invalidate([moved], [])  # from a read of the row moved, for a moment
+    # from a read of the row moved, for a moment: noted otherwise here, so the writer
+    # reads it again (this thread may have read it back and will not again)
+    assert written.invalidate([moved], []) == [DOC.key]
     assert written.changed([DOC])[0] == [DOC]
+    assert written.invalidate([moved], []) == []  # not noted here: read as changed
     mark = written.mark()  # a write begins, reads the row ...
     fresh, digests = written.changed([DOC])
     written.invalidate([], [DOC.key])  # ... the worker deletes it meanwhile ...

@@ -272,6 +272,7 @@ def test_a_model_switch_does_not_pull_a_table_from_under_a_writer(fresh_db: str)
         assert not errors, errors
 
 
+@pytest.mark.parametrize("during", [False, True], ids=["after", "during"])
 @pytest.mark.parametrize("there, back", [
     (f"UPDATE blogs SET tenant_id = '{TENANT_B}' WHERE id = %s",
      f"UPDATE blogs SET tenant_id = '{TENANT_A}' WHERE id = %s"),
@@ -279,13 +280,14 @@ def test_a_model_switch_does_not_pull_a_table_from_under_a_writer(fresh_db: str)
      "UPDATE blogs SET status = 'published' WHERE id = %s"),
 ])
 def test_a_state_the_worker_read_but_the_indexer_never_saw_is_not_kept(
-        race: Race, there: str, back: str) -> None:
+        race: Race, there: str, back: str, during: bool) -> None:
     # The worker reads the primary, which is ahead of the indexer: a move to another
     # tenant (or an unpublish) undone before the indexer re-reads the row is all the
     # worker sees. The indexer then finds the row as it last wrote it, and skips it
     # (a view counter must not cost a write), so nothing corrected what the worker
     # wrote: the document stayed in the other tenant's semantic search, or out of its
-    # own, until its next edit.
+    # own, until its next edit. The indexer reads the row undone after the worker's
+    # write, or before it (then it is not read again).
     key = f"blog:{race.blog}"
     race.indexer.write_documents({"blogs": {race.blog}})
     worker = race.worker()
@@ -294,9 +296,24 @@ def test_a_state_the_worker_read_but_the_indexer_never_saw_is_not_kept(
                     "WHERE id = %s", (race.blog,))
     race.indexer.write_documents({"blogs": {race.blog}})  # queued again
     race.db.execute(there, (race.blog,))  # committed; the indexer is behind
+
+    def undo() -> None:
+        race.db.execute(back, (race.blog,))
+        race.indexer.write_documents({"blogs": {race.blog}})  # as it last wrote it
+
+    read = worker.reader.documents_for
+    if during:  # right after the worker's read
+
+        def read_then_undo(keys: Any) -> Any:
+            got = read(keys)
+            undo()
+            return got
+
+        worker.reader.documents_for = read_then_undo  # type: ignore[method-assign]
     assert worker.run_once() == 1  # reads it moved (or unpublished)
-    race.db.execute(back, (race.blog,))
-    race.indexer.write_documents({"blogs": {race.blog}})  # finds it as it last wrote it
+    worker.reader.documents_for = read  # type: ignore[method-assign]
+    if not during:
+        undo()
     while worker.run_once():
         pass
     assert race.vectors() == [(TENANT_A, "blog")], key
