@@ -3,10 +3,12 @@ protocol that bounds how long and how large a request head may be.
 
 uvicorn's httptools protocol has neither bound: a client that sends half a request line
 and stalls, or headers one byte a second, holds its connection forever, and 100 such
-clients sending 2 MB of headers each pinned 200 MB of the API's memory. A CDN or proxy
-in front enforces these too; this keeps a directly exposed ``awsm serve`` safe. Built
-on uvicorn's own ``HttpToolsProtocol`` (its parser callbacks are the hooks), so a
-uvicorn upgrade that changes them fails the tests in ``tests/gateway``.
+clients sending 2 MB of headers each pinned 200 MB of the API's memory. Nor does it
+bound a chunked body's trailers, which it appends to the request's headers (300 MB of
+them took 300 MB). A CDN or proxy in front enforces these too; this keeps a directly
+exposed ``awsm serve`` safe. Built on uvicorn's own ``HttpToolsProtocol`` (its parser
+callbacks are the hooks), so a uvicorn upgrade that changes them fails the tests in
+``tests/gateway``.
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ def _error(status: int, reason: str, code: str, message: str) -> bytes:
 def guarded_protocol(header_timeout_s: float, max_header_bytes: int) -> type[asyncio.Protocol]:
     """An ``HttpToolsProtocol`` that closes a connection whose request head (request line
     and headers) is not complete ``header_timeout_s`` after the connection opened or the
-    request began (408 when part of it came), or passes ``max_header_bytes`` (431).
+    request began (408 when part of it came), or passes ``max_header_bytes`` (431); whose
+    request trailers pass ``max_header_bytes`` (431, or a bare close once a response
+    started).
 
     Per request it only notes when the head began: one sweep a second, running while
     there are connections, closes the overdue ones, instead of a timer created and
@@ -53,6 +57,9 @@ def guarded_protocol(header_timeout_s: float, max_header_bytes: int) -> type[asy
         _request_begun = False  # a byte of the request came (else: a silent connection)
         _big_read = False  # the read that completed the head was larger than the limit
         _refusal: bytes | None = None
+        _head_done = False  # this request's head was complete and handed to uvicorn
+        _last_chunk = False  # a chunk header came and no body since: the trailers, if any
+        _trailer_bytes = 0
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -62,19 +69,39 @@ def guarded_protocol(header_timeout_s: float, max_header_bytes: int) -> type[asy
                 self.loop.call_later(1.0, self._sweep)
 
         def data_received(self, data: bytes) -> None:
-            reading = self._head_since is not None
+            reading, trailing = self._head_since is not None, self._last_chunk
             self._big_read = len(data) > max_header_bytes
             super().data_received(data)
             if reading and self._head_since is not None:  # still incomplete after this read
                 self._head_bytes += len(data)
                 if self._head_bytes > max_header_bytes:
                     self._refuse(too_large)  # e.g. one endless header, still buffered
+            elif trailing and self._last_chunk and self._too_many_trailers(len(data)):
+                self._refuse(too_large)  # e.g. one endless trailer, still buffered
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
-            self._request_begun = True
+            self._request_begun, self._trailer_bytes = True, 0
+            self._head_done = False
             if self._head_since is None:  # the next request on a kept-alive connection
                 self._head_since, self._head_bytes = self.loop.time(), 0
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            if self._head_done and self._too_many_trailers(len(name) + len(value) + 4):
+                # stops the parser; uvicorn answers parser errors with send_400_response
+                self._refusal = too_large
+                raise httptools.HttpParserError("request trailers too large")
+            super().on_header(name, value)
+
+        def on_chunk_header(self) -> None:
+            self._last_chunk = True
+
+        def on_body(self, body: bytes) -> None:
+            self._last_chunk = False
+            super().on_body(body)
+
+        def on_chunk_complete(self) -> None:
+            self._last_chunk = False
 
         def on_headers_complete(self) -> None:
             self._head_since = None
@@ -85,6 +112,7 @@ def guarded_protocol(header_timeout_s: float, max_header_bytes: int) -> type[asy
                     self._refusal = too_large
                     raise httptools.HttpParserError("request head too large")
             super().on_headers_complete()
+            self._head_done = True
 
         def send_400_response(self, msg: str) -> None:
             # uvicorn's own answer to a request httptools cannot parse is plain text;
@@ -112,10 +140,15 @@ def guarded_protocol(header_timeout_s: float, max_header_bytes: int) -> type[asy
                 self._head_since = None
                 self.transport.close()  # an idle connection that never sent a byte
 
+        def _too_many_trailers(self, size: int) -> bool:
+            self._trailer_bytes += size
+            return self._trailer_bytes > max_header_bytes
+
         def _refuse(self, response: bytes) -> None:
             self._head_since = None
             if not self.transport.is_closing():
-                self.transport.write(response)
+                if not (self._head_done and self.cycle.response_started):
+                    self.transport.write(response)  # else it would land inside a response
                 self.transport.close()
 
     return GuardedHttpToolsProtocol
