@@ -5,10 +5,12 @@ uvicorn's httptools protocol has neither bound: a client that sends half a reque
 and stalls, or headers one byte a second, holds its connection forever, and 100 such
 clients sending 2 MB of headers each pinned 200 MB of the API's memory. Nor does it
 bound a chunked body's trailers, which it appends to the request's headers (300 MB of
-them took 300 MB). A CDN or proxy in front enforces these too; this keeps a directly
-exposed ``awsm serve`` safe. Built on uvicorn's own ``HttpToolsProtocol`` (its parser
-callbacks are the hooks), so a uvicorn upgrade that changes them fails the tests in
-``tests/gateway``.
+them took 300 MB), or the unread rest of a body after its response: each byte of it
+cancels the keep-alive timer and nothing re-arms it, so a connection is held for ever,
+even idle once the body ended. A CDN or proxy in front enforces these too; this keeps
+a directly exposed ``awsm serve`` safe. Built on uvicorn's own ``HttpToolsProtocol``
+(its parser callbacks are the hooks), so a uvicorn upgrade that changes them fails the
+tests in ``tests/gateway``.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ def guarded_protocol(header_timeout_s: float, max_header_bytes: int) -> type[asy
     and headers) is not complete ``header_timeout_s`` after the connection opened or the
     request began (408 when part of it came), or passes ``max_header_bytes`` (431); whose
     request trailers pass ``max_header_bytes`` (431, or a bare close once a response
-    started).
+    started); whose request body has not ended ``header_timeout_s`` after its response
+    did; or that stays idle that long after such a body ended.
 
     Per request it only notes when the head began: one sweep a second, running while
     there are connections, closes the overdue ones, instead of a timer created and
@@ -58,6 +61,8 @@ def guarded_protocol(header_timeout_s: float, max_header_bytes: int) -> type[asy
         _big_read = False  # the read that completed the head was larger than the limit
         _refusal: bytes | None = None
         _head_done = False  # this request's head was complete and handed to uvicorn
+        _body_done = False  # ... and so was the rest of its message (body, trailers)
+        _rest_since: float | None = None  # loop time a response went out before its body ended
         _last_chunk = False  # a chunk header came and no body since: the trailers, if any
         _trailer_bytes = 0
 
@@ -82,7 +87,7 @@ def guarded_protocol(header_timeout_s: float, max_header_bytes: int) -> type[asy
         def on_message_begin(self) -> None:
             super().on_message_begin()
             self._request_begun, self._trailer_bytes = True, 0
-            self._head_done = False
+            self._head_done = self._body_done = False
             if self._head_since is None:  # the next request on a kept-alive connection
                 self._head_since, self._head_bytes = self.loop.time(), 0
 
@@ -102,6 +107,20 @@ def guarded_protocol(header_timeout_s: float, max_header_bytes: int) -> type[asy
 
         def on_chunk_complete(self) -> None:
             self._last_chunk = False
+
+        def on_message_complete(self) -> None:
+            super().on_message_complete()
+            self._body_done, self._rest_since = True, None
+            if self.cycle.response_complete:
+                # answered before its body ended: the keep-alive timer uvicorn armed then
+                # was cancelled by the body's bytes; the head timer stands in for it
+                self._head_since, self._head_bytes = self.loop.time(), 0
+                self._request_begun = False
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self._body_done and not self.transport.is_closing():
+                self._rest_since = self.loop.time()  # the rest must come, not trickle
 
         def on_headers_complete(self) -> None:
             self._head_since = None
@@ -131,21 +150,22 @@ def guarded_protocol(header_timeout_s: float, max_header_bytes: int) -> type[asy
                 sweeping.discard(self.loop)
 
         def _overdue(self, now: float) -> bool:
-            return self._head_since is not None and now - self._head_since >= header_timeout_s
+            since = self._head_since if self._head_since is not None else self._rest_since
+            return since is not None and now - since >= header_timeout_s
 
         def _timed_out(self) -> None:
-            if self._request_begun or self._head_bytes:
+            if self._head_since is not None and (self._request_begun or self._head_bytes):
                 self._refuse(too_slow)
             elif not self.transport.is_closing():
-                self._head_since = None
-                self.transport.close()  # an idle connection that never sent a byte
+                self._head_since = self._rest_since = None
+                self.transport.close()  # idle, or the rest of a body already answered
 
         def _too_many_trailers(self, size: int) -> bool:
             self._trailer_bytes += size
             return self._trailer_bytes > max_header_bytes
 
         def _refuse(self, response: bytes) -> None:
-            self._head_since = None
+            self._head_since = self._rest_since = None
             if not self.transport.is_closing():
                 if not (self._head_done and self.cycle.response_started):
                     self.transport.write(response)  # else it would land inside a response

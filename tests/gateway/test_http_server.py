@@ -187,6 +187,30 @@ def test_trailers_past_the_limit_are_refused_like_headers(port: int, path: bytes
         assert reply.startswith(b"HTTP/1.1 200") and reply.endswith(b"ok")
 
 
+def test_the_unread_rest_of_a_body_cannot_hold_a_connection(port: int) -> None:
+    # each byte cancelled uvicorn's keep-alive timer, and nothing re-armed it
+    with _connect(port) as conn:
+        conn.sendall(_get(extra="Content-Length: 1000000\r\n"))
+        assert conn.recv(65536).startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        with pytest.raises((BrokenPipeError, ConnectionResetError)):
+            while time.monotonic() - started < TIMEOUT_S + 5:
+                conn.send(b"a")
+                time.sleep(0.1)
+    assert time.monotonic() - started < TIMEOUT_S + 3
+
+
+def test_a_connection_idle_after_a_body_that_ended_after_its_response_is_closed(
+        port: int) -> None:
+    with _connect(port) as conn:
+        conn.sendall(_get(extra="Content-Length: 5\r\n"))
+        assert conn.recv(65536).startswith(b"HTTP/1.1 200")
+        conn.sendall(b"abcde")
+        started = time.monotonic()
+        assert _read_all(conn) == b""
+    assert time.monotonic() - started < TIMEOUT_S + 3
+
+
 def test_the_settings_choose_the_protocol_and_refuse_nonsense() -> None:
     options = uvicorn_options(load_settings({"AWSM_HTTP_HEADER_TIMEOUT_S": "3"}))
     assert issubclass(options["http"], uvicorn.protocols.http.httptools_impl.HttpToolsProtocol)
