@@ -56,25 +56,26 @@ class Settings(BaseSettings):
     http_max_header_bytes: int = Field(65_536, ge=4096, le=1_048_576)
     # ... and an upload's body within this long after them
     http_body_timeout_s: float = Field(60.0, ge=1, le=3600)
-    search_max_age_s: int = 10
-    search_s_maxage_s: int = 60
-    search_stale_while_revalidate_s: int = 300
-    tenant_cache_ttl_s: float = 5.0
+    search_max_age_s: int = Field(10, ge=0)
+    search_s_maxage_s: int = Field(60, ge=0)
+    search_stale_while_revalidate_s: int = Field(300, ge=0)
+    # 0 or nan would re-read the tenants table back to back, inf never again
+    tenant_cache_ttl_s: float = Field(5.0, gt=0, allow_inf_nan=False)
 
     # keyword engine
     engine: Literal["auto", "tantivy", "meilisearch"] = "auto"
     meili_url: str | None = None
     meili_key: str | None = None
     meili_index: str = "awsm_documents"
-    meili_timeout_s: float = 10.0
+    meili_timeout_s: float = Field(10.0, gt=0, allow_inf_nan=False)
     # indexing memory of a Tantivy rebuild (backfill); see docs/configuration.md
     tantivy_rebuild_memory_mb: int = Field(1000, ge=16, le=4000)  # tantivy's bounds, one thread
 
     # change-data capture
     slot_name: str = "awsm_slot"
     publication_name: str = "awsm_pub"
-    heartbeat_interval_s: float = 10.0
-    schedule_interval_s: float = 1.0
+    heartbeat_interval_s: float = Field(10.0, gt=0, allow_inf_nan=False)
+    schedule_interval_s: float = Field(1.0, gt=0, allow_inf_nan=False)
     batch_max_changes: int = 5000
     backfill_chunk_rows: int = 1000
 
@@ -103,7 +104,7 @@ class Settings(BaseSettings):
     media_max_frames: int = 200
     media_max_concurrent: int = 4
     media_queue_size: int = 32
-    media_transform_timeout_s: float = 20.0
+    media_transform_timeout_s: float = Field(20.0, ge=0, allow_inf_nan=False)
     media_cache_dir: Path | None = None
     media_cache_max_bytes: int = 1024 * 1024 * 1024
     media_strip_metadata: bool = True
@@ -112,9 +113,9 @@ class Settings(BaseSettings):
     media_render_widths: str = "16,32,48,64,96,128,256,384,640,750,828,1080,1200,1920,2048,3840"
     media_render_qualities: str = "50,75,80,90"
     media_max_upload_bytes: int = 25 * 1024 * 1024
-    media_http_timeout_s: float = 10.0
+    media_http_timeout_s: float = Field(10.0, gt=0, allow_inf_nan=False)
     media_origin_cache_max_bytes: int = 512 * 1024 * 1024
-    media_origin_ttl_s: float = 3600.0
+    media_origin_ttl_s: float = Field(3600.0, ge=0, allow_inf_nan=False)
     media_srcset_widths: str = "320,640,960,1280,1920"
     media_render_origin: str = ""
 

@@ -46,6 +46,26 @@ def test_tantivy_rebuild_memory_is_bounded(raw: str) -> None:
     assert load_settings({"AWSM_TANTIVY_REBUILD_MEMORY_MB": "64"}).tantivy_rebuild_memory_mb == 64
 
 
+@pytest.mark.parametrize(("name", "raw"), [
+    # 0, a negative or nan re-read the tenants table back to back (~800 reads a second
+    # per process here) and inf never again, so a suspension never took effect
+    *[("AWSM_TENANT_CACHE_TTL_S", raw) for raw in ("0", "-1", "nan", "inf")],
+    # 0 wrote a heartbeat, or looked for due rows, on every pass of the indexer's loop
+    ("AWSM_HEARTBEAT_INTERVAL_S", "0"), ("AWSM_SCHEDULE_INTERVAL_S", "-1"),
+    # asyncio.timeout(nan) expires at once: every fetch from an origin failed
+    ("AWSM_MEDIA_HTTP_TIMEOUT_S", "nan"), ("AWSM_MEILI_TIMEOUT_S", "0"),
+    # nan never expires: the transform deadline was silently off
+    ("AWSM_MEDIA_TRANSFORM_TIMEOUT_S", "nan"), ("AWSM_MEDIA_ORIGIN_TTL_S", "-1"),
+    # "max-age=-1" is not a Cache-Control a CDN understands
+    ("AWSM_SEARCH_MAX_AGE_S", "-1"), ("AWSM_SEARCH_S_MAXAGE_S", "-1"),
+    ("AWSM_SEARCH_STALE_WHILE_REVALIDATE_S", "-1"),
+])
+def test_durations_are_finite_and_not_negative(name: str, raw: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        load_settings({name: raw})
+    assert load_settings({name: "2"})
+
+
 @pytest.mark.parametrize("raw", ["loud", "", "10", "info; rm -rf /"])
 def test_log_level_is_a_known_level(raw: str) -> None:
     with pytest.raises(ConfigError, match="AWSM_LOG_LEVEL"):
