@@ -13,7 +13,8 @@ suspended tenant's key never falls through to another tenant), and a key that na
 tenants at the same rank (slugs "KOPI" and "kopi") resolves to None rather than to
 whichever row the database returns first.
 
-While the database cannot be reached, the last table read stands in for up to
+While the database cannot be reached, or a read takes over ``READ_TIMEOUT_S`` (one
+queued behind a migration's lock), the last table read stands in for up to
 ``STALE_IF_ERROR_S``; after that, or before the first read succeeds, resolving is a
 503.
 """
@@ -32,11 +33,16 @@ from psycopg_pool import AsyncConnectionPool
 
 from awsm.errors import ServiceUnavailable
 
-__all__ = ["STALE_IF_ERROR_S", "TenantDirectory", "TenantResolver", "TenantSource"]
+__all__ = ["READ_TIMEOUT_S", "STALE_IF_ERROR_S", "TenantDirectory", "TenantResolver",
+           "TenantSource"]
 
 log = logging.getLogger("awsm.search")
 
 STALE_IF_ERROR_S = 600.0  # how old a table read may be to stand in for an unreachable database
+# A read that waits this long has failed: it holds the one-read lock, so a read stuck
+# behind a lock on the table (ALTER TABLE tenants) would otherwise stall every request
+# that needs a fresh read, for as long as the lock lasts.
+READ_TIMEOUT_S = 5.0
 # A table this large is indexed in a worker thread, not on the event loop (50,000
 # tenants: a ~130 ms read and ~30 MB here, most of it building the lookups).
 THREADED_ROWS = 5_000
@@ -79,9 +85,10 @@ class TenantDirectory:
 
 class TenantResolver:
     def __init__(self, pool: AsyncConnectionPool, source: TenantSource, *,
-                 ttl_s: float = 5.0, stale_if_error_s: float = STALE_IF_ERROR_S) -> None:
+                 ttl_s: float = 5.0, stale_if_error_s: float = STALE_IF_ERROR_S,
+                 read_timeout_s: float = READ_TIMEOUT_S) -> None:
         self.pool, self.source, self.ttl_s = pool, source, ttl_s
-        self.stale_if_error_s = stale_if_error_s
+        self.stale_if_error_s, self.read_timeout_s = stale_if_error_s, read_timeout_s
         self._query = self._build_query()
         self._directory: TenantDirectory | None = None
         self._read_at = -float("inf")  # monotonic time of the directory's read
@@ -150,7 +157,7 @@ class TenantResolver:
                                          headers={"Retry-After": "5"})
             try:
                 return await self._read()
-            except psycopg.Error as exc:
+            except (psycopg.Error, TimeoutError) as exc:
                 self._failed_at = time.monotonic()
                 raise ServiceUnavailable(detail=f"reading tenants: {exc}",
                                          headers={"Retry-After": "5"}) from exc
@@ -164,7 +171,7 @@ class TenantResolver:
             try:
                 async with self._lock:
                     await self._read()
-            except psycopg.Error as exc:
+            except (psycopg.Error, TimeoutError) as exc:
                 now = self._failed_at = time.monotonic()
                 if now - self._warned_at >= 60:
                     self._warned_at = now
@@ -177,9 +184,12 @@ class TenantResolver:
 
     async def _read(self) -> TenantDirectory:
         started = time.monotonic()
-        async with self.pool.connection() as conn:
-            cur = await conn.execute(self._query)
-            rows = await cur.fetchall()
+        try:
+            async with asyncio.timeout(self.read_timeout_s), self.pool.connection() as conn:
+                cur = await conn.execute(self._query)
+                rows = await cur.fetchall()
+        except TimeoutError as exc:  # (its own text is empty) for the log and the 503's detail
+            raise TimeoutError(f"no answer within {self.read_timeout_s:g} s") from exc
         directory = (TenantDirectory(rows) if len(rows) < THREADED_ROWS
                      else await asyncio.to_thread(TenantDirectory, rows))
         self._directory, self._read_at = directory, started

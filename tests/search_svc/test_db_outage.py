@@ -268,3 +268,30 @@ def test_closing_while_the_pool_hands_the_timer_its_connection_returns(fresh_db:
         return [steps for steps in range(8) if not await close_during_hand_over(steps)]
 
     assert asyncio.run(every_step()) == []
+
+
+def test_a_tenants_read_stuck_behind_a_lock_is_a_503_not_a_stall(fresh_db: str) -> None:
+    # a migration's ALTER TABLE tenants waiting on a long transaction queues every read
+    # behind it: the background read hung holding the resolver's lock, and once the last
+    # read was too old to stand in, every search request waited on that lock for ever
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        seed_tenants(conn)
+
+    async def scenario() -> None:
+        pool = await open_async_pool(fresh_db, timeout=1.0)
+        tenants = TenantResolver(pool, TenantSource(), ttl_s=0.2, stale_if_error_s=1.0,
+                                 read_timeout_s=0.5)
+        try:
+            assert await tenants.resolve("kopi") == TENANT_A
+            with psycopg.connect(fresh_db) as locker:  # a transaction, left open
+                locker.execute("LOCK TABLE tenants IN ACCESS EXCLUSIVE MODE")
+                await asyncio.sleep(1.5)  # past stale_if_error_s: the read must be fresh
+                with pytest.raises(ServiceUnavailable):
+                    await asyncio.wait_for(tenants.resolve("kopi"), timeout=5)
+            await asyncio.sleep(0.5)  # the lock is gone: the next read succeeds
+            assert await tenants.resolve("kopi") == TENANT_A
+        finally:
+            await tenants.close()
+            await pool.close()
+
+    asyncio.run(scenario())
