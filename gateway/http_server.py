@@ -124,7 +124,9 @@ def guarded_protocol(header_timeout_s: float, max_header_bytes: int) -> type[asy
 
         def on_headers_complete(self) -> None:
             self._head_since = None
-            if self._big_read:  # a head that came whole in one large read: measure it
+            # a head that came in one read larger than the limit, or in several (only the
+            # reads before the last were counted): measure it
+            if self._big_read or self._head_bytes:
                 size = len(self.url) + sum(len(n) + len(v) + 4 for n, v in self.headers)
                 if size > max_header_bytes:
                     # stops the parser; uvicorn answers parser errors with send_400_response

@@ -220,3 +220,14 @@ def test_the_settings_choose_the_protocol_and_refuse_nonsense() -> None:
                         ("AWSM_HTTP_MAX_HEADER_BYTES", "10"), ("AWSM_HTTP_MAX_HEADER_BYTES", "x")):
         with pytest.raises(ConfigError, match=name):
             load_settings({name: value})
+
+
+def test_a_head_past_the_limit_in_two_reads_is_a_431(port: int) -> None:
+    # each read under the limit, the head (about 1.5 times it) over: it was served
+    head = _get(extra="".join(f"X-{i}: {'a' * 90}\r\n" for i in range(60)))
+    assert MAX_HEAD < len(head) < 2 * MAX_HEAD
+    with _connect(port) as conn:
+        conn.sendall(head[:MAX_HEAD - 100])
+        time.sleep(0.2)  # read on its own: the head is still incomplete after it
+        conn.sendall(head[MAX_HEAD - 100:])
+        assert _read_all(conn).startswith(b"HTTP/1.1 431")
