@@ -132,6 +132,13 @@ class Settings(BaseSettings):
     def _lower_level(cls, v: Any) -> Any:
         return v.strip().lower() if isinstance(v, str) else v
 
+    @field_validator("jwt_audience")
+    @classmethod
+    def _no_empty_audience(cls, v: str | None) -> str | None:
+        # set but empty (compose's ${VAR:-}) means unset, as for every other URL or
+        # secret: no token carries aud "", so it would refuse every upload
+        return (v or "").strip() or None
+
     @field_validator("signing_keys")
     @classmethod
     def _signing_keys_parse(cls, v: str) -> str:

@@ -350,6 +350,14 @@ def test_two_authorization_headers_are_refused(uploads) -> None:  # type: ignore
         assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_request"), r.text
 
 
+def test_an_empty_audience_setting_means_none(media_factory) -> None:  # type: ignore[no-untyped-def]
+    # AWSM_JWT_AUDIENCE= (set, empty: what compose's ${VAR:-} passes) required aud == "",
+    # which no token has: every upload was a 401 while the setting read as unset
+    uploads = media_factory(jwt_secret=SECRET, jwt_audience="")
+    r = post(uploads, images.jpeg((50, 50)), f"Bearer {token(aud='authenticated')}")
+    assert r.status_code == 201, r.text
+
+
 def test_principal_claims_follow_supabase() -> None:
     settings = load_settings({}, jwt_secret=SECRET)
     p = verify_bearer(f"Bearer {token(role=None, tenant=None, tenant_id='t1', user_role='owner')}",
