@@ -22,6 +22,8 @@ from __future__ import annotations
 import html
 import re
 
+from search_svc.params import CONTROL_CHARS
+
 __all__ = ["facet_text", "html_to_text", "plain_text"]
 
 _BLOCK = {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr",
@@ -102,9 +104,7 @@ def plain_text(value: str) -> str:
     return " ".join(word for word in words if word)
 
 
-_ANY_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
 def facet_text(value: str) -> str:
-    """A tag or category name with each control character (C0, DEL, C1) a space."""
-    return _ANY_CONTROL.sub(" ", value)
+    """A tag or category name with each control character a filter value may not hold
+    (``search_svc.params``: C0, DEL, C1) a space."""
+    return CONTROL_CHARS.sub(" ", value)

@@ -66,7 +66,6 @@ class Indexer:
         self.embedding_worker: EmbeddingWorker | None = None
         self.write_docs = WRITE_DOCS
         self._written = WrittenDigests()
-        self._mark = 0
         self._last_status = 0.0
 
     # start-up ------------------------------------------------------------
@@ -291,7 +290,7 @@ class Indexer:
         digests: list[bytes] = []
         deletes: list[str] = []
         chars = written = 0
-        self._mark = self._written.mark()  # before the reads
+        mark = self._written.mark()  # before the reads
         for part in key_slices(keys, min(READ_SLICE_KEYS, self.write_docs)):
             self._progress()
             more, gone = self.documents_for(part)
@@ -304,21 +303,21 @@ class Indexer:
                 digests.append(d)
                 chars += len(doc.title) + len(doc.summary) + len(doc.body)
                 if len(upserts) + len(deletes) >= self.write_docs or chars >= WRITE_CHARS:
-                    written += self._write(upserts, deletes, None, digests)
+                    written += self._write(upserts, deletes, None, digests, mark)
                     upserts, digests, deletes, chars = [], [], [], 0
             if len(upserts) + len(deletes) >= self.write_docs:
-                written += self._write(upserts, deletes, None, digests)
+                written += self._write(upserts, deletes, None, digests, mark)
                 upserts, digests, deletes, chars = [], [], [], 0
         if end_lsn is not None:
             self.state.lsn = end_lsn
-        return written + self._write(upserts, deletes, self.state.dump(), digests)
+        return written + self._write(upserts, deletes, self.state.dump(), digests, mark)
 
     def _progress(self) -> None:
         if self.stream is not None:  # streaming: the stream's keepalive goes on
             self.stream.progress()
 
     def _write(self, upserts: list[Document], deletes: list[str],
-               checkpoint: str | None, digests: list[bytes]) -> int:
+               checkpoint: str | None, digests: list[bytes], mark: int) -> int:
         # Vectors first: semantic search hides a row no later than keyword search does
         # (the other way round, a deleted row stayed in semantic results for the
         # moment between the two writes). Both are durable before the slot moves.
@@ -326,7 +325,7 @@ class Indexer:
         # forgotten first: a write that fails part way may have changed any of them
         self._written.forget([*deletes, *(d.key for d in upserts)])
         self.engine.write(upserts, deletes, checkpoint=checkpoint)
-        self._written.note(upserts, digests, deletes, self._mark)
+        self._written.note(upserts, digests, deletes, mark)
         self.documents_written += len(upserts) + len(deletes)
         return len(upserts)
 

@@ -17,7 +17,7 @@ from search_svc.errors import InvalidQuery
 from search_svc.fusion import CONFIDENT_SEMANTIC_RATIO, DEFAULT_SEMANTIC_RATIO
 from search_svc.locales import LOCALE_TAG, canonical_locale
 
-__all__ = ["ALLOWED_PARAMS", "MAX_LIMIT", "MAX_OFFSET", "OPENAPI_PARAMETERS", "SearchParams",
+__all__ = ["ALLOWED_PARAMS", "CONTROL_CHARS", "MAX_LIMIT", "MAX_OFFSET", "OPENAPI_PARAMETERS", "SearchParams",
            "parse_search_params", "split_values"]
 
 MAX_LIMIT = 100
@@ -26,7 +26,7 @@ MAX_FILTER_VALUES = 20
 MAX_VALUE_CHARS = 512  # as long as a facet value the engine stores: every facet can be selected
 MAX_RAW_Q_CHARS = 2048
 # C0, DEL and C1 (Unicode category Cc): refused in filter values and the tenant key
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 ALLOWED_PARAMS = frozenset({
     "tenant", "q", "type", "category", "tags", "tag", "locale", "sort", "limit", "offset",
     "facets", "mode", "semantic_ratio",
@@ -121,7 +121,7 @@ def _values(raw: Mapping[str, Sequence[str]], *names: str) -> list[str]:
     if len(out) > MAX_FILTER_VALUES:
         raise InvalidQuery(f"'{names[0]}' accepts at most {MAX_FILTER_VALUES} values.")
     for v in out:
-        if len(v) > MAX_VALUE_CHARS or _CONTROL.search(v):
+        if len(v) > MAX_VALUE_CHARS or CONTROL_CHARS.search(v):
             raise InvalidQuery(f"'{names[0]}' has a value that is too long or has control "
                                "characters.")
     return out
@@ -187,7 +187,7 @@ def parse_search_params(raw: Mapping[str, Sequence[str]]) -> SearchParams:
     if locale is not None and not LOCALE_TAG.fullmatch(locale):
         raise InvalidQuery("'locale' must be a language tag such as 'id' or 'en-US'.")
     tenant = _single(raw, "tenant")
-    if tenant is not None and (len(tenant) > 253 or " " in tenant or _CONTROL.search(tenant)):
+    if tenant is not None and (len(tenant) > 253 or " " in tenant or CONTROL_CHARS.search(tenant)):
         raise InvalidQuery("'tenant' is not a valid slug or domain.")
     return SearchParams(
         tenant=tenant.strip().lower() if tenant else None,
