@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from psycopg import sql
 
 from awsm.errors import ConfigError
 from indexer.changes import Batch, add_record
@@ -202,6 +203,8 @@ _DOC = "[[documents]]\ntable = 'blogs'\ntype='blog'\nid='id'\ntenant='t'\ntitle=
     # only columns a schema may lack can be left empty
     ("[tenants]\nslug = ''\n" + _DOC, "tenants.slug"),
     ("[categories]\nname = ''\n" + _DOC, "categories.name"),
+    ("[categories]\ntenant = 'tenant_id; drop'\n" + _DOC, "categories.tenant"),
+    ("[categories]\ntenant = ['tenant_id']\n" + _DOC, "categories.tenant"),
 ])
 def test_bad_mapping_files_are_clear_config_errors(tmp_path: Path, text: str, problem: str) -> None:
     path = tmp_path / "m.toml"
@@ -221,6 +224,20 @@ def test_a_schema_without_a_tenant_domain_or_status_can_be_mapped(tmp_path: Path
     assert (ten.domain, ten.status, ten.deleted_at, ten.locale) == (None, None, None, None)
     assert ten.slug == "slug" and mapping.categories is not None
     assert mapping.categories.deleted_at is None
+    assert mapping.categories.tenant == "tenant_id"  # left out: AWCMS's column
+
+
+def test_categories_shared_by_every_tenant_join_on_id_alone(tmp_path: Path) -> None:
+    doc = _DOC + "category='category_id'\n"
+    path = tmp_path / "m.toml"
+    for section, tenant_check in (("", True), ("[categories]\n", True),
+                                  ("[categories]\ntenant = ''\n", False)):
+        path.write_text(section + doc)
+        mapping = load_mapping(path) if section else load_mapping(None)
+        src = next(d for d in mapping.documents if d.table == "blogs")
+        text = mapping.select_documents(src, sql.SQL("TRUE")).as_string(None)
+        assert '"c"."id" = "d"."category_id"' in text
+        assert ('"c"."tenant_id" = "d".' in text) is tenant_check, text
 
 
 def test_batch_coalesces_repeated_changes_and_maps_related_tables() -> None:
