@@ -5,8 +5,9 @@ them (titles): control characters dropped, whitespace collapsed, nothing parsed,
 "Kopi & Teh <Tanpa Gula>" stays what the site's own pages show.
 
 ``facet_text`` is for tags and category names: the search API refuses control
-characters in a filter value, so each becomes a space and every facet value it shows can
-be sent back as a filter; nothing else changes (surrounding spaces are kept).
+characters in a filter value, so each becomes a space, and values longer than a filter
+may be are cut to that length: every facet value it shows can be sent back as a filter.
+Nothing else changes (surrounding spaces are kept).
 
 ``html_to_text`` drops tags, comments, scripts and styles, decodes entities and keeps
 block boundaries as line breaks, so snippets never show markup and never split words.
@@ -22,7 +23,7 @@ from __future__ import annotations
 import html
 import re
 
-from search_svc.params import CONTROL_CHARS
+from search_svc.params import CONTROL_CHARS, MAX_VALUE_CHARS
 
 __all__ = ["facet_text", "html_to_text", "plain_text"]
 
@@ -105,6 +106,8 @@ def plain_text(value: str) -> str:
 
 
 def facet_text(value: str) -> str:
-    """A tag or category name with each control character a filter value may not hold
-    (``search_svc.params``: C0, DEL, C1) a space."""
-    return CONTROL_CHARS.sub(" ", value)
+    """A tag or category name as a filter value can be written (``search_svc.params``):
+    each control character (C0, DEL, C1) a space, cut at ``MAX_VALUE_CHARS``. Cut here,
+    every engine and the vector store hold (and count in facets) the same value, one a
+    visitor can send back as a filter."""
+    return CONTROL_CHARS.sub(" ", value[:MAX_VALUE_CHARS])

@@ -362,3 +362,22 @@ def test_a_truncated_table_leaves_semantic_search_with_the_keyword_index(corpus:
     with psycopg.connect(corpus.settings.database_url, autocommit=True) as conn:
         row = conn.execute(f"SELECT array_agg(DISTINCT doc_key) FROM search.{table}").fetchone()
     assert row is not None and row[0] == [f"product:{product}"]
+
+
+def test_a_facet_value_longer_than_a_filter_is_cut_alike_in_every_mode(corpus: Stack) -> None:
+    # the keyword index kept a tag's first 512 characters (what a filter may hold) while
+    # the vector store kept all of it: semantic mode showed a facet value no filter
+    # could send back, and a filter by the keyword facet's value found nothing there
+    long_tag = "label-" + "y" * 700
+    add(corpus, "Mesin sangrai kopi rumahan", "Alat sangrai kecil untuk biji kopi di dapur.",
+        tags=[long_tag, "alat"])
+    wait_for(lambda: semantic_ready(corpus) and corpus.search(
+        q="alat sangrai", mode="semantic", tags="alat")["total"] == 1, timeout=60)
+    shown = {mode: corpus.search(q="mesin sangrai kopi rumahan", mode=mode,
+                                 facets="tags", limit=50)["facets"]["tags"]
+             for mode in ("keyword", "semantic")}
+    assert long_tag[:512] in shown["keyword"] and long_tag[:512] in shown["semantic"], shown
+    assert not any(len(value) > 512 for values in shown.values() for value in values)
+    for mode in ("keyword", "semantic", "hybrid"):
+        body = corpus.search(q="alat sangrai kopi", mode=mode, tags=long_tag[:512])
+        assert [h["title"] for h in body["hits"]] == ["Mesin sangrai kopi rumahan"], mode
