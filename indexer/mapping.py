@@ -235,7 +235,8 @@ def row_to_document(src: DocumentSource, row: tuple[Any, ...]) -> Document | Non
         # each tag once; as filter values can be written (search_svc.params)
         tags=tuple(dict.fromkeys(facet_text(str(t)) for t in (tags or ()) if t)),
         category=facet_text(category) if category else None,
-        locale=canonical_locale(str(locale or "")), image=image or None, url=url,
+        # a tag in one form; any other text kept, as a filter can send it back
+        locale=canonical_locale(facet_text(str(locale or ""))), image=image or None, url=url,
         published_at=int(published or 0),
     )
 

@@ -11,7 +11,7 @@ import re
 
 __all__ = ["LOCALE_TAG", "canonical_locale"]
 
-# what the search API accepts as a locale filter (a language, then up to 7 subtags)
+# the shape of a language tag: a language, then up to 7 subtags
 LOCALE_TAG = re.compile(r"[A-Za-z]{2,8}(?:[-_][A-Za-z0-9]{1,8}){0,7}")
 
 

@@ -15,7 +15,7 @@ from typing import Literal
 from search_svc.engines.base import FACET_FIELDS
 from search_svc.errors import InvalidQuery
 from search_svc.fusion import CONFIDENT_SEMANTIC_RATIO, DEFAULT_SEMANTIC_RATIO
-from search_svc.locales import LOCALE_TAG, canonical_locale
+from search_svc.locales import canonical_locale
 
 __all__ = ["ALLOWED_PARAMS", "CONTROL_CHARS", "MAX_LIMIT", "MAX_OFFSET", "OPENAPI_PARAMETERS", "SearchParams",
            "parse_search_params", "split_values"]
@@ -49,7 +49,8 @@ OPENAPI_PARAMETERS = [
     _param("category", "category names", _LIST),
     _param("tags", "tags; several match any of them", _LIST),
     _param("tag", "the same as tags", _LIST),
-    _param("locale", "a language tag such as id or en-US, in any case"),
+    _param("locale", "a language tag such as id or en-US, in any case, or a locale "
+           "as the locale facet shows it"),
     _param("sort", "relevance or newest first",
            {"type": "string", "enum": ["relevance", "published_at"], "default": "relevance"}),
     _param("limit", "hits per page",
@@ -182,10 +183,14 @@ def parse_search_params(raw: Mapping[str, Sequence[str]]) -> SearchParams:
     locale = _single(raw, "locale")
     if locale is not None and not locale.strip():
         locale = None  # blank: no filter; anything else is checked as given (" en" is a 400)
-    # a BCP 47-shaped tag ("id", "en-US", "zh_Hant_TW"), anything else refused (never passed
-    # on to the engine or SQL); stored locales are canonical, so the filter is made so too
-    if locale is not None and not LOCALE_TAG.fullmatch(locale):
-        raise InvalidQuery("'locale' must be a language tag such as 'id' or 'en-US'.")
+    # a language tag ("id", "en-US", "zh_Hant_TW"), or any locale a row holds as facets
+    # show it (data whose locales are no tags, "Bahasa Indonesia"): never with surrounding
+    # spaces (a second URL for one answer), control characters or past a facet value's
+    # length; stored locales are canonical, so the filter is made so too
+    if locale is not None and (locale != locale.strip() or len(locale) > MAX_VALUE_CHARS
+                               or CONTROL_CHARS.search(locale)):
+        raise InvalidQuery("'locale' must be a language tag such as 'id' or 'en-US', or a "
+                           "locale as the locale facet shows it.")
     tenant = _single(raw, "tenant")
     if tenant is not None and (len(tenant) > 253 or " " in tenant or CONTROL_CHARS.search(tenant)):
         raise InvalidQuery("'tenant' is not a valid slug or domain.")

@@ -230,6 +230,23 @@ def test_locale_filter_ignores_case_and_separator_on_both_sides(stack: Stack) ->
         assert stack.search(q="roasting", locale=asked)["total"] == 2
 
 
+def test_a_locale_that_is_no_language_tag_can_be_selected_from_its_facet(stack: Stack) -> None:
+    # a mapped column holding "Bahasa Indonesia" was shown as a locale facet value that
+    # the filter refused with a 400 (it took language tags only)
+    stack.db.execute(
+        "INSERT INTO blogs (tenant_id, title, slug, content, status, published_at, language) "
+        "VALUES (%s, 'Panduan seduh satu', 'p1', 'x', 'published', now(), 'Bahasa Indonesia'), "
+        "(%s, 'Panduan seduh dua', 'p2', 'x', 'published', now(), 'id')",
+        (TENANT_A, TENANT_A))
+    wait_for(lambda: stack.search(q="panduan seduh")["total"] == 2)
+    facets = stack.search(q="panduan seduh", facets="locale")["facets"]["locale"]
+    assert facets == {"bahasa indonesia": 1, "id": 1}
+    for value in facets:
+        hits = stack.search(q="panduan seduh", locale=value)["hits"]
+        assert [h["locale"] for h in hits] == [value], value
+    assert stack.search(q="panduan seduh", locale="Bahasa Indonesia")["total"] == 1
+
+
 def test_repeated_single_value_parameter_is_a_400(seeded: Stack) -> None:
     r = seeded.client.get("/v1/search?tenant=kopi&tenant=tech&q=kopi")
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_query"

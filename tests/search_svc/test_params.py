@@ -55,7 +55,7 @@ def test_a_category_holding_a_comma_can_be_filtered() -> None:
     {"type": ["\x7f"]}, {"category": ["a\x85b"]}, {"tags": ["x\x9f"]}, {"tag": ["\x00"]},
     {"tenant": ["kopi\x7f"]}, {"tenant": ["ko pi"]},
     {"tags": [",".join(f"t{i}" for i in range(15))], "tag": [",".join(f"u{i}" for i in range(6))]},
-    {"locale": ["en\n"]}, {"locale": [" en"]}, {"locale": ["en "]},
+    {"locale": ["en\n"]}, {"locale": [" en"]}, {"locale": ["en "]}, {"locale": ["x" * 513]},
 ])
 def test_control_characters_spaces_and_too_many_values_are_refused(
         raw: dict[str, list[str]]) -> None:
@@ -63,6 +63,14 @@ def test_control_characters_spaces_and_too_many_values_are_refused(
     # name), a locale stripped before it was checked (a second URL for one answer)
     with pytest.raises(InvalidQuery):
         parse_search_params({"tenant": ["kopi"], **raw})
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    ("EN_us", "en-US"), ("Bahasa Indonesia", "bahasa indonesia"), ("x" * 512, "x" * 512),
+])
+def test_a_locale_filter_is_a_tag_or_any_locale_as_facets_show_it(given: str,
+                                                                   expected: str) -> None:
+    assert parse_search_params({"tenant": ["kopi"], "locale": [given]}).locale == expected
 
 
 def test_twenty_tags_over_both_names_are_fine() -> None:
