@@ -124,7 +124,7 @@ class EmbeddingWorker:
         last_status = 0.0
         while not stop.is_set():
             done = self.run_once()
-            if done == 0:
+            if done < BATCH_DOCS:  # what could be claimed is done: the build may be too
                 self._maybe_activate()
             if done == 0 or time.monotonic() - last_status > 2.0:
                 self._write_status()  # backlog and rate stay visible during long builds
@@ -137,12 +137,24 @@ class EmbeddingWorker:
         return int(row[0]) if row else 0
 
     def _maybe_activate(self) -> None:
+        """A new model goes live once every queued document has its vectors: what the
+        build queued is done, and what is queued now is edits since, which it keeps up
+        with as it does for a live model. (Waiting for an empty queue instead, a site
+        with steady edits could keep the old model for as long as they went on.)"""
         assert self.table is not None
-        if self.table.state == "building" and self.backlog() == 0:
+        if self.table.state == "building" and not self._queued_without_vectors():
             self.store.activate(self.table.model_id)
             self.table = ModelTable(self.table.model_id, self.table.table,
                                     self.table.dimensions, "active")
             log.info("embedding model %s is live", self.table.model_id)
+
+    def _queued_without_vectors(self) -> bool:
+        assert self.table is not None
+        row = self.conn.execute(sql.SQL(
+            "SELECT EXISTS (SELECT 1 FROM search.embedding_queue q WHERE NOT EXISTS "
+            "(SELECT 1 FROM {} v WHERE v.doc_key = q.doc_key))"
+        ).format(sql.Identifier("search", self.table.table))).fetchone()
+        return bool(row and row[0])
 
     # one round -----------------------------------------------------------------
     def run_once(self) -> int:

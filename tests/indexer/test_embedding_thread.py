@@ -53,3 +53,36 @@ def test_a_refused_connection_restarts_the_worker_instead_of_ending_embedding(
         finally:
             stop.set()
             thread.join(30)
+
+
+def test_a_new_model_goes_live_while_edits_keep_arriving(fresh_db: str) -> None:
+    # The build went live only when a round found the queue empty: with an edit queued
+    # during every round (a busy site), the old model stayed live for as long as they did.
+    from tests.indexer.test_embedding_poison import FailsOnMarker, queue_worker
+
+    with queue_worker(fresh_db, FailsOnMarker, max_attempts=3,
+                      contents=["Resep kopi tubruk.", "Cara menyeduh teh."]) as (conn, worker, ids):
+        worker.enqueue_all()
+        assert worker.table is not None and worker.table.state == "building"
+        rounds = []
+
+        def edit_during_round(docs: Any, deletes: Any) -> list[str]:
+            rounds.append(len(docs))
+            enqueue(conn, [(f"blog:{ids[0]}", "blogs", ids[0])])  # an edit, every round
+            return []
+
+        worker.on_written = edit_during_round
+        stop = threading.Event()
+        thread = threading.Thread(target=worker.run, args=(stop,), kwargs={"idle_wait": 0.01},
+                                  daemon=True)
+        thread.start()
+        try:
+            wait_for(lambda: conn.execute(
+                "SELECT state FROM search.embedding_models").fetchone() == ("active",),
+                timeout=30)
+        finally:
+            stop.set()
+            thread.join(30)
+        assert not thread.is_alive() and len(rounds) >= 2
+        assert worker.store.count(worker.table.table) == 2  # both documents, live
+        assert conn.execute("SELECT count(*) FROM search.embedding_queue").fetchone() == (1,)
