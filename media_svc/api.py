@@ -59,7 +59,8 @@ _UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
         (401, "No valid, unexpired bearer token"),
         (403, "The token's role may not upload, or carries no tenant"),
         (408, "The body did not arrive within AWSM_HTTP_BODY_TIMEOUT_S"),
-        (413, "Over AWSM_MEDIA_MAX_UPLOAD_BYTES or the pixel or frame limits"),
+        (413, "Over AWSM_MEDIA_MAX_UPLOAD_BYTES (or AWSM_MEDIA_MAX_SOURCE_BYTES), or the "
+              "pixel or frame limits"),
         (415, "Not an image type that is allowed"),
         (422, "An image that cannot be decoded"))
 }
@@ -195,8 +196,10 @@ def _add_upload_route(router: APIRouter, service: MediaService, settings: Settin
         if not tenant:
             raise Forbidden("The token carries no tenant_id; add it to app_metadata.")
         valid_tenant(tenant)
-        data = await _read_body(request, settings.media_max_upload_bytes,
-                                settings.http_body_timeout_s)
+        # an original over the source limit would be stored, then refused by every URL
+        # answered for it (413 source_too_large)
+        limit = min(settings.media_max_upload_bytes, settings.media_max_source_bytes)
+        data = await _read_body(request, limit, settings.http_body_timeout_s)
         stored = await service.pool.run(
             store_upload, data, name=name, tenant=tenant,
             root=settings.resolved_media_root, limits=service.limits)

@@ -276,6 +276,17 @@ def test_hostile_uploads_are_refused_and_nothing_is_stored(media_factory, maker,
     assert not [p for p in uploads.root.rglob("*") if p.is_file()]
 
 
+def test_an_upload_the_service_could_not_serve_back_is_refused(media_factory) -> None:  # type: ignore[no-untyped-def]
+    # AWSM_MEDIA_MAX_UPLOAD_BYTES above AWSM_MEDIA_MAX_SOURCE_BYTES stored the file and
+    # answered a url and srcset that were each a 413 source_too_large
+    data = images.jpeg((1400, 1000))
+    uploads = media_factory(jwt_secret=SECRET, media_max_source_bytes=len(data) - 1)
+    r = post(uploads, data, f"Bearer {token()}")
+    assert r.status_code == 413, r.text
+    assert r.json()["error"]["code"] == "payload_too_large"
+    assert not [p for p in uploads.root.rglob("*") if p.is_file()]
+
+
 def test_personal_metadata_between_scans_is_removed_too(uploads) -> None:  # type: ignore[no-untyped-def]
     # a progressive JPEG may carry APPn and comment segments between its scans
     r = post(uploads, images.jpeg_with_metadata_after_the_first_scan(), f"Bearer {token()}")
