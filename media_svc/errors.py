@@ -25,7 +25,8 @@ Messages are public; anything about the file system or the origin goes in ``deta
     │   └── TransformQueueFull (429 transform_queue_full)
     └── ServiceUnavailable
         ├── OriginUnavailable (503 origin_unavailable)
-        └── CacheUnavailable (503 cache_unavailable)
+        ├── CacheUnavailable (503 cache_unavailable)
+        └── StorageUnavailable (503 storage_unavailable)
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ __all__ = [
     "SourceForbidden",
     "SourceNotFound",
     "SourceTooLarge",
+    "StorageUnavailable",
     "TransformQueueFull",
     "TransformTimeout",
     "UnsupportedFormat",
@@ -113,3 +115,7 @@ class OriginUnavailable(ServiceUnavailable):
 
 class CacheUnavailable(ServiceUnavailable):
     code, message = "cache_unavailable", "The fetched image could not be stored; retry shortly."
+
+
+class StorageUnavailable(ServiceUnavailable):
+    code, message = "storage_unavailable", "The upload could not be stored; retry shortly."

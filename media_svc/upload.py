@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from media_svc.errors import InvalidSource
+from media_svc.errors import InvalidSource, StorageUnavailable
 from media_svc.metadata import strip_personal_metadata
 from media_svc.sniff import EXTENSIONS, HEAD_BYTES, sniff_format
 from media_svc.transform import Limits, probe, reencode_avif
@@ -55,14 +55,17 @@ def store_upload(data: bytes, *, name: str | None, tenant: str, root: Path,
     month = time.strftime("%Y/%m", time.gmtime(now))
     relative = f"{valid_tenant(tenant)}/uploads/{month}/{digest[:16]}-{_slug(name)}.{EXTENSIONS[fmt]}"
     target = root / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
-    tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(cleaned)
-        checked = probe(tmp, limits)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(cleaned)
+            checked = probe(tmp, limits)
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+    except OSError as exc:  # a full or failing disk: retryable, not a bug in the file
+        raise StorageUnavailable(detail=f"{relative}: cannot store the upload: {exc}") from exc
     return StoredOriginal(relative, fmt, checked.width, checked.height, len(cleaned), digest)

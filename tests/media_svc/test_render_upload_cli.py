@@ -19,6 +19,7 @@ from awsm.errors import Forbidden, Unauthorized
 from awsm.settings import load_settings
 from media_svc import commands
 from tests.media_svc import images
+from tests.media_svc.conftest import disk_full
 
 SECRET = "jwt-secret-for-tests-0123456789abcdef"
 TENANT = "11111111-1111-1111-1111-111111111111"
@@ -285,6 +286,17 @@ def test_an_upload_the_service_could_not_serve_back_is_refused(media_factory) ->
     assert r.status_code == 413, r.text
     assert r.json()["error"]["code"] == "payload_too_large"
     assert not [p for p in uploads.root.rglob("*") if p.is_file()]
+
+
+def test_an_upload_onto_a_full_disk_is_a_retryable_503(uploads) -> None:  # type: ignore[no-untyped-def]
+    # it was a 500 "internal" (what the docs call a bug), with a traceback per request
+    with disk_full(1000):
+        r = post(uploads, images.jpeg((400, 300)), f"Bearer {token()}")
+    assert r.status_code == 503, r.text
+    assert r.json()["error"]["code"] == "storage_unavailable"
+    assert r.headers["cache-control"] == "no-store"
+    assert not [p for p in uploads.root.rglob("*") if p.is_file()]  # no temporary file
+    assert post(uploads, images.jpeg((400, 300)), f"Bearer {token()}").status_code == 201
 
 
 def test_personal_metadata_between_scans_is_removed_too(uploads) -> None:  # type: ignore[no-untyped-def]
