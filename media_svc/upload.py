@@ -2,7 +2,8 @@
 
 Runs in the transform pool (it decodes every frame once to prove the file is whole).
 Writes only under ``<media root>/<tenant>/uploads/`` and only after every check passed;
-the stored name is content-addressed, so re-uploading the same bytes is idempotent.
+the stored name is content-addressed, so re-uploading the same bytes within a month (its
+folder) is idempotent.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
+import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,11 +58,17 @@ def store_upload(data: bytes, *, name: str | None, tenant: str, root: Path,
     target = root / relative
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
-        tmp = Path(tmp_name)
+        tmp = target.parent / f".upload-{secrets.token_hex(8)}"
+        # created with the process's umask, as any file it writes (mkstemp's 0600 would
+        # keep the original from a web server, backup or replica running as another user)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(cleaned)
+                fh.flush()
+                # its data on disk before its name: a power cut after the 201 must not
+                # leave an empty original under a name that is already handed out
+                os.fsync(fh.fileno())
             checked = probe(tmp, limits)
             os.replace(tmp, target)
         finally:

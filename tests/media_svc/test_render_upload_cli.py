@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import os
 import re
+import stat
 import struct
 import time
 from collections.abc import AsyncIterator
@@ -297,6 +299,18 @@ def test_an_upload_onto_a_full_disk_is_a_retryable_503(uploads) -> None:  # type
     assert r.headers["cache-control"] == "no-store"
     assert not [p for p in uploads.root.rglob("*") if p.is_file()]  # no temporary file
     assert post(uploads, images.jpeg((400, 300)), f"Bearer {token()}").status_code == 201
+
+
+def test_a_stored_original_has_the_mode_the_umask_gives(uploads) -> None:  # type: ignore[no-untyped-def]
+    # it was always 0600 (mkstemp's), whatever the umask: a web server, backup or
+    # replica running as another user could not read the originals
+    old = os.umask(0o022)
+    try:
+        r = post(uploads, images.jpeg((40, 30)), f"Bearer {token()}")
+    finally:
+        os.umask(old)
+    assert r.status_code == 201, r.text
+    assert stat.S_IMODE((uploads.root / r.json()["source"]).stat().st_mode) == 0o644
 
 
 def test_personal_metadata_between_scans_is_removed_too(uploads) -> None:  # type: ignore[no-untyped-def]
