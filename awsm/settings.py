@@ -132,6 +132,16 @@ class Settings(BaseSettings):
     def _lower_level(cls, v: Any) -> Any:
         return v.strip().lower() if isinstance(v, str) else v
 
+    @field_validator("jwt_secret")
+    @classmethod
+    def _long_jwt_secret(cls, v: str | None) -> str | None:
+        # an HS256 key of fewer than 256 bits can be found offline from one token (RFC
+        # 7518 3.2); Supabase's JWT secrets have at least 32 characters
+        if v and len(v) < 32:
+            raise ValueError("must be at least 32 characters (your Supabase project's JWT "
+                             "secret is); a shorter one can be guessed from any token")
+        return v
+
     @field_validator("jwt_audience")
     @classmethod
     def _no_empty_audience(cls, v: str | None) -> str | None:

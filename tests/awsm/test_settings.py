@@ -84,6 +84,13 @@ def test_production_refuses_to_start_unsafe() -> None:
     load_settings({"AWSM_DEMO": "true"}).validate_for("stack")
 
 
+def test_a_short_jwt_secret_is_refused() -> None:
+    # "secret" was accepted: an HS256 key that short is found offline from one token
+    with pytest.raises(ConfigError, match="AWSM_JWT_SECRET: .*at least 32 characters"):
+        load_settings({"AWSM_JWT_SECRET": "s" * 31})
+    assert load_settings({"AWSM_JWT_SECRET": "s" * 32}).jwt_secret == "s" * 32
+
+
 @pytest.mark.parametrize("raw", ["nocolon", "k1:short", ":0123456789abcdefg", "k1:0123456789abcdef,bad"])
 def test_bad_signing_keys_are_rejected(raw: str) -> None:
     with pytest.raises(ValueError, match="must look like 'id1:secret1"):
