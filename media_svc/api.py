@@ -89,7 +89,7 @@ async def _read_body(request: Request, limit: int, timeout_s: float) -> bytes:
     """The body, whole: at most ``limit`` bytes, arrived within ``timeout_s`` (a client
     trickling it would otherwise hold a connection and its buffer for ever)."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:  # not "²"
         raise PayloadTooLarge(f"The upload is larger than {limit} bytes.")
     chunks: list[bytes] = []
     received = 0
