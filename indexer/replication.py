@@ -89,7 +89,9 @@ def ensure_publication(conn: psycopg.Connection, name: str, tables: tuple[str, .
     """The publication ``name`` over exactly ``tables``, marked (its comment) as the one
     of the indexer of ``slot``. One that another indexer's slot (still in this database)
     uses is never changed: a second environment or a second mapping that reused the name
-    would silently stop the first indexer's changes for the tables it drops."""
+    would silently stop the first indexer's changes for the tables it drops. A
+    partitioned table's changes are published as its own (``publish_via_partition_root``):
+    under their partitions' names no mapping would know them."""
     idents = sql.SQL(", ").join(sql.Identifier(t) for t in tables)
     row = conn.execute("SELECT obj_description(oid, 'pg_publication') FROM pg_publication "
                        "WHERE pubname = %s", (name,)).fetchone()
@@ -102,8 +104,12 @@ def ensure_publication(conn: psycopg.Connection, name: str, tables: tuple[str, .
                 "set AWSM_PUBLICATION_NAME to a name of this indexer's own (one publication "
                 "per slot) so that indexer keeps receiving its tables' changes"])
         conn.execute(sql.SQL("ALTER PUBLICATION {} SET TABLE {}").format(sql.Identifier(name), idents))
+        conn.execute(sql.SQL("ALTER PUBLICATION {} SET (publish_via_partition_root = true)")
+                     .format(sql.Identifier(name)))
     else:
-        conn.execute(sql.SQL("CREATE PUBLICATION {} FOR TABLE {}").format(sql.Identifier(name), idents))
+        conn.execute(sql.SQL("CREATE PUBLICATION {} FOR TABLE {} "
+                             "WITH (publish_via_partition_root = true)")
+                     .format(sql.Identifier(name), idents))
     conn.execute(sql.SQL("COMMENT ON PUBLICATION {} IS {}").format(
         sql.Identifier(name), sql.Literal(_OWNER + slot)))
 
