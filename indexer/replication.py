@@ -62,7 +62,7 @@ def check_replica_identity(conn: psycopg.Connection, keys: dict[str, str]) -> No
             " AND a.attnum = ANY(i.indkey))), false) "
             "FROM pg_class c LEFT JOIN pg_index i ON i.indrelid = c.oid AND CASE c.relreplident"
             " WHEN 'i' THEN i.indisreplident ELSE i.indisprimary END "
-            "WHERE c.oid = to_regclass(%s)", (key, table)
+            "WHERE c.oid = to_regclass(quote_ident(%s))", (key, table)
         ).fetchone()
         if row is None:
             problems.append(f"table {table!r} named in the mapping does not exist")

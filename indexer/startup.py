@@ -88,7 +88,8 @@ def check_columns(conn: psycopg.Connection, mapping: Mapping) -> dict[str, str]:
     for table, cols in wanted.items():
         rows = conn.execute(
             "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
-            "WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped", (table,)
+            "WHERE attrelid = to_regclass(quote_ident(%s)) AND attnum > 0 AND NOT attisdropped",
+            (table,)
         ).fetchall()
         have: dict[str, str] = dict(rows)
         if not have:

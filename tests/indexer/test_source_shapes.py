@@ -78,3 +78,19 @@ def test_changes_to_a_partitioned_table_reach_the_index(fresh_db: str, tmp_path:
             conn.execute("UPDATE notes SET status = 'draft' WHERE id = 150")
             conn.execute("DELETE FROM notes WHERE id = 1")
             wait_for(lambda: indexer.engine.keys() == set(), timeout=10)
+
+
+def test_a_table_whose_name_needs_quoting_is_checked_and_streamed(
+        fresh_db: str, tmp_path: Path) -> None:
+    # Every query quotes the mapped name ("Notes", as Prisma and many ORMs create them),
+    # but the start-up checks looked it up unquoted, folded to notes: "mapping names
+    # table 'Notes', which does not exist" for a table that does.
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        seed_tenants(conn)
+        conn.execute('CREATE TABLE "Notes" (id bigint PRIMARY KEY, tenant_id uuid, '
+                     'title text, status text)')
+        _note(conn, "Notes", 1, "sebelum")
+        with _streaming(fresh_db, tmp_path, _mapping(tmp_path, "Notes")) as indexer:
+            assert indexer.engine.keys() == {"note:1"}
+            conn.execute('DELETE FROM "Notes" WHERE id = 1')
+            wait_for(lambda: indexer.engine.keys() == set(), timeout=10)
