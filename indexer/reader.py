@@ -59,9 +59,9 @@ class RowReader:
         """Read ``ids``; the rows the SELECT cannot read are found by halving and listed
         in ``unreadable``, so every other row still goes through. Returns how many ids
         were read."""
+        key_type = sql.SQL(self.key_types.get(src.table, "text"))
         where = sql.SQL("d.{} = ANY({}::{}[])").format(
-            sql.Identifier(src.id), sql.Placeholder(),
-            sql.SQL(self.key_types.get(src.table, "text")))
+            sql.Identifier(src.id), sql.Placeholder(), key_type)
         try:
             rows = self._select(self.mapping.select_documents(src, where), (ids,))
         except ROW_ERRORS as exc:
@@ -79,7 +79,14 @@ class RowReader:
                 deletes.append(f"{src.type}:{row[0]}")
             else:
                 upserts.append(doc)
-        deletes += [f"{src.type}:{i}" for i in ids if i not in found]
+        missing = [i for i in ids if i not in found]
+        if missing:
+            # as the key's ::text writes it, which documents are keyed by: the stream
+            # may write it otherwise (a char(n) key comes padded, ::text trims it)
+            missing = [r[0] for r in self._select(
+                sql.SQL("SELECT k::text FROM unnest({}::{}[]) k").format(
+                    sql.Placeholder(), key_type), (missing,))]
+        deletes += [f"{src.type}:{i}" for i in missing if i not in found]
         return len(ids)
 
     def _select(self, query: sql.Composed, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:

@@ -94,3 +94,21 @@ def test_a_table_whose_name_needs_quoting_is_checked_and_streamed(
             assert indexer.engine.keys() == {"note:1"}
             conn.execute('DELETE FROM "Notes" WHERE id = 1')
             wait_for(lambda: indexer.engine.keys() == set(), timeout=10)
+
+
+def test_a_deleted_row_with_a_fixed_width_key_leaves_the_index(
+        fresh_db: str, tmp_path: Path) -> None:
+    # A char(n) key streams padded ('ab      ') but reads back unpadded (::text trims
+    # it): a hard delete, known only by the streamed key, deleted "note:ab      " and
+    # left "note:ab" searchable for good.
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        seed_tenants(conn)
+        conn.execute("CREATE TABLE notes (id char(8) PRIMARY KEY, tenant_id uuid, "
+                     "title text, status text)")
+        _note(conn, "notes", "ab", "sebelum")
+        with _streaming(fresh_db, tmp_path, _mapping(tmp_path, "notes")) as indexer:
+            assert indexer.engine.keys() == {"note:ab"}
+            _note(conn, "notes", "cd", "sesudah")
+            wait_for(lambda: indexer.engine.keys() == {"note:ab", "note:cd"}, timeout=10)
+            conn.execute("DELETE FROM notes")
+            wait_for(lambda: indexer.engine.keys() == set(), timeout=10)
