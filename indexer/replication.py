@@ -64,18 +64,19 @@ def check_replica_identity(conn: psycopg.Connection, keys: dict[str, str]) -> No
             " WHEN 'i' THEN i.indisreplident ELSE i.indisprimary END "
             "WHERE c.oid = to_regclass(quote_ident(%s))", (key, table)
         ).fetchone()
+        fix = f"ALTER TABLE {sql.Identifier(table).as_string(conn)} REPLICA IDENTITY FULL"
         if row is None:
             problems.append(f"table {table!r} named in the mapping does not exist")
         elif row[0] == "n" or (row[0] in ("d", "i") and not row[1]):
             problems.append(
                 f"table {table!r} has no replica identity (no primary key): deletes would "
-                f"carry no key. Add a primary key or ALTER TABLE {table} REPLICA IDENTITY FULL."
+                f"carry no key. Add a primary key or {fix}."
             )
         elif row[0] != "f" and not row[2]:
             problems.append(
                 f"table {table!r}: its replica identity leaves out {key!r}, the column the "
                 f"mapping keys it by, so deletes would not say which row went. Make {key!r} "
-                f"the primary key, or ALTER TABLE {table} REPLICA IDENTITY FULL."
+                f"the primary key, or {fix}."
             )
     if problems:
         raise ConfigError(problems)

@@ -204,3 +204,14 @@ def test_a_replica_identity_without_the_mapped_key_fails_at_start(
         conn.execute("ALTER TABLE blogs REPLICA IDENTITY FULL")  # every column: fine
     with open_indexer(fresh_db, make_settings(fresh_db, tmp_path)) as indexer:
         assert indexer.prepare() is True
+
+
+def test_the_replica_identity_fix_quotes_a_table_name_that_needs_it(fresh_db: str) -> None:
+    # the suggested statement named "Notes" unquoted: run as shown, it meant notes
+    from awsm.errors import ConfigError
+    from indexer.replication import check_replica_identity
+
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute('CREATE TABLE "Notes" (id text, body text)')
+        with pytest.raises(ConfigError, match='ALTER TABLE "Notes" REPLICA IDENTITY FULL'):
+            check_replica_identity(conn, {"Notes": "id"})
