@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import psycopg
@@ -14,7 +15,7 @@ import psycopg
 from awsm.db import refused
 from awsm.errors import ConfigError
 from awsm.settings import Settings
-from indexer.mapping import Mapping
+from indexer.mapping import DocumentSource, Mapping
 from indexer.pgoutput import format_lsn, parse_lsn
 from indexer.replication import (
     check_replica_identity,
@@ -69,6 +70,22 @@ def database_source(conn: psycopg.Connection) -> str:
     return str(row[0]) if row else ""
 
 
+def _type_problems(src: DocumentSource, types: dict[str, str]) -> list[str]:
+    """The document columns whose type the re-read's SQL cannot use as mapped (it would
+    fail on every batch, a restart loop, instead of once here with the column named)."""
+    checks: list[tuple[str, str, str, Callable[[str], bool]]] = [
+        (flag, "a visibility flag", "boolean", lambda t: t == "boolean")
+        for flag in src.visibility.flags]
+    if src.published_at:
+        checks.append((src.published_at, "published_at", "a timestamp or date",
+                       lambda t: t.startswith(("timestamp", "date"))))
+    if src.tags:
+        checks.append((src.tags, "tags", "an array", lambda t: t.endswith("[]")))
+    return [f"mapping uses {src.table}.{column} as {role}, which must be {kind}; it is {typ}"
+            for column, role, kind, ok in checks
+            if (typ := types.get(column)) is not None and not ok(typ)]
+
+
 def check_columns(conn: psycopg.Connection, mapping: Mapping) -> dict[str, str]:
     """Every table and column the mapping names must exist (one ``ConfigError`` lists
     all that do not). Returns the SQL types of the document tables' keys, tenant and
@@ -87,18 +104,23 @@ def check_columns(conn: psycopg.Connection, mapping: Mapping) -> dict[str, str]:
     key_types: dict[str, str] = {}
     for table, cols in wanted.items():
         rows = conn.execute(
-            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
-            "WHERE attrelid = to_regclass(quote_ident(%s)) AND attnum > 0 AND NOT attisdropped",
-            (table,)
+            # the type, and the type under a domain over it (what the SQL works on)
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod), format_type(CASE "
+            "WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END, NULL) "
+            "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+            "WHERE a.attrelid = to_regclass(quote_ident(%s)) AND a.attnum > 0 "
+            "AND NOT a.attisdropped", (table,)
         ).fetchall()
-        have: dict[str, str] = dict(rows)
+        have: dict[str, str] = {name: typ for name, typ, _base in rows}
         if not have:
             problems.append(f"mapping names table {table!r}, which does not exist")
             continue
         problems += [f"mapping names column {table}.{c}, which does not exist"
                      for c in sorted(cols - have.keys())]
+        base = {name: typ for name, _typ, typ in rows}
         for src in mapping.documents:
             if src.table == table:
+                problems += _type_problems(src, base)
                 key_types[table] = have.get(src.id, "text")
                 key_types[f"{table}.tenant"] = have.get(src.tenant, "text")
                 if src.category:

@@ -187,6 +187,33 @@ def test_mapping_that_names_a_missing_column_fails_at_start(fresh_db: str, tmp_p
             indexer.prepare()
 
 
+def test_mapped_columns_of_a_type_the_sql_cannot_use_fail_at_start(
+        fresh_db: str, tmp_path: Path) -> None:
+    # an integer flag (IS TRUE), a text "tags" (::text[]) or a text published_at
+    # (extract(epoch ...)) failed every re-read: a restart loop that named no column
+    from awsm.errors import ConfigError
+
+    mapping_file = tmp_path / "m.toml"
+    text = (Path(__file__).resolve().parents[2] / "indexer" / "default_mapping.toml").read_text()
+    mapping_file.write_text(text.replace('published_at = "published_at"',
+                                         'published_at = "slug"', 1)
+                            .replace('tags = "tags"', 'tags = "title"', 1)
+                            .replace('flags = ["is_active", "is_public"]',
+                                     'flags = ["is_active", "views"]', 1))
+    with open_indexer(fresh_db, make_settings(fresh_db, tmp_path), mapping_file) as indexer:
+        with pytest.raises(ConfigError) as err:
+            indexer.prepare()
+    text_of = str(err.value)
+    assert "blogs.views as a visibility flag, which must be boolean; it is integer" in text_of
+    assert "blogs.slug as published_at, which must be a timestamp or date" in text_of
+    assert "blogs.title as tags, which must be an array; it is text" in text_of
+    with psycopg.connect(fresh_db, autocommit=True) as conn:  # a domain over boolean is one
+        conn.execute("CREATE DOMAIN yes_no AS boolean")
+        conn.execute("ALTER TABLE blogs ALTER COLUMN is_public TYPE yes_no")
+    with open_indexer(fresh_db, make_settings(fresh_db, tmp_path)) as indexer:
+        assert indexer.prepare() is True
+
+
 def test_a_replica_identity_without_the_mapped_key_fails_at_start(
         fresh_db: str, tmp_path: Path) -> None:
     # A delete carries only the replica identity's columns: under an identity that
