@@ -221,7 +221,10 @@ def _file_values(path: Path) -> dict[str, Any]:
             raw = tomllib.load(fh)
     except FileNotFoundError as exc:
         raise ConfigError([f"AWSM_CONFIG_FILE points at {path}, which does not exist."]) from exc
-    except tomllib.TOMLDecodeError as exc:
+    except OSError as exc:  # a directory, no permission
+        raise ConfigError([f"AWSM_CONFIG_FILE {path} cannot be read: "
+                           f"{exc.strerror or exc}"]) from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:  # TOML is UTF-8 only
         raise ConfigError([f"AWSM_CONFIG_FILE {path} is not valid TOML: {exc}"]) from exc
     return {str(k).lower(): v for k, v in raw.items()}
 

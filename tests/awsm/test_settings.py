@@ -113,3 +113,14 @@ def test_missing_or_broken_config_file(tmp_path: Path) -> None:
     bad.write_text("port = [")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_settings({"AWSM_CONFIG_FILE": str(bad)})
+
+
+def test_an_unreadable_config_file_is_a_config_error_not_a_traceback(tmp_path: Path) -> None:
+    # a directory, or a file saved in another encoding than UTF-8 (a Latin-1 "café" in a
+    # comment), ended every command with a traceback
+    with pytest.raises(ConfigError, match="cannot be read"):
+        load_settings({"AWSM_CONFIG_FILE": str(tmp_path)})
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes(b"port = 9000\n# caf\xe9\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings({"AWSM_CONFIG_FILE": str(latin1)})
