@@ -34,6 +34,8 @@ from gateway.demo import prepare_schema
 from gateway.embedded_pg import EmbeddedPostgres
 from gateway.http_server import uvicorn_options
 from gateway.stop_signals import stop_signals
+from indexer.mapping import load_mapping
+from media_svc.service import media_config
 from search_svc.engines.generations import read_pointer
 
 __all__ = ["backfilled_since", "run_stack", "running_stack_database_url"]
@@ -322,6 +324,22 @@ def _run_stack(settings: Settings, *, demo: bool, reindex: bool) -> int:
         return 1
 
 
+def _validate(settings: Settings) -> None:
+    """Every problem with the settings, the mapping and the media settings, at once: the
+    indexer and the app read the last two only once PostgreSQL runs, and a bad one
+    crash-looped the indexer for the two minutes a first run waits for it, then printed
+    URLs that were never served."""
+    problems: list[str] = []
+    for check in (lambda: settings.validate_for("stack"),
+                  lambda: load_mapping(settings.mapping_file), lambda: media_config(settings)):
+        try:
+            check()
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ConfigError(problems)
+
+
 def _run_locked(settings: Settings, data_dir: Path, *, demo: bool, reindex: bool) -> int:
     (data_dir / "stack.json").unlink(missing_ok=True)  # a last run's URLs: written anew below
     extra = _demo_secrets(data_dir) if demo else {}
@@ -335,7 +353,7 @@ def _run_locked(settings: Settings, data_dir: Path, *, demo: bool, reindex: bool
         "jwt_secret": settings.jwt_secret or extra.get("AWSM_JWT_SECRET"),
     })
     # what can be told before PostgreSQL starts and the demo loads is told first
-    settings.validate_for("stack")
+    _validate(settings)
     try:
         sock = _bind(settings.host, settings.port)
     except OSError as exc:

@@ -29,7 +29,7 @@ from media_svc.sources.local import LocalSource
 from media_svc.supabase import parse_int_list
 from media_svc.transform import PIPELINE_VERSION, Limits, Rendition, render
 
-__all__ = ["Job", "MediaService", "Variant"]
+__all__ = ["Job", "MediaConfig", "MediaService", "Variant", "media_config"]
 
 log = logging.getLogger("awsm.media")
 _TYPE_BY_EXTENSION = {ext: MEDIA_TYPES[fmt] for fmt, ext in EXTENSIONS.items()}
@@ -84,31 +84,54 @@ def _int_list(name: str, raw: str, problems: list[str]) -> frozenset[int]:
     return values
 
 
+@dataclass(frozen=True, slots=True)
+class MediaConfig:
+    """The media settings that must fit together, parsed."""
+
+    keys: list[tuple[str, bytes]]
+    prefixes: list[str]
+    render_sizes: frozenset[int]
+    render_qualities: frozenset[int]
+    srcset_widths: list[int]
+
+
+def media_config(settings: Settings) -> MediaConfig:
+    """Parse the media lists and origins; every bad one is reported at once
+    (``ConfigError``). Pure, so ``awsm up`` can tell before it starts anything."""
+    problems: list[str] = []
+    keys: list[tuple[str, bytes]] = []
+    prefixes: list[str] = []
+    try:
+        keys = settings.signing_key_list
+    except ValueError as exc:
+        problems.append(str(exc))
+    try:
+        prefixes = parse_origins(settings.media_http_origins)
+    except ValueError as exc:
+        problems.append(str(exc))
+    render_sizes = _int_list("media_render_widths", settings.media_render_widths, problems)
+    render_qualities = _int_list("media_render_qualities", settings.media_render_qualities,
+                                 problems)
+    srcset_widths = sorted(_int_list("media_srcset_widths", settings.media_srcset_widths,
+                                     problems))
+    origin = settings.media_render_origin
+    if origin and not any(origin.startswith(p) for p in prefixes):
+        problems.append("AWSM_MEDIA_RENDER_ORIGIN must lie under one of "
+                        "AWSM_MEDIA_HTTP_ORIGINS and end in '/'.")
+    if problems:
+        raise ConfigError(problems)
+    return MediaConfig(keys, prefixes, render_sizes, render_qualities, srcset_widths)
+
+
 class MediaService:
     def __init__(self, settings: Settings) -> None:
         # Every bad media variable is reported at once, and the service refuses to start.
-        problems: list[str] = []
-        prefixes: list[str] = []
-        try:
-            self.keys = settings.signing_key_list
-        except ValueError as exc:
-            problems.append(str(exc))
-        try:
-            prefixes = parse_origins(settings.media_http_origins)
-        except ValueError as exc:
-            problems.append(str(exc))
-        self.render_sizes = _int_list("media_render_widths", settings.media_render_widths,
-                                      problems)
-        self.render_qualities = _int_list("media_render_qualities",
-                                          settings.media_render_qualities, problems)
-        self.srcset_widths = sorted(_int_list("media_srcset_widths",
-                                              settings.media_srcset_widths, problems))
-        origin = settings.media_render_origin
-        if origin and not any(origin.startswith(p) for p in prefixes):
-            problems.append("AWSM_MEDIA_RENDER_ORIGIN must lie under one of "
-                            "AWSM_MEDIA_HTTP_ORIGINS and end in '/'.")
-        if problems:
-            raise ConfigError(problems)
+        config = media_config(settings)
+        prefixes = config.prefixes
+        self.keys = config.keys
+        self.render_sizes = config.render_sizes
+        self.render_qualities = config.render_qualities
+        self.srcset_widths = config.srcset_widths
         self.settings = settings
         self.limits = limits_from(settings)
         # Pillow only warns past its pixel limit; a warning is not a refusal. (A process

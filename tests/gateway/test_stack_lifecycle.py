@@ -136,6 +136,24 @@ def test_missing_secrets_are_reported_before_postgres_starts(tmp_path: Path) -> 
     assert not (data / "pg").exists()
 
 
+def test_a_bad_mapping_or_media_setting_is_reported_before_postgres_starts(
+        tmp_path: Path) -> None:
+    # read only once PostgreSQL ran: a missing mapping file crash-looped the indexer for
+    # the two minutes a first run waits, and a bad media list was told after `api: URL`
+    # was printed and written to stack.json for an API that never served
+    data = tmp_path / "data"
+    try:
+        run = _awsm("up", "--demo", "--data-dir", str(data), "--port", "0", timeout=30,
+                    AWSM_MAPPING_FILE=str(tmp_path / "nope.toml"),
+                    AWSM_MEDIA_SRCSET_WIDTHS="wide")
+    finally:
+        _stop_postgres(data)
+    assert run.returncode == 2, run.stderr
+    assert "AWSM_MAPPING_FILE" in run.stderr and "AWSM_MEDIA_SRCSET_WIDTHS" in run.stderr
+    assert "api:" not in run.stdout and not (data / "stack.json").exists()
+    assert not (data / "pg").exists()
+
+
 def test_sigterm_while_the_demo_loads_stops_postgres(tmp_path: Path) -> None:
     # before `awsm up` waited for its indexer, SIGTERM (docker stop, systemd) ended it at
     # once: the embedded PostgreSQL it had started ran on, orphaned
