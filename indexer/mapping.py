@@ -329,11 +329,14 @@ def load_mapping(path: Path | None = None) -> Mapping:
         if path is None:
             text = resources.files("indexer").joinpath("default_mapping.toml").read_text()
         else:
-            text = Path(path).read_text()
+            text = Path(path).read_text(encoding="utf-8")  # what TOML is
         raw = tomllib.loads(text)
     except FileNotFoundError as exc:
         raise ConfigError([f"AWSM_MAPPING_FILE: {path} does not exist"]) from exc
-    except tomllib.TOMLDecodeError as exc:
+    except OSError as exc:  # a directory, no permission
+        raise ConfigError([f"AWSM_MAPPING_FILE: {path} cannot be read: "
+                           f"{exc.strerror or exc}"]) from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:  # TOML is UTF-8 only
         raise ConfigError([f"AWSM_MAPPING_FILE: {path} is not valid TOML: {exc}"]) from exc
     problems: list[str] = [f"{key}: unknown section (known: {', '.join(sorted(_SECTIONS))})"
                            for key in raw if key not in _SECTIONS]

@@ -214,6 +214,16 @@ def test_bad_mapping_files_are_clear_config_errors(tmp_path: Path, text: str, pr
     assert problem in str(err.value)
 
 
+def test_an_unreadable_mapping_file_is_a_clear_config_error(tmp_path: Path) -> None:
+    # a directory, or a file saved as Latin-1, ended `awsm indexer` with a traceback
+    with pytest.raises(ConfigError, match="AWSM_MAPPING_FILE: .* cannot be read"):
+        load_mapping(tmp_path)
+    latin1 = tmp_path / "m.toml"
+    latin1.write_bytes(_DOC.encode() + b"# caf\xe9\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_mapping(latin1)
+
+
 def test_a_schema_without_a_tenant_domain_or_status_can_be_mapped(tmp_path: Path) -> None:
     # left out, each key kept its AWCMS column name, which start-up then required
     path = tmp_path / "m.toml"
