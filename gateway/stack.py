@@ -372,7 +372,8 @@ def _run_bound(settings: Settings, data_dir: Path, sock: socket.socket, *, demo:
         url = _prepare_database(pg, demo, settings.resolved_media_root)
         settings = settings.model_copy(update={"database_url": url})
         port = sock.getsockname()[1]
-        api_url = f"http://{settings.host}:{port}"
+        host = f"[{settings.host}]" if ":" in settings.host else settings.host  # IPv6
+        api_url = f"http://{host}:{port}"
         env = {**os.environ, "AWSM_DATABASE_URL": url, "AWSM_DATA_DIR": str(data_dir),
                "AWSM_SIGNING_KEYS": settings.signing_keys,
                "AWSM_JWT_SECRET": settings.jwt_secret or "",

@@ -11,6 +11,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 from tests.fixtures.fix_stack import wait_for
@@ -209,6 +211,25 @@ def test_a_data_dir_with_spaces_in_its_path_serves(tmp_path: Path) -> None:
             pass
     finally:
         _stop(proc)
+    assert proc.returncode == 0, log.read_text()[-3000:]
+
+
+def test_an_ipv6_host_gets_a_url_that_reaches_the_api(tmp_path: Path) -> None:
+    # printed and written as "http://::1:PORT", which no client can parse
+    data, log = tmp_path / "data", tmp_path / "up.log"
+    proc = _up(data, log, "--host", "::1", "--port", "0")
+    try:
+        wait_for(lambda: (data / "stack.json").exists() or proc.poll() is not None,
+                 timeout=60, interval=0.1)
+        assert proc.poll() is None, log.read_text()[-3000:]
+        api = urllib.parse.urlsplit(json.loads((data / "stack.json").read_text())["api_url"])
+        assert api.hostname == "::1"
+        with urllib.request.urlopen(f"{api.geturl()}/healthz", timeout=10) as answer:
+            assert answer.status == 200
+        assert f"api: {api.geturl()}" in log.read_text()
+    finally:
+        _stop(proc)
+        _stop_postgres(data)
     assert proc.returncode == 0, log.read_text()[-3000:]
 
 
