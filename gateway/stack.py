@@ -370,7 +370,9 @@ def _run_bound(settings: Settings, data_dir: Path, sock: socket.socket, *, demo:
     pg = EmbeddedPostgres(data_dir / "pg")
     try:
         url = _prepare_database(pg, demo, settings.resolved_media_root)
-        settings = settings.model_copy(update={"database_url": url})
+        # the embedded database serves reads too: a read URL left in the environment
+        # named another database than the one indexed
+        settings = settings.model_copy(update={"database_url": url, "database_read_url": None})
         port = sock.getsockname()[1]
         host = f"[{settings.host}]" if ":" in settings.host else settings.host  # IPv6
         api_url = f"http://{host}:{port}"

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -227,6 +228,36 @@ def test_an_ipv6_host_gets_a_url_that_reaches_the_api(tmp_path: Path) -> None:
         with urllib.request.urlopen(f"{api.geturl()}/healthz", timeout=10) as answer:
             assert answer.status == 200
         assert f"api: {api.geturl()}" in log.read_text()
+    finally:
+        _stop(proc)
+        _stop_postgres(data)
+    assert proc.returncode == 0, log.read_text()[-3000:]
+
+
+def test_up_serves_from_its_own_database_whatever_the_read_url_says(tmp_path: Path) -> None:
+    # AWSM_DATABASE_URL was replaced by the embedded database, AWSM_DATABASE_READ_URL
+    # (left set from a production shell) was not: the API read tenants from there and
+    # answered every search 503
+    data, log = tmp_path / "data", tmp_path / "up.log"
+    env = {**_env(), "AWSM_DATABASE_READ_URL": "postgresql://awsm@127.0.0.1:1/elsewhere"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "up", "--demo", "--data-dir", str(data),
+         "--port", "0"], stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env,
+        start_new_session=True)
+    try:
+        wait_for(lambda: (data / "stack.json").exists() or proc.poll() is not None,
+                 timeout=60, interval=0.1)
+        api = json.loads((data / "stack.json").read_text())["api_url"]
+
+        def search_status() -> int:
+            try:
+                with urllib.request.urlopen(f"{api}/v1/search?tenant=kopi-nusantara&q=kopi",
+                                            timeout=10) as answer:
+                    return answer.status
+            except urllib.error.HTTPError as exc:
+                return exc.code
+
+        wait_for(lambda: search_status() == 200, timeout=20, interval=0.5)
     finally:
         _stop(proc)
         _stop_postgres(data)
