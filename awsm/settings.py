@@ -76,8 +76,8 @@ class Settings(BaseSettings):
     publication_name: str = "awsm_pub"
     heartbeat_interval_s: float = Field(10.0, gt=0, allow_inf_nan=False)
     schedule_interval_s: float = Field(1.0, gt=0, allow_inf_nan=False)
-    batch_max_changes: int = 5000
-    backfill_chunk_rows: int = 1000
+    batch_max_changes: int = Field(5000, ge=1)  # 0: no message would ever be read
+    backfill_chunk_rows: int = Field(1000, ge=1)  # 0: LIMIT 0, an empty backfill
 
     # embeddings (semantic search); see docs/embeddings.md
     embedder: Literal["none", "sentence-transformers", "use-multilingual", "e5-multilingual"] = "none"

@@ -124,3 +124,15 @@ def test_an_unreadable_config_file_is_a_config_error_not_a_traceback(tmp_path: P
     latin1.write_bytes(b"port = 9000\n# caf\xe9\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_settings({"AWSM_CONFIG_FILE": str(latin1)})
+
+
+@pytest.mark.parametrize(("name", "raw"), [
+    # LIMIT 0: a backfill or rebuild read no row and went live with an empty index
+    ("AWSM_BACKFILL_CHUNK_ROWS", "0"), ("AWSM_BACKFILL_CHUNK_ROWS", "-1"),
+    # no message was ever read from the slot: nothing indexed while its WAL piled up
+    ("AWSM_BATCH_MAX_CHANGES", "0"), ("AWSM_BATCH_MAX_CHANGES", "-5"),
+])
+def test_indexer_batch_sizes_are_at_least_one(name: str, raw: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        load_settings({name: raw})
+    assert load_settings({name: "1"})
