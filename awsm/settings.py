@@ -149,6 +149,12 @@ class Settings(BaseSettings):
         # secret: no token carries aud "", so it would refuse every upload
         return (v or "").strip() or None
 
+    @field_validator("mapping_file", "media_root", "media_cache_dir", mode="before")
+    @classmethod
+    def _no_empty_path(cls, v: Any) -> Any:
+        # set but empty means unset too: Path("") is ".", the working directory
+        return None if isinstance(v, str) and not v.strip() else v
+
     @field_validator("signing_keys")
     @classmethod
     def _signing_keys_parse(cls, v: str) -> str:

@@ -136,3 +136,14 @@ def test_indexer_batch_sizes_are_at_least_one(name: str, raw: str) -> None:
     with pytest.raises(ConfigError, match=name):
         load_settings({name: raw})
     assert load_settings({name: "1"})
+
+
+def test_an_empty_optional_path_means_its_default_not_the_working_directory() -> None:
+    # compose's ${VAR:-} or an env file's `AWSM_MEDIA_ROOT=` gave Path(""), that is ".":
+    # originals were served from wherever the process started, the mapping "file" was a
+    # directory
+    s = load_settings({"AWSM_MEDIA_ROOT": "", "AWSM_MEDIA_CACHE_DIR": " ",
+                       "AWSM_MAPPING_FILE": "", "AWSM_DATA_DIR": "/srv/awsm"})
+    assert s.mapping_file is None
+    assert s.resolved_media_root == Path("/srv/awsm/media")
+    assert s.resolved_media_cache_dir == Path("/srv/awsm/cache/media")
