@@ -27,10 +27,12 @@ def _settings(args: argparse.Namespace, **extra: object) -> Settings:
     settings = load_settings(**overrides, **extra)
     # the level may come from AWSM_CONFIG_FILE too, which main() could not read yet
     logging.getLogger().setLevel(settings.log_level.upper())
-    # `awsm up --demo` keeps the secrets it minted in the data dir; commands run beside
-    # it (sign-url) use them when the environment names none
+    # `awsm up --demo` keeps the secrets it minted in the data dir; `up` again and
+    # `sign-url` beside it use them when the environment names none. Never `serve`:
+    # outside demo mode it refuses to start without keys of its own
     secrets_file = settings.data_dir / "secrets.json"
-    if not settings.signing_keys and secrets_file.exists():
+    if args.command in ("up", "sign-url") and not settings.signing_keys \
+            and secrets_file.exists():
         saved = json.loads(secrets_file.read_text())
         settings = settings.model_copy(update={
             "signing_keys": saved.get("AWSM_SIGNING_KEYS", ""),

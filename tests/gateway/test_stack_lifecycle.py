@@ -157,6 +157,18 @@ def test_a_bad_mapping_or_media_setting_is_reported_before_postgres_starts(
     assert not (data / "pg").exists()
 
 
+def test_serve_outside_demo_mode_does_not_take_a_demos_secrets(tmp_path: Path) -> None:
+    # a secrets.json left by `awsm up --demo` in the data dir (default .awsm, where awsm
+    # runs) let `awsm serve` start with the demo's keys instead of refusing without
+    # AWSM_SIGNING_KEYS and AWSM_JWT_SECRET: every URL signed elsewhere was refused
+    (tmp_path / "secrets.json").write_text(json.dumps(
+        {"AWSM_SIGNING_KEYS": "demo:" + "s" * 40, "AWSM_JWT_SECRET": "j" * 40}))
+    run = _awsm("serve", "--port", "0", timeout=30, AWSM_DATA_DIR=str(tmp_path),
+                AWSM_DATABASE_URL="postgresql://awsm@127.0.0.1:1/awcms")
+    assert run.returncode == 2, run.stderr
+    assert "AWSM_SIGNING_KEYS" in run.stderr and "AWSM_JWT_SECRET" in run.stderr
+
+
 def test_sigterm_while_the_demo_loads_stops_postgres(tmp_path: Path) -> None:
     # before `awsm up` waited for its indexer, SIGTERM (docker stop, systemd) ended it at
     # once: the embedded PostgreSQL it had started ran on, orphaned
