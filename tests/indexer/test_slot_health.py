@@ -189,7 +189,7 @@ def test_mapping_that_names_a_missing_column_fails_at_start(fresh_db: str, tmp_p
 
 def test_mapped_columns_of_a_type_the_sql_cannot_use_fail_at_start(
         fresh_db: str, tmp_path: Path) -> None:
-    # an integer flag (IS TRUE), a text "tags" (::text[]) or a text published_at
+    # an integer flag (IS TRUE), a jsonb "tags" (::text[]) or a text published_at
     # (extract(epoch ...)) failed every re-read: a restart loop that named no column
     from awsm.errors import ConfigError
 
@@ -197,7 +197,7 @@ def test_mapped_columns_of_a_type_the_sql_cannot_use_fail_at_start(
     text = (Path(__file__).resolve().parents[2] / "indexer" / "default_mapping.toml").read_text()
     mapping_file.write_text(text.replace('published_at = "published_at"',
                                          'published_at = "slug"', 1)
-                            .replace('tags = "tags"', 'tags = "title"', 1)
+                            .replace('tags = "tags"', 'tags = "puck_layout_jsonb"', 1)
                             .replace('flags = ["is_active", "is_public"]',
                                      'flags = ["is_active", "views"]', 1))
     with open_indexer(fresh_db, make_settings(fresh_db, tmp_path), mapping_file) as indexer:
@@ -206,7 +206,8 @@ def test_mapped_columns_of_a_type_the_sql_cannot_use_fail_at_start(
     text_of = str(err.value)
     assert "blogs.views as a visibility flag, which must be boolean; it is integer" in text_of
     assert "blogs.slug as published_at, which must be a timestamp or date" in text_of
-    assert "blogs.title as tags, which must be an array; it is text" in text_of
+    assert "blogs.puck_layout_jsonb as tags, which must be an array or text; it is jsonb" \
+        in text_of
     with psycopg.connect(fresh_db, autocommit=True) as conn:  # a domain over boolean is one
         conn.execute("CREATE DOMAIN yes_no AS boolean")
         conn.execute("ALTER TABLE blogs ALTER COLUMN is_public TYPE yes_no")
