@@ -26,7 +26,7 @@ READY_DB_TIMEOUT_S = 1.0
 
 _LAG_SQL = """
 SELECT s.active, pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::bigint,
-       s.wal_status, st.state, st.last_error, st.last_error_at,
+       pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::bigint, s.wal_status, st.state, st.last_error, st.last_error_at,
        extract(epoch FROM now() - st.last_commit_at)::float8,
        extract(epoch FROM now() - st.last_batch_at)::float8, st.documents_written,
        st.embedding_model, st.embedding_backlog, st.embedding_rate, st.model_calls,
@@ -44,10 +44,14 @@ async def indexer_lag(pool: AsyncConnectionPool, slot: str,
         row = await cur.fetchone()
     if row is None:
         return None
-    (active, lag_bytes, wal_status, state, err, err_at, since_commit, since_batch, written,
+    (active, lag_bytes, retained, wal_status, state, err, err_at, since_commit, since_batch, written,
      model, backlog, rate, calls, parked) = row
     return {
-        "slot_active": bool(active), "lag_bytes": lag_bytes, "wal_status": wal_status,
+        # bytes behind: WAL written since the position the indexer last confirmed
+        "slot_active": bool(active), "lag_bytes": lag_bytes,
+        # WAL the slot keeps on the primary's disk: from its restart_lsn, which a long
+        # transaction elsewhere holds back even while lag_bytes stays near 0
+        "retained_wal_bytes": retained, "wal_status": wal_status,
         # the kind of error only: its message can quote a row's values (a column of
         # another type, a constraint), and /readyz is public; the whole text is in
         # search.indexer_status and the indexer's log

@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 from httpx import Response
 
@@ -432,6 +434,32 @@ def test_a_facet_value_with_control_characters_can_be_selected(stack: Stack) -> 
         for value in values:
             quoted = '"' + value.replace('"', '""') + '"'
             assert stack.search(q="kontrol", **{name: quoted})["total"] == 1, (name, value)
+
+
+def test_readyz_shows_the_wal_the_slot_keeps_apart_from_how_far_behind_it_is(
+        stack: Stack) -> None:
+    # lag_bytes (from the confirmed position) was documented as the WAL the slot holds,
+    # but a transaction left open elsewhere holds the slot's restart_lsn back while
+    # heartbeats keep lag_bytes near 0: the disk filled with nothing showing it
+    stack.sql("CREATE TABLE scratch (n int, filler text)")
+    with psycopg.connect(stack.settings.database_url) as idle:
+        idle.execute("INSERT INTO scratch VALUES (0, 'held open')")  # and not committed
+        start = stack.db.execute("SELECT pg_current_wal_lsn()").fetchone()
+        stack.sql("INSERT INTO scratch SELECT n, repeat('x', 200) FROM generate_series(1, 20000) n")
+        written = stack.db.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)::bigint",
+                                   start).fetchone()
+        assert written is not None and written[0] > 4_000_000
+
+        def indexer() -> dict[str, Any]:
+            return dict(stack.client.get("/readyz").json()["checks"]["indexer"])
+
+        wait_for(lambda: indexer()["lag_bytes"] < 1_000_000, timeout=30)  # confirmed past it
+        shown = indexer()
+        assert shown["retained_wal_bytes"] >= written[0], shown
+        idle.rollback()
+    # the next snapshot of running transactions (bgwriter, every ~15 s) lets it go
+    wait_for(lambda: indexer()["retained_wal_bytes"] < 1_000_000, timeout=60)
+    stack.sql("DROP TABLE scratch")
 
 
 def test_readyz_names_the_indexers_error_without_its_message(seeded: Stack) -> None:
