@@ -52,6 +52,22 @@ def test_secrets_are_required_not_defaulted() -> None:
         assert re.search(r"\$\{" + var + r":\?", text), var
 
 
+def test_every_variable_env_example_and_the_deployment_guide_set_reaches_the_containers() -> None:
+    # AWSM_DATABASE_URL was fixed to the bundled postgres and AWSM_JWT_AUDIENCE and
+    # AWSM_MEDIA_HTTP_ORIGINS were not passed on: set in .env as the guide says, they
+    # were ignored without a word
+    example = (ROOT / "compose" / ".env.example").read_text()
+    guide = (ROOT / "docs" / "deployment.md").read_text().split("## Against Supabase")[1]
+    named = set(re.findall(r"\b(AWSM_[A-Z_]*[A-Z])\b", example + guide.split("\n## ")[0]))
+    named -= {"AWSM_PORT"}  # the host's port, mapped in ports:
+    for name in ("api", "indexer"):
+        env = COMPOSE["services"][name]["environment"]
+        assert named <= env.keys(), (name, sorted(named - env.keys()))
+        # each is taken from .env where it is set there; secrets must be
+        for var in named:
+            assert re.match(r"\$\{" + var + r":[-?]", str(env[var])), var
+
+
 def test_dockerfile_pins_torch_before_the_project() -> None:
     text = (ROOT / "compose" / "Dockerfile").read_text()
     assert text.index("torch==2.13.0") < text.index("pip install '.[semantic]'")
