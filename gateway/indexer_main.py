@@ -20,7 +20,7 @@ from awsm.settings import Settings
 from gateway.stop_signals import stop_signals
 from indexer.mapping import load_mapping
 from indexer.replication import SlotInUse
-from indexer.worker import Indexer
+from indexer.worker import BackfillStopped, Indexer
 from search_svc.engines import open_engine
 from search_svc.errors import EngineUnavailable
 
@@ -69,8 +69,10 @@ def run_indexer(settings: Settings, *, reindex: bool = False,
     try:
         if reindex:
             indexer.prepare()
-            indexer.backfill()
+            indexer.backfill(stop)
         indexer.run(stop)
+        return 0
+    except BackfillStopped:  # a signal: the live index answers as before
         return 0
     except SlotInUse as exc:
         # said in one line, and not written into the status row, which is the row of

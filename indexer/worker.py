@@ -33,7 +33,7 @@ from search_svc.embedding import Embedder
 from search_svc.engines.base import Document, KeywordEngine
 from search_svc.vectors import VectorStore
 
-__all__ = ["Indexer", "IndexerState"]
+__all__ = ["BackfillStopped", "Indexer", "IndexerState"]
 
 log = logging.getLogger("awsm.indexer")
 _SCHEDULE_OVERLAP_S = 5.0
@@ -49,6 +49,11 @@ WHERE NOT pg_visible_in_snapshot(
     ((((r.xmax >> 32) - CASE WHEN t.x > (r.xmax & 4294967295) THEN 1 ELSE 0 END) << 32)
      | t.x)::text::xid8, s.snap)
 """
+
+
+class BackfillStopped(Exception):
+    """A stop came during a backfill: its rebuild was dropped, the live index is as it was
+    (the next start backfills again)."""
 
 
 class Indexer:
@@ -89,8 +94,10 @@ class Indexer:
         self._key_types.update(check_columns(self.conn, self.mapping))
 
     # backfill --------------------------------------------------------------
-    def backfill(self) -> int:
-        """Index every visible row into a shadow index and swap it in."""
+    def backfill(self, stop: threading.Event | None = None) -> int:
+        """Index every visible row into a shadow index and swap it in; ``stop`` set
+        between two pages drops the rebuild (``BackfillStopped``), so a signal during a
+        long backfill stops the indexer at once, not when a supervisor's patience ends."""
         started = self._db_now()
         lsn_row = self.conn.execute(
             "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = %s",
@@ -104,6 +111,10 @@ class Indexer:
         for src in self.mapping.documents:
             table_total = 0
             for docs in self.visible_documents(src):
+                if stop is not None and stop.is_set():
+                    shadow.close()  # an abandoned rebuild's files (or index) go with it
+                    log.info("backfill stopped after %d documents", total + table_total)
+                    raise BackfillStopped
                 self._progress()  # a rebuild while streaming (a TRUNCATE) takes minutes
                 shadow.write(docs, [])
                 if vectors is not None:
@@ -169,7 +180,11 @@ class Indexer:
     # streaming ---------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
         if self.prepare():
-            self.backfill()
+            try:
+                self.backfill(stop)
+            except BackfillStopped:
+                self._write_status("stopped")
+                return
         self.stream = ReplicationStream(self.dsn, self.settings.slot_name,
                                         self.settings.publication_name)
         self.stream.open()

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
+import pytest
 
-from indexer.mapping import load_mapping
-from indexer.worker import Indexer
+from indexer.mapping import DocumentSource, load_mapping
+from indexer.worker import BackfillStopped, Indexer
 from search_svc.engines import SearchQuery, open_engine
+from search_svc.engines.base import Document
 from tests.fixtures.fix_stack import TENANT_A, TENANT_B, make_settings, seed_tenants
 
 
@@ -38,6 +42,51 @@ def test_a_backfill_in_many_chunks_goes_live_whole_as_one_segment(fresh_db: str,
             result = engine.search(SearchQuery(tenant_id=tenant, text="pemerintahn", limit=100,
                                                published_before=int(time.time())))
             assert result.total == 10 and len(result.hits) == 10
+    finally:
+        indexer.close()
+        engine.close()
+
+
+def test_a_stop_during_a_backfill_drops_the_rebuild_and_keeps_the_live_index(
+        fresh_db: str, tmp_path: Path) -> None:
+    # a signal during a long first backfill or reindex was noticed only once it had
+    # read every table: `awsm up` killed the indexer after 15 s, `docker stop` after 10
+    settings = make_settings(fresh_db, tmp_path, backfill_chunk_rows=2)
+    with psycopg.connect(fresh_db, autocommit=True) as db:
+        seed_tenants(db)
+        for i in range(9):
+            db.execute("INSERT INTO blogs (tenant_id, title, slug, content, status, published_at)"
+                       " VALUES (%s, %s, %s, 'isi', 'published', now() - interval '1 minute')",
+                       (TENANT_A, f"Kabar {i}", f"kabar-{i}"))
+    engine = open_engine(settings, writer=True)
+    indexer = Indexer(settings, load_mapping(None), engine, fresh_db)
+    pages = indexer.visible_documents
+    stop = threading.Event()
+
+    def stop_after_the_first_page(src: DocumentSource) -> Iterator[list[Document]]:
+        for n, docs in enumerate(pages(src)):
+            yield docs
+            if n == 0:
+                stop.set()  # as the signal handler does
+
+    def generations() -> list[str]:
+        return sorted(p.name for p in settings.tantivy_dir.iterdir() if p.is_dir())
+
+    try:
+        indexer.visible_documents = stop_after_the_first_page  # type: ignore[method-assign]
+        indexer.run(stop)  # the first backfill, stopped: run returns, nothing swapped in
+        assert engine.stats().documents == 0
+        live = engine.stats().detail["generation"]
+        assert generations() == [live]  # the abandoned rebuild left nothing behind
+        indexer.visible_documents = pages  # type: ignore[method-assign]
+        assert indexer.backfill() == 9
+        live = engine.stats().detail["generation"]
+        stop.clear()
+        indexer.visible_documents = stop_after_the_first_page  # type: ignore[method-assign]
+        with pytest.raises(BackfillStopped):  # a reindex, stopped: the old index answers
+            indexer.backfill(stop)
+        assert engine.stats().detail["generation"] == live and engine.stats().documents == 9
+        assert generations() == [live]
     finally:
         indexer.close()
         engine.close()
