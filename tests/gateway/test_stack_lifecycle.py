@@ -25,11 +25,11 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _up(data_dir: Path, log: Path, *args: str) -> subprocess.Popen[bytes]:
+def _up(data_dir: Path, log: Path, *args: str, **env: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "up", "--demo", "--data-dir", str(data_dir),
          *(args or ("--port", "0"))], stdout=log.open("ab"), stderr=subprocess.STDOUT,
-        env=_env(), start_new_session=True)
+        env={**_env(), **env}, start_new_session=True)
 
 
 def _awsm(*args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
@@ -251,11 +251,7 @@ def test_up_serves_from_its_own_database_whatever_the_read_url_says(tmp_path: Pa
     # (left set from a production shell) was not: the API read tenants from there and
     # answered every search 503
     data, log = tmp_path / "data", tmp_path / "up.log"
-    env = {**_env(), "AWSM_DATABASE_READ_URL": "postgresql://awsm@127.0.0.1:1/elsewhere"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "up", "--demo", "--data-dir", str(data),
-         "--port", "0"], stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env,
-        start_new_session=True)
+    proc = _up(data, log, AWSM_DATABASE_READ_URL="postgresql://awsm@127.0.0.1:1/elsewhere")
     try:
         wait_for(lambda: (data / "stack.json").exists() or proc.poll() is not None,
                  timeout=60, interval=0.1)
