@@ -201,8 +201,10 @@ def search_requests(index_uid: str, q: SearchQuery, parsed: ParsedQuery,
     page, skip = _page(q.limit, q.offset)
     base: dict[str, Any] = {"indexUid": index_uid, "q": parsed.text,
                             "matchingStrategy": strategy}
+    # showRankingScoreDetails: a search cut short by searchCutoffMs says so only there
+    # (hits past the cutoff carry a "skipped" rule; the response has no flag of its own)
     main = {**base, **page, "filter": filters(q), "attributesToRetrieve": _FIELDS,
-            "showRankingScore": True,
+            "showRankingScore": True, "showRankingScoreDetails": True,
             "facets": [f for f in requested if not own[f]]}
     if q.sort == "published_at":
         main["sort"] = ["published_at:desc"]
@@ -253,5 +255,5 @@ def read_results(results: list[dict[str, Any]], q: SearchQuery, parsed: ParsedQu
         first_hit_complete=q.match == "ranking" and bool(page) and holds_every_term(
             _texts(page[0]), parsed.terms, prefix_last=parsed.prefix_last, exact=parsed.phrase,
             matcher=matcher),
-        degraded=any(bool(r.get("degraded")) for r in results),
+        degraded=any("skipped" in (raw.get("_rankingScoreDetails") or {}) for raw in page),
     )
