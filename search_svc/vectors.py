@@ -23,7 +23,7 @@ from pgvector.psycopg import register_vector, register_vector_async
 from psycopg import sql
 
 from awsm.errors import ConfigError
-from search_svc.chunking import Chunk
+from search_svc.chunking import MAX_CHUNKS, Chunk
 from search_svc.engines.base import Document, SearchQuery
 
 __all__ = ["ModelTable", "VectorHit", "VectorStore", "semantic_search", "table_name_for"]
@@ -277,7 +277,8 @@ def _filters(query: SearchQuery) -> tuple[sql.Composable, list[Any]]:
 
 async def semantic_search(conn: psycopg.AsyncConnection, table: str, vector: np.ndarray,
                           query: SearchQuery, *, candidates: int) -> list[VectorHit]:
-    """Nearest documents (best chunk each) under the query's filters, best first."""
+    """The ``candidates`` nearest documents (best chunk each) under the query's filters,
+    best first."""
     if conn not in _REGISTERED:  # the type lookup costs four catalog queries
         await register_vector_async(conn)
         _REGISTERED.add(conn)
@@ -286,17 +287,25 @@ async def semantic_search(conn: psycopg.AsyncConnection, table: str, vector: np.
         "SELECT doc_key, embedding <=> %s AS d, chunk_text, title, url, image, published_at, "
         "type, category, tags, locale FROM {t} WHERE {w} ORDER BY embedding <=> %s LIMIT %s"
     ).format(t=_ident(table), w=where)
-    # iterative scans keep walking the HNSW graph until enough rows pass the filters;
-    # transaction-local (safe behind a transaction-mode pooler), and pipelined so the
-    # settings and the query cost one round trip
-    async with conn.transaction(), conn.pipeline():
-        await conn.execute("SET LOCAL hnsw.iterative_scan = 'relaxed_order'")
-        await conn.execute("SET LOCAL hnsw.ef_search = 100")
-        cur = await conn.execute(stmt, [vector, *args, vector, candidates])
-    rows = await cur.fetchall()
-    best: dict[str, VectorHit] = {}
-    for key, dist, text, title, url, image, published, typ, cat, tags, locale in rows:
-        if key not in best or dist < best[key].distance:
-            best[key] = VectorHit(key, float(dist), text, title, url, image, int(published), typ,
-                                  cat, tuple(tags or ()), locale)
-    return sorted(best.values(), key=lambda h: h.distance)
+    # Every chunk leads with its document's title and summary, so one document's chunks
+    # lie close together and can fill the nearest rows: more rows are read until they
+    # hold ``candidates`` documents, at most MAX_CHUNKS a document.
+    rows_wanted = candidates
+    while True:
+        # iterative scans keep walking the HNSW graph until enough rows pass the filters;
+        # transaction-local (safe behind a transaction-mode pooler), and pipelined so the
+        # settings and the query cost one round trip
+        async with conn.transaction(), conn.pipeline():
+            await conn.execute("SET LOCAL hnsw.iterative_scan = 'relaxed_order'")
+            await conn.execute("SET LOCAL hnsw.ef_search = 100")
+            cur = await conn.execute(stmt, [vector, *args, vector, rows_wanted])
+        rows = await cur.fetchall()
+        best: dict[str, VectorHit] = {}
+        for key, dist, text, title, url, image, published, typ, cat, tags, locale in rows:
+            if key not in best or dist < best[key].distance:
+                best[key] = VectorHit(key, float(dist), text, title, url, image, int(published),
+                                      typ, cat, tuple(tags or ()), locale)
+        if (len(best) >= candidates or len(rows) < rows_wanted
+                or rows_wanted >= candidates * MAX_CHUNKS):
+            return sorted(best.values(), key=lambda h: h.distance)[:candidates]
+        rows_wanted = min(rows_wanted * 4, candidates * MAX_CHUNKS)
