@@ -3,8 +3,8 @@ and the hybrid fusion with keyword hits.
 
 The model loads in a background thread at start (importing torch costs seconds);
 until it is ready, whenever the database's live model is not the model this process
-embeds with, and for ``model_check_s`` after its database did not answer,
-semantic search reports itself unavailable (``reason``) and the API answers in keyword
+embeds with, and for ``model_check_s`` after its database did not answer (within
+``QUERY_TIMEOUT_S``), semantic search reports itself unavailable (``reason``) and the API answers in keyword
 mode — two models' vectors are never compared, and an unreachable database costs
 visitors semantic ranking, not their answers.
 """
@@ -56,6 +56,11 @@ REASON_LABELS = {NOT_LIVE: "not_live", DATABASE_DOWN: "database", BUSY: "busy"}
 MAX_QUEUED = 8
 # the most a check of the model's liveness (every model_check_s) waits for a connection
 DATABASE_TIMEOUT_S = 1.0
+# The most a semantic query waits for its connection and its rows (a few ms when well):
+# past it the database counts as not answering. A lock on the vector table (REINDEX,
+# VACUUM FULL, an ALTER) or a server that stopped answering mid-query otherwise held
+# every semantic and hybrid request for as long as that lasted.
+QUERY_TIMEOUT_S = 2.0
 _NEVER = float("-inf")  # when the model's state has not been checked yet
 
 
@@ -110,12 +115,13 @@ class SemanticSearcher:
         assert self.embedder is not None
         now = time.monotonic()
         try:
-            async with self.pool.connection(timeout=DATABASE_TIMEOUT_S) as conn:
+            async with asyncio.timeout(QUERY_TIMEOUT_S), \
+                    self.pool.connection(timeout=DATABASE_TIMEOUT_S) as conn:
                 cur = await conn.execute(
                     "SELECT 1 FROM search.embedding_models WHERE model_id = %s "
                     "AND state = 'active'", (self.embedder.model_id,))
                 live = await cur.fetchone() is not None
-        except psycopg.Error as exc:
+        except (psycopg.Error, TimeoutError) as exc:
             self._database_down(exc)
             return False
         finally:
@@ -123,11 +129,12 @@ class SemanticSearcher:
         self._live, self.reason = (now, live), NOT_LIVE
         return live
 
-    def _database_down(self, exc: psycopg.Error) -> None:
+    def _database_down(self, exc: psycopg.Error | TimeoutError) -> None:
         """Off for ``model_check_s``: the next requests decide on keyword mode up front."""
         if self._live[1] or self.reason != DATABASE_DOWN:
             log.warning("semantic search is off (for %g s at a time) while its database "
-                        "cannot be reached: %s", self.model_check_s, exc)
+                        "cannot be reached: %s", self.model_check_s,
+                        exc or f"no answer within {QUERY_TIMEOUT_S:g} s")
         self._live, self.reason = (time.monotonic(), False), DATABASE_DOWN
 
     async def query_vector(self, text: str, scope: str = "") -> np.ndarray:
@@ -161,10 +168,10 @@ class SemanticSearcher:
         assert self.embedder is not None
         vector = await self.query_vector(query.text, scope=scope)
         try:
-            async with self.pool.connection() as conn:
+            async with asyncio.timeout(QUERY_TIMEOUT_S), self.pool.connection() as conn:
                 return await semantic_search(conn, table_name_for(self.embedder.model_id),
                                              vector, query, candidates=candidates)
-        except psycopg.Error as exc:
+        except (psycopg.Error, TimeoutError) as exc:
             self._database_down(exc)
             raise SemanticUnavailable(DATABASE_DOWN) from exc
 

@@ -17,7 +17,10 @@ from fastapi.testclient import TestClient
 
 from awsm.db import open_async_pool
 from awsm.errors import ServiceUnavailable
+from awsm.settings import load_settings
 from gateway.app import create_app
+from search_svc.embedding import open_embedder
+from search_svc.semantic import DATABASE_DOWN, SemanticSearcher
 from search_svc.tenants import TenantResolver, TenantSource
 from tests.fixtures.fix_stack import (
     TENANT_A,
@@ -292,6 +295,30 @@ def test_a_tenants_read_stuck_behind_a_lock_is_a_503_not_a_stall(fresh_db: str) 
             assert await tenants.resolve("kopi") == TENANT_A
         finally:
             await tenants.close()
+            await pool.close()
+
+    asyncio.run(scenario())
+
+
+def test_the_first_semantic_check_stuck_behind_a_lock_is_keyword_mode_not_a_stall(
+        fresh_db: str) -> None:
+    # the first liveness check is waited for by every request that arrives before it
+    # answers: a check queued behind a lock on search.embedding_models (a migration)
+    # held them all for as long as the lock lasted
+    settings = load_settings({}, embedder="use-multilingual")
+
+    async def scenario() -> None:
+        pool = await open_async_pool(fresh_db, timeout=1.0)
+        searcher = SemanticSearcher(lambda: open_embedder(settings), pool)
+        try:
+            while searcher.embedder is None:
+                assert searcher.error is None, searcher.error
+                await asyncio.sleep(0.05)
+            with psycopg.connect(fresh_db) as locker:  # a transaction, left open
+                locker.execute("LOCK TABLE search.embedding_models IN ACCESS EXCLUSIVE MODE")
+                assert await asyncio.wait_for(searcher.ready(), timeout=10) is False
+                assert searcher.reason == DATABASE_DOWN
+        finally:
             await pool.close()
 
     asyncio.run(scenario())

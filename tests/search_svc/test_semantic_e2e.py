@@ -381,3 +381,26 @@ def test_a_facet_value_longer_than_a_filter_is_cut_alike_in_every_mode(corpus: S
     for mode in ("keyword", "semantic", "hybrid"):
         body = corpus.search(q="alat sangrai kopi", mode=mode, tags=long_tag[:512])
         assert [h["title"] for h in body["hits"]] == ["Mesin sangrai kopi rumahan"], mode
+
+
+def test_a_vector_table_held_by_a_lock_answers_in_keyword_mode_not_never(corpus: Stack) -> None:
+    # REINDEX, VACUUM FULL or an ALTER of the vector table (or a database that stops
+    # answering mid-query) left every semantic and hybrid request, the default mode,
+    # waiting on the query for as long as it took, while keyword search could answer
+    from concurrent.futures import ThreadPoolExecutor
+
+    table = table_name_for("use:multilingual-v3")
+    with psycopg.connect(corpus.settings.database_url) as locker, \
+            ThreadPoolExecutor(2) as pool:
+        locker.execute(f"LOCK TABLE search.{table} IN ACCESS EXCLUSIVE MODE")
+        answers = [pool.submit(corpus.search, q="resep rendang santan", mode=mode)
+                   for mode in ("hybrid", "semantic")]
+        try:
+            bodies = [a.result(timeout=15) for a in answers]
+        finally:
+            locker.rollback()
+    for body in bodies:
+        assert body["mode"] == "keyword", body
+        assert body["notice"] == "semantic search is not available (its database is not answering)"
+        assert [h["title"] for h in body["hits"]] == ["Resep rendang daging sapi"]
+    wait_for(lambda: corpus.search(q="resep rendang santan")["mode"] == "hybrid", timeout=30)
