@@ -134,7 +134,7 @@ class SemanticSearcher:
         if self._live[1] or self.reason != DATABASE_DOWN:
             log.warning("semantic search is off (for %g s at a time) while its database "
                         "cannot be reached: %s", self.model_check_s,
-                        exc or f"no answer within {QUERY_TIMEOUT_S:g} s")
+                        str(exc) or f"no answer within {QUERY_TIMEOUT_S:g} s")
         self._live, self.reason = (time.monotonic(), False), DATABASE_DOWN
 
     async def query_vector(self, text: str, scope: str = "") -> np.ndarray:
