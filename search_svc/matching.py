@@ -11,7 +11,7 @@ from collections.abc import Callable, Collection, Sequence
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from search_svc.query import MAX_TOKEN_CHARS, TYPO_INITIALS, typo_budget, word_spans
+from search_svc.query import MARK, MAX_TOKEN_CHARS, TYPO_INITIALS, typo_budget, word_spans
 from search_svc.stemming import LANGUAGES, query_stems, word_stems
 
 __all__ = ["NON_ASCII_WORD_CHAR", "Stemmed", "TermMatcher", "term_matcher", "word_start"]
@@ -19,9 +19,10 @@ __all__ = ["NON_ASCII_WORD_CHAR", "Stemmed", "TermMatcher", "term_matcher", "wor
 # the terms whose stems matched: known, asked for when first needed, or None (all)
 Stemmed = Collection[str] | Callable[[], Collection[str]] | None
 TermStems = tuple[int, str, frozenset[tuple[str, str]]]  # (index, term, {(language, stem)})
-# A letter or digit outside ASCII: only such text needs per-word folding. ("…", "—" and
-# other non-ASCII punctuation separate words and keep their length when lowercased.)
-NON_ASCII_WORD_CHAR = re.compile(r"(?![\x00-\x7f])[^\W_]")
+# A letter, digit or combining mark outside ASCII: only such text needs per-word folding
+# (a mark belongs to its letter's word). ("…", "—" and other non-ASCII punctuation
+# separate words and keep their length when lowercased.)
+NON_ASCII_WORD_CHAR = re.compile(rf"(?![\x00-\x7f])[^\W_]|{MARK.pattern}")
 
 
 class TermMatcher:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 __all__ = [
+    "MARK",
     "MAX_QUERY_CHARS",
     "MAX_TERMS",
     "RANKING_MAX_TERMS",
@@ -38,6 +39,10 @@ MIN_QUERY_CHARS = 2  # a single character is too short to search
 
 Reason = Literal["empty", "too_short"]
 
+# Invisible characters that join or hyphenate inside a word (soft hyphen, ZWNJ, ZWJ,
+# word joiner, BOM): part of the word and dropped by the fold, as normalize_text drops
+# them from a query ("pe&shy;merintahan" is indexed as the word a visitor types).
+_JOINERS = "\u00ad\u200c\u200d\u2060\ufeff"
 # Letters that NFKD does not decompose into base + mark but that readers expect folded
 # (Lucene's ASCIIFoldingFilter does the same); applied after lowercasing.
 _SPECIAL_FOLDS = str.maketrans({
@@ -45,8 +50,32 @@ _SPECIAL_FOLDS = str.maketrans({
     "þ": "th", "ħ": "h", "ŧ": "t", "ŋ": "n", "ĸ": "k", "ſ": "s", "ŀ": "l", "ɨ": "i",
     "ƒ": "f", "ǥ": "g", "ɍ": "r", "ʉ": "u", "ȼ": "c", "ɇ": "e", "ɉ": "j",
 })
-# A word is a run of letters/digits (str.isalnum); "_" and everything else separates.
-_WORD = re.compile(r"[^\W_]+")
+
+
+def _mark_class() -> str:
+    """A regex class body for the combining marks (Mn, Mc, Me) of the Basic Multilingual
+    Plane, every living script's but a few (~15 ms, once; the supplementary planes' ranges
+    would make every word's regex match slower)."""
+    runs: list[list[int]] = []
+    for c in range(0x10000):
+        if unicodedata.category(chr(c))[0] == "M":
+            if runs and runs[-1][1] == c - 1:
+                runs[-1][1] = c
+            else:
+                runs.append([c, c])
+    return "".join(f"\\u{a:04x}-\\u{b:04x}" for a, b in runs)
+
+
+# Combining marks (accents NFKC cannot compose, Arabic harakat, Indic vowel signs) and
+# the invisible joiners.
+_MARKS = _mark_class() + _JOINERS
+MARK = re.compile(f"[{_MARKS}]")
+# A word is a run of letters/digits (str.isalnum) with their combining marks (part of
+# the letter: "بِسْمِ" is one word, folded to "بسم"; a mark never splits a word nor
+# starts one); "_" and everything else separates. Possessive: one way to match.
+_WORD = re.compile(rf"[^\W_]+(?:[{_MARKS}]+[^\W_]+)*+[{_MARKS}]*+")
+# The text ends inside a word (a letter, perhaps followed by its marks).
+_ENDS_IN_WORD = re.compile(rf"[^\W_][{_MARKS}]*\Z")
 # The same for ASCII, as a byte table: letters and digits kept, every other byte a space
 _ASCII_WORD_BYTES = bytes(c if c < 128 and chr(c).isalnum() else 32 for c in range(256))
 _SPACE = re.compile(r"\s+")
@@ -93,7 +122,9 @@ def fold(text: str) -> str:
         return text.lower()
     text = unicodedata.normalize("NFKD", text.lower())
     text = "".join(c for c in text if not unicodedata.combining(c))
-    return text.translate(_SPECIAL_FOLDS)
+    # ... and the marks of no combining class (vowel signs) and joiners a word holds:
+    # folded words are letters and digits only
+    return MARK.sub("", text).translate(_SPECIAL_FOLDS)
 
 
 def word_spans(text: str) -> list[tuple[int, int, str]]:
@@ -172,7 +203,7 @@ def parse_query(raw: str | None, *, max_terms: int = MAX_TERMS) -> ParsedQuery:
     if not terms:
         return ParsedQuery(text="", terms=(), phrase=False, prefix_last=False, reason="empty")
     # The last word is a prefix unless the visitor typed past it (space, quote, ".").
-    last_open = not phrase and bool(_WORD.fullmatch(body[-1:])) and not text.endswith(" ")
+    last_open = not phrase and bool(_ENDS_IN_WORD.search(body)) and not text.endswith(" ")
     if len(terms) < len(analyze(body)):
         last_open = False  # cut at MAX_TERMS: the last kept word is complete
     # Folding can lengthen words ("ß" -> "ss"): the canonical text must stay within the

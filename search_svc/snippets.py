@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from search_svc.matching import NON_ASCII_WORD_CHAR, TermMatcher, term_matcher, word_start
-from search_svc.query import ascii_words, word_spans
+from search_svc.query import MARK, ascii_words, word_spans
 
 __all__ = [
     "MARK_CLOSE",
@@ -149,6 +149,11 @@ def _window(text: str, first: int, last: int, size: int) -> tuple[int, int]:
         space = text.rfind(" ", last, end)
         if space != -1 and end - space < size // 10:
             end = space
+    # never between a letter and its combining marks (text without spaces: Thai, CJK)
+    while 0 < start and MARK.match(text, start):
+        start -= 1
+    while end < n and MARK.match(text, end):
+        end += 1
     return start, end
 
 

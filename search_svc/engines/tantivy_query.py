@@ -31,7 +31,8 @@ from search_svc.stemming import LANGUAGES, query_stems
 __all__ = ["FIELD_BOOSTS", "FUZZY_FIELDS", "INITIALS", "MAX_RESULT_WINDOW", "SCHEMA_VERSION",
            "STEM_FIELDS", "QueryBuilder", "build_schema", "fuzzy_lookups", "initial_field"]
 
-SCHEMA_VERSION = 5  # 3: stemmed fields; 4: first-letter typo fields; 5: canonical locales
+SCHEMA_VERSION = 6  # 3: stemmed fields; 4: first-letter typo fields; 5: canonical locales;
+# 6: combining marks and invisible joiners stay in their word (harakat, &shy; split words)
 # Title above summary above body, the order of Meilisearch's searchableAttributes.
 FIELD_BOOSTS = (("title", 3.0), ("summary", 1.5), ("body", 1.0))
 # Ranking (hybrid's keyword side) weighs the fields alike: BM25's length normalisation

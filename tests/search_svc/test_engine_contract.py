@@ -229,6 +229,28 @@ def test_accents_and_case_fold(backend: Backend) -> None:
         assert keys_of(backend.writer, q(text)) == [key], text
 
 
+def test_combining_marks_are_accents_not_word_breaks(backend: Backend) -> None:
+    # Arabic harakat are marks on their letter: "بسم الله" as typed finds the vocalised
+    # text (an Indonesian site quoting the Quran), and the snippet marks whole words
+    backend.writer.write([doc(1, "Doa", "Membaca بِسْمِ اللَّهِ sebelum makan"),
+                          doc(2, "Cafe\u0301 di Bandung")], [])
+    (hit,) = backend.writer.search(q("بسم الله")).hits
+    assert hit.key == "blog:1" and marks_in(hit.snippet) == ["بِسْمِ", "اللَّهِ"]
+    (hit,) = backend.writer.search(q("cafe")).hits
+    assert marks_in(hit.snippet) == ["Cafe\u0301"]
+
+
+def test_a_soft_hyphen_inside_a_word_does_not_hide_it(backend: Backend) -> None:
+    # "&shy;" in AWCMS's HTML is decoded to U+00AD: the visitor reads (and types) one word
+    backend.writer.write([doc(1, "Berita", "Kantor pe\u00admerintahan daerah")], [])
+    (hit,) = backend.writer.search(q("pemerintahan")).hits
+    assert marks_in(hit.snippet) == ["pe\u00admerintahan"]
+
+
+def marks_in(snippet: str) -> list[str]:
+    return [html.unescape(m) for m in re.findall(r"<mark>(.*?)</mark>", snippet)]
+
+
 def test_title_outranks_summary_outranks_body(backend: Backend) -> None:
     filler = "lorem ipsum dolor sit amet " * 3
     backend.writer.write([

@@ -47,6 +47,13 @@ def test_fold_lowercases_and_strips_accents(raw: str, folded: str) -> None:
     ("½ cup", ["1", "2", "cup"]),
     ("x" * 65 + " ok", ["ok"]),
     ("", []),
+    # a combining mark belongs to the letter before it, never breaks a word: Arabic
+    # harakat (and accents NFKC cannot compose) fold away like any accent
+    ("بِسْمِ اللَّهِ", ["بسم", "الله"]),
+    ("q\u0307uick c\u0308at", ["quick", "cat"]),
+    # invisible joiners inside a word (an HTML &shy;, a Persian ZWNJ) are not breaks
+    # either: a query drops them (normalize_text), so the index must too
+    ("pe\u00admerintahan", ["pemerintahan"]), ("می\u200cخواهم", ["میخواهم"]),
 ])
 def test_analyze_splits_folded_words(text: str, words: list[str]) -> None:
     assert analyze(text) == words
@@ -56,6 +63,12 @@ def test_word_spans_point_into_the_source_text() -> None:
     text = "Hé <b>Café</b>"
     assert [(text[s:e], w) for s, e, w in word_spans(text)] == [
         ("Hé", "he"), ("b", "b"), ("Café", "cafe"), ("b", "b")]
+
+
+def test_a_word_span_holds_the_combining_marks_of_its_letters() -> None:
+    text = "nai\u0308ve Cafe\u0301 كِتَاب"
+    assert [(text[s:e], w) for s, e, w in word_spans(text)] == [
+        ("nai\u0308ve", "naive"), ("Cafe\u0301", "cafe"), ("كِتَاب", "كتاب")]
 
 
 @pytest.mark.parametrize(("raw", "expected"), [
@@ -105,6 +118,7 @@ def test_unbalanced_quote_is_not_a_phrase() -> None:
 
 @pytest.mark.parametrize(("raw", "prefix_last"), [
     ("rumah mak", True), ("rumah mak ", False), ("rumah.", False), ("rum", True),
+    ("كِتَ", True),  # a word ending in a mark (a vowel sign) is still being typed
 ])
 def test_last_word_is_a_prefix_only_while_being_typed(raw: str, prefix_last: bool) -> None:
     assert parse_query(raw).prefix_last is prefix_last

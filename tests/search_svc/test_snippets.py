@@ -50,6 +50,18 @@ def test_matches_after_folding_with_typo_budget_and_prefix(text: str, terms: lis
     assert marked(best_snippet([text], terms)) == expected
 
 
+def test_a_mark_never_separates_a_letter_from_its_combining_marks() -> None:
+    # decomposed text (NFD, as macOS and some editors write it): the whole word is
+    # marked, accent included, and a window never starts on a combining mark
+    text = "Minum di Cafe\u0301 dan nai\u0308ve"
+    assert marked(best_snippet([text], ["cafe", "naive"])) == ["Cafe\u0301", "nai\u0308ve"]
+    words = " ".join(["ก\u0e34" * 30] * 4)  # long words: the window cuts inside them
+    text = f"{words} kopi {words}"
+    for size in range(100, 110):
+        snip = build_snippet(text, ["kopi"], size=size)
+        assert text[snip.start] != "\u0e34" and text[snip.end:snip.end + 1] != "\u0e34"
+
+
 def test_prefix_applies_to_the_last_term_only() -> None:
     text = "kopling padang"
     assert marked(best_snippet([text], ["kop", "pad"])) == ["padang"]
