@@ -63,19 +63,16 @@ def _progress(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def _first_of_each_kind(queries: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
-    return list({kind: (kind, q) for kind, q in reversed(queries)}.values())
-
-
 def measure(peers: Sequence[Peer], queries: Sequence[tuple[str, str]], *, rounds: int,
             slow_rounds: int, progress: Progress = _progress) -> list[report.Sample]:
-    """Warm every system up, then time each query on every system in turn (interleaved,
-    so background noise hits them alike); ILIKE and FTS only in the first ``slow_rounds``
-    rounds. Query order is shuffled per round, the same for every system."""
+    """Warm every system up on every query, then time each query on every system in turn
+    (interleaved, so background noise hits them alike); ILIKE and FTS only in the first
+    ``slow_rounds`` rounds. Query order is shuffled per round, the same for every system."""
     for peer in peers:
-        warm = _first_of_each_kind(queries) if peer.name in SLOW else queries
-        progress(f"warm-up: {peer.name} ({len(warm)} queries)")
-        for _kind, query in warm:
+        # the same warm-up for all: a query met first in a timed round is timed cold
+        # (FTS's posting lists and TOASTed bodies for ts_headline not yet read)
+        progress(f"warm-up: {peer.name} ({len(queries)} queries)")
+        for _kind, query in queries:
             peer.search(query)
     samples: list[report.Sample] = []
     for n in range(rounds):
