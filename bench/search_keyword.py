@@ -85,7 +85,7 @@ def measure(peers: Sequence[Peer], queries: Sequence[tuple[str, str]], *, rounds
                 t0 = time.perf_counter()
                 hits = peer.search(query)
                 samples.append(report.Sample(peer.name, kind, query,
-                                             (time.perf_counter() - t0) * 1000, hits))
+                                             (time.perf_counter() - t0) * 1000, hits, n))
             if i % 20 == 0 or i == len(order):
                 progress(f"round {n + 1}/{rounds}: {i}/{len(order)} queries on "
                          f"{', '.join(p.name for p in active)} "
@@ -236,7 +236,8 @@ drafts and 2 % private) of one tenant in a fresh embedded PostgreSQL, and {queri
 {per_kind} of each kind (one word, two words, a quoted phrase, a rare word, one typo, two
 typos, a prefix of the last word). Every system is warmed up first; then each query runs
 on every system in turn, in a shuffled order, {rounds} rounds for the Tantivy-based
-systems and {slow_rounds} for ILIKE and FTS. All return at most 20 hits.
+systems and {slow_rounds} for ILIKE and FTS. All return at most 20 hits. The ratios
+against ILIKE and FTS take the API's times from those {slow_rounds} rounds only.
 
 - **ILIKE**: `blogs`, `(title ILIKE '%w%' OR content ILIKE '%w%')` per word, tenant and
   visibility filter, `LIMIT 20`, no trigram index.
