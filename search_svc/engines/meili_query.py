@@ -56,9 +56,10 @@ PRIMARY_KEY = "pk"
 # task as the batch it follows; it has no tenant, so no tenant filter ever matches it.
 # Never a valid base64 document_id (21 characters: no base64 text is 1 longer than a
 # multiple of 4), so it cannot collide with one. Its version names the document format:
-# an index written in an older one (``__awsm_checkpoint``, raw tenant ids) has no
-# checkpoint under this id, so the indexer rebuilds it.
-CHECKPOINT_ID = "__awsm_checkpoint_v02"
+# an index written in an older one (``__awsm_checkpoint``, raw tenant ids; ``_v02``,
+# words split at combining marks, as Tantivy's SCHEMA_VERSION 5) has no checkpoint
+# under this id, so the indexer rebuilds it.
+CHECKPOINT_ID = "__awsm_checkpoint_v03"
 MAX_RESULT_WINDOW = 10_000  # hits past this are not returned (a page is cut there)
 # Totals are counted up to this: Meilisearch warns that above 20,000 a search can take
 # seconds, and no page past MAX_RESULT_WINDOW can be read anyway (docs/api.md).
