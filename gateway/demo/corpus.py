@@ -69,8 +69,9 @@ class DemoSummary:
 def is_visible(row: dict[str, Any], tenant_status: str, now: datetime) -> bool:
     """AWCMS's public visibility rule (DESIGN.md) evaluated on one row."""
     published_at = row.get("published_at")
+    # a product is on sale while "active"; blogs and pages show when "published"
     return (
-        row.get("status") == "published"
+        row.get("status") in ("published", "active")
         and row.get("deleted_at") is None
         and row.get("is_active", True) is True
         and row.get("is_public", True) is True

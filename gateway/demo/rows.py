@@ -363,8 +363,17 @@ class _Builder:
                 "category_id": cats.get(("product", line)),
                 "language": "id",
             }
-            row.update(self.visibility(kind, has_public=False))
+            row.update(_as_product(self.visibility(kind, has_public=False), kind))
             self.out.products.append(row)
+
+
+
+def _as_product(state: Row, kind: str) -> Row:
+    """AWCMS products have no is_active flag and are on sale while their status is "active"."""
+    state.pop("is_active")
+    if state["status"] == "published":
+        state["status"] = "out_of_stock" if kind == "inactive" else "active"
+    return state
 
 
 def _puck(title: str, markup: str | None, image: str | None) -> dict[str, Any]:

@@ -90,12 +90,12 @@ CREATE TABLE IF NOT EXISTS products (
     featured_image  text,
     sku             text,
     stock           integer NOT NULL DEFAULT 0,
-    status          text NOT NULL DEFAULT 'draft',
+    status          text NOT NULL DEFAULT 'draft',  -- draft | active | out_of_stock | archived
+    is_available    boolean NOT NULL DEFAULT true,
     tags            text[] NOT NULL DEFAULT '{}',
     category_id     uuid REFERENCES categories(id),
     published_at    timestamptz,
     deleted_at      timestamptz,
-    is_active       boolean NOT NULL DEFAULT true,
     language        text,
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now()

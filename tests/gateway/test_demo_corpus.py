@@ -17,9 +17,14 @@ from gateway.demo.corpus import DemoAlreadyLoaded, demo_queries, load_demo
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 VISIBLE_SQL = """
     SELECT count(*) FROM {table} r JOIN tenants t ON t.id = r.tenant_id
-    WHERE r.status = 'published' AND r.deleted_at IS NULL AND r.is_active {public}
+    WHERE r.status = {shown} AND r.deleted_at IS NULL {flags}
       AND t.status = 'active' AND t.deleted_at IS NULL AND r.published_at <= %(now)s
 """
+# (status shown, flags): AWCMS products are on sale while "active" and have no
+# is_active / is_public
+_RULES = {"blogs": ("'published'", "AND r.is_active AND r.is_public"),
+          "pages": ("'published'", "AND r.is_active AND r.is_public"),
+          "products": ("'active'", "")}
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +44,10 @@ def demo(pg_server, tmp_path_factory: pytest.TempPathFactory):
 
 
 def _visible(conn: psycopg.Connection, table: str, now: datetime) -> int:
-    public = "AND r.is_public" if table != "products" else ""
-    return conn.execute(VISIBLE_SQL.format(table=table, public=public), {"now": now}).fetchone()[0]
+    shown, flags = _RULES[table]
+    sql = VISIBLE_SQL.format(table=table, shown=shown, flags=flags)
+    return conn.execute(sql, {"now": now}).fetchone()[0]
+
 
 
 def test_load_demo_fills_every_table(demo) -> None:
@@ -68,15 +75,18 @@ def test_summary_counts_match_the_visibility_rule_in_sql(demo) -> None:
 @pytest.mark.parametrize("table", ["blogs", "pages", "products"])
 def test_every_hostile_visibility_kind_is_present(demo, table: str) -> None:
     conn, _ = demo
+    shown = _RULES[table][0]
     kinds = {
         "draft": "status = 'draft'",
         "archived": "status = 'archived'",
-        "soft_deleted": "status = 'published' AND deleted_at IS NOT NULL",
+        "soft_deleted": f"status = {shown} AND deleted_at IS NOT NULL",
         "inactive": "status = 'published' AND NOT is_active",
-        "scheduled": "status = 'published' AND published_at > %(now)s",
-        "past": "status = 'published' AND published_at <= %(now)s",
+        "scheduled": f"status = {shown} AND published_at > %(now)s",
+        "past": f"status = {shown} AND published_at <= %(now)s",
     }
-    if table != "products":
+    if table == "products":
+        kinds["inactive"] = "status = 'out_of_stock'"
+    else:
         kinds["private"] = "status = 'published' AND NOT is_public"
     for kind, where in kinds.items():
         count = conn.execute(
@@ -91,7 +101,8 @@ def test_suspended_tenant_has_published_rows_that_are_never_visible(demo) -> Non
     for table in ("blogs", "pages", "products"):
         published = conn.execute(
             f"SELECT count(*) FROM {table} r JOIN tenants t ON t.id = r.tenant_id "
-            "WHERE t.status = 'suspended' AND r.status = 'published' AND r.deleted_at IS NULL "
+            f"WHERE t.status = 'suspended' AND r.status = {_RULES[table][0]} "
+            "AND r.deleted_at IS NULL "
             "AND r.published_at <= %s",
             (NOW,),
         ).fetchone()[0]

@@ -19,22 +19,23 @@ from tests.fixtures.fix_stack import Stack, running_stack, wait_for
 # the rules of DESIGN.md / the default mapping, independent of the mapping code
 _ROWS = """
 SELECT %(type)s, r.id::text, r.{title}, c.name, coalesce(r.tags, '{{}}'),
-       (r.status = 'published' AND r.deleted_at IS NULL AND r.is_active {public}
+       (r.status = {shown} AND r.deleted_at IS NULL {flags}
         AND r.published_at <= now() AND t.status = 'active' AND t.deleted_at IS NULL)
 FROM {table} r JOIN tenants t ON t.id = r.tenant_id
 LEFT JOIN categories c ON c.id = r.category_id AND c.deleted_at IS NULL
 WHERE t.slug = %(slug)s
 """
-_TABLES = (("blog", "blogs", "title", "AND r.is_public"),
-           ("page", "pages", "title", "AND r.is_public"),
-           ("product", "products", "name", ""))
+# a product is on sale while "active" and has no is_active / is_public (AWCMS's schema)
+_TABLES = (("blog", "blogs", "title", "'published'", "AND r.is_active AND r.is_public"),
+           ("page", "pages", "title", "'published'", "AND r.is_active AND r.is_public"),
+           ("product", "products", "name", "'active'", ""))
 
 
 def _rows(db: psycopg.Connection, slug: str) -> tuple[dict[tuple[str, str], tuple], list[tuple]]:
     """(visible {(type, id): (title, category, tags)}, hidden [(type, id, title)])."""
     visible, hidden = {}, []
-    for type_, table, title, public in _TABLES:
-        sql = _ROWS.format(table=table, title=title, public=public)
+    for type_, table, title, shown, flags in _TABLES:
+        sql = _ROWS.format(table=table, title=title, shown=shown, flags=flags)
         for t, id_, name, category, tags, shown in db.execute(sql, {"type": type_, "slug": slug}):
             if shown:
                 visible[(t, id_)] = (name, category, sorted(set(tags)))

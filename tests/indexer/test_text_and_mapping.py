@@ -165,6 +165,8 @@ def test_default_mapping_covers_awcms_tables() -> None:
     assert blogs is not None and blogs.visibility.flags == ("is_active", "is_public")
     products = m.by_type("product")
     assert products is not None and products.title == "name"
+    # AWCMS sells a product while its status is "active"; products have no flags
+    assert (products.visibility.published_values, products.visibility.flags) == (("active",), ())
     # AWCMS's public routes: /blogs/<slug>, /p/<slug> for pages, /products/<slug>
     assert [d.url for d in m.documents] == ["/blogs/{slug}", "/p/{slug}", "/products/{slug}"]
     assert m.tables[-2:] == ("tenants", "categories")

@@ -182,7 +182,7 @@ def test_truncate_empties_that_table_from_search_and_the_stream_goes_on(stack: S
     add_blog(stack, "Sejarah kopi gayo", tenant=TENANT_B)
     stack.sql("INSERT INTO products (tenant_id, name, slug, description, status, published_at) "
               "VALUES (%s, 'Biji kopi sejarah panjang', 'biji-kopi', 'sangrai medium', "
-              "'published', now() - interval '1 minute')", TENANT_A)
+              "'active', now() - interval '1 minute')", TENANT_A)
     wait_for(lambda: stack.search(q="sejarah")["total"] == 2)
     stack.sql("TRUNCATE blogs")
     wait_for(lambda: stack.titles(q="sejarah") == ["Biji kopi sejarah panjang"])
