@@ -134,6 +134,11 @@ class MediaService:
         self.srcset_widths = config.srcset_widths
         self.settings = settings
         self.limits = limits_from(settings)
+        # Settings that change a variant's bytes belong in its key: the derived cache
+        # outlives a restart, and a variant made while EXIF was kept must not be served,
+        # nor its ETag revalidated, once metadata is stripped.
+        self._output_settings = (f"meta_{int(not self.limits.strip_metadata)},"
+                                 f"avif_{self.limits.avif_speed}")
         # Pillow only warns past its pixel limit; a warning is not a refusal. (A process
         # filter: harmless to everything else, since nothing else should decode bombs.)
         warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
@@ -175,8 +180,8 @@ class MediaService:
         klass = accept_class(accept) if spec.format == "auto" else ""
         # The signature and expiry stay out of the key: rotating keys or re-minting a
         # URL with a new expiry reuses the variant already made.
-        material = "\0".join((PIPELINE_VERSION, spec.canonical(), klass, source,
-                              original.version))
+        material = "\0".join((PIPELINE_VERSION, self._output_settings, spec.canonical(), klass,
+                              source, original.version))
         key = hashlib.sha256(material.encode()).hexdigest()[:40]
         return Job(spec, source, original, klass, key)
 

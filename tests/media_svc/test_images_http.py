@@ -139,6 +139,20 @@ def test_gps_stays_out_even_when_metadata_is_kept(media_factory) -> None:  # typ
     assert exif.get(0x0112, 1) == 1 and out.width < out.height
 
 
+def test_turning_metadata_stripping_on_stops_serving_cached_exif(media_factory) -> None:  # type: ignore[no-untyped-def]
+    # the derived cache outlives a restart: a variant made while EXIF was kept must not
+    # be served (nor revalidated by its ETag) once the operator strips metadata
+    keeping = media_factory(media_strip_metadata=False)
+    keeping.put("rotated.jpg", images.jpeg_with_exif(orientation=6))
+    url = keeping.url("rotated.jpg", "w_200")
+    kept = keeping.get(url)
+    assert b"TestCam" in kept.content
+    stripping = media_factory(media_strip_metadata=True)
+    r = stripping.get(url, **{"if-none-match": kept.headers["etag"]})
+    assert r.status_code == 200 and r.headers["x-media-cache"] == "MISS"
+    assert b"TestCam" not in r.content and b"Exif" not in r.content
+
+
 @pytest.mark.parametrize("maker,options,mode", [
     (images.cmyk_jpeg, "w_200", "RGB"),
     (images.png16, "w_150,f_png", "L"),
