@@ -8,6 +8,7 @@ the origin refuses it. Errors are never cached (the gateway marks them ``no-stor
 
 from __future__ import annotations
 
+from datetime import UTC
 from email.utils import formatdate, parsedate_to_datetime
 
 __all__ = ["IMMUTABLE", "cache_control", "image_headers", "not_modified"]
@@ -54,7 +55,10 @@ def not_modified(etag: str, last_modified: float, if_none_match: str | None,
         return any(tag.strip().removeprefix("W/") == wanted for tag in if_none_match.split(","))
     if if_modified_since:
         try:
-            since = parsedate_to_datetime(if_modified_since).timestamp()
+            parsed = parsedate_to_datetime(if_modified_since)
+            # asctime dates and "-0000" come back without a zone: HTTP dates are GMT,
+            # never the host's local time
+            since = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
         except (TypeError, ValueError, IndexError, OverflowError):
             return False
         return int(last_modified) <= since

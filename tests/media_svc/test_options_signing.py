@@ -236,6 +236,24 @@ def test_revalidation_rules() -> None:
     assert not not_modified(etag, modified, None, "not a date")
 
 
+@pytest.mark.parametrize("since", ["Tue Nov 14 22:13:19 2023",  # asctime: GMT, no zone
+                                   "Tue, 14 Nov 2023 22:13:19 -0000"])
+def test_a_date_without_a_zone_is_gmt_whatever_the_host_zone(
+        since: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # read as local time on a host west of UTC, a date a second before the original's
+    # change looked hours later: a 304 for bytes the client does not have
+    import time
+
+    monkeypatch.setenv("TZ", "America/Los_Angeles")
+    time.tzset()
+    try:
+        assert not not_modified('"abc"', 1_700_000_000.0, None, since)
+        assert not_modified('"abc"', 1_700_000_000.0, None, since.replace(":19", ":20"))
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
 sources = st.lists(st.text(st.characters(blacklist_categories=("Cs", "Cc"),
                                          blacklist_characters="/%\\"), min_size=1, max_size=12),
                    min_size=1, max_size=4).map("/".join)
