@@ -57,7 +57,10 @@ class DiskCache:
         for path in self.root.glob("??/*"):
             if path.name.startswith(".") or not path.is_file():
                 continue
-            st = path.stat()
+            try:
+                st = path.stat()
+            except FileNotFoundError:  # evicted since it was listed, by another replica
+                continue
             if st.st_size == 0:  # renamed in, data lost: a power cut before fsync existed
                 path.unlink(missing_ok=True)
                 continue

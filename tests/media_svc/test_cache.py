@@ -47,6 +47,24 @@ def test_a_replica_starting_on_a_shared_directory_keeps_live_writes(tmp_path: Pa
     assert running.adopt("ab1", tmp, "orig").path.read_bytes() == b"finished"
 
 
+def test_a_replica_starts_while_another_evicts_from_the_shared_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    running = DiskCache(tmp_path, max_bytes=1000)
+    for key in ("aa1", "bb2", "cc3"):
+        running.put(key, b"x" * 10, "png")
+    is_file = Path.is_file
+
+    def evicted_after_listing(path: Path) -> bool:
+        found = is_file(path)
+        if path.name.startswith("bb2"):
+            running.discard("bb2")  # the other replica evicts it between listing and stat
+        return found
+
+    monkeypatch.setattr(Path, "is_file", evicted_after_listing)
+    starting = DiskCache(tmp_path, max_bytes=1000)
+    assert len(starting) == 2 and starting.total_bytes == 20 and starting.get("bb2") is None
+
+
 def test_an_empty_or_resized_entry_is_discarded_not_served(tmp_path: Path) -> None:
     cache = DiskCache(tmp_path, max_bytes=1000)
     for key in ("aa1", "bb2", "cc3"):
