@@ -7,6 +7,7 @@ strings and get back small records.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import warnings
@@ -188,8 +189,8 @@ class MediaService:
     async def variant(self, job: Job) -> Variant:
         entry = self.derived.get(job.key)
         if entry is not None:
-            try:
-                data = entry.path.read_bytes()
+            try:  # off the event loop: a variant can be tens of MB (a 16 MP PNG)
+                data = await asyncio.to_thread(entry.path.read_bytes)
             except FileNotFoundError:
                 self.derived.discard(job.key, only=entry)
             else:

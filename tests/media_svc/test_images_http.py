@@ -323,6 +323,29 @@ def test_an_empty_cache_entry_is_made_again_not_served(media_factory, restart: b
     assert again.content == first.content and entry.read_bytes() == first.content
 
 
+def test_a_cache_hit_is_read_off_the_event_loop(media: MediaApp,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # a variant can be tens of MB (a 16 MP PNG): read on the loop, every request of the
+    # process waits for the disk
+    import threading
+
+    media.put("photo.jpg", images.jpeg())
+    url = media.url("photo.jpg", "w_300,f_png")
+    first = media.get(url)
+    derived = media.settings.resolved_media_cache_dir / "derived"
+    read_bytes, readers = Path.read_bytes, []
+
+    def recording(path: Path) -> bytes:
+        if path.is_relative_to(derived):
+            readers.append(threading.current_thread())
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", recording)
+    again = media.get(url)
+    assert again.headers["x-media-cache"] == "HIT" and again.content == first.content
+    assert readers and threading.main_thread() not in readers
+
+
 def test_an_edited_original_gets_a_new_etag(media: MediaApp) -> None:
     media.put("photo.jpg", images.jpeg())
     url = media.url("photo.jpg", "w_120")
