@@ -28,7 +28,8 @@ DECOYS = [
 def add(stack: Stack, title: str, body: str, *, tenant: str = TENANT_A, table: str = "blogs",
         **cols: object) -> str:
     name_col, body_col = ("name", "description") if table == "products" else ("title", "content")
-    values = {"status": "published", **cols}
+    # AWCMS sells a product while "active"; blogs and pages show when "published"
+    values = {"status": "active" if table == "products" else "published", **cols}
     names = ", ".join(values)
     marks = ", ".join(["%s"] * len(values))
     row = stack.db.execute(
