@@ -295,7 +295,7 @@ def run(opts: Options, progress: Progress = _progress) -> dict[str, Any]:
         corpus = open_corpus(Path(tmp), docs=opts.docs, seed=opts.seed, keep=False,
                              progress=progress)
         try:
-            mapping = load_mapping(None)
+            mapping = load_mapping(None, demo=True)
             docs = load_documents(corpus.url, mapping)
             texts = chunk_texts(docs, model_id="bench", max_tokens=CHUNK_TOKENS)
             result["params"].update(visible_docs=len(docs), texts=len(texts),

@@ -231,7 +231,7 @@ def index_corpus(settings: Settings, url: str, progress: Progress = print) -> fl
     level = log.level
     log.setLevel(logging.INFO)
     engine = open_engine(settings, writer=True)
-    indexer = Indexer(settings, load_mapping(None), engine, url)
+    indexer = Indexer(settings, load_mapping(None, demo=True), engine, url)
     try:
         indexer.prepare()
         total = indexer.backfill()

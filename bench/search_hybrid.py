@@ -88,7 +88,7 @@ def embed_sample(corpus: Corpus, embedder: Embedder, rows: int,
     """Embed the first ``rows`` blog rows in md5(id) order (a fixed, evenly spread sample)
     through the real worker, then make the model live. Rows already embedded (a kept
     corpus) cost no model call."""
-    mapping = load_mapping(None)
+    mapping = load_mapping(None, demo=True)
     src = mapping.source("blogs")
     assert src is not None
     with connect(corpus.url) as conn:

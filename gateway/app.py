@@ -29,7 +29,7 @@ from awsm.db import open_async_pool, unreachable
 from awsm.settings import Settings
 from gateway.errors import asgi_endpoint, error_response, install_error_handlers
 from gateway.health import build_health_router
-from indexer.mapping import load_mapping
+from indexer.mapping import mapping_for
 from media_svc.api import build_router as build_media_router
 from search_svc.api import SearchService, search_endpoint
 from search_svc.api import build_router as build_search_router
@@ -189,7 +189,7 @@ class _LazyPool:
 
 
 def create_app(settings: Settings, *, engine: KeywordEngine | None = None) -> FastAPI:
-    mapping = load_mapping(settings.mapping_file)
+    mapping = mapping_for(settings)
     engine = engine or open_engine(settings, writer=False)
     read_pool, primary_pool = _LazyPool(), _LazyPool()
 

@@ -97,7 +97,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     (the differing keys are printed), 2 on configuration errors, 3 when the check could
     not finish (e.g. the database or the index cannot be read)."""
     from gateway.stack import running_stack_database_url
-    from indexer.mapping import load_mapping
+    from indexer.mapping import mapping_for
 
     settings = _settings(args)
     if not settings.database_url:  # beside `awsm up`
@@ -106,7 +106,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     if not settings.database_url:
         raise ConfigError(["AWSM_DATABASE_URL is not set (nor a running `awsm up` in the data "
                            "dir): point it at the database the index is built from."])
-    mapping = load_mapping(settings.mapping_file)
+    mapping = mapping_for(settings)
     try:
         diff = _compare(settings, mapping, args.settle)
     except ConfigError:

@@ -18,7 +18,7 @@ import psycopg
 from awsm.errors import ConfigError
 from awsm.settings import Settings
 from gateway.stop_signals import stop_signals
-from indexer.mapping import load_mapping
+from indexer.mapping import mapping_for
 from indexer.replication import SlotInUse
 from indexer.worker import BackfillStopped, Indexer
 from search_svc.engines import open_engine
@@ -53,7 +53,7 @@ def run_indexer(settings: Settings, *, reindex: bool = False,
 
     for sig in stop_signals():  # SIGHUP too: under `awsm up` it reaches both on a hangup
         signal.signal(sig, _stop)
-    mapping = load_mapping(settings.mapping_file)
+    mapping = mapping_for(settings)
     try:
         engine = open_engine(settings, writer=True)
     except EngineUnavailable as exc:  # e.g. another indexer holds the index's writer lock

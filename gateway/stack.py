@@ -34,7 +34,7 @@ from gateway.demo import prepare_schema
 from gateway.embedded_pg import EmbeddedPostgres
 from gateway.http_server import uvicorn_options
 from gateway.stop_signals import stop_signals
-from indexer.mapping import load_mapping
+from indexer.mapping import mapping_for
 from media_svc.service import media_config
 from search_svc.engines.generations import read_pointer
 
@@ -331,7 +331,7 @@ def _validate(settings: Settings) -> None:
     URLs that were never served."""
     problems: list[str] = []
     for check in (lambda: settings.validate_for("stack"),
-                  lambda: load_mapping(settings.mapping_file), lambda: media_config(settings)):
+                  lambda: mapping_for(settings), lambda: media_config(settings)):
         try:
             check()
         except ConfigError as exc:

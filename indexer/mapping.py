@@ -19,6 +19,7 @@ from urllib.parse import quote
 from psycopg import sql
 
 from awsm.errors import ConfigError
+from awsm.settings import Settings
 from indexer.text import facet_text, html_to_text, plain_text
 from search_svc.engines.base import Document
 from search_svc.locales import canonical_locale
@@ -32,6 +33,7 @@ __all__ = [
     "Visibility",
     "fill_url",
     "load_mapping",
+    "mapping_for",
     "row_to_document",
 ]
 
@@ -323,14 +325,30 @@ def _parse_section(raw: dict[str, Any], name: str, cls: Any, problems: list[str]
     return cls(**values)
 
 
-def load_mapping(path: Path | None = None) -> Mapping:
-    """Load and validate a mapping file; every problem is reported at once."""
+# The demo's tables (gateway/demo/schema.sql) carry a per-row language column, as AWCMS's
+# blogs, pages and products do not (its translations live in content_translations).
+DEMO_LOCALE_COLUMN = "language"
+
+
+def mapping_for(settings: Settings) -> Mapping:
+    """The mapping of ``settings``: ``AWSM_MAPPING_FILE``, else the default (in demo mode,
+    the default with the demo's per-row locale column)."""
+    return load_mapping(settings.mapping_file, demo=settings.demo)
+
+
+def load_mapping(path: Path | None = None, *, demo: bool = False) -> Mapping:
+    """Load and validate a mapping file (None: the default, AWCMS's; with ``demo``, the
+    demo schema's, which adds each document's ``locale`` column); every problem is
+    reported at once."""
     try:
         if path is None:
             text = resources.files("indexer").joinpath("default_mapping.toml").read_text()
         else:
             text = Path(path).read_text(encoding="utf-8")  # what TOML is
         raw = tomllib.loads(text)
+        if path is None and demo:
+            for doc in raw.get("documents", []):
+                doc.setdefault("locale", DEMO_LOCALE_COLUMN)
     except FileNotFoundError as exc:
         raise ConfigError([f"AWSM_MAPPING_FILE: {path} does not exist"]) from exc
     except OSError as exc:  # a directory, no permission

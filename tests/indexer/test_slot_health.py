@@ -243,3 +243,27 @@ def test_the_replica_identity_fix_quotes_a_table_name_that_needs_it(fresh_db: st
         conn.execute('CREATE TABLE "Notes" (id text, body text)')
         with pytest.raises(ConfigError, match='ALTER TABLE "Notes" REPLICA IDENTITY FULL'):
             check_replica_identity(conn, {"Notes": "id"})
+
+
+def test_the_default_mapping_starts_on_awcms_tables_without_a_language_column(
+        fresh_db: str, tmp_path: Path) -> None:
+    # it named a `language` column that AWCMS's blogs, pages and products do not have
+    # (the demo's do): against a real AWCMS database the indexer refused to start
+    from search_svc.engines.base import SearchQuery
+    from tests.fixtures.fix_stack import TENANT_B, seed_tenants
+
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        seed_tenants(conn)
+        for table in ("blogs", "pages", "products"):
+            conn.execute(f"ALTER TABLE {table} DROP COLUMN language")
+        conn.execute("INSERT INTO blogs (tenant_id, title, slug, content, status, "
+                     "published_at) VALUES (%s, 'Caching at the edge', 'c', 'Pages cached', "
+                     "'published', now() - interval '1 minute')", (TENANT_B,))
+    settings = make_settings(fresh_db, tmp_path).model_copy(update={"demo": False})
+    assert all(src.locale is None for src in load_mapping(None).documents)
+    assert all(src.locale == "language" for src in load_mapping(None, demo=True).documents)
+    with open_indexer(fresh_db, settings) as indexer:
+        assert indexer.prepare() is True
+        assert indexer.backfill() == 1
+        hits = indexer.engine.search(SearchQuery(tenant_id=TENANT_B, text="cached")).hits
+        assert [h.locale for h in hits] == ["en"]  # its tenant's, stemmed as English
