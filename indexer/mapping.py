@@ -41,7 +41,8 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 MIN_EPOCH, MAX_EPOCH = -62_135_596_800, 253_402_300_799  # 0001-01-01, 9999-12-31T23:59:59Z
 _URL_FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SECTIONS = frozenset({"tenants", "categories", "documents"})
-_VISIBILITY_KEYS = frozenset({"status", "published_values", "deleted_at", "flags"})
+_VISIBILITY_KEYS = frozenset({"status", "published_values", "deleted_at", "flags",
+                              "published_at_required"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,9 @@ class Visibility:
     published_values: tuple[str, ...] = ("published",)
     deleted_at: str | None = None
     flags: tuple[str, ...] = ()
+    # a row whose published_at is NULL: hidden (a post never published), or shown
+    # (AWCMS's products, whose published_at is an optional launch date)
+    published_at_required: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,8 +199,9 @@ class Mapping:
             parts.append(sql.SQL("{}.{} IS TRUE").format(d, sql.Identifier(flag)))
         if src.published_at:
             # scheduled rows become visible by the database clock, not by a write
-            parts.append(sql.SQL("{0}.{1} IS NOT NULL AND {0}.{1} <= now()").format(
-                d, sql.Identifier(src.published_at)))
+            rule = ("{0}.{1} IS NOT NULL AND {0}.{1} <= now()" if v.published_at_required
+                    else "({0}.{1} IS NULL OR {0}.{1} <= now())")
+            parts.append(sql.SQL(rule).format(d, sql.Identifier(src.published_at)))
         if ten.status:
             parts.append(sql.SQL("{}.{}::text = ANY({})").format(
                 t, sql.Identifier(ten.status), sql.Literal(list(ten.active_values))))
@@ -281,7 +286,12 @@ def _parse_document(raw: dict[str, Any], i: int, problems: list[str]) -> Documen
     flags = _strings(vis_raw.get("flags", []), f"{where}.visibility.flags", problems)
     for f in flags:
         _name(f, f"{where}.visibility.flags", problems)
+    dated = vis_raw.get("published_at_required", True)
+    if not isinstance(dated, bool):
+        problems.append(f"{where}.visibility.published_at_required: expected true or false")
+        dated = True
     vis = Visibility(
+        published_at_required=dated,
         status=_name(vis_raw.get("status"), f"{where}.visibility.status", problems, True),
         published_values=_strings(vis_raw.get("published_values", ["published"]),
                                   f"{where}.visibility.published_values", problems),

@@ -200,6 +200,8 @@ _DOC = "[[documents]]\ntable = 'blogs'\ntype='blog'\nid='id'\ntenant='t'\ntitle=
     (_DOC + "visibility = { rule = 'public_only' }", "visibility.rule"),
     (_DOC + "visibility = 'public'", "visibility: expected a table"),
     (_DOC + "visibility = { flags = 'is_public' }", "expected a list"),
+    # "false" (a string) is no boolean: a typo must not drop the rule
+    (_DOC + "visibility = { published_at_required = 'false' }", "expected true or false"),
     ("[tenants]\nactive_values = 'active'\n" + _DOC, "tenants.active_values: expected a list"),
     ("[tenants]\nslug = ['slug']\n" + _DOC, "tenants.slug"),
     ("[tenant]\nslug = 'name'\n" + _DOC, "tenant: unknown section"),

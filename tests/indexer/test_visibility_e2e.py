@@ -165,6 +165,23 @@ def test_scheduled_row_appears_at_published_at_without_a_write(stack: Stack) -> 
     wait_for(lambda: stack.titles(q="lebaran") == ["Pengumuman promo lebaran"])
 
 
+def test_an_active_product_without_a_launch_date_is_on_sale_a_dateless_post_is_not(
+        stack: Stack) -> None:
+    # AWCMS's products carry published_at as an optional launch date and sell while
+    # "active": every one without a date was hidden. A published post without a date
+    # stays hidden, and a product with a future date waits for it.
+    stack.sql("INSERT INTO products (tenant_id, name, slug, description, status, published_at) "
+              "VALUES (%s, 'Gilingan kopi manual', 'gilingan', 'baja', 'active', NULL), "
+              "(%s, 'Gilingan kopi listrik', 'gilingan-2', 'baja', 'active', "
+              "now() + interval '1 day')", TENANT_A, TENANT_A)
+    add_blog(stack, "Gilingan kopi tanpa tanggal", published_at=None)
+    add_blog(stack, "Gilingan kopi bertanggal")  # committed last: the others are read by then
+    wait_for(lambda: sorted(stack.titles(q="gilingan")) == ["Gilingan kopi bertanggal",
+                                                             "Gilingan kopi manual"])
+    stack.sql("UPDATE products SET status = 'out_of_stock' WHERE slug = 'gilingan'")
+    wait_for(lambda: stack.titles(q="gilingan") == ["Gilingan kopi bertanggal"])
+
+
 def test_large_toasted_body_survives_an_update_that_leaves_it_unchanged(stack: Stack) -> None:
     body = "kalimat panjang tentang jaringan pengiriman konten " * 400 + " ujungnyaunik"
     blog = add_blog(stack, "Artikel sangat panjang", body=body)
