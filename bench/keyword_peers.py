@@ -323,7 +323,10 @@ class HttpPeer:
         return len(self.hits(query))
 
     def hits(self, query: str) -> list[dict[str, Any]]:
-        path = "/v1/search?" + urlencode({"tenant": self.tenant_slug, "q": query, "limit": LIMIT})
+        # keyword mode named: were an embedding model live in the corpus's database, the
+        # default (hybrid) would time a semantic side the other systems do not have
+        path = "/v1/search?" + urlencode({"tenant": self.tenant_slug, "q": query, "limit": LIMIT,
+                                          "mode": "keyword"})
         status, body = self.client.get(path)
         if status != 200:
             raise RuntimeError(f"GET {path} answered {status}: {body[:300]!r}")

@@ -254,7 +254,7 @@ against ILIKE and FTS take the API's times from those {slow_rounds} rounds only.
   stored fields or snippets: what the engine's features cost inside Tantivy.
 - **engine**: `TantivyEngine.search` in-process (the above, plus stored documents and
   snippets).
-- **API (HTTP)**: `GET /v1/search` on `awsm serve` in its own process, one keep-alive
+- **API (HTTP)**: `GET /v1/search?mode=keyword` on `awsm serve` in its own process, one keep-alive
   HTTP/1.1 connection, the response parsed by httptools and the body read with orjson
   (the standard library's `http.client` would add ~0.2 ms of client-side header
   parsing to every request), no `If-None-Match` (the API keeps no result cache).
