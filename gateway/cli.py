@@ -16,6 +16,8 @@ from awsm.settings import Settings, load_settings
 from media_svc.commands import register as register_sign_url
 
 if TYPE_CHECKING:
+    import psycopg
+
     from indexer.check import IndexDiff
     from indexer.mapping import Mapping
 
@@ -138,24 +140,44 @@ def _cmd_demo_load(args: argparse.Namespace) -> int:
     tables, so it can never write into a real site's."""
     from awsm.db import connect
     from gateway.demo import prepare_schema
-    from gateway.demo.corpus import is_demo_loaded, load_demo
+    from gateway.demo.corpus import load_demo
 
     settings = _settings(args)
     if not settings.database_url:
         raise ConfigError(["AWSM_DATABASE_URL is not set: point it at the (empty) database "
                            "to load the demo into."])
     with connect(settings.database_url) as conn:
-        row = conn.execute("SELECT to_regclass('tenants') IS NOT NULL").fetchone()
-        if row is not None and row[0]:
-            if is_demo_loaded(conn):
+        # any of them: the schema's CREATE TABLE IF NOT EXISTS would keep another shape
+        row = conn.execute(
+            "SELECT coalesce(array_agg(t ORDER BY t), '{}') FROM unnest(%s::text[]) t "
+            "WHERE to_regclass(t) IS NOT NULL", (list(DEMO_TABLES),)).fetchone()
+        found = list(row[0]) if row else []
+        if found:
+            if "tenants" in found and _demo_loaded(conn):
                 print("the demo is already loaded", file=sys.stderr)
                 return 0
-            raise ConfigError(["this database already has AWCMS tables (tenants): the demo "
-                               "loads only into a database without them."])
+            raise ConfigError([f"this database already has AWCMS tables ({', '.join(found)}): "
+                               "the demo loads only into a database without them."])
         prepare_schema(conn)
         summary = load_demo(conn, settings.resolved_media_root)
     print(f"demo loaded: {summary}")
     return 0
+
+
+DEMO_TABLES = ("tenants", "categories", "blogs", "pages", "products", "files")
+
+
+def _demo_loaded(conn: psycopg.Connection) -> bool:
+    """Whether the demo's tenants are there (False for a tenants table of another shape)."""
+    import psycopg
+
+    from gateway.demo.corpus import is_demo_loaded
+
+    try:
+        with conn.transaction():
+            return is_demo_loaded(conn)
+    except psycopg.Error:
+        return False
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:

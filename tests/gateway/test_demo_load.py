@@ -45,3 +45,19 @@ def test_demo_load_refuses_a_database_with_awcms_tables(fresh_db: str, tmp_path:
     assert "already has AWCMS tables" in run.stderr and "Traceback" not in run.stderr
     with psycopg.connect(fresh_db) as conn:
         assert conn.execute("SELECT slug FROM tenants").fetchall() == [("real",)]
+
+
+def test_demo_load_refuses_any_awcms_table_not_only_tenants(empty_db: str, tmp_path: Path) -> None:
+    # a database with blogs but no tenants, or a tenants table of another shape, got past
+    # the check on tenants alone and ended in a traceback (exit 1) part way through
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        conn.execute("CREATE TABLE blogs (id bigint PRIMARY KEY, headline text)")
+    run = _demo_load(empty_db, tmp_path)
+    assert run.returncode == 2, run.stderr
+    assert "already has AWCMS tables (blogs)" in run.stderr and "Traceback" not in run.stderr
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        assert conn.execute("SELECT to_regclass('tenants')").fetchone() == (None,)
+        conn.execute("CREATE TABLE tenants (id bigint PRIMARY KEY, name text)")  # no slug
+    run = _demo_load(empty_db, tmp_path)
+    assert run.returncode == 2, run.stderr
+    assert "(blogs, tenants)" in run.stderr and "Traceback" not in run.stderr
