@@ -16,8 +16,6 @@ from awsm.settings import Settings, load_settings
 from media_svc.commands import register as register_sign_url
 
 if TYPE_CHECKING:
-    import psycopg
-
     from indexer.check import IndexDiff
     from indexer.mapping import Mapping
 
@@ -140,20 +138,16 @@ def _cmd_demo_load(args: argparse.Namespace) -> int:
     tables, so it can never write into a real site's."""
     from awsm.db import connect
     from gateway.demo import prepare_schema
-    from gateway.demo.corpus import load_demo
+    from gateway.demo.corpus import awcms_tables, is_demo_loaded, load_demo
 
     settings = _settings(args)
     if not settings.database_url:
         raise ConfigError(["AWSM_DATABASE_URL is not set: point it at the (empty) database "
                            "to load the demo into."])
     with connect(settings.database_url) as conn:
-        # any of them: the schema's CREATE TABLE IF NOT EXISTS would keep another shape
-        row = conn.execute(
-            "SELECT coalesce(array_agg(t ORDER BY t), '{}') FROM unnest(%s::text[]) t "
-            "WHERE to_regclass(t) IS NOT NULL", (list(DEMO_TABLES),)).fetchone()
-        found = list(row[0]) if row else []
+        found = awcms_tables(conn)
         if found:
-            if "tenants" in found and _demo_loaded(conn):
+            if "tenants" in found and is_demo_loaded(conn):
                 print("the demo is already loaded", file=sys.stderr)
                 return 0
             raise ConfigError([f"this database already has AWCMS tables ({', '.join(found)}): "
@@ -162,22 +156,6 @@ def _cmd_demo_load(args: argparse.Namespace) -> int:
         summary = load_demo(conn, settings.resolved_media_root)
     print(f"demo loaded: {summary}")
     return 0
-
-
-DEMO_TABLES = ("tenants", "categories", "blogs", "pages", "products", "files")
-
-
-def _demo_loaded(conn: psycopg.Connection) -> bool:
-    """Whether the demo's tenants are there (False for a tenants table of another shape)."""
-    import psycopg
-
-    from gateway.demo.corpus import is_demo_loaded
-
-    try:
-        with conn.transaction():
-            return is_demo_loaded(conn)
-    except psycopg.Error:
-        return False
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:

@@ -26,6 +26,8 @@ __all__ = [
     "DemoAlreadyLoaded",
     "load_demo",
     "demo_queries",
+    "AWCMS_TABLES",
+    "awcms_tables",
     "is_demo_loaded",
     "is_visible",
 ]
@@ -81,9 +83,27 @@ def is_visible(row: dict[str, Any], tenant_status: str, now: datetime) -> bool:
     )
 
 
+# The AWCMS tables the demo schema creates (CREATE TABLE IF NOT EXISTS: one already
+# there keeps its own shape)
+AWCMS_TABLES = ("tenants", "categories", "blogs", "pages", "products", "files")
+
+
+def awcms_tables(conn: psycopg.Connection) -> list[str]:
+    """Which of ``AWCMS_TABLES`` the database already has, sorted."""
+    row = conn.execute("SELECT coalesce(array_agg(t ORDER BY t), '{}') FROM unnest(%s::text[]) t "
+                       "WHERE to_regclass(t) IS NOT NULL", (list(AWCMS_TABLES),)).fetchone()
+    return list(row[0]) if row else []
+
+
 def is_demo_loaded(conn: psycopg.Connection) -> bool:
+    """Whether the demo's tenants are there (False for a tenants table of another shape)."""
     slugs = [spec.slug for spec in catalog.TENANTS]
-    row = conn.execute("SELECT count(*) FROM tenants WHERE slug = ANY(%s)", (slugs,)).fetchone()
+    try:
+        with conn.transaction():
+            row = conn.execute("SELECT count(*) FROM tenants WHERE slug = ANY(%s)",
+                               (slugs,)).fetchone()
+    except psycopg.errors.UndefinedColumn:
+        return False
     return bool(row and row[0])
 
 
