@@ -109,6 +109,12 @@ def split_values(text: str) -> list[str] | None:
     return values
 
 
+def _storable(value: str) -> bool:
+    """Whether ``value`` is a filter value a facet can hold: no control characters, at
+    most ``MAX_VALUE_CHARS`` (what the indexer keeps of a tag, category or locale)."""
+    return len(value) <= MAX_VALUE_CHARS and not CONTROL_CHARS.search(value)
+
+
 def _values(raw: Mapping[str, Sequence[str]], *names: str) -> list[str]:
     """The values of ``names`` together (``tags`` and its alias ``tag`` count as one)."""
     out: list[str] = []
@@ -122,7 +128,7 @@ def _values(raw: Mapping[str, Sequence[str]], *names: str) -> list[str]:
     if len(out) > MAX_FILTER_VALUES:
         raise InvalidQuery(f"'{names[0]}' accepts at most {MAX_FILTER_VALUES} values.")
     for v in out:
-        if len(v) > MAX_VALUE_CHARS or CONTROL_CHARS.search(v):
+        if not _storable(v):
             raise InvalidQuery(f"'{names[0]}' has a value that is too long or has control "
                                "characters.")
     return out
@@ -187,8 +193,7 @@ def parse_search_params(raw: Mapping[str, Sequence[str]]) -> SearchParams:
     # show it (data whose locales are no tags, "Bahasa Indonesia"): never with surrounding
     # spaces (a second URL for one answer), control characters or past a facet value's
     # length; stored locales are canonical, so the filter is made so too
-    if locale is not None and (locale != locale.strip() or len(locale) > MAX_VALUE_CHARS
-                               or CONTROL_CHARS.search(locale)):
+    if locale is not None and (locale != locale.strip() or not _storable(locale)):
         raise InvalidQuery("'locale' must be a language tag such as 'id' or 'en-US', or a "
                            "locale as the locale facet shows it.")
     tenant = _single(raw, "tenant")
