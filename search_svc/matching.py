@@ -47,6 +47,9 @@ class TermMatcher:
         # (index, term, budget, prefix) per typo-tolerant term
         self._fuzzy = [] if exact else [(i, term, typo_budget(term), prefix_last and i == last)
                                         for i, term in enumerate(terms) if typo_budget(term)]
+        # another term starts with the prefix: a word equal to it is that term's span
+        self._prefix_shadowed = self._prefix is not None and any(
+            t != self._prefix and t.startswith(self._prefix) for t in self._exact)
         self._prefix_checked: set[str] = set()  # words tried against the prefix
         self._prefixed: set[str] = set()  # ... and those starting with it
         self._checked: list[set[str]] = [set() for _ in self._fuzzy]  # words tried per term
@@ -60,7 +63,6 @@ class TermMatcher:
             for i, term in enumerate(terms)]
         self._stemmed: set[str] = set()  # words stemmed so far
         self._by_stem: dict[tuple[str, str], set[str]] = {}  # wanted stem -> such words
-        self._typed_pattern: re.Pattern[str] | None = None
         # ``stemmed``: the terms whose stems the engine matched (None: every term); a
         # callable is asked only when some text lacks a term as typed, which most hits
         # of most queries do not (Tantivy: one query saved, ~0.1 ms)
@@ -110,6 +112,21 @@ class TermMatcher:
             found.add(self._prefix)
         return frozenset(found)
 
+    def typed_scan(self, scan: str) -> tuple[frozenset[str], list[tuple[int, int, int]] | None]:
+        """``typed_in(scan)`` and, for text whose words are all ASCII, where: the
+        ``typed_spans`` of its lowercase, which a snippet of it needs anyway (None for
+        other text), so the text is searched for the terms once, not twice."""
+        if not (scan.isascii() or not NON_ASCII_WORD_CHAR.search(scan)):
+            return self.typed_in(scan), None
+        low = scan.lower()
+        spans = self.typed_spans(low)
+        found = {self._terms[i] for _, _, i in spans}
+        prefix = self._prefix
+        if prefix is not None and prefix not in found and self._prefix_shadowed \
+                and _has_word(low, prefix, whole=False):
+            found.add(prefix)  # its words matched as the longer term they equal
+        return frozenset(found), spans
+
     def matching(self, words: set[str], present: frozenset[str] = frozenset(),
                  typed: dict[str, int] | None = None) -> dict[str, int]:
         """The words of one text that match, each with the index of its term. A term in
@@ -148,22 +165,31 @@ class TermMatcher:
         return self._terms[index]
 
     def typed_spans(self, low: str) -> list[tuple[int, int, int]]:
-        """``(start, end, term index)`` of the terms as typed (and the last term's
-        prefix) in lowercased text whose words are all ASCII: ``matching``'s typed hits,
-        found in place by one precompiled regex."""
-        if self._typed_pattern is None:
-            # words over MAX_TOKEN_CHARS are no tokens: the pattern never matches them
-            word = r"[^\W_]"
-            shapes = [word_start(t) + rf"(?!{word})"
-                      for t in sorted(self._exact, key=len, reverse=True)
-                      if len(t) <= MAX_TOKEN_CHARS]
-            prefix = self._prefix
-            if prefix is not None and len(prefix) <= MAX_TOKEN_CHARS:
-                rest = MAX_TOKEN_CHARS - len(prefix)
-                shapes.append(word_start(prefix) + f"{word}{{0,{rest}}}(?!{word})")
-            self._typed_pattern = re.compile("|".join(shapes) if shapes else "(?!)")
-        exact, last = self._exact, self._last
-        return [(*m.span(), exact.get(m[0], last)) for m in self._typed_pattern.finditer(low)]
+        """``(start, end, term index)`` of the terms as typed (and the words starting
+        with the last term's prefix), in order, in lowercased text whose words are all
+        ASCII: ``matching``'s typed hits, found in place. A word equal to a term is that
+        term's even when it also starts with the prefix. ``str.find`` per term, the word
+        boundaries checked per hit: twice as fast as one regex of every term on 0.7 kB."""
+        n, prefix, last = len(low), self._prefix, self._last
+        found: dict[int, tuple[int, int, int]] = {}
+        for term, i in self._exact.items():
+            if len(term) > MAX_TOKEN_CHARS:
+                continue  # no token: never a word of the text
+            start = low.find(term)
+            while start != -1:
+                end = start + len(term)
+                if start == 0 or not low[start - 1].isalnum():
+                    if end == n or not low[end].isalnum():
+                        found[start] = (start, end, i)
+                    elif term == prefix:
+                        stop = end
+                        while stop < n and low[stop].isalnum():
+                            stop += 1
+                        if stop - start <= MAX_TOKEN_CHARS:
+                            found.setdefault(start, (start, stop, last))
+                        end = stop
+                start = low.find(term, end)
+        return [found[k] for k in sorted(found)] if len(found) > 1 else list(found.values())
 
     def _learn_stems(self, new: set[str]) -> None:
         if not new or self._stem_cores is None:

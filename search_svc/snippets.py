@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from search_svc.matching import NON_ASCII_WORD_CHAR, TermMatcher, term_matcher, word_start
+from search_svc.matching import TermMatcher, term_matcher, word_start
 from search_svc.query import MARK, ascii_words, word_spans
 
 __all__ = [
@@ -34,6 +34,7 @@ SNIPPET_CHARS = 200  # target window; the result is 160-240 characters of source
 SCAN_CHARS = 65_536  # matches are looked for in this much of a text at most
 ELLIPSIS = "…"
 _MAX_SCORED_MATCHES = 2000
+_ESCAPED = re.compile("[&<>\"']")  # the characters html.escape(quote=True) replaces
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,20 +46,23 @@ class Snippet:
     end: int
     matches: int
 
+Scanned = tuple[frozenset[str], list[tuple[int, int, int]] | None]  # TermMatcher.typed_scan
+
+
 def find_matches(text: str, terms: Sequence[str], *, prefix_last: bool = True,
                  exact: bool = False, matcher: TermMatcher | None = None,
                  present: frozenset[str] = frozenset(),
-                 typed: frozenset[str] | None = None) -> list[tuple[int, int, int]]:
+                 scanned: Scanned | None = None) -> list[tuple[int, int, int]]:
     """``(start, end, term index)`` of every matching word in the first ``SCAN_CHARS``;
     terms in ``present`` (typed elsewhere in the document) get no stem or typo search;
-    ``typed``, when given, is the matcher's ``typed_in`` of that scan, already known."""
+    ``scanned``, when given, is the matcher's ``typed_scan`` of that scan, already known."""
     if not terms:
         return []
     match = matcher or term_matcher(terms, prefix_last=prefix_last, exact=exact)
     scan = text[:SCAN_CHARS]
-    if scan.isascii() or not NON_ASCII_WORD_CHAR.search(scan):
-        return _find_ascii(scan, match, present,
-                           match.typed_in(scan) if typed is None else typed)
+    typed_spans = (scanned or match.typed_scan(scan))[1]
+    if typed_spans is not None:  # words all ASCII
+        return _find_ascii(scan, match, present, typed_spans)
     spans = word_spans(scan)
     hits = match.matching({word for _, _, word in spans}, present)
     found: list[tuple[int, int, int]] = []
@@ -90,17 +94,14 @@ def holds_every_term(texts: Sequence[str], terms: Sequence[str], *, prefix_last:
 
 
 def _find_ascii(scan: str, match: TermMatcher, present: frozenset[str],
-                typed: frozenset[str]) -> list[tuple[int, int, int]]:
-    """For text whose words are all ASCII: the same result as the general path, with
-    the scanning done by ``re``: match each distinct word once, then find the matching
-    ones in one pass."""
+                spans: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """For text whose words are all ASCII, given its ``typed_spans``: the same result as
+    the general path, with the scanning done by ``re``: match each distinct word once,
+    then find the matching ones in one pass."""
+    if match.variant_terms <= present | {match.term(i) for _, _, i in spans}:
+        return spans  # every term typed here or elsewhere: no variant to look for
     low = scan.lower()  # ASCII words, punctuation of any kind: offsets are unchanged
-    typed_words: dict[str, int] = {}  # none when ``typed`` is empty
-    if typed:
-        spans = match.typed_spans(low)
-        if match.variant_terms <= present | {match.term(i) for _, _, i in spans}:
-            return spans  # every term typed here or elsewhere: no variant to look for
-        typed_words = {low[s:e]: i for s, e, i in spans}
+    typed_words = {low[s:e]: i for s, e, i in spans}
     hits = match.matching(set(ascii_words(low)), present, typed_words)
     if not hits:
         return []
@@ -113,6 +114,8 @@ def _best_cluster(matches: list[tuple[int, int, int]], size: int) -> tuple[int, 
     """Indices [i, j) of the run of matches fitting in ``size`` chars with the most
     distinct terms, then the most matches; earliest wins ties."""
     matches = matches[:_MAX_SCORED_MATCHES]
+    if matches[-1][1] - matches[0][0] <= size:
+        return 0, len(matches)  # all in one window (most texts): the loop's answer
     best, best_ij = (-1, -1), (0, 1)
     counts: dict[int, int] = {}
     j = 0
@@ -160,15 +163,17 @@ def _window(text: str, first: int, last: int, size: int) -> tuple[int, int]:
 def render(text: str, start: int, end: int, spans: Sequence[tuple[int, int, int]],
            *, ellipsis: str = ELLIPSIS) -> str:
     """Escape ``text[start:end]`` and only then wrap each span inside it in ``<mark>``."""
+    # most windows hold nothing to escape: one search instead of an escape per piece
+    escape = html.escape if _ESCAPED.search(text, start, end) else str
     out = [ellipsis if start > 0 else ""]
     pos = start
     for s, e, _ in spans:
         if s < pos or e > end:
             continue
-        out.append(html.escape(text[pos:s]))
-        out.append(MARK_OPEN + html.escape(text[s:e]) + MARK_CLOSE)
+        out.append(escape(text[pos:s]))
+        out.append(MARK_OPEN + escape(text[s:e]) + MARK_CLOSE)
         pos = e
-    out.append(html.escape(text[pos:end]))
+    out.append(escape(text[pos:end]))
     out.append(ellipsis if end < len(text) else "")
     return "".join(out)
 
@@ -176,11 +181,10 @@ def render(text: str, start: int, end: int, spans: Sequence[tuple[int, int, int]
 def build_snippet(text: str, terms: Sequence[str], *, prefix_last: bool = True,
                   exact: bool = False, size: int = SNIPPET_CHARS,
                   matcher: TermMatcher | None = None,
-                  present: frozenset[str] = frozenset(),
-                  typed: frozenset[str] | None = None) -> Snippet:
+                  present: frozenset[str] = frozenset()) -> Snippet:
     """The ~``size``-character window of ``text`` with the most matches, highlighted."""
     return _snippet(text, find_matches(text, terms, prefix_last=prefix_last, exact=exact,
-                                       matcher=matcher, present=present, typed=typed), size)
+                                       matcher=matcher, present=present), size)
 
 
 def _snippet(text: str, matches: list[tuple[int, int, int]], size: int) -> Snippet:
@@ -207,24 +211,24 @@ def best_snippet(texts: Sequence[str], terms: Sequence[str], *, prefix_last: boo
         return ""
     if terms:
         match = matcher or term_matcher(terms, prefix_last=prefix_last, exact=exact)
-        typed: list[frozenset[str] | None] = [None] * len(texts)
+        scans: list[Scanned | None] = [None] * len(texts)
 
-        def typed_at(k: int) -> frozenset[str]:
-            found = typed[k]
+        def scanned(k: int) -> Scanned:
+            found = scans[k]
             if found is None:
-                found = typed[k] = match.typed_in(texts[k][:SCAN_CHARS])
+                found = scans[k] = match.typed_scan(texts[k][:SCAN_CHARS])
             return found
 
         for k, text in enumerate(texts):
-            here = typed_at(k)
+            here = scanned(k)[0]
             searched = match.variant_terms - here  # terms this text would look for variants of
             if searched:  # ... unless the document holds them as typed elsewhere
-                searched -= frozenset().union(*(typed_at(i) for i in range(len(texts))))
+                searched -= frozenset().union(*(scanned(i)[0] for i in range(len(texts))))
             if not here and not searched:
                 continue  # nothing to mark here: no word as typed, no variant to look for
             matches = find_matches(text, terms, prefix_last=prefix_last, exact=exact,
                                    matcher=match, present=match.variant_terms - searched,
-                                   typed=here)
+                                   scanned=scanned(k))
             if matches:  # (a text without any is passed over unrendered)
                 return _snippet(text, matches, size).html
     start, end = _window(texts[0], 0, 0, size)

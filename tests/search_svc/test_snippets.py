@@ -6,7 +6,7 @@ import html
 import re
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from search_svc.matching import term_matcher
@@ -14,6 +14,7 @@ from search_svc.query import analyze
 from search_svc.snippets import (
     ELLIPSIS,
     SNIPPET_CHARS,
+    _best_cluster,
     best_snippet,
     build_snippet,
     find_matches,
@@ -278,3 +279,42 @@ def test_passing_over_a_text_never_loses_its_matches(texts: list[str], terms: li
     else:
         assert got == build_snippet(expected, terms, prefix_last=prefix_last,
                                     present=present).html
+
+
+@settings(max_examples=400, deadline=None)
+@example(text="kopiah hitam", terms=["kopiah", "kop"], prefix_last=True)
+@given(st.text(alphabet="ab cdE_.-1…é", max_size=200),
+       st.lists(st.text(alphabet="abcde1", min_size=1, max_size=6), min_size=1, max_size=3),
+       st.booleans())
+def test_typed_scan_finds_what_typed_in_finds(text: str, terms: list[str],
+                                              prefix_last: bool) -> None:
+    # e.g. terms "kopiah kop": the word "kopiah" is that term's span, and the prefix
+    # "kop" is still typed in the text
+    match = term_matcher(terms, prefix_last=prefix_last)
+    typed, spans = match.typed_scan(text)
+    assert typed == match.typed_in(text)
+    if spans is not None:
+        assert spans == sorted(spans) and {match.term(i) for _, _, i in spans} <= typed
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 120), st.integers(1, 30), st.integers(0, 2)),
+                min_size=1, max_size=12),
+       st.integers(30, 250))
+def test_the_best_cluster_has_the_most_terms_then_matches_earliest_first(
+        raw: list[tuple[int, int, int]], size: int) -> None:
+    # matches are words in text order (at most MAX_TOKEN_CHARS long) and a window is
+    # ~SNIPPET_CHARS: each fits one
+    matches, pos = [], 0
+    for gap, length, term in raw:
+        matches.append((pos + gap, pos + gap + length, term))
+        pos += gap + length
+
+    def score(i: int, j: int) -> tuple[int, int]:
+        return len({t for _, _, t in matches[i:j]}), j - i
+
+    # every run of matches that fits in ``size`` characters, the best one by brute force
+    runs = [(i, j) for i in range(len(matches)) for j in range(i + 1, len(matches) + 1)
+            if matches[j - 1][1] - matches[i][0] <= size]
+    best = max(score(i, j) for i, j in runs)
+    assert _best_cluster(matches, size) == min((i, j) for i, j in runs if score(i, j) == best)
