@@ -41,7 +41,8 @@ _DB = "awcms"
 _MARKER = "corpus.json"
 # How the kept index was built; a kept corpus built otherwise is re-indexed.
 # 2: a backfill commits once, into one segment (search_svc/engines/tantivy.py)
-INDEX_BUILD = 2
+# 3: stored documents in 4 kB blocks (DOCSTORE_BLOCKSIZE there)
+INDEX_BUILD = 3
 _LOAD_CHUNK = 10_000
 
 Progress = Callable[[str], None]

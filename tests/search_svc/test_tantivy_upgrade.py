@@ -11,8 +11,13 @@ import tantivy
 
 from search_svc.engines import generations as gen
 from search_svc.engines.base import Document, SearchQuery
-from search_svc.engines.tantivy import TOKENIZER, TantivyEngine
-from search_svc.engines.tantivy_query import SCHEMA_VERSION
+from search_svc.engines.tantivy import (
+    DOCSTORE_BLOCKSIZE,
+    TOKENIZER,
+    TantivyEngine,
+    _to_tantivy,
+)
+from search_svc.engines.tantivy_query import SCHEMA_VERSION, build_schema
 from search_svc.query import analyze, parse_query
 
 TENANT = "t1"
@@ -91,3 +96,52 @@ def test_an_old_schema_keeps_answering_until_the_rebuild_swaps(tmp_path: Path) -
         assert [h.key for h in reader.search(_q("rumah")).hits] == ["blog:2"]
     finally:
         reader.close()
+
+
+def _blocksize(root: Path, name: str) -> object:
+    meta = gen.read_json(root / name / "meta.json") or {}
+    return dict(meta.get("index_settings") or {}).get("docstore_blocksize")
+
+
+def test_new_generations_store_documents_in_small_blocks(tmp_path: Path) -> None:
+    engine = TantivyEngine(tmp_path, writer=True, heap_size=15_000_000)
+    try:
+        doc = Document(key="blog:1", id="1", tenant_id=TENANT, type="blog", title="Kopi susu")
+        engine.write([doc], [], "c1")  # commits rewrite meta.json: the setting stays
+        live = str((gen.read_pointer(tmp_path) or {})["generation"])
+        assert _blocksize(tmp_path, live) == DOCSTORE_BLOCKSIZE
+        shadow = engine.begin_rebuild()
+        shadow.write([doc], [], "c2")
+        engine.swap(shadow)
+        rebuilt = str((gen.read_pointer(tmp_path) or {})["generation"])
+        assert rebuilt != live and _blocksize(tmp_path, rebuilt) == DOCSTORE_BLOCKSIZE
+        assert engine.search(_q("kopi")).hits[0].title == "Kopi susu"
+    finally:
+        engine.close()
+
+
+def test_an_index_written_with_other_blocks_is_left_as_it_is(tmp_path: Path) -> None:
+    # a live generation as a release before DOCSTORE_BLOCKSIZE wrote it: tantivy's default
+    name = gen.new_generation(tmp_path)
+    schema, _ = build_schema(TOKENIZER)
+    index = tantivy.Index(schema, str(tmp_path / name))
+    index.register_tokenizer(
+        TOKENIZER, tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build())
+    writer = index.writer(heap_size=15_000_000, num_threads=1)
+    writer.add_document(_to_tantivy(Document(key="blog:1", id="1", tenant_id=TENANT,
+                                             type="blog", title="Kopi susu")))
+    writer.commit()
+    writer.wait_merging_threads()
+    del writer
+    gen.write_json_durably(tmp_path / gen.POINTER,
+                           {"generation": name, "schema_version": SCHEMA_VERSION})
+    default = _blocksize(tmp_path, name)
+    assert default not in (None, DOCSTORE_BLOCKSIZE)
+    engine = TantivyEngine(tmp_path, writer=True, heap_size=15_000_000)
+    try:
+        assert engine.search(_q("kopi")).total == 1
+        engine.write([], ["blog:1"], "c1")
+        assert _blocksize(tmp_path, name) == default
+        assert engine.search(_q("kopi")).total == 0
+    finally:
+        engine.close()
