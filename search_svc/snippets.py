@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from search_svc.matching import TermMatcher, term_matcher, word_start
+from search_svc.matching import NON_ASCII_WORD_CHAR, TermMatcher, term_matcher, word_start
 from search_svc.query import MARK, ascii_words, word_spans
 
 __all__ = [
@@ -60,9 +60,10 @@ def find_matches(text: str, terms: Sequence[str], *, prefix_last: bool = True,
         return []
     match = matcher or term_matcher(terms, prefix_last=prefix_last, exact=exact)
     scan = text[:SCAN_CHARS]
-    typed_spans = (scanned or match.typed_scan(scan))[1]
-    if typed_spans is not None:  # words all ASCII
-        return _find_ascii(scan, match, present, typed_spans)
+    if scanned is None and (scan.isascii() or not NON_ASCII_WORD_CHAR.search(scan)):
+        scanned = match.typed_scan(scan)  # (other text: the general path below, not typed_in)
+    if scanned is not None and scanned[1] is not None:  # words all ASCII
+        return _find_ascii(scan, match, present, scanned[1])
     spans = word_spans(scan)
     hits = match.matching({word for _, _, word in spans}, present)
     found: list[tuple[int, int, int]] = []
