@@ -318,3 +318,16 @@ def test_the_best_cluster_has_the_most_terms_then_matches_earliest_first(
             if matches[j - 1][1] - matches[i][0] <= size]
     best = max(score(i, j) for i, j in runs)
     assert _best_cluster(matches, size) == min((i, j) for i, j in runs if score(i, j) == best)
+
+
+@settings(max_examples=300, deadline=None)
+@example(text="kopiah kop an ana", terms=["kopiah", "kop"], prefix_last=True)
+@given(st.text(alphabet="ab cd_.-1…", max_size=200),
+       st.lists(st.text(alphabet="abcd1", min_size=1, max_size=6), min_size=1, max_size=3),
+       st.booleans())
+def test_long_and_short_texts_find_the_same_typed_spans(text: str, terms: list[str],
+                                                        prefix_last: bool) -> None:
+    # texts over a few kB are searched by a regex, shorter ones by str.find
+    match = term_matcher(terms, prefix_last=prefix_last)
+    low = text.lower()
+    assert match.typed_spans(low) == match.typed_spans(low + " " * 5000)
