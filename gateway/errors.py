@@ -82,11 +82,29 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(400, "invalid_request", "; ".join(parts) or "The request is not valid.")
 
 
+_METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allow(value: str) -> str:
+    """A 405's ``Allow``, naming HEAD beside GET. Each of our GET routes also answers HEAD
+    through a twin route (hidden from OpenAPI), but Starlette's 405 names the methods of
+    the first route whose path matched only: ``Allow: GET`` for /healthz, /readyz,
+    /metrics and /v1/img, which do answer HEAD. In one order, not a set's."""
+    methods = {m.strip().upper() for m in value.split(",") if m.strip()}
+    if methods & {"GET", "HEAD"}:
+        methods |= {"GET", "HEAD"}
+    return ", ".join(sorted(methods, key=lambda m: (
+        _METHOD_ORDER.index(m) if m in _METHOD_ORDER else len(_METHOD_ORDER), m)))
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _STATUS_CODES.get(exc.status_code, "error")
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
-    return error_response(exc.status_code, code, message, dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405 and "Allow" in headers:
+        headers["Allow"] = _allow(headers["Allow"])
+    return error_response(exc.status_code, code, message, headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

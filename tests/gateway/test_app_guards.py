@@ -127,3 +127,17 @@ def test_the_failure_log_says_how_many_it_left_out(caplog: pytest.LogCaptureFixt
         "GET /v1/search failed: down", "GET /v1/search failed: no database",
         "GET /v1/search failed: still down (2 more engine_unavailable since the last such "
         "line)"]
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics", "/docs", "/openapi.json",
+                                  "/v1/img/sig/w_100/a.jpg"])
+def test_a_405_names_head_beside_get_as_every_get_route_answers_it(
+        client: TestClient, path: str) -> None:
+    # each GET route has a HEAD twin, but the 405 named only the first route's methods:
+    # "Allow: GET" on /healthz, /readyz, /metrics and /v1/img (and "HEAD, GET" on /docs)
+    assert client.head(path).status_code != 405
+    for method in ("PUT", "OPTIONS", "DELETE"):
+        r = client.request(method, path)
+        assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
+        assert r.headers["allow"] == "GET, HEAD", (method, path)
+    assert client.put("/v1/media").headers["allow"] == "POST"
