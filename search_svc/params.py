@@ -84,6 +84,9 @@ class SearchParams:
     semantic_ratio: float | None  # None: the adaptive default
 
 
+# semantic_ratio: a plain ASCII decimal (see parse_search_params)
+_RATIO = re.compile(r"\d+(?:\.\d*)?|\.\d+", re.ASCII)
+
 # one comma-separated item: a double-quoted value (a '"' inside doubled) or a bare one
 # (its trailing spaces stripped after the match). Possessive: a lazy bare value before
 # "\s*" was tried at every length, each try rescanning the spaces after it, so 60 kB of
@@ -175,11 +178,15 @@ def parse_search_params(raw: Mapping[str, Sequence[str]]) -> SearchParams:
     if mode not in (None, "keyword", "semantic", "hybrid"):
         raise InvalidQuery("'mode' must be 'keyword', 'semantic' or 'hybrid'.")
     ratio_text = _single(raw, "semantic_ratio")
-    try:
-        # None: the default, which adapts to the query (search_svc.semantic)
-        ratio = None if ratio_text in (None, "") else float(ratio_text)  # type: ignore[arg-type]
-    except ValueError:
-        raise InvalidQuery("'semantic_ratio' must be a number between 0 and 1.") from None
+    # None: the default, which adapts to the query (search_svc.semantic). A plain ASCII
+    # decimal, as 'limit' takes ASCII digits only: float() also takes ' 0.5', '0.5\n',
+    # '０.５', '0_5', '5e-1' and '-0', each a second URL (a second CDN entry) for one answer
+    if ratio_text in (None, ""):
+        ratio = None
+    elif _RATIO.fullmatch(ratio_text):  # type: ignore[arg-type]
+        ratio = float(ratio_text)  # type: ignore[arg-type]
+    else:
+        raise InvalidQuery("'semantic_ratio' must be a number between 0 and 1.")
     if ratio is not None and not 0.0 <= ratio <= 1.0:
         raise InvalidQuery("'semantic_ratio' must be a number between 0 and 1.")
     facets = _values(raw, "facets")

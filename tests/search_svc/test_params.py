@@ -96,3 +96,20 @@ def test_query_string_bytes_are_utf8_raw_or_escaped(query_string: bytes,
             raw_query_params(request)
     else:
         assert raw_query_params(request) == expected
+
+
+@pytest.mark.parametrize("ratio", [" 0.5", "0.5 ", "0.5\n", "\uff10.\uff15", "\u0661", "0_5",
+                                   "5e-1", "-0", "+0.5", "nan", "inf", ".", "0x1", "1.5"])
+def test_semantic_ratio_is_a_plain_decimal_from_0_to_1(ratio: str) -> None:
+    # float() took spaces, a newline, other scripts' digits, '_', exponents and '-0':
+    # each a second URL (a second CDN entry) for one answer, as 'limit' refuses them
+    with pytest.raises(InvalidQuery):
+        parse_search_params({"tenant": ["kopi"], "semantic_ratio": [ratio]})
+
+
+@pytest.mark.parametrize(("ratio", "expected"), [
+    ("0", 0.0), ("1", 1.0), ("0.45", 0.45), (".5", 0.5), ("1.0", 1.0), ("", None),
+])
+def test_semantic_ratio_decimals_are_taken(ratio: str, expected: float | None) -> None:
+    params = parse_search_params({"tenant": ["kopi"], "semantic_ratio": [ratio]})
+    assert params.semantic_ratio == expected
