@@ -6,6 +6,7 @@ Knows the file system only. Names are checked lexically first, then the resolved
 
 from __future__ import annotations
 
+import errno
 import stat
 from pathlib import Path
 
@@ -27,7 +28,11 @@ class LocalSource:
             resolved = (self.root / relative).resolve(strict=True)
         except (FileNotFoundError, NotADirectoryError) as exc:
             raise SourceNotFound(detail=str(exc)) from exc
-        except (OSError, RuntimeError) as exc:  # symlink loops, permission problems
+        except OSError as exc:
+            if exc.errno == errno.ENAMETOOLONG:  # no such file can exist
+                raise SourceNotFound(detail=str(exc)) from exc
+            raise SourceForbidden(detail=str(exc)) from exc  # symlink loops, permissions
+        except RuntimeError as exc:  # a symlink loop (Python before 3.13)
             raise SourceForbidden(detail=str(exc)) from exc
         if not resolved.is_relative_to(self.root):
             raise SourceForbidden("The source path leads outside the media root.")

@@ -436,6 +436,7 @@ def test_a_polyglot_jpeg_is_reencoded_without_its_payload(media: MediaApp) -> No
     ("../secret.jpg", 403), ("a/../../secret.jpg", 403), ("%2e%2e/secret.jpg", 400),
     ("%252e%252e/secret.jpg", 400), ("/etc/passwd", 400), (".env", 400),
     ("a\\..\\secret.jpg", 400), ("missing.jpg", 404), ("link-out.jpg", 403),
+    ("x" * 300 + ".jpg", 404),  # a name no file system holds: missing, not forbidden
 ])
 def test_sources_cannot_leave_the_media_root(media: MediaApp, tmp_path: Path, source: str,
                                              status: int) -> None:
