@@ -32,7 +32,7 @@ class LocalSource:
             if exc.errno == errno.ENAMETOOLONG:  # no such file can exist
                 raise SourceNotFound(detail=str(exc)) from exc
             raise SourceForbidden(detail=str(exc)) from exc  # symlink loops, permissions
-        except RuntimeError as exc:  # a symlink loop (Python before 3.13)
+        except RuntimeError as exc:  # a symlink loop, as some Python versions report one
             raise SourceForbidden(detail=str(exc)) from exc
         if not resolved.is_relative_to(self.root):
             raise SourceForbidden("The source path leads outside the media root.")
