@@ -2,12 +2,14 @@
 
 Readiness reads the slot's lag straight from ``pg_replication_slots`` and the indexer's
 own row in ``search.indexer_status``, so it works for an indexer in another process. It
-waits at most ``READY_DB_TIMEOUT_S`` for a connection to each database, so a probe gets
-its answer (503) within probes' usual timeouts while a database is unreachable.
+waits at most ``READY_DB_TIMEOUT_S`` for each database, connection and query together, so
+a probe gets its answer (503) within probes' usual timeouts while a database is
+unreachable or a lock holds the indexer's tables.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -39,7 +41,10 @@ WHERE s.slot_name = %s AND s.database = current_database()
 
 async def indexer_lag(pool: AsyncConnectionPool, slot: str,
                       timeout: float | None = None) -> dict[str, Any] | None:
-    async with pool.connection(timeout=timeout) as conn:
+    """The slot's lag and the indexer's status row; ``timeout`` bounds the connection
+    and the query together (``TimeoutError``): a migration's lock on the status tables
+    would otherwise hold the caller, and the pooled connection, for as long as it lasts."""
+    async with asyncio.timeout(timeout), pool.connection(timeout=timeout) as conn:
         cur = await conn.execute(_LAG_SQL, (slot,))
         row = await cur.fetchone()
     if row is None:
@@ -85,7 +90,8 @@ def build_health_router(settings: Settings, engine: KeywordEngine,
         ok = True
         if pool is not None:
             try:
-                async with pool.connection(timeout=READY_DB_TIMEOUT_S) as conn:
+                async with asyncio.timeout(READY_DB_TIMEOUT_S), \
+                        pool.connection(timeout=READY_DB_TIMEOUT_S) as conn:
                     await conn.execute("SELECT 1")
                 checks["database"] = {"ok": True}
             except (PsycopgError, TimeoutError) as exc:
