@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
+from psycopg import ProgrammingError
+from psycopg.conninfo import conninfo_to_dict
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -148,6 +150,21 @@ class Settings(BaseSettings):
         # set but empty (compose's ${VAR:-}) means unset, as for every other URL or
         # secret: no token carries aud "", so it would refuse every upload
         return (v or "").strip() or None
+
+    @field_validator("database_url", "database_read_url")
+    @classmethod
+    def _conninfo(cls, v: str | None) -> str | None:
+        # checked here, where libpq's complaint is not repeated: it quotes the string,
+        # password and all, and went to the API's log and the indexer's traceback
+        if v:
+            try:
+                conninfo_to_dict(v)
+            except ProgrammingError:
+                raise ValueError(
+                    "is neither a PostgreSQL URL (postgresql://user:password@host:5432/db) "
+                    "nor a 'host=... dbname=...' string; percent-encode @ : / % # in the "
+                    "password (not shown here)") from None
+        return v
 
     @field_validator("mapping_file", "media_root", "media_cache_dir", mode="before")
     @classmethod

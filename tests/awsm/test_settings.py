@@ -147,3 +147,29 @@ def test_an_empty_optional_path_means_its_default_not_the_working_directory() ->
     assert s.mapping_file is None
     assert s.resolved_media_root == Path("/srv/awsm/media")
     assert s.resolved_media_cache_dir == Path("/srv/awsm/cache/media")
+
+
+@pytest.mark.parametrize("raw", [
+    "postgres:s3cr3t-pw@db.example/postgres",  # no scheme
+    "postgresql://postgres:s3cr3t-pw%@db.example:5432/postgres",  # a bare % in the password
+    "postgresql://postgres:s3cr3t-pw@db.example/postgres?sslmod=require",  # a misspelt option
+])
+@pytest.mark.parametrize("name", ["AWSM_DATABASE_URL", "AWSM_DATABASE_READ_URL"])
+def test_a_malformed_database_url_is_named_without_its_password(name: str, raw: str) -> None:
+    # It went unchecked: the API logged libpq's complaint, which quotes the string (the
+    # password with it), and the indexer died on a traceback that quoted it too.
+    with pytest.raises(ConfigError) as err:
+        load_settings({name: raw, "AWSM_PORT": "eighty"})
+    text = str(err.value)
+    assert f"{name}: " in text and "AWSM_PORT" in text
+    assert "s3cr3t" not in text
+
+
+@pytest.mark.parametrize("raw", [
+    "postgresql://x", "postgresql://u:p%40ss@db.example:6543/postgres?sslmode=require",
+    "postgres://u@[::1]/db", "host=db.example port=5432 dbname=awcms user=u password=p",
+])
+def test_database_urls_and_connection_strings_load(raw: str) -> None:
+    s = load_settings({"AWSM_DATABASE_URL": raw, "AWSM_DATABASE_READ_URL": raw})
+    assert s.database_url == s.database_read_url == raw
+    assert load_settings({"AWSM_DATABASE_READ_URL": ""}).query_database_url is None
