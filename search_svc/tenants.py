@@ -62,6 +62,20 @@ class TenantSource:
     locale: str | None = "locale"
 
 
+def _host(name: str) -> str:
+    """A domain in the form a Host header carries it: lower case, without the final dot
+    of its fully qualified form, an internationalised one in ASCII (punycode, IDNA 2003
+    as Python's codec has it), so the Unicode form an admin stored and the ASCII one a
+    frontend passes on name the same tenant."""
+    name = name.strip().lower().removesuffix(".")
+    if name.isascii():
+        return name
+    try:
+        return name.encode("idna").decode("ascii")
+    except UnicodeError:  # an empty or over-long label: no host name, kept as it is
+        return name
+
+
 class TenantDirectory:
     """Pure: the tenants table as lookups by key (``directory.resolve(key)``)."""
 
@@ -70,16 +84,19 @@ class TenantDirectory:
         self._by_slug: dict[str, list[tuple[str, bool]]] = {}
         self._by_domain: dict[str, list[tuple[str, bool]]] = {}
         for tenant_id, slug, domain, active in rows:
-            for index, key in ((self._by_slug, slug), (self._by_domain, domain)):
-                if key:
-                    index.setdefault(key.lower(), []).append((tenant_id, bool(active)))
+            if slug:
+                self._by_slug.setdefault(slug.lower(), []).append((tenant_id, bool(active)))
+            if domain and _host(domain):
+                self._by_domain.setdefault(_host(domain), []).append(
+                    (tenant_id, bool(active)))
         self.size = sum(map(len, self._by_slug.values()))
 
     def resolve(self, key: str) -> str | None:
         """The tenant ``key`` (any case, no surrounding space) names by slug, else by
-        domain, if exactly one tenant does at that rank and it is active."""
+        domain (in any of its host forms), if exactly one tenant does at that rank and
+        it is active."""
         key = key.strip().lower()
-        named = self._by_slug.get(key) or self._by_domain.get(key) or []
+        named = self._by_slug.get(key) or self._by_domain.get(_host(key)) or []
         return named[0][0] if len(named) == 1 and named[0][1] else None
 
 

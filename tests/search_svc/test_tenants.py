@@ -37,3 +37,25 @@ def test_a_key_names_one_active_tenant_or_none(key: str, tenant: str | None) -> 
 def test_an_empty_table_names_nobody() -> None:
     directory = TenantDirectory([])
     assert directory.size == 0 and directory.resolve("kopi") is None
+
+
+@pytest.mark.parametrize(("stored", "key"), [
+    # a Host header, and so a frontend that passes it on, carries the ASCII (punycode)
+    # form of an internationalised domain; an admin types, and AWCMS stores, the Unicode
+    ("kedai-bükü.id", "xn--kedai-bk-d6ab.id"),
+    ("xn--kedai-bk-d6ab.id", "Kedai-Bükü.id"),
+    ("kedai-bükü.id", "KEDAI-BÜKÜ.ID"),
+    # the fully qualified form, with its final dot, names the same host
+    ("kedai.example", "kedai.example."),
+    ("kedai.example.", "kedai.example"),
+])
+def test_a_domain_matches_in_any_of_its_host_forms(stored: str, key: str) -> None:
+    directory = TenantDirectory([("id-kedai", "kedai", stored, True)])
+    assert directory.resolve(key) == "id-kedai"
+
+
+def test_two_tenants_with_one_domain_in_two_forms_name_neither() -> None:
+    directory = TenantDirectory([("id-a", "a", "kedai-bükü.id", True),
+                                 ("id-b", "b", "xn--kedai-bk-d6ab.id", True)])
+    assert directory.resolve("kedai-bükü.id") is None
+    assert directory.resolve("xn--kedai-bk-d6ab.id") is None
