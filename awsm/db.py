@@ -7,6 +7,7 @@ it never knows logical replication (that is ``indexer/replication.py``).
 
 from __future__ import annotations
 
+import asyncio
 from importlib import resources
 
 import psycopg
@@ -22,11 +23,35 @@ def connect(url: str, *, autocommit: bool = True, **kwargs: object) -> psycopg.C
     return psycopg.connect(url, autocommit=autocommit, prepare_threshold=None, **kwargs)  # type: ignore[arg-type]
 
 
+class _Pool(AsyncConnectionPool):
+    """A pool that checks its idle connections once one comes back broken.
+
+    A restart or failover of the database ends every session at once; psycopg_pool
+    replaces a connection only when it is returned broken, so each idle one was handed
+    out once more, dead: up to ``max_size`` requests in a row failed though the database
+    was back (``/readyz`` 503 on every replica at once). One check in the background
+    (``check()``: each idle connection tested, the dead replaced) ends that after the
+    first. A check on every checkout (``check=``) would cost a round trip a request."""
+
+    _checking: asyncio.Task[None] | None = None
+
+    async def putconn(self, conn: psycopg.AsyncConnection) -> None:  # type: ignore[override]
+        broken = conn.closed
+        await super().putconn(conn)
+        if broken and not self.closed and (self._checking is None or self._checking.done()):
+            self._checking = asyncio.get_running_loop().create_task(self.check())
+
+    async def close(self, timeout: float = 5.0) -> None:
+        if self._checking is not None and not self._checking.done():
+            self._checking.cancel()
+        await super().close(timeout)
+
+
 async def open_async_pool(url: str, *, min_size: int = 1, max_size: int = 8,
                           timeout: float = 5.0, wait: bool = True) -> AsyncConnectionPool:
     """A pool for ``url``; with ``wait``, its first connection is made (or ``PoolTimeout``
     raised) before it returns, else the pool connects in the background, retrying."""
-    pool = AsyncConnectionPool(
+    pool = _Pool(
         url, min_size=min_size, max_size=max_size, timeout=timeout, open=False,
         kwargs={"autocommit": True, "prepare_threshold": None},
     )
