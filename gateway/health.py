@@ -10,6 +10,7 @@ unreachable or a lock holds the indexer's tables.
 from __future__ import annotations
 
 import asyncio
+from pathlib import PurePath
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -67,9 +68,19 @@ async def indexer_lag(pool: AsyncConnectionPool, slot: str,
         "seconds_since_last_batch": round(since_batch, 3) if since_batch is not None else None,
         "documents_written": written,
         "parked_rows": parked,  # in search.dead_letters: failed repeatedly, skipped
-        "embeddings": {"model": model, "backlog": backlog, "chunks_per_second": rate,
+        "embeddings": {"model": _public_model(model), "backlog": backlog,
+                       "chunks_per_second": rate,
                        "model_calls": calls} if model else None,
     }
+
+
+def _public_model(model: str) -> str:
+    """The model as ``/readyz`` (public) shows it: a local copy by its directory's name
+    (``st:/srv/models/labse`` -> ``st:labse``), a hub id (``owner/name``) as it is."""
+    kind, sep, name = model.partition(":") if ":" in model else ("", "", model)
+    if name.startswith(("/", ".", "~", "\\")) or (len(name) > 1 and name[1] == ":"):
+        name = PurePath(name.replace("\\", "/")).name or name
+    return f"{kind}{sep}{name}"
 
 
 def build_health_router(settings: Settings, engine: KeywordEngine,

@@ -50,3 +50,18 @@ def test_readyz_answers_while_a_lock_holds_the_indexer_tables(
         assert checks["indexer"] == {"error": "TimeoutError"}
         # the connection the cancelled query had is not handed to the next request broken
         assert client.get("/readyz").json()["checks"]["indexer"] == {"state": "not started"}
+
+
+def test_readyz_shows_no_server_path_of_a_local_model(fresh_db: str, tmp_path: Path) -> None:
+    # AWSM_EMBEDDER=sentence-transformers with AWSM_EMBEDDING_MODEL=/srv/models/labse
+    # (the documented way to run a model offline): /readyz is public, and showed the path
+    settings = make_settings(fresh_db, tmp_path)
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')",
+                     (settings.slot_name,))
+        conn.execute("INSERT INTO search.indexer_status (slot_name, state, embedding_model) "
+                     "VALUES (%s, 'streaming', 'st:/srv/models/labse')", (settings.slot_name,))
+    with TestClient(create_app(settings)) as client:
+        body = client.get("/readyz").text
+    assert "embeddings" in body and "/srv/models" not in body
+    assert '"model":"st:labse"' in body.replace(" ", "")
