@@ -172,6 +172,12 @@ class Settings(BaseSettings):
         # set but empty means unset too: Path("") is ".", the working directory
         return None if isinstance(v, str) and not v.strip() else v
 
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _data_dir_default(cls, v: Any) -> Any:
+        # likewise: empty means the default, not the working directory
+        return cls.model_fields["data_dir"].default if isinstance(v, str) and not v.strip() else v
+
     @field_validator("signing_keys")
     @classmethod
     def _signing_keys_parse(cls, v: str) -> str:

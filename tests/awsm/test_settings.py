@@ -147,6 +147,7 @@ def test_an_empty_optional_path_means_its_default_not_the_working_directory() ->
     assert s.mapping_file is None
     assert s.resolved_media_root == Path("/srv/awsm/media")
     assert s.resolved_media_cache_dir == Path("/srv/awsm/cache/media")
+    assert load_settings({"AWSM_DATA_DIR": " "}).data_dir == Path(".awsm")
 
 
 @pytest.mark.parametrize("raw", [
