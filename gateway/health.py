@@ -91,8 +91,9 @@ def build_health_router(settings: Settings, engine: KeywordEngine,
     # HEAD too (load balancers and uptime monitors probe with it); not in the schema twice
     @router.head("/healthz", include_in_schema=False)
     @router.get("/healthz", summary="Liveness: the process answers")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    async def healthz() -> JSONResponse:
+        # never from a cache: a CDN or proxy answering for a dead process hides it
+        return JSONResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
 
     @router.head("/readyz", include_in_schema=False)
     @router.get("/readyz", summary="Readiness: database, engine and indexer lag")

@@ -141,3 +141,11 @@ def test_a_405_names_head_beside_get_as_every_get_route_answers_it(
         assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
         assert r.headers["allow"] == "GET, HEAD", (method, path)
     assert client.put("/v1/media").headers["allow"] == "POST"
+
+
+def test_healthz_is_never_cached(client: TestClient) -> None:
+    # a CDN or proxy answering /healthz from its cache would hide a dead process
+    for method in ("GET", "HEAD"):
+        r = client.request(method, "/healthz")
+        assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+    assert client.get("/healthz").json() == {"status": "ok"}
