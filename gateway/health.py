@@ -2,9 +2,10 @@
 
 Readiness reads the slot's lag straight from ``pg_replication_slots`` and the indexer's
 own row in ``search.indexer_status``, so it works for an indexer in another process. It
-waits at most ``READY_DB_TIMEOUT_S`` for each database, connection and query together, so
-a probe gets its answer (503) within probes' usual timeouts while a database is
-unreachable or a lock holds the indexer's tables.
+waits at most ``READY_DB_TIMEOUT_S`` for each database, connection and query together,
+and ``READY_ENGINE_TIMEOUT_S`` for the engine, so a probe gets its answer (503) within
+probes' usual timeouts while a database or Meilisearch is unreachable or a lock holds the
+indexer's tables.
 """
 
 from __future__ import annotations
@@ -23,9 +24,12 @@ from starlette.concurrency import run_in_threadpool
 from awsm.settings import Settings
 from search_svc.engines.base import KeywordEngine
 
-__all__ = ["READY_DB_TIMEOUT_S", "build_health_router", "indexer_lag"]
+__all__ = ["READY_DB_TIMEOUT_S", "READY_ENGINE_TIMEOUT_S", "build_health_router", "indexer_lag"]
 
 READY_DB_TIMEOUT_S = 1.0
+# The engine's stats: an in-process index answers in microseconds; a Meilisearch that
+# accepts connections but does not answer would hold the probe AWSM_MEILI_TIMEOUT_S (10 s)
+READY_ENGINE_TIMEOUT_S = 2.0
 
 _LAG_SQL = """
 SELECT s.active, pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::bigint,
@@ -110,7 +114,8 @@ def build_health_router(settings: Settings, engine: KeywordEngine,
                 ok = False
                 checks["database"] = {"ok": False, "error": type(exc).__name__}
         try:
-            stats = await run_in_threadpool(engine.stats)
+            stats = await asyncio.wait_for(run_in_threadpool(engine.stats),
+                                           READY_ENGINE_TIMEOUT_S)
             checks["engine"] = {"ok": True, "documents": stats.documents}
         except Exception as exc:  # any engine failure means "not ready", never a 500
             ok = False

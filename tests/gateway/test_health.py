@@ -1,9 +1,10 @@
-"""``/readyz`` against a real database: it answers within about its database timeout
-whatever the database does, so a probe (and the pool it shares with search) never
-waits on it."""
+"""``/readyz`` against a real database: it answers within about its timeouts whatever
+the database or the engine does, so a probe (and the pool it shares with search) never
+waits on them."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from pathlib import Path
@@ -14,7 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gateway.app import create_app
-from gateway.health import READY_DB_TIMEOUT_S
+from gateway.health import READY_DB_TIMEOUT_S, READY_ENGINE_TIMEOUT_S
+from search_svc.engines.meili import MeiliEngine
 from tests.fixtures.fix_stack import make_settings
 
 
@@ -65,3 +67,19 @@ def test_readyz_shows_no_server_path_of_a_local_model(fresh_db: str, tmp_path: P
         body = client.get("/readyz").text
     assert "embeddings" in body and "/srv/models" not in body
     assert '"model":"st:labse"' in body.replace(" ", "")
+
+
+def test_readyz_answers_while_meilisearch_accepts_and_never_answers(
+        fresh_db: str, tmp_path: Path) -> None:
+    # a Meilisearch that accepts connections and hangs (overloaded, a half-dead host)
+    # held the probe for AWSM_MEILI_TIMEOUT_S (10 s here), past any probe's timeout
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # never accepts or answers
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        engine = MeiliEngine(url, None, "awsm", writer=False, timeout_s=10.0)
+        with TestClient(create_app(make_settings(fresh_db, tmp_path), engine=engine)) as client:
+            started = time.monotonic()
+            r = client.get("/readyz")
+            took = time.monotonic() - started
+    assert r.status_code == 503 and took < READY_ENGINE_TIMEOUT_S + 2
+    assert r.json()["checks"]["engine"] == {"ok": False, "error": "TimeoutError"}
+    assert r.json()["checks"]["database"] == {"ok": True}
