@@ -129,9 +129,10 @@ class Settings(BaseSettings):
         # precedence is explicit and tests can pass an isolated environment.
         return (init_settings,)
 
-    @field_validator("log_level", mode="before")
+    @field_validator("log_level", "engine", "embedder", mode="before")
     @classmethod
-    def _lower_level(cls, v: Any) -> Any:
+    def _lower_choice(cls, v: Any) -> Any:
+        # a choice of names, written as an operator may: "Meilisearch", " INFO "
         return v.strip().lower() if isinstance(v, str) else v
 
     @field_validator("jwt_secret")

@@ -73,6 +73,13 @@ def test_log_level_is_a_known_level(raw: str) -> None:
     assert load_settings({"AWSM_LOG_LEVEL": " WARNING "}).log_level == "warning"
 
 
+def test_named_choices_take_any_case() -> None:
+    s = load_settings({"AWSM_ENGINE": "Meilisearch", "AWSM_EMBEDDER": " USE-Multilingual"})
+    assert (s.engine, s.embedder) == ("meilisearch", "use-multilingual")
+    with pytest.raises(ConfigError, match="AWSM_ENGINE"):
+        load_settings({"AWSM_ENGINE": "elastic"})
+
+
 def test_production_refuses_to_start_unsafe() -> None:
     with pytest.raises(ConfigError) as err:
         load_settings({}).validate_for("api")
