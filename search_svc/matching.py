@@ -66,6 +66,10 @@ class TermMatcher:
         self._stemmed: set[str] = set()  # words stemmed so far
         self._by_stem: dict[tuple[str, str], set[str]] = {}  # wanted stem -> such words
         self._typed_pattern: re.Pattern[str] | None = None  # typed_spans, long texts
+        # typed_spans' str.find loop skips past each occurrence of a term, which holds for
+        # terms of letters and digits only (parse_query's): others (an empty term, which
+        # the loop would find at the same place forever, "a-b") get the regex at any length
+        self._findable = all(term.isalnum() for term in self._exact)
         # ``stemmed``: the terms whose stems the engine matched (None: every term); a
         # callable is asked only when some text lacks a term as typed, which most hits
         # of most queries do not (Tantivy: one query saved, ~0.1 ms)
@@ -177,7 +181,7 @@ class TermMatcher:
         per occurrence in Python: twice as fast as one regex of every term on 0.7 kB. A
         long one gets the regex, whose C loop passes over occurrences inside words (a
         term such as "an" is inside every other Indonesian word) 3x faster."""
-        if len(low) > _FIND_MAX_CHARS:
+        if len(low) > _FIND_MAX_CHARS or not self._findable:
             if self._typed_pattern is None:
                 self._typed_pattern = self._compile_typed()
             exact, last = self._exact, self._last

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import signal
 
 import pytest
 from hypothesis import example, given, settings
@@ -320,3 +321,29 @@ def test_the_best_cluster_has_the_most_terms_then_matches_earliest_first(
             if matches[j - 1][1] - matches[i][0] <= size]
     best = max(score(i, j) for i, j in runs)
     assert _best_cluster(matches, size) == min((i, j) for i, j in runs if score(i, j) == best)
+
+
+@pytest.mark.parametrize(("text", "terms"), [
+    ("a-b-c d", ["a-b", "b-c"]),  # overlapping occurrences: the regex keeps the first
+    ("hello, world", [""]),  # found at the same offset by str.find, again and again
+    ("hello, world", ["", "world"]),
+])
+def test_terms_not_of_letters_and_digits_find_as_the_regex_finds(text: str,
+                                                                 terms: list[str]) -> None:
+    # parse_query makes no such terms, but find_matches and best_snippet take any; the
+    # short-text str.find loop is only right for letters and digits (and never ended on
+    # an empty term)
+    def hung(*_: object) -> None:
+        raise TimeoutError("typed_spans did not finish")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(5)
+    try:
+        for prefix_last in (False, True):
+            match = term_matcher(terms, prefix_last=prefix_last)
+            long = match.typed_spans(text + " " * 5000)  # over 2 kB: the regex
+            assert match.typed_spans(text) == [s for s in long if s[1] <= len(text)]
+            find_matches(text, terms, prefix_last=prefix_last)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
