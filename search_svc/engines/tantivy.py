@@ -51,8 +51,10 @@ REBUILD_HEAP_SIZE = 1_000_000_000
 # its whole block: with tantivy's default 16 kB blocks a page of 20 hits spent ~0.25 ms
 # on reads (~11 us each, 1.4 kB documents of bench/search_keyword.py's corpus); with
 # 4 kB blocks ~7 us each, for a store 12 % larger. tantivy-py does not expose the
-# setting: a new generation's meta.json gets it before the first writer opens, and
-# tantivy keeps it there at every commit. (An index created before keeps 16 kB.)
+# setting: a generation this process creates (first start, schema upgrade, rebuild) gets
+# it in its meta.json before its writer opens, and tantivy keeps it there at every
+# commit. An index created before keeps 16 kB until rebuilt (another process's writer
+# may hold it: its meta.json is never edited).
 DOCSTORE_BLOCKSIZE = 4096
 
 
@@ -102,7 +104,7 @@ def _to_tantivy(doc: Document) -> tantivy.Document:
 
 
 def _set_docstore_blocksize(path: Path) -> bool:
-    """Give an index without segments yet ``DOCSTORE_BLOCKSIZE``; whether it changed."""
+    """Give a new index, without segments yet, ``DOCSTORE_BLOCKSIZE``; whether it changed."""
     meta = gen.read_json(path / "meta.json")
     settings = meta.get("index_settings") if meta else None
     if meta is None or meta.get("segments") or not isinstance(settings, dict) \
@@ -143,7 +145,7 @@ class TantivyEngine:
         self._lost_writes = False  # ... and a failed write dropped them: unusable
         try:
             if _generation is not None:  # a shadow built by begin_rebuild()
-                self._open_generation(_generation, create=True)
+                self._open_generation(_generation, create=True, fresh=True)
             elif writer:
                 self._open_live_writer()
             elif gen.read_pointer(self.root) is not None:
@@ -166,7 +168,7 @@ class TantivyEngine:
             # First start: an empty live generation; its missing checkpoint tells the
             # indexer to backfill.
             name = gen.new_generation(self.root)
-            self._open_generation(name, create=True)
+            self._open_generation(name, create=True, fresh=True)
             self._publish_pointer(name)
             gen.remove_generations(self.root, keep={name})
         elif pointer.get("schema_version") != SCHEMA_VERSION:
@@ -176,14 +178,16 @@ class TantivyEngine:
             # old index instead of an empty one.
             live = str(pointer["generation"])
             name = gen.new_generation(self.root)
-            self._open_generation(name, create=True)
+            self._open_generation(name, create=True, fresh=True)
             self._unpublished = True
             gen.remove_generations(self.root, keep={name, live})
         else:
             self._open_generation(str(pointer["generation"]), create=True)
             gen.remove_generations(self.root, keep={self._generation or ""})
 
-    def _open_generation(self, name: str, *, create: bool) -> None:
+    def _open_generation(self, name: str, *, create: bool, fresh: bool = False) -> None:
+        """Open generation ``name``; ``fresh``: one this process has just created, which
+        nobody else writes to yet (so its meta.json may be edited)."""
         path = self.root / name
         # stat before the reader loads: a commit in between then makes the next search
         # reload once more, where a stat taken after would hide it until the next commit
@@ -192,7 +196,7 @@ class TantivyEngine:
         if create:
             schema, _ = build_schema(TOKENIZER)
             index = tantivy.Index(schema, str(path), reuse=True)
-            if _set_docstore_blocksize(path):
+            if fresh and _set_docstore_blocksize(path):
                 index = tantivy.Index.open(str(path))
         else:
             index = tantivy.Index.open(str(path))

@@ -145,3 +145,23 @@ def test_an_index_written_with_other_blocks_is_left_as_it_is(tmp_path: Path) -> 
         assert engine.search(_q("kopi")).total == 0
     finally:
         engine.close()
+
+
+def test_an_empty_live_index_of_another_release_is_not_edited(tmp_path: Path) -> None:
+    # a live generation without segments (never written, or every document deleted) may
+    # be held by another process's writer that has not committed yet: editing its
+    # meta.json could drop that commit, so only generations created here get the setting
+    name = gen.new_generation(tmp_path)
+    schema, _ = build_schema(TOKENIZER)
+    tantivy.Index(schema, str(tmp_path / name))  # tantivy's defaults, no segments
+    gen.write_json_durably(tmp_path / gen.POINTER,
+                           {"generation": name, "schema_version": SCHEMA_VERSION})
+    default = _blocksize(tmp_path, name)
+    engine = TantivyEngine(tmp_path, writer=True, heap_size=15_000_000)
+    try:
+        assert _blocksize(tmp_path, name) == default != DOCSTORE_BLOCKSIZE
+        engine.write([Document(key="blog:1", id="1", tenant_id=TENANT, type="blog",
+                               title="Kopi susu")], [], "c1")
+        assert engine.search(_q("kopi")).total == 1
+    finally:
+        engine.close()
