@@ -3,6 +3,7 @@ before any route (control characters in a path) and search without a database.""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -149,3 +150,13 @@ def test_healthz_is_never_cached(client: TestClient) -> None:
         r = client.request(method, "/healthz")
         assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
     assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_every_get_route_answers_head(client: TestClient) -> None:
+    # a 405's Allow names HEAD beside GET (gateway/errors.py) on the strength of this
+    spec = client.get("/openapi.json").json()
+    gets = [path for path, ops in spec["paths"].items() if "get" in ops]
+    assert {"/healthz", "/readyz", "/metrics", "/v1/search"} <= set(gets)
+    for path in gets:
+        concrete = re.sub(r"\{[^}]+\}", "x", path)
+        assert client.head(concrete).status_code != 405, path
