@@ -8,15 +8,18 @@ it never knows logical replication (that is ``indexer/replication.py``).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib import resources
+from typing import Any
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from awsm.errors import ConfigError
 
-__all__ = ["apply_migrations", "connect", "ensure_pgvector", "open_async_pool", "refused",
-           "unreachable"]
+__all__ = ["apply_migrations", "connect", "connection_within", "ensure_pgvector",
+           "open_async_pool", "refused", "unreachable"]
 
 
 def connect(url: str, *, autocommit: bool = True, **kwargs: object) -> psycopg.Connection:
@@ -57,6 +60,18 @@ async def open_async_pool(url: str, *, min_size: int = 1, max_size: int = 8,
     )
     await pool.open(wait=wait, timeout=timeout)
     return pool
+
+
+@asynccontextmanager
+async def connection_within(pool: Any, total_s: float | None, *, wait_s: float | None = None,
+                            ) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    """A connection of ``pool`` (``open_async_pool``'s) for work that must end within
+    ``total_s``, the wait for it included: past it ``TimeoutError``, and the statement
+    then running is cancelled on the server, so a lock it queued behind (a migration's)
+    holds neither the caller nor the connection. ``wait_s`` bounds the wait for a
+    connection alone (None: the pool's own timeout)."""
+    async with asyncio.timeout(total_s), pool.connection(timeout=wait_s) as conn:
+        yield conn
 
 
 async def unreachable(url: str, timeout: float = 5.0) -> str | None:

@@ -21,6 +21,7 @@ from psycopg import Error as PsycopgError
 from psycopg_pool import AsyncConnectionPool
 from starlette.concurrency import run_in_threadpool
 
+from awsm.db import connection_within
 from awsm.settings import Settings
 from search_svc.engines.base import KeywordEngine
 
@@ -49,7 +50,7 @@ async def indexer_lag(pool: AsyncConnectionPool, slot: str,
     """The slot's lag and the indexer's status row; ``timeout`` bounds the connection
     and the query together (``TimeoutError``): a migration's lock on the status tables
     would otherwise hold the caller, and the pooled connection, for as long as it lasts."""
-    async with asyncio.timeout(timeout), pool.connection(timeout=timeout) as conn:
+    async with connection_within(pool, timeout, wait_s=timeout) as conn:
         cur = await conn.execute(_LAG_SQL, (slot,))
         row = await cur.fetchone()
     if row is None:
@@ -106,8 +107,8 @@ def build_health_router(settings: Settings, engine: KeywordEngine,
         ok = True
         if pool is not None:
             try:
-                async with asyncio.timeout(READY_DB_TIMEOUT_S), \
-                        pool.connection(timeout=READY_DB_TIMEOUT_S) as conn:
+                async with connection_within(pool, READY_DB_TIMEOUT_S,
+                                             wait_s=READY_DB_TIMEOUT_S) as conn:
                     await conn.execute("SELECT 1")
                 checks["database"] = {"ok": True}
             except (PsycopgError, TimeoutError) as exc:

@@ -24,6 +24,7 @@ import numpy as np
 import psycopg
 from starlette.concurrency import run_in_threadpool
 
+from awsm.db import connection_within
 from search_svc.embedding import Embedder
 from search_svc.engines.base import Hit, SearchQuery
 from search_svc.fusion import (
@@ -115,8 +116,8 @@ class SemanticSearcher:
         assert self.embedder is not None
         now = time.monotonic()
         try:
-            async with asyncio.timeout(QUERY_TIMEOUT_S), \
-                    self.pool.connection(timeout=DATABASE_TIMEOUT_S) as conn:
+            async with connection_within(self.pool, QUERY_TIMEOUT_S,
+                                         wait_s=DATABASE_TIMEOUT_S) as conn:
                 cur = await conn.execute(
                     "SELECT 1 FROM search.embedding_models WHERE model_id = %s "
                     "AND state = 'active'", (self.embedder.model_id,))
@@ -168,7 +169,7 @@ class SemanticSearcher:
         assert self.embedder is not None
         vector = await self.query_vector(query.text, scope=scope)
         try:
-            async with asyncio.timeout(QUERY_TIMEOUT_S), self.pool.connection() as conn:
+            async with connection_within(self.pool, QUERY_TIMEOUT_S) as conn:
                 return await semantic_search(conn, table_name_for(self.embedder.model_id),
                                              vector, query, candidates=candidates)
         except (psycopg.Error, TimeoutError) as exc:

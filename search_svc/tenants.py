@@ -31,6 +31,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
+from awsm.db import connection_within
 from awsm.errors import ServiceUnavailable
 
 __all__ = ["READ_TIMEOUT_S", "STALE_IF_ERROR_S", "TenantDirectory", "TenantResolver",
@@ -202,7 +203,7 @@ class TenantResolver:
     async def _read(self) -> TenantDirectory:
         started = time.monotonic()
         try:
-            async with asyncio.timeout(self.read_timeout_s), self.pool.connection() as conn:
+            async with connection_within(self.pool, self.read_timeout_s) as conn:
                 cur = await conn.execute(self._query)
                 rows = await cur.fetchall()
         except TimeoutError as exc:  # (its own text is empty) for the log and the 503's detail
