@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from psycopg import ProgrammingError
 from psycopg.conninfo import conninfo_to_dict
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from awsm.errors import ConfigError
@@ -167,17 +167,14 @@ class Settings(BaseSettings):
                     "password (not shown here)") from None
         return v
 
-    @field_validator("mapping_file", "media_root", "media_cache_dir", mode="before")
+    @field_validator("data_dir", "mapping_file", "media_root", "media_cache_dir",
+                     mode="before")
     @classmethod
-    def _no_empty_path(cls, v: Any) -> Any:
-        # set but empty means unset too: Path("") is ".", the working directory
-        return None if isinstance(v, str) and not v.strip() else v
-
-    @field_validator("data_dir", mode="before")
-    @classmethod
-    def _data_dir_default(cls, v: Any) -> Any:
-        # likewise: empty means the default, not the working directory
-        return cls.model_fields["data_dir"].default if isinstance(v, str) and not v.strip() else v
+    def _no_empty_path(cls, v: Any, info: ValidationInfo) -> Any:
+        # set but empty means the default: Path("") is ".", the working directory
+        if isinstance(v, str) and not v.strip():
+            return cls.model_fields[str(info.field_name)].default
+        return v
 
     @field_validator("signing_keys")
     @classmethod
