@@ -4,6 +4,7 @@ a real data dir, as a user runs them (no embedder: these are about the process t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -14,6 +15,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 from tests.fixtures.fix_stack import wait_for
@@ -59,6 +61,22 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(30)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def _serving(data: Path, log: Path, *args: str, **env: str) -> Iterator[str]:
+    """``awsm up`` started and serving: yields its ``api_url`` (stack.json); stopped after,
+    and it must exit 0."""
+    proc = _up(data, log, *args, **env)
+    try:
+        wait_for(lambda: (data / "stack.json").exists() or proc.poll() is not None,
+                 timeout=60, interval=0.1)
+        assert proc.poll() is None, log.read_text()[-3000:]
+        yield str(json.loads((data / "stack.json").read_text())["api_url"])
+    finally:
+        _stop(proc)
+        _stop_postgres(data)
+    assert proc.returncode == 0, log.read_text()[-3000:]
 
 
 def _stop_postgres(data_dir: Path) -> None:
@@ -214,36 +232,20 @@ def test_a_data_dir_with_spaces_in_its_path_serves(tmp_path: Path) -> None:
     # the embedded PostgreSQL's socket directory went unquoted to pg_ctl -o: it did
     # not start ("postgres: invalid argument")
     data, log = tmp_path / "my awsm data", tmp_path / "up.log"
-    proc = _up(data, log)
-    try:
-        wait_for(lambda: (data / "stack.json").exists() or proc.poll() is not None,
-                 timeout=60, interval=0.1)
-        assert proc.poll() is None, log.read_text()[-3000:]
-        stack = json.loads((data / "stack.json").read_text())
-        with socket.create_connection(stack["api_url"].removeprefix("http://").split(":")):
-            pass
-    finally:
-        _stop(proc)
-    assert proc.returncode == 0, log.read_text()[-3000:]
+    with _serving(data, log) as api_url, \
+            socket.create_connection(api_url.removeprefix("http://").split(":")):
+        pass
 
 
 def test_an_ipv6_host_gets_a_url_that_reaches_the_api(tmp_path: Path) -> None:
     # printed and written as "http://::1:PORT", which no client can parse
     data, log = tmp_path / "data", tmp_path / "up.log"
-    proc = _up(data, log, "--host", "::1", "--port", "0")
-    try:
-        wait_for(lambda: (data / "stack.json").exists() or proc.poll() is not None,
-                 timeout=60, interval=0.1)
-        assert proc.poll() is None, log.read_text()[-3000:]
-        api = urllib.parse.urlsplit(json.loads((data / "stack.json").read_text())["api_url"])
+    with _serving(data, log, "--host", "::1", "--port", "0") as api_url:
+        api = urllib.parse.urlsplit(api_url)
         assert api.hostname == "::1"
         with urllib.request.urlopen(f"{api.geturl()}/healthz", timeout=10) as answer:
             assert answer.status == 200
         assert f"api: {api.geturl()}" in log.read_text()
-    finally:
-        _stop(proc)
-        _stop_postgres(data)
-    assert proc.returncode == 0, log.read_text()[-3000:]
 
 
 def test_up_serves_from_its_own_database_whatever_the_read_url_says(tmp_path: Path) -> None:
@@ -251,11 +253,8 @@ def test_up_serves_from_its_own_database_whatever_the_read_url_says(tmp_path: Pa
     # (left set from a production shell) was not: the API read tenants from there and
     # answered every search 503
     data, log = tmp_path / "data", tmp_path / "up.log"
-    proc = _up(data, log, AWSM_DATABASE_READ_URL="postgresql://awsm@127.0.0.1:1/elsewhere")
-    try:
-        wait_for(lambda: (data / "stack.json").exists() or proc.poll() is not None,
-                 timeout=60, interval=0.1)
-        api = json.loads((data / "stack.json").read_text())["api_url"]
+    with _serving(data, log,
+                  AWSM_DATABASE_READ_URL="postgresql://awsm@127.0.0.1:1/elsewhere") as api:
 
         def search_status() -> int:
             try:
@@ -266,10 +265,6 @@ def test_up_serves_from_its_own_database_whatever_the_read_url_says(tmp_path: Pa
                 return exc.code
 
         wait_for(lambda: search_status() == 200, timeout=20, interval=0.5)
-    finally:
-        _stop(proc)
-        _stop_postgres(data)
-    assert proc.returncode == 0, log.read_text()[-3000:]
 
 
 def test_a_hangup_stops_the_stack_and_postgres(tmp_path: Path) -> None:
