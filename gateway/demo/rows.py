@@ -367,7 +367,6 @@ class _Builder:
             self.out.products.append(row)
 
 
-
 def _as_product(state: Row, kind: str) -> Row:
     """AWCMS products have no is_active flag and are on sale while their status is "active"."""
     state.pop("is_active")
