@@ -97,13 +97,16 @@ def holds_every_term(texts: Sequence[str], terms: Sequence[str], *, prefix_last:
 def _find_ascii(scan: str, match: TermMatcher, present: frozenset[str],
                 spans: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
     """For text whose words are all ASCII, given its ``typed_spans``: the same result as
-    the general path, with the scanning done by ``re``: match each distinct word once,
-    then find the matching ones in one pass."""
+    the general path, with the scanning done by ``re``: match each distinct word once
+    (only the few that may be typos, when no term is matched by stem), then find the
+    matching ones in one pass."""
     if match.variant_terms <= present | {match.term(i) for _, _, i in spans}:
         return spans  # every term typed here or elsewhere: no variant to look for
     low = scan.lower()  # ASCII words, punctuation of any kind: offsets are unchanged
     typed_words = {low[s:e]: i for s, e, i in spans}
-    hits = match.matching(set(ascii_words(low)), present, typed_words)
+    words = match.typo_candidates(low)
+    hits = match.matching(set(ascii_words(low)) if words is None else words, present,
+                          typed_words)
     if not hits:
         return []
     pattern = re.compile("|".join(word_start(w) + r"(?![^\W_])"

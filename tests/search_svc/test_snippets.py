@@ -243,6 +243,66 @@ def test_ascii_fast_path_equals_the_general_path(text: str, terms: list[str],
     assert fast == [m for m in general if m[1] <= len(text)]
 
 
+@st.composite
+def _near_text(draw: st.DrawFn) -> tuple[str, list[str]]:
+    """Terms, and a text of their near misses (up to three edits of any kind, at the
+    first letter too) among other words, mixed case, with separators of several kinds."""
+    terms = draw(st.lists(st.text(alphabet="abcdek1", min_size=4, max_size=12),
+                          min_size=1, max_size=3))
+    letters = st.sampled_from("abcdekx1")
+    words = []
+    for _ in range(draw(st.integers(0, 12))):
+        word = list(draw(st.sampled_from(terms)))
+        for _ in range(draw(st.integers(0, 3))):
+            at = draw(st.integers(0, len(word)))
+            edit = draw(st.sampled_from(["sub", "ins", "del", "swap"]))
+            if edit == "ins":
+                word.insert(at, draw(letters))
+            elif at < len(word) and edit == "sub":
+                word[at] = draw(letters)
+            elif at < len(word) and edit == "del":
+                del word[at]
+            elif at + 1 < len(word):
+                word[at], word[at + 1] = word[at + 1], word[at]
+        word.extend(draw(st.text(alphabet="abk", max_size=draw(st.sampled_from([0, 0, 3, 60])))))
+        words.append("".join(word).upper() if draw(st.booleans()) else "".join(word))
+        words.append(draw(st.sampled_from([" ", "_", "-", "…", ". ", " kabe "])))
+    return "".join(words), terms
+
+
+@settings(max_examples=600, deadline=None)
+@example(text_terms=("sembangkan embangkan kmebangkan xkembangkan kembangan",
+                     ["kembangkan"]), prefix_last=False)
+@example(text_terms=("kirm kiriim kirmi pirim ikrim kirimkan", ["kirim"]), prefix_last=True)
+@given(_near_text(), st.booleans())
+def test_typo_candidates_hold_every_typo_the_general_path_finds(
+        text_terms: tuple[str, list[str]], prefix_last: bool) -> None:
+    # With no term matched by stem, the ASCII path tries only the words a regex picks by
+    # first letter and length (or by the term less its first two letters), not every
+    # word: it must mark what trying every word marks (the general path, which a
+    # trailing non-ASCII word forces on the same text).
+    text, terms = text_terms
+    fast = find_matches(text, terms, prefix_last=prefix_last,
+                        matcher=term_matcher(terms, prefix_last=prefix_last, stemmed=()))
+    general = find_matches(text + " é", terms, prefix_last=prefix_last,
+                           matcher=term_matcher(terms, prefix_last=prefix_last, stemmed=()))
+    assert fast == [m for m in general if m[1] <= len(text)]
+
+
+def test_typo_candidates_are_the_words_a_typo_budget_can_reach() -> None:
+    match = term_matcher(["kirim"], stemmed=())  # 1 typo, the last term: a prefix
+    assert match.typo_candidates("kirm, kiriman pirim ikrim kir xkirim") == {
+        "kirm", "kiriman"}  # the first letter kept, at least 4 letters long
+    match = term_matcher(["kembangkan"], prefix_last=False, stemmed=())  # 2 typos
+    assert match.typo_candidates(
+        "sembangkan embangkan kmbangkn kelapasawitnya kembangkanlah xyz") == {
+        "kmbangkn",  # the first letter kept, 8 to 12 letters long
+        "sembangkan", "embangkan", "kembangkanlah"}  # holding "mbangkan" (then tried)
+    # a term matched by stem, or one starting with other than a-z: every word is tried
+    assert term_matcher(["kirim"]).typo_candidates("dikirim") is None
+    assert term_matcher(["1kirim"], stemmed=()).typo_candidates("1kirm") is None
+
+
 def test_typo_variants_are_marked_only_where_the_word_as_typed_is_missing() -> None:
     # the visitor's word is in the text: that is what gets marked, not its near misses
     assert marked(best_snippet(["rumah dan rumha"], ["rumah"])) == ["rumah"]
