@@ -460,7 +460,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not args.no_known_items:
         loaded.update({c.name: c for base in list(loaded.values())
                        for c in known_item_collections(base)})
-    from search_svc.api import MIN_FUSION_WINDOW
+    from search_svc.semantic import MIN_FUSION_WINDOW
 
     modes = set(args.modes.split(","))
     threads = [int(t) for t in args.threads.split(",")]

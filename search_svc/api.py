@@ -29,11 +29,14 @@ from search_svc.errors import InvalidQuery
 from search_svc.params import OPENAPI_PARAMETERS, SearchParams, parse_search_params
 from search_svc.query import parse_query
 from search_svc.semantic import (
+    CANDIDATES_PER_HIT,
+    MAX_FUSION_WINDOW,
     NOT_LIVE,
     REASON_LABELS,
     SemanticSearcher,
     SemanticUnavailable,
     fuse_hybrid_page,
+    fusion_depths,
     keyword_side,
     semantic_text,
     vector_hit_to_hit,
@@ -90,10 +93,6 @@ def _hit_json(hit: Hit) -> dict[str, Any]:
 
 
 NO_TENANT = "awsm:no-tenant"  # no tenant id has this form (ids are uuids or plain keys)
-MAX_FUSION_WINDOW = 200
-# Hybrid fuses at least this many keyword hits (and 4 × as many semantic candidates),
-# so a first page's order does not depend on its size.
-MIN_FUSION_WINDOW = 20
 
 
 def _count_facets(hits: list[VectorHit], facets: tuple[str, ...]) -> dict[str, dict[str, int]]:
@@ -182,19 +181,20 @@ class SearchService:
         """Hits, total and facets of a semantic or hybrid page."""
         assert self.semantic is not None and params.tenant is not None
         scope = params.tenant
-        window = min(params.offset + params.limit, MAX_FUSION_WINDOW)
         if mode == "semantic":
+            window = min(params.offset + params.limit, MAX_FUSION_WINDOW)
             vhits = await self.semantic.search(replace(query, text=semantic_text(params.q)),
-                                               candidates=window * 4, scope=scope)
+                                               candidates=window * CANDIDATES_PER_HIT,
+                                               scope=scope)
             page = vhits[params.offset:params.offset + params.limit]
             return {"hits": [{**_hit_json(vector_hit_to_hit(v, text)), "matched": ["semantic"]}
                              for v in page],
                     "total": len(vhits), "facets": _count_facets(vhits, params.facets)}
-        kw_query = keyword_side(query, params.q, max(window, MIN_FUSION_WINDOW))
+        hits, candidates = fusion_depths(params.offset, params.limit)
         result, vhits = await asyncio.gather(
-            run_in_threadpool(self.engine.search, kw_query),
+            run_in_threadpool(self.engine.search, keyword_side(query, params.q, hits)),
             self.semantic.search(replace(query, text=semantic_text(params.q)),
-                                 candidates=max(window, MIN_FUSION_WINDOW) * 4, scope=scope))
+                                 candidates=candidates, scope=scope))
         fused_page, fused_total = fuse_hybrid_page(
             result.hits, vhits, text, params.semantic_ratio, offset=params.offset,
             limit=params.limit, confident=result.first_hit_complete)

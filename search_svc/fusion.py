@@ -96,28 +96,26 @@ def standardise(scores: Sequence[float], top: int | None = None) -> list[float]:
 
 def fuse_scores(lists: Sequence[Sequence[tuple[K, float]]], *,
                 weights: Sequence[float] | None = None, norm_depth: int | None = NORM_DEPTH,
+                score_depths: Sequence[int | None] | None = None,
                 limit: int | None = None) -> list[Fused[K]]:
     """Fuse scored lists (``(key, score)``, best first), best fused score first.
 
     Each list's scores are standardised against its first ``norm_depth`` (so the order
     of the top does not depend on how many candidates were fetched); a key missing from
     a list counts just under that list's lowest z (it ranked below everything the list
-    returned).
+    returned). ``score_depths`` (one per list; None: all) limits the scores that count
+    to each list's first entries: one further down counts as missing there, and keeps
+    its rank (``_scored``).
     Within one list a repeated key counts at its first position. Ties are broken like
     ``fuse_ranks``.
     """
     weights = _weights(weights, len(lists), "list")
-    n = len(lists)
     zs: list[dict[K, float]] = []
     ranks: dict[K, list[int | None]] = {}
-    for source, items in enumerate(lists):
-        first: dict[K, float] = {}
-        for position, (key, score) in enumerate(items, start=1):
-            if key in first:
-                continue
-            first[key] = float(score)
-            ranks.setdefault(key, [None] * n)[source] = position
-        zs.append(dict(zip(first, standardise(list(first.values()), norm_depth), strict=True)))
+    for source, (items, depth) in enumerate(_scored(lists, score_depths)):
+        first = _first(items, source, ranks, len(lists))
+        zs.append(dict(zip(list(first)[:depth], standardise(list(first.values()),
+                                                            norm_depth)[:depth], strict=True)))
     # strictly below everything the list returned, so at semantic_ratio 1 a keyword-only
     # hit never ties with the last semantic candidate
     floors = [min(z.values(), default=0.0) - _BELOW for z in zs]
@@ -130,10 +128,12 @@ def fuse_scores(lists: Sequence[Sequence[tuple[K, float]]], *,
 def fuse_normalised(lists: Sequence[Sequence[tuple[K, float]]], *,
                     weights: Sequence[float] | None = None,
                     floors: Sequence[float | None] | None = None,
+                    score_depths: Sequence[int | None] | None = None,
                     limit: int | None = None) -> list[Fused[K]]:
     """Fuse scored lists by scores scaled to [0, 1]: ``(score - floor) / (top - floor)``,
     where a list's floor is the score every document it did not return has, when known
     (BM25: 0), else its lowest score; a key missing from a list counts 0 there.
+    ``score_depths`` as in ``fuse_scores``.
 
     Unlike z-scores this keeps how good the keyword side's best hit is, not only how it
     stands out from its list: with the keyword weight above one half, the best keyword
@@ -143,21 +143,44 @@ def fuse_normalised(lists: Sequence[Sequence[tuple[K, float]]], *,
     floors = [None] * len(lists) if floors is None else floors
     if len(floors) != len(lists):
         raise ValueError("one floor per list")
-    n = len(lists)
     scaled: list[dict[K, float]] = []
     ranks: dict[K, list[int | None]] = {}
-    for source, (items, floor) in enumerate(zip(lists, floors, strict=True)):
-        first: dict[K, float] = {}
-        for position, (key, score) in enumerate(items, start=1):
-            if key not in first:
-                first[key] = float(score)
-                ranks.setdefault(key, [None] * n)[source] = position
+    for source, ((items, depth), floor) in enumerate(zip(_scored(lists, score_depths),
+                                                         floors, strict=True)):
+        first = dict(list(_first(items, source, ranks, len(lists)).items())[:depth])
         low = min(first.values(), default=0.0) if floor is None else floor
         span = max(first.values(), default=low) - low
         scaled.append({k: (v - low) / span if span > 0 else 1.0 for k, v in first.items()})
     scores = {key: sum(w * s.get(key, 0.0) for w, s in zip(weights, scaled, strict=True))
               for key in ranks}
     return _ranked(ranks, scores, limit)
+
+
+def _scored(lists: Sequence[Sequence[tuple[K, float]]], depths: Sequence[int | None] | None
+            ) -> list[tuple[Sequence[tuple[K, float]], int | None]]:
+    """Each list with how many of its first entries' scores count (None: all).
+
+    Scores counted only within a depth every request fetches keep hybrid pages from
+    overlapping: a page fetched deeper sees documents past that depth, and were their
+    scores to count they could fuse above one a shallower page already showed, while a
+    missing document and one past the depth count alike whatever was fetched."""
+    if depths is None:
+        return [(items, None) for items in lists]
+    if len(depths) != len(lists):
+        raise ValueError("one score depth per list")
+    return list(zip(lists, depths, strict=True))
+
+
+def _first(items: Sequence[tuple[K, float]], source: int, ranks: dict[K, list[int | None]],
+           n: int) -> dict[K, float]:
+    """``items``' scores by key at each key's first position, noting that position in
+    ``ranks`` (one slot per input list)."""
+    first: dict[K, float] = {}
+    for position, (key, score) in enumerate(items, start=1):
+        if key not in first:
+            first[key] = float(score)
+            ranks.setdefault(key, [None] * n)[source] = position
+    return first
 
 
 def _weights(weights: Sequence[float] | None, n: int, what: str) -> Sequence[float]:

@@ -38,11 +38,21 @@ from search_svc.query import RANKING_MAX_TERMS, normalize_text, parse_query
 from search_svc.snippets import best_snippet
 from search_svc.vectors import VectorHit, semantic_search, table_name_for
 
-__all__ = ["BUSY", "DATABASE_DOWN", "MAX_QUEUED", "NOT_LIVE", "REASON_LABELS",
-           "SemanticSearcher", "SemanticUnavailable", "fuse_hybrid", "fuse_hybrid_page",
+__all__ = ["BUSY", "CANDIDATES_PER_HIT", "DATABASE_DOWN", "MAX_FUSION_WINDOW", "MAX_QUEUED",
+           "MIN_FUSION_WINDOW", "NOT_LIVE", "REASON_LABELS", "SemanticSearcher",
+           "SemanticUnavailable", "fuse_hybrid", "fuse_hybrid_page", "fusion_depths",
            "keyword_side", "semantic_text", "vector_hit_to_hit"]
 
 log = logging.getLogger("awsm.semantic")
+
+# Semantic and hybrid pages fetch as deep as the page reaches, up to this many results
+MAX_FUSION_WINDOW = 200
+# ... semantic candidate documents per result fetched (a document's best chunk each)
+CANDIDATES_PER_HIT = 4
+# Hybrid fetches at least this many keyword hits (and CANDIDATES_PER_HIT times as many
+# semantic candidates), and only these first entries' scores count in the fusion: no
+# page's order depends on its size or on how deep it was fetched.
+MIN_FUSION_WINDOW = 20
 
 NOT_LIVE = "no embedding model is live"
 DATABASE_DOWN = "its database is not answering"
@@ -202,6 +212,14 @@ def vector_hit_to_hit(v: VectorHit, text: str) -> Hit:
                locale=v.locale)
 
 
+def fusion_depths(offset: int, limit: int) -> tuple[int, int]:
+    """How many keyword hits and semantic candidate documents a hybrid page fuses: as
+    many as the page reaches (at most ``MAX_FUSION_WINDOW``; at least
+    ``MIN_FUSION_WINDOW``), and ``CANDIDATES_PER_HIT`` times as many candidates."""
+    window = max(min(offset + limit, MAX_FUSION_WINDOW), MIN_FUSION_WINDOW)
+    return window, window * CANDIDATES_PER_HIT
+
+
 def fuse_hybrid(keyword: list[Hit], semantic: list[VectorHit], text: str,
                 semantic_ratio: float | None, *,
                 confident: bool = False) -> list[tuple[Hit, list[str]]]:
@@ -219,17 +237,23 @@ def fuse_hybrid_page(keyword: list[Hit], semantic: list[VectorHit], text: str,
                      semantic_ratio: float | None, *, offset: int, limit: int | None,
                      confident: bool = False) -> tuple[list[tuple[Hit, list[str]]], int]:
     """``fuse_hybrid`` for one page, and the length of the whole fused list: snippets
-    of semantic-only hits are built for the page alone (they are the costly part)."""
+    of semantic-only hits are built for the page alone (they are the costly part).
+
+    Scores count within the depth every page fetches (``fusion_depths(0, 1)``): past
+    it, a document scores as one the list did not return, and equal scores go by the
+    best rank reached in either list. So the pages of one query, each fetched only as
+    deep as it reaches, neither repeat nor skip a result."""
     by_key: dict[str, Hit] = {h.key: h for h in keyword}
     vectors = {v.key: v for v in reversed(semantic)}  # the best chunk of each document
     lists = [[(h.key, h.score) for h in keyword], [(v.key, 1.0 - v.distance) for v in semantic]]
+    depths = fusion_depths(0, 1)
     if semantic_ratio is None and confident:
         # BM25 of a document the keyword side did not return is 0: its floor
         fused = fuse_normalised(lists, weights=ratio_weights(CONFIDENT_SEMANTIC_RATIO),
-                                floors=(0.0, None))
+                                floors=(0.0, None), score_depths=depths)
     else:
         ratio = DEFAULT_SEMANTIC_RATIO if semantic_ratio is None else semantic_ratio
-        fused = fuse_scores(lists, weights=ratio_weights(ratio))
+        fused = fuse_scores(lists, weights=ratio_weights(ratio), score_depths=depths)
     window = fused[offset:] if limit is None else fused[offset:offset + limit]
     out = []
     for f in window:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from search_svc.engines.base import Hit
@@ -20,7 +21,12 @@ from search_svc.fusion import (
     standardise,
 )
 from search_svc.params import parse_search_params
-from search_svc.semantic import fuse_hybrid
+from search_svc.semantic import (
+    MAX_FUSION_WINDOW,
+    fuse_hybrid,
+    fuse_hybrid_page,
+    fusion_depths,
+)
 from search_svc.vectors import VectorHit
 
 
@@ -200,3 +206,72 @@ def test_normalised_fusion_puts_the_best_keyword_hit_above_every_semantic_only_o
         only_semantic = {k for k, _ in semantic} - {k for k, _ in keyword}
         top = next(f for f in fused if f.key == keyword[0][0])
         assert all(top.score > f.score for f in fused if f.key in only_semantic)
+
+
+def _ranked_lists(seed: int) -> tuple[list[Hit], list[VectorHit]]:
+    """A keyword list (BM25, best first) and a semantic one (cosine, best first) over
+    one pool of documents, of any length up to past what a page fetches, with ties."""
+    rng = random.Random(seed)
+    pool = [f"d{i}" for i in range(rng.randint(5, 1200))]
+    digits = rng.choice([0, 1, 6])  # 0 and 1: many equal scores
+    keyword = sorted((round(rng.uniform(0, 20), digits) for _ in range(rng.randint(0, 260))),
+                     reverse=True)
+    cosines = sorted((round(rng.uniform(-0.2, 0.95), digits + 1)
+                      for _ in range(rng.randint(0, 900))), reverse=True)
+    # (a list longer than the pool stops at the pool's end)
+    return ([_hit(key, score) for key, score in zip(rng.sample(pool, len(pool)), keyword,
+                                                    strict=False)],
+            [_vhit(key, cos) for key, cos in zip(rng.sample(pool, len(pool)), cosines,
+                                                 strict=False)])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 2**32), st.sampled_from([None, 0.0, 0.3, DEFAULT_SEMANTIC_RATIO, 1.0]),
+       st.booleans(), st.sampled_from([1, 7, 10, 20, 33, 100]))
+def test_hybrid_pages_neither_repeat_nor_skip_a_result(seed: int, ratio: float | None,
+                                                       confident: bool, limit: int) -> None:
+    # Each page fetches only as deep as it reaches (fusion_depths), as the API does; the
+    # pages of one query, read one after the other, must be the deepest fusion's list.
+    keyword, semantic = _ranked_lists(seed)
+    pages: list[str] = []
+    for offset in range(0, MAX_FUSION_WINDOW, limit):
+        hits, candidates = fusion_depths(offset, limit)
+        page, _ = fuse_hybrid_page(keyword[:hits], semantic[:candidates], "q", ratio,
+                                   offset=offset, limit=limit, confident=confident)
+        pages += [hit.key for hit, _ in page]
+    hits, candidates = fusion_depths(0, MAX_FUSION_WINDOW)
+    deepest, _ = fuse_hybrid_page(keyword[:hits], semantic[:candidates], "q", ratio,
+                                  offset=0, limit=len(pages), confident=confident)
+    assert pages == [hit.key for hit, _ in deepest]
+
+
+def test_a_first_page_fuses_as_before_scores_stopped_counting_past_its_depth() -> None:
+    # the first page fetches exactly the depth whose scores count: its order is what
+    # fusing every score gives (the relevance figures of docs/benchmarks.md stand)
+    for seed in range(40):
+        keyword, semantic = _ranked_lists(seed)
+        hits, candidates = fusion_depths(0, 20)
+        lists = [[(h.key, h.score) for h in keyword[:hits]],
+                 [(v.key, 1.0 - v.distance) for v in semantic[:candidates]]]
+        page, _ = fuse_hybrid_page(keyword[:hits], semantic[:candidates], "q", None,
+                                   offset=0, limit=None)
+        every = fuse_scores(lists, weights=ratio_weights(DEFAULT_SEMANTIC_RATIO))
+        assert [hit.key for hit, _ in page] == [f.key for f in every]
+        sure, _ = fuse_hybrid_page(keyword[:hits], semantic[:candidates], "q", None,
+                                   offset=0, limit=None, confident=True)
+        every = fuse_normalised(lists, weights=ratio_weights(CONFIDENT_SEMANTIC_RATIO),
+                                floors=(0.0, None))
+        assert [hit.key for hit, _ in sure] == [f.key for f in every]
+
+
+def test_past_its_score_depth_a_list_entry_counts_as_missing_but_keeps_its_rank() -> None:
+    lists = [[("a", 9.0), ("b", 5.0), ("c", 4.0)], [("c", 0.9), ("d", 0.5), ("b", 0.1)]]
+    fused = {f.key: f for f in fuse_scores(lists, norm_depth=2, score_depths=(2, 2))}
+    # "c" past the keyword list's depth and "b" past the semantic one's: each scores
+    # there as a document the list did not return
+    assert fused["c"].ranks == (3, 1) and fused["b"].ranks == (2, 3)
+    alone = {f.key: f for f in fuse_scores([lists[0][:2], lists[1][:2]], norm_depth=2)}
+    assert math.isclose(fused["c"].score, alone["c"].score)
+    assert math.isclose(fused["b"].score, alone["b"].score)
+    with pytest.raises(ValueError, match="one score depth per list"):
+        fuse_scores(lists, score_depths=(2,))

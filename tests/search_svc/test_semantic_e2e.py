@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import psycopg
@@ -12,7 +13,13 @@ from hypothesis import strategies as st
 from awsm.errors import ConfigError
 from search_svc.semantic import MAX_QUEUED
 from search_svc.vectors import VectorStore, table_name_for
-from tests.fixtures.fix_stack import TENANT_A, TENANT_B, Stack, wait_for
+from tests.fixtures.fix_stack import (
+    TENANT_A,
+    TENANT_B,
+    Stack,
+    insert_blogs_in_one_transaction,
+    wait_for,
+)
 
 CDN_DOC = ("Jaringan pengiriman konten untuk situs",
            "Menyimpan salinan halaman di server tepi membuat waktu muat turun drastis bagi "
@@ -93,6 +100,31 @@ def test_a_misspelled_title_word_finds_its_document_first_by_default(corpus: Sta
         assert body["mode"] == "hybrid"
         assert body["hits"][0]["title"] == "Reformasi pemerintahan daerah", (typo, body["hits"])
         assert "keyword" in body["hits"][0]["matched"]
+
+
+def test_paging_through_hybrid_results_shows_each_document_once(semantic_stack: Stack) -> None:
+    # More documents than the first page's depth on either side (20 keyword hits, 80
+    # semantic candidates): each page is fused from lists only as deep as it reaches,
+    # and together the pages must be the deepest fusion's list, no document twice.
+    rng = random.Random(7)
+    words = ["kopi", "arabika", "robusta", "seduh", "giling", "sangrai", "petani", "kebun",
+             "gayo", "toraja", "kintamani", "espresso", "tubruk", "susu", "gula", "aren"]
+    insert_blogs_in_one_transaction(
+        semantic_stack, [" ".join(["kopi", *rng.sample(words, rng.randint(1, 6))])
+                         for _ in range(110)])
+    wait_for(lambda: settled(semantic_stack)
+             and semantic_stack.search(q="kopi", mode="keyword")["total"] == 110, timeout=90)
+    for q, extra in (("kopi arabika gayo", {}), ("kopi susu", {"semantic_ratio": "0.5"}),
+                     ("seduh", {})):  # (a word in some titles only: short keyword side)
+        pages: list[str] = []
+        for offset in range(0, 140, 9):
+            body = semantic_stack.search(q=q, limit=9, offset=offset, **extra)
+            assert body["mode"] == "hybrid"
+            pages += [hit["id"] for hit in body["hits"]]
+        whole = semantic_stack.search(q=q, limit=100, offset=40, **extra)  # 140 deep
+        first = semantic_stack.search(q=q, limit=40, **extra)
+        assert pages == [h["id"] for h in first["hits"] + whole["hits"]], q
+        assert len(pages) == len(set(pages)) == 110, q
 
 
 def test_semantic_search_drops_or_moves_a_row_as_soon_as_keyword_search_does(
