@@ -104,8 +104,9 @@ def fuse_scores(lists: Sequence[Sequence[tuple[K, float]]], *,
     of the top does not depend on how many candidates were fetched); a key missing from
     a list counts just under that list's lowest z (it ranked below everything the list
     returned). ``score_depths`` (one per list; None: all) limits the scores that count
-    to each list's first entries: one further down counts as missing there, and keeps
-    its rank (``_scored``).
+    to each list's first keys (a repeated key counted once): one further down counts as
+    missing there, and keeps its rank (``_scored``). Paging relies on lists sorted best
+    first, each key once, the same at every depth.
     Within one list a repeated key counts at its first position. Ties are broken like
     ``fuse_ranks``.
     """
@@ -158,7 +159,7 @@ def fuse_normalised(lists: Sequence[Sequence[tuple[K, float]]], *,
 
 def _scored(lists: Sequence[Sequence[tuple[K, float]]], depths: Sequence[int | None] | None
             ) -> list[tuple[Sequence[tuple[K, float]], int | None]]:
-    """Each list with how many of its first entries' scores count (None: all).
+    """Each list with how many of its first (distinct) keys' scores count (None: all).
 
     Scores counted only within a depth every request fetches keep hybrid pages from
     overlapping: a page fetched deeper sees documents past that depth, and were their

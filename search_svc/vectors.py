@@ -307,5 +307,6 @@ async def semantic_search(conn: psycopg.AsyncConnection, table: str, vector: np.
                                       typ, cat, tuple(tags or ()), locale)
         if (len(best) >= candidates or len(rows) < rows_wanted
                 or rows_wanted >= candidates * MAX_CHUNKS):
-            return sorted(best.values(), key=lambda h: h.distance)[:candidates]
+            # equal distances (identical chunks) by key: the same order at every depth
+            return sorted(best.values(), key=lambda h: (h.distance, h.key))[:candidates]
         rows_wanted = min(rows_wanted * 4, candidates * MAX_CHUNKS)
