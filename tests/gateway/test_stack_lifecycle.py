@@ -232,9 +232,18 @@ def test_a_data_dir_with_spaces_in_its_path_serves(tmp_path: Path) -> None:
     # the embedded PostgreSQL's socket directory went unquoted to pg_ctl -o: it did
     # not start ("postgres: invalid argument")
     data, log = tmp_path / "my awsm data", tmp_path / "up.log"
-    with _serving(data, log) as api_url, \
-            socket.create_connection(api_url.removeprefix("http://").split(":")):
-        pass
+    with _serving(data, log) as api_url:
+
+        def database_check() -> object:
+            try:
+                with urllib.request.urlopen(f"{api_url}/readyz", timeout=10) as answer:
+                    return json.loads(answer.read())["checks"]["database"]
+            except urllib.error.HTTPError as exc:  # 503 while not ready yet
+                return json.loads(exc.read())["checks"]["database"]
+
+        # its PostgreSQL (socket under the spaced path) answers the API
+        assert wait_for(lambda: database_check() == {"ok": True}, timeout=20) is True
+    assert (data / "pg").is_dir()
 
 
 def test_an_ipv6_host_gets_a_url_that_reaches_the_api(tmp_path: Path) -> None:
@@ -264,7 +273,10 @@ def test_up_serves_from_its_own_database_whatever_the_read_url_says(tmp_path: Pa
             except urllib.error.HTTPError as exc:
                 return exc.code
 
-        wait_for(lambda: search_status() == 200, timeout=20, interval=0.5)
+        assert wait_for(lambda: search_status() == 200, timeout=20, interval=0.5)
+        with urllib.request.urlopen(f"{api}/v1/search?tenant=kopi-nusantara&q=kopi",
+                                    timeout=10) as answer:
+            assert json.loads(answer.read())["total"] > 0  # the demo, from its own database
 
 
 def test_a_hangup_stops_the_stack_and_postgres(tmp_path: Path) -> None:
