@@ -21,13 +21,14 @@ from psycopg import sql
 
 from awsm.db import connect
 from search_svc.engines.base import SearchQuery
+from search_svc.semantic import fusion_depths
 from search_svc.vectors import semantic_search
 
 __all__ = ["ApiPeer", "Peer", "PgvectorApiQueryPeer", "RawPgvectorPeer", "plan_uses_hnsw"]
 
 LIMIT = 10
-# the API asks pgvector for 4 × max(page, 20) chunks in hybrid mode (search_svc/api.py)
-API_CANDIDATES = 4 * max(LIMIT, 20)
+# the semantic candidates the API asks pgvector for on a hybrid page of LIMIT hits
+API_CANDIDATES = fusion_depths(0, LIMIT)[1]
 
 
 class Peer(Protocol):
