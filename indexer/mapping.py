@@ -3,7 +3,7 @@
 Loads the TOML mapping (``indexer/default_mapping.toml`` or ``AWSM_MAPPING_FILE``),
 validates it, and builds every SQL statement the indexer runs from it with
 ``psycopg.sql.Identifier`` — the mapping is configuration, never SQL text. Turning a
-re-read row into a ``Document`` is pure (``row_to_document``).
+re-read row into a ``Document`` is ``indexer.documents``.
 """
 
 from __future__ import annotations
@@ -14,35 +14,35 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from psycopg import sql
 
 from awsm.errors import ConfigError
 from awsm.settings import Settings
-from indexer.text import facet_text, html_to_text, plain_text
-from search_svc.engines.base import Document
-from search_svc.locales import canonical_locale
 from search_svc.tenants import TenantSource
 
 __all__ = [
+    "TEXT_FORMATS",
+    "URL_FIELD",
     "CategorySource",
     "DocumentSource",
     "Mapping",
     "TenantSource",
     "Visibility",
-    "fill_url",
     "load_mapping",
     "mapping_for",
-    "row_to_document",
 ]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 MIN_EPOCH, MAX_EPOCH = -62_135_596_800, 253_402_300_799  # 0001-01-01, 9999-12-31T23:59:59Z
-_URL_FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# {column} of the row, or {tenant.column} of its tenant's row (AWCMS links by tenant code)
+URL_FIELD = re.compile(r"\{((?:tenant\.)?[A-Za-z_][A-Za-z0-9_]*)\}")
+_URL_DOTTED = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\.[^{}]*\}")
+TENANT_PREFIX = "tenant."
 _SECTIONS = frozenset({"tenants", "categories", "documents"})
 _VISIBILITY_KEYS = frozenset({"status", "published_values", "deleted_at", "flags",
-                              "published_at_required"})
+                              "published_at_required", "require"})
+TEXT_FORMATS = ("html", "text")  # how a body or summary column is read
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +54,9 @@ class Visibility:
     # a row whose published_at is NULL: hidden (a post never published), or shown
     # (AWCMS's products, whose published_at is an optional launch date)
     published_at_required: bool = True
+    # other columns a public row must hold one of the listed values in, e.g. AWCMS's
+    # text ``visibility`` column: { visibility = ["public"] } (compared as text)
+    require: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,14 +86,25 @@ class DocumentSource:
     published_at: str | None = None
     url: str = ""
     visibility: Visibility = field(default_factory=Visibility)
+    body_format: str = "html"  # "text": the column holds plain text, read as written
+    summary_format: str = "html"
 
     @property
     def url_columns(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(_URL_FIELD.findall(self.url)))
+        """The url template's placeholders: ``column`` or ``tenant.column``."""
+        return tuple(dict.fromkeys(URL_FIELD.findall(self.url)))
+
+    @property
+    def tenant_url_columns(self) -> tuple[str, ...]:
+        """The tenant table's columns the url template names."""
+        return tuple(u.removeprefix(TENANT_PREFIX) for u in self.url_columns
+                     if u.startswith(TENANT_PREFIX))
 
     def columns(self) -> set[str]:
         """Every column of this table the mapping names (checked against the database)."""
-        named = {self.id, self.tenant, self.title, *self.url_columns, *self.visibility.flags}
+        named = {self.id, self.tenant, self.title, *self.visibility.flags,
+                 *(u for u in self.url_columns if not u.startswith(TENANT_PREFIX)),
+                 *(column for column, _ in self.visibility.require)}
         for opt in (self.body, self.summary, self.tags, self.category, self.locale, self.image,
                     self.published_at, self.visibility.status, self.visibility.deleted_at):
             if opt:
@@ -170,7 +184,9 @@ class Mapping:
             if src.published_at else sql.SQL("0"))
         tags = (sql.SQL("coalesce({}, '{{}}')::text[]").format(col(d, src.tags))
                 if src.tags else sql.SQL("'{}'::text[]"))
-        url_cols = [sql.SQL("{}::text").format(col(d, u)) for u in src.url_columns]
+        url_cols = [sql.SQL("{}::text").format(
+            col(t, u.removeprefix(TENANT_PREFIX)) if u.startswith(TENANT_PREFIX) else col(d, u))
+            for u in src.url_columns]
         fields = [
             sql.SQL("{}::text").format(col(d, src.id)),
             sql.SQL("{}::text").format(col(d, src.tenant)),
@@ -197,6 +213,9 @@ class Mapping:
             parts.append(sql.SQL("{}.{} IS NULL").format(d, sql.Identifier(v.deleted_at)))
         for flag in v.flags:
             parts.append(sql.SQL("{}.{} IS TRUE").format(d, sql.Identifier(flag)))
+        for column, values in v.require:  # NULL is none of the values: hidden
+            parts.append(sql.SQL("{}.{}::text = ANY({})").format(
+                d, sql.Identifier(column), sql.Literal(list(values))))
         if src.published_at:
             # scheduled rows become visible by the database clock, not by a write
             rule = ("{0}.{1} IS NOT NULL AND {0}.{1} <= now()" if v.published_at_required
@@ -208,44 +227,6 @@ class Mapping:
         if ten.deleted_at:
             parts.append(sql.SQL("{}.{} IS NULL").format(t, sql.Identifier(ten.deleted_at)))
         return sql.SQL("({})").format(sql.SQL(" AND ").join(parts))
-
-
-def fill_url(template: str, values: dict[str, Any]) -> str:
-    """``template`` with each ``{column}`` replaced by the row's value, percent-encoded
-    (a slug is data: its ':', '?', '#', '\\', spaces and quotes never become URL syntax,
-    so "javascript:..." stays a relative path); '/' is kept for nested slugs. A
-    site-relative template never yields '//host...', which browsers read as another site.
-    A placeholder whose value is NULL or empty gives no URL at all (""): "/blogs/" would
-    link the hit to the listing page instead of the row."""
-    if any(values.get(name) in (None, "") for name in _URL_FIELD.findall(template)):
-        return ""
-    url = _URL_FIELD.sub(lambda m: quote(str(values.get(m.group(1))), safe="/"), template)
-    if template.startswith("/") and not template.startswith("//"):
-        url = "/" + url.lstrip("/")
-    return url
-
-
-def row_to_document(src: DocumentSource, row: tuple[Any, ...]) -> Document | None:
-    """A row from ``Mapping.select_documents`` → its Document, or None when not visible."""
-    (row_id, tenant_id, title, body, summary, tags, category, locale, image, published,
-     visible, *url_values) = row
-    if not visible:
-        return None
-    url_fields = dict(zip(src.url_columns, url_values, strict=True))
-    url = fill_url(src.url, url_fields)
-    return Document(
-        key=f"{src.type}:{row_id}", id=str(row_id), tenant_id=str(tenant_id), type=src.type,
-        # a title is plain text (AWCMS escapes it where it shows it); body and summary
-        # may hold HTML: the words a visitor reads
-        title=plain_text(str(title or "")), body=html_to_text(str(body or "")),
-        summary=html_to_text(str(summary or "")),
-        # each tag once; as filter values can be written (search_svc.params)
-        tags=tuple(dict.fromkeys(facet_text(str(t)) for t in (tags or ()) if t)),
-        category=facet_text(category) if category else None,
-        # a tag in one form; any other text kept, as a filter can send it back
-        locale=canonical_locale(facet_text(str(locale or ""))), image=image or None, url=url,
-        published_at=int(published or 0),
-    )
 
 
 # loading -------------------------------------------------------------------
@@ -266,10 +247,29 @@ def _strings(value: Any, where: str, problems: list[str]) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _require(value: Any, where: str,
+             problems: list[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """``{ column = ["value", ...] }`` → ((column, values), ...), every value list non-empty
+    (an empty one would hide every row, surely not what was meant)."""
+    if not isinstance(value, dict):
+        problems.append(f"{where}: expected a table like {{ visibility = [\"public\"] }}")
+        return ()
+    out = []
+    for column, values in value.items():
+        name = _name(column, where, problems)
+        allowed = _strings(values, f"{where}.{column}", problems)
+        if isinstance(values, list) and not values:
+            problems.append(f"{where}.{column}: an empty list would hide every row")
+        if name and allowed:
+            out.append((name, allowed))
+    return tuple(out)
+
+
 def _parse_document(raw: dict[str, Any], i: int, problems: list[str]) -> DocumentSource | None:
     where = f"documents[{i}]"
     known = {"table", "type", "id", "tenant", "title", "body", "summary", "tags", "category",
-             "locale", "image", "published_at", "url", "visibility"}
+             "locale", "image", "published_at", "url", "visibility", "body_format",
+             "summary_format"}
     for key in raw:
         if key not in known:
             problems.append(f"{where}.{key}: unknown key (known: {', '.join(sorted(known))})")
@@ -292,6 +292,7 @@ def _parse_document(raw: dict[str, Any], i: int, problems: list[str]) -> Documen
         dated = True
     vis = Visibility(
         published_at_required=dated,
+        require=_require(vis_raw.get("require", {}), f"{where}.visibility.require", problems),
         status=_name(vis_raw.get("status"), f"{where}.visibility.status", problems, True),
         published_values=_strings(vis_raw.get("published_values", ["published"]),
                                   f"{where}.visibility.published_values", problems),
@@ -308,9 +309,20 @@ def _parse_document(raw: dict[str, Any], i: int, problems: list[str]) -> Documen
     if not isinstance(url, str):
         problems.append(f"{where}.url: must be a string template like '/blogs/{{slug}}'")
         url = ""
+    for prefix in _URL_DOTTED.findall(url):
+        if prefix != TENANT_PREFIX.rstrip("."):
+            problems.append(f"{where}.url: {{{prefix}.…}} is not a placeholder: use "
+                            "{column} for the row's columns, {tenant.column} for its tenant's")
+    formats = {}
+    for key in ("body_format", "summary_format"):
+        formats[key] = raw.get(key, "html")
+        if formats[key] not in TEXT_FORMATS:
+            problems.append(f"{where}.{key}: expected \"html\" or \"text\", "
+                            f"got {formats[key]!r}")
+            formats[key] = "html"
     if any(v is None for v in required.values()) or not isinstance(doc_type, str):
         return None
-    return DocumentSource(type=doc_type, url=url, visibility=vis,
+    return DocumentSource(type=doc_type, url=url, visibility=vis, **formats,
                           **{k: v for k, v in required.items() if v}, **optional)  # type: ignore[arg-type]
 
 

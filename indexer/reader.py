@@ -14,7 +14,8 @@ import psycopg
 from psycopg import sql
 from psycopg.pq import TransactionStatus
 
-from indexer.mapping import DocumentSource, Mapping, row_to_document
+from indexer.documents import row_to_document
+from indexer.mapping import DocumentSource, Mapping
 from search_svc.engines.base import Document
 
 __all__ = ["ROW_ERRORS", "RowReader"]

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import psycopg
+from psycopg import sql
 
 from awsm.db import refused
 from awsm.errors import ConfigError
@@ -25,7 +26,8 @@ from indexer.replication import (
 )
 from search_svc.engines.base import KeywordEngine
 
-__all__ = ["IndexerState", "check_columns", "database_source", "resume_or_rebuild"]
+__all__ = ["IndexerState", "check_columns", "check_row_security", "database_source",
+           "resume_or_rebuild"]
 
 log = logging.getLogger("awsm.indexer")
 
@@ -89,7 +91,8 @@ def _type_problems(src: DocumentSource, types: dict[str, str]) -> list[str]:
 
 def check_columns(conn: psycopg.Connection, mapping: Mapping) -> dict[str, str]:
     """Every table and column the mapping names must exist (one ``ConfigError`` lists
-    all that do not). Returns the SQL types of the document tables' keys, tenant and
+    all that do not), and the role must read all their rows (``check_row_security``).
+    Returns the SQL types of the document tables' keys, tenant and
     category columns (``"<table>"``, ``"<table>.tenant"``, ``"<table>.category"``), which
     the re-reads cast their parameters to."""
     wanted: dict[str, set[str]] = {}
@@ -98,6 +101,8 @@ def check_columns(conn: psycopg.Connection, mapping: Mapping) -> dict[str, str]:
     ten = mapping.tenants
     wanted[ten.table] = {c for c in (ten.id, ten.slug, ten.domain, ten.status, ten.deleted_at,
                                      ten.locale) if c}
+    for src in mapping.documents:  # {tenant.column} in a url template
+        wanted[ten.table].update(src.tenant_url_columns)
     if mapping.categories:
         cat = mapping.categories
         wanted[cat.table] = {c for c in (cat.id, cat.name, cat.deleted_at, cat.tenant) if c}
@@ -128,7 +133,33 @@ def check_columns(conn: psycopg.Connection, mapping: Mapping) -> dict[str, str]:
                     key_types[f"{table}.category"] = have.get(src.category, "text")
     if problems:
         raise ConfigError(problems)
+    check_row_security(conn, tuple(wanted))
     return key_types
+
+
+def check_row_security(conn: psycopg.Connection, tables: tuple[str, ...]) -> None:
+    """The indexer must read every row of the mapped tables: one whose row-level security
+    applies to this role (AWCMS forces it on its content tables, filtered by a tenant
+    setting) shows it only some rows, and a re-read that does not find a row takes its
+    document out of search. So such a table is a start-up error naming the fix."""
+    bypass = conn.execute("SELECT rolsuper OR rolbypassrls FROM pg_roles "
+                          "WHERE rolname = current_user").fetchone()
+    if bypass and bypass[0]:
+        return
+    hidden = [row[0] for row in conn.execute(
+        # the owner (or a member of the owning role) is exempt unless security is forced
+        "SELECT c.relname::text FROM pg_class c WHERE c.oid = ANY(%s::regclass[]) "
+        "AND c.relrowsecurity AND (c.relforcerowsecurity "
+        "OR NOT pg_has_role(current_user, c.relowner, 'USAGE')) ORDER BY 1",
+        ([sql.Identifier(t).as_string(conn) for t in dict.fromkeys(tables)],))]
+    if hidden:
+        role = conn.execute("SELECT current_user::text").fetchone()
+        raise ConfigError([
+            f"table {table!r} has row-level security that applies to role "
+            f"{role[0] if role else '?'}: the indexer would see only the rows its policies "
+            "show, and take every other row out of search. Connect as a role with "
+            "BYPASSRLS (on Supabase: postgres), or ALTER ROLE ... BYPASSRLS."
+            for table in hidden])
 
 
 def resume_or_rebuild(conn: psycopg.Connection, settings: Settings, mapping: Mapping,

@@ -3,15 +3,11 @@ table, a table whose name needs quoting, a fixed-width key."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 
-from indexer.worker import Indexer
-from tests.fixtures.fix_stack import TENANT_A, make_settings, open_indexer, seed_tenants, wait_for
+from tests.fixtures.fix_stack import TENANT_A, seed_tenants, streaming_indexer, wait_for
 
 
 def _mapping(tmp_path: Path, table: str) -> Path:
@@ -26,32 +22,6 @@ title = "title"
 visibility = {{ status = "status" }}
 """)
     return path
-
-
-@contextmanager
-def _streaming(db: str, tmp_path: Path, mapping_file: Path) -> Iterator[Indexer]:
-    """An indexer with ``mapping_file``, backfilled and streaming in a thread."""
-    settings = make_settings(db, tmp_path)
-    with open_indexer(db, settings, mapping_file) as indexer:
-        stop = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            try:
-                indexer.run(stop)
-            except BaseException as exc:
-                failure.append(exc)
-
-        thread = threading.Thread(target=run, daemon=True)
-        thread.start()
-        try:
-            wait_for(lambda: indexer.stream is not None or failure)
-            assert not failure, failure
-            yield indexer
-        finally:
-            stop.set()
-            thread.join(10)
-        assert not failure, failure
 
 
 def _note(conn: psycopg.Connection, table: str, row_id: object, title: str,
@@ -71,7 +41,7 @@ def test_changes_to_a_partitioned_table_reach_the_index(fresh_db: str, tmp_path:
         conn.execute("CREATE TABLE notes_low PARTITION OF notes FOR VALUES FROM (0) TO (100)")
         conn.execute("CREATE TABLE notes_high PARTITION OF notes FOR VALUES FROM (100) TO (200)")
         _note(conn, "notes", 1, "sebelum")
-        with _streaming(fresh_db, tmp_path, _mapping(tmp_path, "notes")) as indexer:
+        with streaming_indexer(fresh_db, tmp_path, _mapping(tmp_path, "notes")) as indexer:
             assert indexer.engine.keys() == {"note:1"}
             _note(conn, "notes", 150, "sesudah")
             wait_for(lambda: indexer.engine.keys() == {"note:1", "note:150"}, timeout=10)
@@ -90,7 +60,7 @@ def test_a_table_whose_name_needs_quoting_is_checked_and_streamed(
         conn.execute('CREATE TABLE "Notes" (id bigint PRIMARY KEY, tenant_id uuid, '
                      'title text, status text)')
         _note(conn, "Notes", 1, "sebelum")
-        with _streaming(fresh_db, tmp_path, _mapping(tmp_path, "Notes")) as indexer:
+        with streaming_indexer(fresh_db, tmp_path, _mapping(tmp_path, "Notes")) as indexer:
             assert indexer.engine.keys() == {"note:1"}
             conn.execute('DELETE FROM "Notes" WHERE id = 1')
             wait_for(lambda: indexer.engine.keys() == set(), timeout=10)
@@ -106,7 +76,7 @@ def test_a_deleted_row_with_a_fixed_width_key_leaves_the_index(
         conn.execute("CREATE TABLE notes (id char(8) PRIMARY KEY, tenant_id uuid, "
                      "title text, status text)")
         _note(conn, "notes", "ab", "sebelum")
-        with _streaming(fresh_db, tmp_path, _mapping(tmp_path, "notes")) as indexer:
+        with streaming_indexer(fresh_db, tmp_path, _mapping(tmp_path, "notes")) as indexer:
             assert indexer.engine.keys() == {"note:ab"}
             _note(conn, "notes", "cd", "sesudah")
             wait_for(lambda: indexer.engine.keys() == {"note:ab", "note:cd"}, timeout=10)

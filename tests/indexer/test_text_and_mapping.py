@@ -1,5 +1,6 @@
 import re
 import time
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -10,7 +11,8 @@ from psycopg import sql
 
 from awsm.errors import ConfigError
 from indexer.changes import Batch, add_record
-from indexer.mapping import fill_url, load_mapping, row_to_document
+from indexer.documents import fill_url, row_to_document
+from indexer.mapping import load_mapping
 from indexer.pgoutput import Begin, Change, Commit
 from indexer.text import html_to_text, plain_text
 
@@ -185,6 +187,32 @@ def test_row_to_document_fills_url_template_and_skips_invisible_rows() -> None:
     assert row_to_document(src, row[:10] + (False,) + row[11:]) is None
 
 
+def test_a_plain_text_body_keeps_what_html_would_read_as_markup() -> None:
+    blogs = load_mapping(None).source("blogs")
+    assert blogs is not None
+    src = replace(blogs, body_format="text", summary_format="text",
+                  url="/blog/{tenant.code}/{slug}")
+    assert src.url_columns == ("tenant.code", "slug") and src.tenant_url_columns == ("code",)
+    assert "code" not in src.columns() and "slug" in src.columns()
+    row = ("id1", "t1", "Judul", "pakai <script> di\tHTML, x<y & a&amp;b", "1 < 2",
+           (), None, "id", None, 5, True, "kopi nusantara", "judul-1")
+    doc = row_to_document(src, row)
+    assert doc is not None
+    assert (doc.body, doc.summary) == ("pakai <script> di HTML, x<y & a&amp;b", "1 < 2")
+    assert doc.url == "/blog/kopi%20nusantara/judul-1"
+
+
+def test_required_columns_hide_rows_in_sql(tmp_path: Path) -> None:
+    path = tmp_path / "m.toml"
+    path.write_text(_DOC + "url = '/b/{tenant.code}'\n"
+                    "visibility = { require = { visibility = ['public', 'members'] } }\n")
+    src = load_mapping(path).documents[0]
+    assert src.visibility.require == (("visibility", ("public", "members")),)
+    text = load_mapping(path).select_documents(src, sql.SQL("TRUE")).as_string(None)
+    assert """"d"."visibility"::text = ANY('{public,members}')""" in text
+    assert '"t"."code"::text' in text
+
+
 _DOC = "[[documents]]\ntable = 'blogs'\ntype='blog'\nid='id'\ntenant='t'\ntitle='t'\n"
 
 
@@ -211,6 +239,15 @@ _DOC = "[[documents]]\ntable = 'blogs'\ntype='blog'\nid='id'\ntenant='t'\ntitle=
     ("[categories]\nname = ''\n" + _DOC, "categories.name"),
     ("[categories]\ntenant = 'tenant_id; drop'\n" + _DOC, "categories.tenant"),
     ("[categories]\ntenant = ['tenant_id']\n" + _DOC, "categories.tenant"),
+    # an extra visibility column: a list of its public values, never an empty one
+    (_DOC + "visibility = { require = { visibility = [] } }", "would hide every row"),
+    (_DOC + "visibility = { require = { visibility = 'public' } }", "expected a list"),
+    (_DOC + "visibility = { require = ['visibility'] }", "visibility.require: expected a table"),
+    (_DOC + "visibility = { require = { 'v; drop' = ['public'] } }", "not a valid"),
+    (_DOC + "body_format = 'markdown'", "body_format: expected"),
+    (_DOC + "summary_format = true", "summary_format: expected"),
+    # only the tenant's columns can be named through a dot
+    (_DOC + "url = '/blog/{category.slug}/{slug}'", "{category.…} is not a placeholder"),
 ])
 def test_bad_mapping_files_are_clear_config_errors(tmp_path: Path, text: str, problem: str) -> None:
     path = tmp_path / "m.toml"

@@ -1,0 +1,161 @@
+"""AWCMS's current schema (the ``awcms_*`` tables of its ``sql/`` migrations), indexed with
+the mapping shipped in ``docs/mappings/awcms-sql.toml``: private and unlisted posts never
+become searchable, the plain-text body keeps its words, links carry the tenant code, and
+row-level security that would hide rows from the indexer stops it at start."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+
+from awsm.errors import ConfigError
+from indexer.mapping import load_mapping
+from indexer.startup import check_columns
+from search_svc.engines.base import SearchQuery
+from tests.fixtures.fix_stack import make_settings, open_indexer, streaming_indexer, wait_for
+
+MAPPING = Path(__file__).resolve().parents[2] / "docs" / "mappings" / "awcms-sql.toml"
+TENANT = "33333333-3333-3333-3333-333333333333"
+OTHER = "44444444-4444-4444-4444-444444444444"
+
+# The columns of sql/002 and sql/035 the mapping reads, with their types, checks and
+# row-level security (forced, filtered by a tenant setting as AWCMS does)
+SCHEMA = """
+CREATE TABLE awcms_tenants (
+  id uuid PRIMARY KEY, tenant_code text NOT NULL UNIQUE, tenant_name text NOT NULL,
+  status text NOT NULL DEFAULT 'active', default_locale text NOT NULL DEFAULT 'id',
+  CHECK (status IN ('active', 'inactive', 'suspended')));
+"""
+CONTENT = """
+CREATE TABLE {table} (
+  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  tenant_id uuid NOT NULL REFERENCES awcms_tenants (id),
+  title text NOT NULL, slug text NOT NULL, excerpt text, content_text text NOT NULL,
+  status text NOT NULL DEFAULT 'draft', visibility text NOT NULL DEFAULT 'public',
+  locale text NOT NULL DEFAULT 'id', published_at timestamptz, deleted_at timestamptz,
+  CHECK (status IN ('draft', 'review', 'scheduled', 'published', 'archived')),
+  CHECK (visibility IN ('public', 'private', 'unlisted')));
+ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
+ALTER TABLE {table} FORCE ROW LEVEL SECURITY;
+CREATE POLICY {table}_tenant_isolation ON {table}
+  USING (tenant_id = current_setting('app.current_tenant_id', true)::uuid);
+"""
+
+
+def _create_schema(conn: psycopg.Connection) -> None:
+    conn.execute(SCHEMA)
+    for table in ("awcms_blog_posts", "awcms_blog_pages"):
+        conn.execute(CONTENT.format(table=table))
+    conn.execute("INSERT INTO awcms_tenants (id, tenant_code, tenant_name) VALUES "
+                 "(%s, 'kopi nusantara', 'Kopi Nusantara'), (%s, 'lain', 'Lain')",
+                 (TENANT, OTHER))
+
+
+def _post(conn: psycopg.Connection, slug: str, text: str, *, visibility: str = "public",
+          status: str = "published", table: str = "awcms_blog_posts") -> str:
+    row = conn.execute(
+        f"INSERT INTO {table} (tenant_id, title, slug, excerpt, content_text, status, "
+        "visibility, published_at) VALUES (%s, %s, %s, 'ringkasan', %s, %s, %s, now()) "
+        "RETURNING id::text", (TENANT, slug, slug, text, status, visibility)).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def _hits(indexer: object, text: str) -> dict[str, tuple[str, str]]:
+    engine = indexer.engine  # type: ignore[attr-defined]
+    result = engine.search(SearchQuery(tenant_id=TENANT, text=text))
+    return {hit.key: (hit.url, hit.snippet) for hit in result.hits}
+
+
+def test_the_mapping_keeps_private_posts_out_and_links_by_tenant_code(
+        fresh_db: str, tmp_path: Path) -> None:
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        _create_schema(conn)
+        public = _post(conn, "seduh-manual", "cara seduh kopi tubruk dengan <script> & gula")
+        private = _post(conn, "seduh-rahasia", "catatan seduh kopi tubruk", visibility="private")
+        unlisted = _post(conn, "seduh-tautan", "kopi tubruk lewat tautan", visibility="unlisted")
+        draft = _post(conn, "seduh-draf", "draf kopi tubruk", status="draft")
+        page = _post(conn, "tentang", "tentang kopi tubruk kami", table="awcms_blog_pages")
+        with streaming_indexer(fresh_db, tmp_path, MAPPING) as indexer:
+            assert indexer.engine.keys() == {f"blog:{public}", f"page:{page}"}, (
+                private, unlisted, draft)
+            hits = _hits(indexer, "tubruk")
+            # the tenant's code in the link, percent-encoded like any value
+            assert hits[f"blog:{public}"][0] == "/blog/kopi%20nusantara/seduh-manual"
+            assert hits[f"page:{page}"][0] == "/blog/kopi%20nusantara/pages/tentang"
+            # plain text: "<script>" is a word of the post, not markup that hides the rest
+            assert "gula" in hits[f"blog:{public}"][1]
+            assert "&lt;script&gt;" in hits[f"blog:{public}"][1]
+
+            # made private, then public again: out of search and back
+            conn.execute("UPDATE awcms_blog_posts SET visibility = 'private' WHERE id = %s",
+                         (public,))
+            wait_for(lambda: indexer.engine.keys() == {f"page:{page}"}, timeout=10)
+            conn.execute("UPDATE awcms_blog_posts SET visibility = 'public' WHERE id = %s",
+                         (private,))
+            wait_for(lambda: f"blog:{private}" in indexer.engine.keys(), timeout=10)
+
+            # a new tenant code re-links the tenant's documents
+            conn.execute("UPDATE awcms_tenants SET tenant_code = 'kopi' WHERE id = %s", (TENANT,))
+            wait_for(lambda: _hits(indexer, "tubruk").get(f"blog:{private}", ("",))[0]
+                     == "/blog/kopi/seduh-rahasia", timeout=10)
+            conn.execute("UPDATE awcms_tenants SET status = 'suspended' WHERE id = %s",
+                         (TENANT,))
+            wait_for(lambda: indexer.engine.keys() == set(), timeout=10)
+
+
+@pytest.fixture
+def role(fresh_db: str) -> Iterator[tuple[str, str]]:
+    """A login role that is neither superuser nor BYPASSRLS, and its URL to fresh_db."""
+    name = f"rls_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(fresh_db, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {name} LOGIN")
+    yield name, make_conninfo(fresh_db, user=name)
+    with psycopg.connect(fresh_db, autocommit=True) as admin:
+        admin.execute(f"DROP OWNED BY {name}")
+        admin.execute(f"DROP ROLE {name}")
+
+
+def _problems(url: str) -> str:
+    with psycopg.connect(url, autocommit=True) as conn:
+        try:
+            check_columns(conn, load_mapping(MAPPING))
+        except ConfigError as exc:
+            return str(exc)
+    return ""
+
+
+def test_row_level_security_that_hides_rows_from_the_indexer_stops_it_at_start(
+        fresh_db: str, role: tuple[str, str], tmp_path: Path) -> None:
+    # AWCMS's roles see only the rows of the tenant their setting names, none without
+    # one: the indexer would have found no row and taken every document out of search.
+    name, url = role
+    with psycopg.connect(fresh_db, autocommit=True) as admin:
+        _create_schema(admin)
+        _post(admin, "seduh", "kopi tubruk")
+        admin.execute(f"GRANT USAGE ON SCHEMA search TO {name}")
+        admin.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public, search TO {name}")
+        with open_indexer(url, make_settings(url, tmp_path), MAPPING) as indexer:
+            with pytest.raises(ConfigError) as err:
+                indexer.prepare()
+        message = str(err.value)
+        assert "'awcms_blog_posts' has row-level security" in message
+        assert "'awcms_blog_pages'" in message and "awcms_tenants" not in message
+        assert f"role {name}" in message and "BYPASSRLS" in message
+
+        admin.execute(f"ALTER ROLE {name} BYPASSRLS")
+        assert _problems(url) == ""
+        admin.execute(f"ALTER ROLE {name} NOBYPASSRLS")
+        # the owner is exempt from its table's policies unless they are forced
+        for table in ("awcms_blog_posts", "awcms_blog_pages"):
+            admin.execute(f"ALTER TABLE {table} OWNER TO {name}")
+            admin.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
+        assert _problems(url) == ""
+        admin.execute("ALTER TABLE awcms_blog_pages FORCE ROW LEVEL SECURITY")
+        assert "'awcms_blog_pages' has row-level security" in _problems(url)
+        assert "awcms_blog_posts" not in _problems(url)
