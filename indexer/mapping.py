@@ -19,7 +19,7 @@ from psycopg import sql
 
 from awsm.errors import ConfigError
 from awsm.settings import Settings
-from search_svc.tenants import TenantSource
+from search_svc.tenants import TenantDomains, TenantSource
 
 __all__ = [
     "TEXT_FORMATS",
@@ -326,17 +326,24 @@ def _parse_document(raw: dict[str, Any], i: int, problems: list[str]) -> Documen
                           **{k: v for k, v in required.items() if v}, **optional)  # type: ignore[arg-type]
 
 
-def _parse_section(raw: dict[str, Any], name: str, cls: Any, problems: list[str]) -> Any:
+def _parse_section(raw: dict[str, Any], name: str, cls: Any, problems: list[str],
+                   within: str = "") -> Any:
     section = raw.get(name)
     if section is None:
         return None
+    name = within + name  # as problems name it: "tenants.domains"
     if not isinstance(section, dict):
         problems.append(f"{name}: expected a [{name}] table")
         return None
     fields = cls.__dataclass_fields__
     values: dict[str, Any] = {}
     for key, value in section.items():
-        if key not in fields:
+        if key == "domains" and cls is TenantSource:  # a table of its own, inline
+            domains = _parse_section(section, key, TenantDomains, problems, "tenants.")
+            if domains is not None and "table" not in value:
+                problems.append("tenants.domains.table: the table of host names is required")
+            values[key] = domains
+        elif key not in fields:
             problems.append(f"{name}.{key}: unknown key (known: {', '.join(sorted(fields))})")
         elif isinstance(fields[key].default, tuple):  # a list of values ("active_values")
             values[key] = _strings(value, f"{name}.{key}", problems)

@@ -103,6 +103,10 @@ def check_columns(conn: psycopg.Connection, mapping: Mapping) -> dict[str, str]:
                                      ten.locale) if c}
     for src in mapping.documents:  # {tenant.column} in a url template
         wanted[ten.table].update(src.tenant_url_columns)
+    if ten.domains:  # read by the API, which resolves ?tenant=<host> with it
+        dom = ten.domains
+        wanted.setdefault(dom.table, set()).update(
+            c for c in (dom.tenant, dom.host, dom.status, dom.deleted_at) if c)
     if mapping.categories:
         cat = mapping.categories
         wanted[cat.table] = {c for c in (cat.id, cat.name, cat.deleted_at, cat.tenant) if c}

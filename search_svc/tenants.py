@@ -34,8 +34,8 @@ from psycopg_pool import AsyncConnectionPool
 from awsm.db import connection_within
 from awsm.errors import ServiceUnavailable
 
-__all__ = ["READ_TIMEOUT_S", "STALE_IF_ERROR_S", "TenantDirectory", "TenantResolver",
-           "TenantSource"]
+__all__ = ["READ_TIMEOUT_S", "STALE_IF_ERROR_S", "TenantDirectory", "TenantDomains",
+           "TenantResolver", "TenantSource"]
 
 log = logging.getLogger("awsm.search")
 
@@ -50,6 +50,20 @@ THREADED_ROWS = 5_000
 
 
 @dataclass(frozen=True, slots=True)
+class TenantDomains:
+    """A table of the tenants' host names, any number a tenant (AWCMS's
+    ``awcms_tenant_domains``); only a row with an active status and not deleted names
+    its tenant, so a domain still being verified never does."""
+
+    table: str = "tenant_domains"
+    tenant: str = "tenant_id"
+    host: str = "hostname"
+    status: str | None = "status"
+    active_values: tuple[str, ...] = ("active",)
+    deleted_at: str | None = "deleted_at"
+
+
+@dataclass(frozen=True, slots=True)
 class TenantSource:
     """Where tenants live (part of the source mapping; see docs/mapping.md)."""
 
@@ -61,6 +75,7 @@ class TenantSource:
     active_values: tuple[str, ...] = ("active",)
     deleted_at: str | None = "deleted_at"
     locale: str | None = "locale"
+    domains: TenantDomains | None = None  # host names in a table of their own
 
 
 def _host(name: str) -> str:
@@ -81,15 +96,18 @@ class TenantDirectory:
     """Pure: the tenants table as lookups by key (``directory.resolve(key)``)."""
 
     def __init__(self, rows: Iterable[tuple[str, str | None, str | None, bool]]) -> None:
-        """``rows``: (id, slug, domain, active) of every tenant not deleted."""
+        """``rows``: (id, slug, domain, active) of every tenant not deleted; a tenant with
+        more domains has a row for each of the others, with no slug."""
         self._by_slug: dict[str, list[tuple[str, bool]]] = {}
         self._by_domain: dict[str, list[tuple[str, bool]]] = {}
         for tenant_id, slug, domain, active in rows:
+            entry = (tenant_id, bool(active))
             if slug:
-                self._by_slug.setdefault(slug.lower(), []).append((tenant_id, bool(active)))
+                self._by_slug.setdefault(slug.lower(), []).append(entry)
             if domain and _host(domain):
-                self._by_domain.setdefault(_host(domain), []).append(
-                    (tenant_id, bool(active)))
+                named = self._by_domain.setdefault(_host(domain), [])
+                if entry not in named:  # one tenant's host in two forms or both places
+                    named.append(entry)
         self.size = sum(map(len, self._by_slug.values()))
 
     def resolve(self, key: str) -> str | None:
@@ -117,21 +135,39 @@ class TenantResolver:
         self._warned_at = -float("inf")
 
     def _build_query(self) -> sql.Composed:
-        """(id, slug, domain, active) of every tenant not deleted."""
+        """(id, slug, domain, active) of every tenant not deleted, then (id, NULL, domain,
+        active) for each of its active rows in the domains table, if there is one."""
         s = self.source
-        domain: sql.Composable = (sql.SQL("{}::text").format(sql.Identifier(s.domain))
+
+        def col(alias: str, name: str) -> sql.Composable:
+            return sql.SQL("{}.{}").format(sql.Identifier(alias), sql.Identifier(name))
+
+        domain: sql.Composable = (sql.SQL("{}::text").format(col("t", s.domain))
                                   if s.domain else sql.SQL("NULL::text"))
         active: sql.Composable = sql.SQL("true")
         if s.status:
             active = sql.SQL("coalesce({}::text = ANY({}), false)").format(
-                sql.Identifier(s.status), sql.Literal(list(s.active_values)))
-        where: sql.Composable = sql.SQL("")
+                col("t", s.status), sql.Literal(list(s.active_values)))
+        where: sql.Composable = sql.SQL(" WHERE true")
         if s.deleted_at:  # a deleted tenant is gone: it neither answers nor competes
-            where = sql.SQL(" WHERE {} IS NULL").format(sql.Identifier(s.deleted_at))
-        return sql.SQL("SELECT {id}::text, {slug}::text, {domain}, {active} FROM {table}{where}"
-                       ).format(id=sql.Identifier(s.id), slug=sql.Identifier(s.slug),
-                                domain=domain, active=active, table=sql.Identifier(s.table),
-                                where=where)
+            where = sql.SQL(" WHERE {} IS NULL").format(col("t", s.deleted_at))
+        fields = {"id": col("t", s.id), "slug": col("t", s.slug), "active": active,
+                  "table": sql.Identifier(s.table), "where": where}
+        query = sql.SQL("SELECT {id}::text, {slug}::text, {domain}, {active} FROM {table} t{where}"
+                        ).format(domain=domain, **fields)
+        if s.domains is None:
+            return query
+        d = s.domains
+        on = [sql.SQL("{} = {}").format(col("d", d.tenant), col("t", s.id))]
+        if d.status:
+            on.append(sql.SQL("{}::text = ANY({})").format(col("d", d.status),
+                                                         sql.Literal(list(d.active_values))))
+        if d.deleted_at:
+            on.append(sql.SQL("{} IS NULL").format(col("d", d.deleted_at)))
+        return sql.SQL("{query} UNION ALL SELECT {id}::text, NULL::text, {host}::text, {active} "
+                       "FROM {table} t JOIN {domains} d ON {on}{where}").format(
+            query=query, host=col("d", d.host), domains=sql.Identifier(d.table),
+            on=sql.SQL(" AND ").join(on), **fields)
 
     async def resolve(self, key: str) -> str | None:
         """The active tenant ``key`` names, or None; ``ServiceUnavailable`` when the

@@ -1,6 +1,7 @@
 """AWCMS's current schema (the ``awcms_*`` tables of its ``sql/`` migrations), indexed with
-the mapping shipped in ``docs/mappings/awcms-sql.toml``: private and unlisted posts never
-become searchable, the plain-text body keeps its words, links carry the tenant code, and
+the mapping shipped in ``docs/mappings/awcms-sql.toml`` and searched through the API:
+private and unlisted posts never become searchable, the plain-text body keeps its words,
+links carry the tenant code, a tenant is found by each of its live host names, and
 row-level security that would hide rows from the indexer stops it at start."""
 
 from __future__ import annotations
@@ -16,20 +17,25 @@ from psycopg.conninfo import make_conninfo
 from awsm.errors import ConfigError
 from indexer.mapping import load_mapping
 from indexer.startup import check_columns
-from search_svc.engines.base import SearchQuery
-from tests.fixtures.fix_stack import make_settings, open_indexer, streaming_indexer, wait_for
+from tests.fixtures.fix_stack import Stack, make_settings, open_indexer, running_stack, wait_for
 
 MAPPING = Path(__file__).resolve().parents[2] / "docs" / "mappings" / "awcms-sql.toml"
 TENANT = "33333333-3333-3333-3333-333333333333"
 OTHER = "44444444-4444-4444-4444-444444444444"
 
-# The columns of sql/002 and sql/035 the mapping reads, with their types, checks and
+# The columns of sql/002, sql/035 and sql/046 the mapping reads, with their types, checks and
 # row-level security (forced, filtered by a tenant setting as AWCMS does)
 SCHEMA = """
 CREATE TABLE awcms_tenants (
   id uuid PRIMARY KEY, tenant_code text NOT NULL UNIQUE, tenant_name text NOT NULL,
   status text NOT NULL DEFAULT 'active', default_locale text NOT NULL DEFAULT 'id',
   CHECK (status IN ('active', 'inactive', 'suspended')));
+CREATE TABLE awcms_tenant_domains (
+  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  tenant_id uuid NOT NULL REFERENCES awcms_tenants (id),
+  hostname text NOT NULL, normalized_hostname text NOT NULL,
+  status text NOT NULL DEFAULT 'pending_verification', deleted_at timestamptz,
+  CHECK (status IN ('pending_verification', 'active', 'suspended', 'failed')));
 """
 CONTENT = """
 CREATE TABLE {table} (
@@ -40,6 +46,8 @@ CREATE TABLE {table} (
   locale text NOT NULL DEFAULT 'id', published_at timestamptz, deleted_at timestamptz,
   CHECK (status IN ('draft', 'review', 'scheduled', 'published', 'archived')),
   CHECK (visibility IN ('public', 'private', 'unlisted')));
+"""
+ROW_SECURITY = """
 ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
 ALTER TABLE {table} FORCE ROW LEVEL SECURITY;
 CREATE POLICY {table}_tenant_isolation ON {table}
@@ -51,9 +59,18 @@ def _create_schema(conn: psycopg.Connection) -> None:
     conn.execute(SCHEMA)
     for table in ("awcms_blog_posts", "awcms_blog_pages"):
         conn.execute(CONTENT.format(table=table))
+    for table in ("awcms_blog_posts", "awcms_blog_pages", "awcms_tenant_domains"):
+        conn.execute(ROW_SECURITY.format(table=table))
     conn.execute("INSERT INTO awcms_tenants (id, tenant_code, tenant_name) VALUES "
-                 "(%s, 'kopi nusantara', 'Kopi Nusantara'), (%s, 'lain', 'Lain')",
+                 "(%s, 'kopi:nusantara', 'Kopi Nusantara'), (%s, 'lain', 'Lain')",
                  (TENANT, OTHER))
+    conn.execute(
+        "INSERT INTO awcms_tenant_domains (tenant_id, hostname, normalized_hostname, status, "
+        "deleted_at) VALUES (%(t)s, 'Kopi.Example', 'kopi.example', 'active', NULL), "
+        "(%(t)s, 'www.kopi.example', 'www.kopi.example', 'active', NULL), "
+        "(%(t)s, 'baru.example', 'baru.example', 'pending_verification', NULL), "
+        "(%(t)s, 'lama.example', 'lama.example', 'active', now()), "
+        "(%(o)s, 'lain.example', 'lain.example', 'active', NULL)", {"t": TENANT, "o": OTHER})
 
 
 def _post(conn: psycopg.Connection, slug: str, text: str, *, visibility: str = "public",
@@ -66,10 +83,9 @@ def _post(conn: psycopg.Connection, slug: str, text: str, *, visibility: str = "
     return str(row[0])
 
 
-def _hits(indexer: object, text: str) -> dict[str, tuple[str, str]]:
-    engine = indexer.engine  # type: ignore[attr-defined]
-    result = engine.search(SearchQuery(tenant_id=TENANT, text=text))
-    return {hit.key: (hit.url, hit.snippet) for hit in result.hits}
+def _hits(stack: Stack, tenant: str = "kopi:nusantara") -> dict[str, tuple[str, str]]:
+    body = stack.search(tenant=tenant, q="tubruk")
+    return {f"{hit['type']}:{hit['id']}": (hit["url"], hit["snippet"]) for hit in body["hits"]}
 
 
 def test_the_mapping_keeps_private_posts_out_and_links_by_tenant_code(
@@ -78,35 +94,35 @@ def test_the_mapping_keeps_private_posts_out_and_links_by_tenant_code(
         _create_schema(conn)
         public = _post(conn, "seduh-manual", "cara seduh kopi tubruk dengan <script> & gula")
         private = _post(conn, "seduh-rahasia", "catatan seduh kopi tubruk", visibility="private")
-        unlisted = _post(conn, "seduh-tautan", "kopi tubruk lewat tautan", visibility="unlisted")
-        draft = _post(conn, "seduh-draf", "draf kopi tubruk", status="draft")
+        _post(conn, "seduh-tautan", "kopi tubruk lewat tautan", visibility="unlisted")
+        _post(conn, "seduh-draf", "draf kopi tubruk", status="draft")
         page = _post(conn, "tentang", "tentang kopi tubruk kami", table="awcms_blog_pages")
-        with streaming_indexer(fresh_db, tmp_path, MAPPING) as indexer:
-            assert indexer.engine.keys() == {f"blog:{public}", f"page:{page}"}, (
-                private, unlisted, draft)
-            hits = _hits(indexer, "tubruk")
-            # the tenant's code in the link, percent-encoded like any value
-            assert hits[f"blog:{public}"][0] == "/blog/kopi%20nusantara/seduh-manual"
-            assert hits[f"page:{page}"][0] == "/blog/kopi%20nusantara/pages/tentang"
-            # plain text: "<script>" is a word of the post, not markup that hides the rest
-            assert "gula" in hits[f"blog:{public}"][1]
-            assert "&lt;script&gt;" in hits[f"blog:{public}"][1]
+    with running_stack(fresh_db, tmp_path, mapping_file=MAPPING) as stack:
+        hits = _hits(stack)
+        assert hits.keys() == {f"blog:{public}", f"page:{page}"}
+        # the tenant's code in the link, percent-encoded like any value
+        assert hits[f"blog:{public}"][0] == "/blog/kopi%3Anusantara/seduh-manual"
+        assert hits[f"page:{page}"][0] == "/blog/kopi%3Anusantara/pages/tentang"
+        # plain text: "<script>" is a word of the post, not markup that hides the rest
+        assert "&lt;script&gt; &amp; gula" in hits[f"blog:{public}"][1]
+        # each live host name finds the tenant; one pending verification or deleted never
+        for host in ("kopi.example", "WWW.Kopi.Example"):
+            assert _hits(stack, host) == hits, host
+        for host in ("baru.example", "lama.example", "lain.example"):
+            assert stack.search(tenant=host, q="tubruk")["hits"] == [], host
 
-            # made private, then public again: out of search and back
-            conn.execute("UPDATE awcms_blog_posts SET visibility = 'private' WHERE id = %s",
-                         (public,))
-            wait_for(lambda: indexer.engine.keys() == {f"page:{page}"}, timeout=10)
-            conn.execute("UPDATE awcms_blog_posts SET visibility = 'public' WHERE id = %s",
-                         (private,))
-            wait_for(lambda: f"blog:{private}" in indexer.engine.keys(), timeout=10)
-
-            # a new tenant code re-links the tenant's documents
-            conn.execute("UPDATE awcms_tenants SET tenant_code = 'kopi' WHERE id = %s", (TENANT,))
-            wait_for(lambda: _hits(indexer, "tubruk").get(f"blog:{private}", ("",))[0]
-                     == "/blog/kopi/seduh-rahasia", timeout=10)
-            conn.execute("UPDATE awcms_tenants SET status = 'suspended' WHERE id = %s",
-                         (TENANT,))
-            wait_for(lambda: indexer.engine.keys() == set(), timeout=10)
+        # made private, then public again: out of search and back
+        stack.sql("UPDATE awcms_blog_posts SET visibility = 'private' WHERE id = %s", public)
+        wait_for(lambda: _hits(stack).keys() == {f"page:{page}"}, timeout=10)
+        stack.sql("UPDATE awcms_blog_posts SET visibility = 'public' WHERE id = %s", private)
+        wait_for(lambda: f"blog:{private}" in _hits(stack), timeout=10)
+        # a new tenant code re-links the tenant's documents
+        stack.sql("UPDATE awcms_tenants SET tenant_code = 'kopi' WHERE id = %s", TENANT)
+        wait_for(lambda: _hits(stack, "kopi").get(f"blog:{private}", ("",))[0]
+                 == "/blog/kopi/seduh-rahasia", timeout=10)
+        stack.sql("UPDATE awcms_tenants SET status = 'suspended' WHERE id = %s", TENANT)
+        wait_for(lambda: stack.indexer.engine.keys() == set(), timeout=10)
+        assert stack.search(tenant="kopi.example", q="tubruk")["hits"] == []
 
 
 @pytest.fixture
@@ -145,14 +161,15 @@ def test_row_level_security_that_hides_rows_from_the_indexer_stops_it_at_start(
                 indexer.prepare()
         message = str(err.value)
         assert "'awcms_blog_posts' has row-level security" in message
-        assert "'awcms_blog_pages'" in message and "awcms_tenants" not in message
+        assert "'awcms_blog_pages'" in message and "'awcms_tenant_domains'" in message
+        assert "'awcms_tenants'" not in message
         assert f"role {name}" in message and "BYPASSRLS" in message
 
         admin.execute(f"ALTER ROLE {name} BYPASSRLS")
         assert _problems(url) == ""
         admin.execute(f"ALTER ROLE {name} NOBYPASSRLS")
         # the owner is exempt from its table's policies unless they are forced
-        for table in ("awcms_blog_posts", "awcms_blog_pages"):
+        for table in ("awcms_blog_posts", "awcms_blog_pages", "awcms_tenant_domains"):
             admin.execute(f"ALTER TABLE {table} OWNER TO {name}")
             admin.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
         assert _problems(url) == ""

@@ -15,6 +15,7 @@ from indexer.documents import fill_url, row_to_document
 from indexer.mapping import load_mapping
 from indexer.pgoutput import Begin, Change, Commit
 from indexer.text import html_to_text, plain_text
+from search_svc.tenants import TenantDomains
 
 
 def test_html_to_text_drops_markup_scripts_and_decodes_entities() -> None:
@@ -246,6 +247,12 @@ _DOC = "[[documents]]\ntable = 'blogs'\ntype='blog'\nid='id'\ntenant='t'\ntitle=
     (_DOC + "visibility = { require = { 'v; drop' = ['public'] } }", "not a valid"),
     (_DOC + "body_format = 'markdown'", "body_format: expected"),
     (_DOC + "summary_format = true", "summary_format: expected"),
+    # host names in a table of their own: a table, with known keys
+    ("[tenants]\ndomains = 'tenant_domains'\n" + _DOC, "tenants.domains: expected"),
+    ("[tenants]\ndomains = { host = 'hostname' }\n" + _DOC, "tenants.domains.table: the"),
+    ("[tenants]\ndomains = { table = 'd', hostname = 'h' }\n" + _DOC,
+     "tenants.domains.hostname: unknown key"),
+    ("[tenants]\ndomains = { table = 'd; drop' }\n" + _DOC, "tenants.domains.table"),
     # only the tenant's columns can be named through a dot
     (_DOC + "url = '/blog/{category.slug}/{slug}'", "{category.…} is not a placeholder"),
 ])
@@ -278,6 +285,16 @@ def test_a_schema_without_a_tenant_domain_or_status_can_be_mapped(tmp_path: Path
     assert ten.slug == "slug" and mapping.categories is not None
     assert mapping.categories.deleted_at is None
     assert mapping.categories.tenant == "tenant_id"  # left out: AWCMS's column
+
+
+def test_tenant_host_names_can_live_in_a_table_of_their_own(tmp_path: Path) -> None:
+    path = tmp_path / "m.toml"
+    path.write_text("[tenants]\ndomain = ''\ndomains = { table = 'tenant_domains', "
+                    "host = 'normalized_hostname', deleted_at = '' }\n" + _DOC)
+    domains = load_mapping(path).tenants.domains
+    assert domains == TenantDomains(table="tenant_domains", host="normalized_hostname",
+                                    deleted_at=None)
+    assert load_mapping(None).tenants.domains is None
 
 
 def test_categories_shared_by_every_tenant_join_on_id_alone(tmp_path: Path) -> None:

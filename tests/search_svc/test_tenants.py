@@ -59,3 +59,16 @@ def test_two_tenants_with_one_domain_in_two_forms_name_neither() -> None:
                                  ("id-b", "b", "xn--kedai-bk-d6ab.id", True)])
     assert directory.resolve("kedai-bükü.id") is None
     assert directory.resolve("xn--kedai-bk-d6ab.id") is None
+
+
+def test_a_host_listed_twice_for_one_tenant_still_names_it() -> None:
+    # AWCMS keeps host names in a table of their own (one row each, no slug); a host in
+    # both the tenant's column and that table, or in two of its forms, is one tenant
+    directory = TenantDirectory([("id-a", "a", "kopi.example", True),
+                                 ("id-a", None, "Kopi.Example.", True),
+                                 ("id-a", None, "www.kopi.example", True),
+                                 ("id-b", "b", None, True),
+                                 ("id-b", None, "www.kopi.example", True)])
+    assert directory.resolve("kopi.example") == "id-a"
+    assert directory.resolve("www.kopi.example") is None  # two tenants claim it
+    assert directory.size == 2
