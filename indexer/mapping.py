@@ -37,7 +37,7 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 MIN_EPOCH, MAX_EPOCH = -62_135_596_800, 253_402_300_799  # 0001-01-01, 9999-12-31T23:59:59Z
 # {column} of the row, or {tenant.column} of its tenant's row (AWCMS links by tenant code)
 URL_FIELD = re.compile(r"\{((?:tenant\.)?[A-Za-z_][A-Za-z0-9_]*)\}")
-_URL_DOTTED = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\.[^{}]*\}")
+_URL_DOTTED = re.compile(r"\{[^{}]*\.[^{}]*\}")  # meant as a placeholder, surely
 TENANT_PREFIX = "tenant."
 _SECTIONS = frozenset({"tenants", "categories", "documents"})
 _VISIBILITY_KEYS = frozenset({"status", "published_values", "deleted_at", "flags",
@@ -309,10 +309,10 @@ def _parse_document(raw: dict[str, Any], i: int, problems: list[str]) -> Documen
     if not isinstance(url, str):
         problems.append(f"{where}.url: must be a string template like '/blogs/{{slug}}'")
         url = ""
-    for prefix in _URL_DOTTED.findall(url):
-        if prefix != TENANT_PREFIX.rstrip("."):
-            problems.append(f"{where}.url: {{{prefix}.…}} is not a placeholder: use "
-                            "{column} for the row's columns, {tenant.column} for its tenant's")
+    for dotted in _URL_DOTTED.findall(url):
+        if not URL_FIELD.fullmatch(dotted):
+            problems.append(f"{where}.url: {dotted} is not a placeholder: use {{column}} "
+                            "for the row's columns, {tenant.column} for its tenant's")
     formats = {}
     for key in ("body_format", "summary_format"):
         formats[key] = raw.get(key, "html")

@@ -254,7 +254,9 @@ _DOC = "[[documents]]\ntable = 'blogs'\ntype='blog'\nid='id'\ntenant='t'\ntitle=
      "tenants.domains.hostname: unknown key"),
     ("[tenants]\ndomains = { table = 'd; drop' }\n" + _DOC, "tenants.domains.table"),
     # only the tenant's columns can be named through a dot
-    (_DOC + "url = '/blog/{category.slug}/{slug}'", "{category.…} is not a placeholder"),
+    (_DOC + "url = '/blog/{category.slug}/{slug}'", "{category.slug} is not a placeholder"),
+    (_DOC + "url = '/blog/{tenant.}/{slug}'", "{tenant.} is not a placeholder"),
+    (_DOC + "url = '/blog/{tenant.a.b}'", "{tenant.a.b} is not a placeholder"),
 ])
 def test_bad_mapping_files_are_clear_config_errors(tmp_path: Path, text: str, problem: str) -> None:
     path = tmp_path / "m.toml"
