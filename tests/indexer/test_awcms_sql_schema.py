@@ -6,13 +6,10 @@ row-level security that would hide rows from the indexer stops it at start."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
 
 from awsm.errors import ConfigError
 from indexer.mapping import load_mapping
@@ -125,18 +122,6 @@ def test_the_mapping_keeps_private_posts_out_and_links_by_tenant_code(
         assert stack.search(tenant="kopi.example", q="tubruk")["hits"] == []
 
 
-@pytest.fixture
-def role(fresh_db: str) -> Iterator[tuple[str, str]]:
-    """A login role that is neither superuser nor BYPASSRLS, and its URL to fresh_db."""
-    name = f"rls_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(fresh_db, autocommit=True) as admin:
-        admin.execute(f"CREATE ROLE {name} LOGIN")
-    yield name, make_conninfo(fresh_db, user=name)
-    with psycopg.connect(fresh_db, autocommit=True) as admin:
-        admin.execute(f"DROP OWNED BY {name}")
-        admin.execute(f"DROP ROLE {name}")
-
-
 def _problems(url: str) -> str:
     with psycopg.connect(url, autocommit=True) as conn:
         try:
@@ -147,10 +132,10 @@ def _problems(url: str) -> str:
 
 
 def test_row_level_security_that_hides_rows_from_the_indexer_stops_it_at_start(
-        fresh_db: str, role: tuple[str, str], tmp_path: Path) -> None:
+        fresh_db: str, plain_role: tuple[str, str], tmp_path: Path) -> None:
     # AWCMS's roles see only the rows of the tenant their setting names, none without
     # one: the indexer would have found no row and taken every document out of search.
-    name, url = role
+    name, url = plain_role
     with psycopg.connect(fresh_db, autocommit=True) as admin:
         _create_schema(admin)
         _post(admin, "seduh", "kopi tubruk")

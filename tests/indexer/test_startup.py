@@ -10,13 +10,11 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
 
 from awsm.db import apply_migrations, ensure_pgvector
 from awsm.errors import ConfigError
@@ -44,18 +42,6 @@ def test_the_indexer_creates_its_search_schema(fresh_db: str, tmp_path: Path) ->
                              "search.indexer_status WHERE slot_name = %s",
                              (settings.slot_name,)).fetchone()
         assert state == ("streaming", True)
-
-
-@pytest.fixture
-def plain_role(fresh_db: str) -> Iterator[tuple[str, str]]:
-    """A login role with no privileges beyond the defaults, and its URL to fresh_db."""
-    role = f"plain_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(fresh_db, autocommit=True) as admin:
-        admin.execute(f"CREATE ROLE {role} LOGIN")
-    yield role, make_conninfo(fresh_db, user=role)
-    with psycopg.connect(fresh_db, autocommit=True) as admin:
-        admin.execute(f"DROP OWNED BY {role}")
-        admin.execute(f"DROP ROLE {role}")
 
 
 def test_a_role_that_cannot_create_the_search_schema_gets_a_clear_error(
