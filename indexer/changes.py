@@ -23,6 +23,7 @@ class Batch:
     rows: dict[str, set[str]] = field(default_factory=dict)  # document table → primary keys
     tenants: set[str] = field(default_factory=set)
     categories: set[str] = field(default_factory=set)
+    terms: dict[str, set[str]] = field(default_factory=dict)  # linked terms' table → ids
     truncated: set[str] = field(default_factory=set)
     xids: set[int] = field(default_factory=set)  # transactions whose rows we will re-read
     changes: int = 0
@@ -33,7 +34,8 @@ class Batch:
 
     @property
     def empty(self) -> bool:
-        return not (self.rows or self.tenants or self.categories or self.truncated)
+        return not (self.rows or self.tenants or self.categories or self.terms
+                    or self.truncated)
 
     @property
     def ready(self) -> bool:
@@ -79,6 +81,12 @@ def _add_change(batch: Batch, mapping: Mapping, change: Change) -> None:
         batch.tenants.update(_keys(change, mapping.tenants.id))
     elif mapping.categories and change.table == mapping.categories.table:
         batch.categories.update(_keys(change, mapping.categories.id))
+    for src in mapping.documents:
+        for link in src.links:
+            if change.table == link.link:  # a row's link added, removed or moved
+                batch.rows.setdefault(src.table, set()).update(_keys(change, link.row))
+            if change.table == link.table:  # a term renamed or deleted: its rows later
+                batch.terms.setdefault(link.table, set()).update(_keys(change, link.id))
 
 
 def _keys(change: Change, column: str) -> set[str]:

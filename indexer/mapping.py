@@ -19,6 +19,14 @@ from psycopg import sql
 
 from awsm.errors import ConfigError
 from awsm.settings import Settings
+from indexer.links import (
+    TermLink,
+    linked_names,
+    parse_link,
+    parse_name,
+    parse_require,
+    parse_strings,
+)
 from search_svc.tenants import TenantDomains, TenantSource
 
 __all__ = [
@@ -33,7 +41,6 @@ __all__ = [
     "mapping_for",
 ]
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 MIN_EPOCH, MAX_EPOCH = -62_135_596_800, 253_402_300_799  # 0001-01-01, 9999-12-31T23:59:59Z
 # {column} of the row, or {tenant.column} of its tenant's row (AWCMS links by tenant code)
 URL_FIELD = re.compile(r"\{((?:tenant\.)?[A-Za-z_][A-Za-z0-9_]*)\}")
@@ -88,6 +95,13 @@ class DocumentSource:
     visibility: Visibility = field(default_factory=Visibility)
     body_format: str = "html"  # "text": the column holds plain text, read as written
     summary_format: str = "html"
+    # tags, or the category (the first by name), through a link table instead of a column
+    tags_link: TermLink | None = None
+    category_link: TermLink | None = None
+
+    @property
+    def links(self) -> tuple[TermLink, ...]:
+        return tuple(link for link in (self.tags_link, self.category_link) if link)
 
     @property
     def url_columns(self) -> tuple[str, ...]:
@@ -138,16 +152,20 @@ class Mapping:
 
     @property
     def tables(self) -> tuple[str, ...]:
-        extra = (self.categories.table,) if self.categories else ()
-        return (*(d.table for d in self.documents), self.tenants.table, *extra)
+        """Every table whose changes the indexer streams."""
+        return tuple(self.keys)
 
     @property
     def keys(self) -> dict[str, str]:
-        """Each mapped table → the column its rows are known by (deletes must carry it)."""
+        """Each streamed table → the column its rows are known by (deletes must carry it;
+        a link table's: the document row's id)."""
         keys = {d.table: d.id for d in self.documents}
         keys[self.tenants.table] = self.tenants.id
         if self.categories:
             keys[self.categories.table] = self.categories.id
+        for link in (link for d in self.documents for link in d.links):
+            keys.setdefault(link.link, link.row)
+            keys.setdefault(link.table, link.id)
         return keys
 
     # SQL -------------------------------------------------------------------
@@ -184,6 +202,11 @@ class Mapping:
             if src.published_at else sql.SQL("0"))
         tags = (sql.SQL("coalesce({}, '{{}}')::text[]").format(col(d, src.tags))
                 if src.tags else sql.SQL("'{}'::text[]"))
+        if src.tags_link:
+            tags = linked_names(src.tags_link, col(d, src.id), col(d, src.tenant))
+        if src.category_link:
+            category = sql.SQL("({})[1]").format(
+                linked_names(src.category_link, col(d, src.id), col(d, src.tenant)))
         url_cols = [sql.SQL("{}::text").format(
             col(t, u.removeprefix(TENANT_PREFIX)) if u.startswith(TENANT_PREFIX) else col(d, u))
             for u in src.url_columns]
@@ -231,40 +254,6 @@ class Mapping:
 
 # loading -------------------------------------------------------------------
 
-def _name(value: Any, where: str, problems: list[str], optional: bool = False) -> str | None:
-    if value is None and optional:
-        return None
-    if not isinstance(value, str) or not _NAME.match(value):
-        problems.append(f"{where}: {value!r} is not a valid column or table name")
-        return None
-    return value
-
-
-def _strings(value: Any, where: str, problems: list[str]) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        problems.append(f"{where}: expected a list of strings")
-        return ()
-    return tuple(value)
-
-
-def _require(value: Any, where: str,
-             problems: list[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """``{ column = ["value", ...] }`` → ((column, values), ...), every value list non-empty
-    (an empty one would hide every row, surely not what was meant)."""
-    if not isinstance(value, dict):
-        problems.append(f"{where}: expected a table like {{ visibility = [\"public\"] }}")
-        return ()
-    out = []
-    for column, values in value.items():
-        name = _name(column, where, problems)
-        allowed = _strings(values, f"{where}.{column}", problems)
-        if isinstance(values, list) and not values:
-            problems.append(f"{where}.{column}: an empty list would hide every row")
-        if name and allowed:
-            out.append((name, allowed))
-    return tuple(out)
-
-
 def _parse_document(raw: dict[str, Any], i: int, problems: list[str]) -> DocumentSource | None:
     where = f"documents[{i}]"
     known = {"table", "type", "id", "tenant", "title", "body", "summary", "tags", "category",
@@ -283,28 +272,31 @@ def _parse_document(raw: dict[str, Any], i: int, problems: list[str]) -> Documen
         if key not in _VISIBILITY_KEYS:
             problems.append(f"{where}.visibility.{key}: unknown key "
                             f"(known: {', '.join(sorted(_VISIBILITY_KEYS))})")
-    flags = _strings(vis_raw.get("flags", []), f"{where}.visibility.flags", problems)
+    flags = parse_strings(vis_raw.get("flags", []), f"{where}.visibility.flags", problems)
     for f in flags:
-        _name(f, f"{where}.visibility.flags", problems)
+        parse_name(f, f"{where}.visibility.flags", problems)
     dated = vis_raw.get("published_at_required", True)
     if not isinstance(dated, bool):
         problems.append(f"{where}.visibility.published_at_required: expected true or false")
         dated = True
     vis = Visibility(
         published_at_required=dated,
-        require=_require(vis_raw.get("require", {}), f"{where}.visibility.require", problems),
-        status=_name(vis_raw.get("status"), f"{where}.visibility.status", problems, True),
-        published_values=_strings(vis_raw.get("published_values", ["published"]),
+        require=parse_require(vis_raw.get("require", {}), f"{where}.visibility.require", problems),
+        status=parse_name(vis_raw.get("status"), f"{where}.visibility.status", problems, True),
+        published_values=parse_strings(vis_raw.get("published_values", ["published"]),
                                   f"{where}.visibility.published_values", problems),
-        deleted_at=_name(vis_raw.get("deleted_at"), f"{where}.visibility.deleted_at", problems, True),
+        deleted_at=parse_name(vis_raw.get("deleted_at"), f"{where}.visibility.deleted_at", problems, True),
         flags=flags,
     )
     doc_type = raw.get("type")
     if not isinstance(doc_type, str) or not re.match(r"^[a-z][a-z0-9_]{0,30}$", doc_type):
         problems.append(f"{where}.type: must be a short lower-case word, got {doc_type!r}")
-    required = {k: _name(raw.get(k), f"{where}.{k}", problems) for k in ("table", "id", "tenant", "title")}
-    optional = {k: _name(raw.get(k), f"{where}.{k}", problems, True)
-                for k in ("body", "summary", "tags", "category", "locale", "image", "published_at")}
+    required = {k: parse_name(raw.get(k), f"{where}.{k}", problems) for k in ("table", "id", "tenant", "title")}
+    links = {k: parse_link(raw[k], f"{where}.{k}", problems)  # through a link table
+             for k in ("tags", "category") if isinstance(raw.get(k), dict)}
+    optional = {k: parse_name(raw.get(k), f"{where}.{k}", problems, True)
+                for k in ("body", "summary", "tags", "category", "locale", "image", "published_at")
+                if k not in links}
     url = raw.get("url", "")
     if not isinstance(url, str):
         problems.append(f"{where}.url: must be a string template like '/blogs/{{slug}}'")
@@ -323,6 +315,7 @@ def _parse_document(raw: dict[str, Any], i: int, problems: list[str]) -> Documen
     if any(v is None for v in required.values()) or not isinstance(doc_type, str):
         return None
     return DocumentSource(type=doc_type, url=url, visibility=vis, **formats,
+                          tags_link=links.get("tags"), category_link=links.get("category"),
                           **{k: v for k, v in required.items() if v}, **optional)  # type: ignore[arg-type]
 
 
@@ -346,11 +339,11 @@ def _parse_section(raw: dict[str, Any], name: str, cls: Any, problems: list[str]
         elif key not in fields:
             problems.append(f"{name}.{key}: unknown key (known: {', '.join(sorted(fields))})")
         elif isinstance(fields[key].default, tuple):  # a list of values ("active_values")
-            values[key] = _strings(value, f"{name}.{key}", problems)
+            values[key] = parse_strings(value, f"{name}.{key}", problems)
         elif value == "" and "None" in str(fields[key].type):
             values[key] = None  # a column the schema does not have ("domain = ''")
         else:
-            values[key] = _name(value, f"{name}.{key}", problems, optional=True)
+            values[key] = parse_name(value, f"{name}.{key}", problems, optional=True)
     return cls(**values)
 
 

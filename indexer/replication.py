@@ -75,8 +75,9 @@ def check_replica_identity(conn: psycopg.Connection, keys: dict[str, str]) -> No
         elif row[0] != "f" and not row[2]:
             problems.append(
                 f"table {table!r}: its replica identity leaves out {key!r}, the column the "
-                f"mapping keys it by, so deletes would not say which row went. Make {key!r} "
-                f"the primary key, or {fix}."
+                f"mapping keys it by, so deletes would not say which row went. Use a unique "
+                f"index that includes {key!r} (ALTER TABLE ... REPLICA IDENTITY USING INDEX "
+                f"...), or {fix}."
             )
     if problems:
         raise ConfigError(problems)

@@ -93,8 +93,9 @@ def check_columns(conn: psycopg.Connection, mapping: Mapping) -> dict[str, str]:
     """Every table and column the mapping names must exist (one ``ConfigError`` lists
     all that do not), and the role must read all their rows (``check_row_security``).
     Returns the SQL types of the document tables' keys, tenant and
-    category columns (``"<table>"``, ``"<table>.tenant"``, ``"<table>.category"``), which
-    the re-reads cast their parameters to."""
+    category columns (``"<table>"``, ``"<table>.tenant"``, ``"<table>.category"``) and of
+    link tables' term columns (``"<link table>.<column>"``), which the re-reads cast their
+    parameters to."""
     wanted: dict[str, set[str]] = {}
     for src in mapping.documents:
         wanted[src.table] = src.columns()
@@ -110,6 +111,10 @@ def check_columns(conn: psycopg.Connection, mapping: Mapping) -> dict[str, str]:
     if mapping.categories:
         cat = mapping.categories
         wanted[cat.table] = {c for c in (cat.id, cat.name, cat.deleted_at, cat.tenant) if c}
+    links = [link for src in mapping.documents for link in src.links]
+    for link in links:
+        wanted.setdefault(link.link, set()).update((link.row, link.term))
+        wanted.setdefault(link.table, set()).update(link.term_columns())
     problems = []
     key_types: dict[str, str] = {}
     for table, cols in wanted.items():
@@ -135,6 +140,9 @@ def check_columns(conn: psycopg.Connection, mapping: Mapping) -> dict[str, str]:
                 key_types[f"{table}.tenant"] = have.get(src.tenant, "text")
                 if src.category:
                     key_types[f"{table}.category"] = have.get(src.category, "text")
+        for link in links:  # a changed term's rows are looked up by its id
+            if link.link == table:
+                key_types[f"{table}.{link.term}"] = have.get(link.term, "text")
     if problems:
         raise ConfigError(problems)
     check_row_security(conn, tuple(wanted))

@@ -22,6 +22,7 @@ from awsm.errors import ConfigError
 from awsm.settings import Settings
 from indexer.changes import Batch, add_record, key_slices
 from indexer.embeddings import EmbeddingWorker, enqueue, requeue_all
+from indexer.links import rows_linked_to
 from indexer.mapping import DocumentSource, Mapping
 from indexer.pgoutput import DecodeError, Decoder, format_lsn, parse_lsn
 from indexer.reader import ROW_ERRORS, RowReader
@@ -261,6 +262,11 @@ class Indexer:
             if batch.categories and src.category:
                 keys.setdefault(src.table, set()).update(
                     self._ids_where(src, src.category, batch.categories, "category"))
+            for link in src.links:
+                if terms := batch.terms.get(link.table):
+                    kind = self._key_types.get(f"{link.link}.{link.term}", "text")
+                    keys.setdefault(src.table, set()).update(
+                        r[0] for r in self.conn.execute(rows_linked_to(link, kind), (list(terms),)))
         return keys
 
     def _ids_where(self, src: DocumentSource, column: str, values: set[str], kind: str) -> list[str]:

@@ -12,6 +12,7 @@ from psycopg import sql
 from awsm.errors import ConfigError
 from indexer.changes import Batch, add_record
 from indexer.documents import fill_url, row_to_document
+from indexer.links import TermLink
 from indexer.mapping import load_mapping
 from indexer.pgoutput import Begin, Change, Commit
 from indexer.text import html_to_text, plain_text
@@ -253,6 +254,14 @@ _DOC = "[[documents]]\ntable = 'blogs'\ntype='blog'\nid='id'\ntenant='t'\ntitle=
     ("[tenants]\ndomains = { table = 'd', hostname = 'h' }\n" + _DOC,
      "tenants.domains.hostname: unknown key"),
     ("[tenants]\ndomains = { table = 'd; drop' }\n" + _DOC, "tenants.domains.table"),
+    # values through a link table: the four names it takes, and no unknown key
+    (_DOC + "tags = { link = 'lk', row = 'post_id', term = 'term_id' }", "tags.table: None"),
+    (_DOC + "tags = { link = 'lk', row = 'r', term = 't', table = 'x', colour = 'c' }",
+     "documents[0].tags.colour: unknown key"),
+    (_DOC + "category = { link = 'lk; drop', row = 'r', term = 't', table = 'x' }",
+     "documents[0].category.link: 'lk; drop' is not a valid"),
+    (_DOC + "tags = { link = 'lk', row = 'r', term = 't', table = 'x', require = { k = [] } }",
+     "tags.require.k: an empty list"),
     # only the tenant's columns can be named through a dot
     (_DOC + "url = '/blog/{category.slug}/{slug}'", "{category.slug} is not a placeholder"),
     (_DOC + "url = '/blog/{tenant.}/{slug}'", "{tenant.} is not a placeholder"),
@@ -297,6 +306,27 @@ def test_tenant_host_names_can_live_in_a_table_of_their_own(tmp_path: Path) -> N
     assert domains == TenantDomains(table="tenant_domains", host="normalized_hostname",
                                     deleted_at=None)
     assert load_mapping(None).tenants.domains is None
+
+
+def test_tags_and_a_category_through_a_link_table(tmp_path: Path) -> None:
+    link = ("{ link = 'post_terms', row = 'post_id', term = 'term_id', table = 'terms', "
+            "tenant = 'tenant_id', require = { kind = ['%s'] } }")
+    path = tmp_path / "m.toml"
+    path.write_text(_DOC + f"tags = {link % 'tag'}\ncategory = {link % 'category'}\n")
+    mapping = load_mapping(path)
+    src = mapping.documents[0]
+    assert src.tags is None and src.category is None
+    assert src.tags_link == TermLink(link="post_terms", row="post_id", term="term_id",
+                                     table="terms", tenant="tenant_id",
+                                     require=(("kind", ("tag",)),))
+    # both streamed: a link's change re-reads its row (deletes must carry post_id), a
+    # term's every row linked to it
+    assert mapping.keys == {"blogs": "id", "tenants": "id", "post_terms": "post_id",
+                            "terms": "id"}
+    text = mapping.select_documents(src, sql.SQL("TRUE")).as_string(None)
+    assert text.count('FROM "post_terms" "awsm_lk" JOIN "terms" "awsm_tm"') == 2
+    assert '"awsm_tm"."tenant_id" = "d"."t"' in text
+    assert """"awsm_tm"."kind"::text = ANY('{category}') ORDER BY 1))[1]""" in text
 
 
 def test_categories_shared_by_every_tenant_join_on_id_alone(tmp_path: Path) -> None:

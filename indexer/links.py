@@ -1,0 +1,139 @@
+"""Values a document takes through a link table, many to many: AWCMS's posts take their
+tags and categories from ``awcms_blog_terms`` through ``awcms_blog_post_terms``.
+
+Pure: the mapping's description of such a link (``TermLink``), parsing it and the names
+it is built of from the mapping file, and the SQL that reads a row's linked names and
+finds the rows a changed term names. Every name is a plain identifier, quoted with
+``psycopg.sql.Identifier``; the mapping is configuration, never SQL text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import sql
+
+__all__ = ["TermLink", "linked_names", "parse_link", "parse_name", "parse_require",
+           "parse_strings", "rows_linked_to"]
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+@dataclass(frozen=True, slots=True)
+class TermLink:
+    """A document row's values are the ``name`` of each row of ``table`` (the terms) that
+    a row of ``link`` ties to it: ``link.row`` holds the document row's id and
+    ``link.term`` the term's ``id``."""
+
+    link: str
+    row: str
+    term: str
+    table: str
+    id: str = "id"
+    name: str = "name"
+    deleted_at: str | None = None  # a deleted term names nothing
+    # the term's tenant: a row names only its own tenant's terms (an id is all it takes)
+    tenant: str | None = None
+    # columns a term must hold one of the values in, e.g. { taxonomy_type = ["tag"] }
+    require: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def term_columns(self) -> set[str]:
+        """The terms table's columns this link names."""
+        return {c for c in (self.id, self.name, self.deleted_at, self.tenant) if c} | {
+            column for column, _ in self.require}
+
+
+_LINK_KEYS = frozenset(TermLink.__dataclass_fields__)
+_LINK_REQUIRED = ("link", "row", "term", "table")
+
+
+def linked_names(link: TermLink, doc_id: sql.Composable,
+                 doc_tenant: sql.Composable) -> sql.Composed:
+    """An array of the names linked to the document row whose id is ``doc_id`` (and
+    tenant ``doc_tenant``), each once, in order."""
+    lk, tm = sql.Identifier("awsm_lk"), sql.Identifier("awsm_tm")
+
+    def col(alias: sql.Identifier, name: str) -> sql.Composable:
+        return sql.SQL("{}.{}").format(alias, sql.Identifier(name))
+
+    where = [sql.SQL("{} = {}").format(col(lk, link.row), doc_id),
+             sql.SQL("{} IS NOT NULL").format(col(tm, link.name))]
+    if link.tenant:
+        where.append(sql.SQL("{} = {}").format(col(tm, link.tenant), doc_tenant))
+    if link.deleted_at:
+        where.append(sql.SQL("{} IS NULL").format(col(tm, link.deleted_at)))
+    for column, values in link.require:
+        where.append(sql.SQL("{}::text = ANY({})").format(col(tm, column),
+                                                          sql.Literal(list(values))))
+    return sql.SQL("ARRAY(SELECT DISTINCT {name}::text FROM {link} {lk} JOIN {table} {tm} "
+                   "ON {term} = {id} WHERE {where} ORDER BY 1)").format(
+        name=col(tm, link.name), link=sql.Identifier(link.link), lk=lk,
+        table=sql.Identifier(link.table), tm=tm, term=col(lk, link.term), id=col(tm, link.id),
+        where=sql.SQL(" AND ").join(where))
+
+
+def rows_linked_to(link: TermLink, term_type: str) -> sql.Composed:
+    """The ids (as text) of the document rows linked to any term whose id is in the one
+    parameter, an array of ``term_type``."""
+    return sql.SQL("SELECT DISTINCT {row}::text FROM {link} WHERE {term} = ANY({p}::{t}[])"
+                   ).format(row=sql.Identifier(link.row), link=sql.Identifier(link.link),
+                            term=sql.Identifier(link.term), p=sql.Placeholder(),
+                            t=sql.SQL(term_type))
+
+
+# parsing ---------------------------------------------------------------------
+
+def parse_name(value: Any, where: str, problems: list[str],
+               optional: bool = False) -> str | None:
+    """``value`` as a table or column name, or None (and a problem when not ``optional``)."""
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not _NAME.match(value):
+        problems.append(f"{where}: {value!r} is not a valid column or table name")
+        return None
+    return value
+
+
+def parse_strings(value: Any, where: str, problems: list[str]) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        problems.append(f"{where}: expected a list of strings")
+        return ()
+    return tuple(value)
+
+
+def parse_require(value: Any, where: str,
+                  problems: list[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """``{ column = ["value", ...] }`` → ((column, values), ...), every value list non-empty
+    (an empty one would hide every row, surely not what was meant)."""
+    if not isinstance(value, dict):
+        problems.append(f"{where}: expected a table like {{ visibility = [\"public\"] }}")
+        return ()
+    out = []
+    for column, values in value.items():
+        name = parse_name(column, where, problems)
+        allowed = parse_strings(values, f"{where}.{column}", problems)
+        if isinstance(values, list) and not values:
+            problems.append(f"{where}.{column}: an empty list would hide every row")
+        if name and allowed:
+            out.append((name, allowed))
+    return tuple(out)
+
+
+def parse_link(raw: dict[str, Any], where: str, problems: list[str]) -> TermLink | None:
+    """A ``{ link = ..., row = ..., term = ..., table = ... }`` table of the mapping file."""
+    for key in raw:
+        if key not in _LINK_KEYS:
+            problems.append(f"{where}.{key}: unknown key (known: {', '.join(sorted(_LINK_KEYS))})")
+    values: dict[str, Any] = {}
+    for key in _LINK_REQUIRED:
+        values[key] = parse_name(raw.get(key), f"{where}.{key}", problems)
+    for key in ("id", "name", "deleted_at", "tenant"):
+        if key in raw:
+            values[key] = parse_name(raw[key], f"{where}.{key}", problems)
+    values["require"] = parse_require(raw.get("require", {}), f"{where}.require", problems)
+    if any(values[key] is None for key in _LINK_REQUIRED) or any(
+            key in raw and values[key] is None for key in ("id", "name")):
+        return None
+    return TermLink(**values)
