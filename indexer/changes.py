@@ -23,7 +23,9 @@ class Batch:
     rows: dict[str, set[str]] = field(default_factory=dict)  # document table → primary keys
     tenants: set[str] = field(default_factory=set)
     categories: set[str] = field(default_factory=set)
-    terms: dict[str, set[str]] = field(default_factory=dict)  # linked terms' table → ids
+    # changed rows of the tables documents take values from (linked terms, a looked-up
+    # image): table → ids
+    related: dict[str, set[str]] = field(default_factory=dict)
     truncated: set[str] = field(default_factory=set)
     xids: set[int] = field(default_factory=set)  # transactions whose rows we will re-read
     changes: int = 0
@@ -34,7 +36,7 @@ class Batch:
 
     @property
     def empty(self) -> bool:
-        return not (self.rows or self.tenants or self.categories or self.terms
+        return not (self.rows or self.tenants or self.categories or self.related
                     or self.truncated)
 
     @property
@@ -86,7 +88,10 @@ def _add_change(batch: Batch, mapping: Mapping, change: Change) -> None:
             if change.table == link.link:  # a row's link added, removed or moved
                 batch.rows.setdefault(src.table, set()).update(_keys(change, link.row))
             if change.table == link.table:  # a term renamed or deleted: its rows later
-                batch.terms.setdefault(link.table, set()).update(_keys(change, link.id))
+                batch.related.setdefault(link.table, set()).update(_keys(change, link.id))
+        lookup = src.image_lookup
+        if lookup and change.table == lookup.table:  # e.g. a media row's URL changed
+            batch.related.setdefault(lookup.table, set()).update(_keys(change, lookup.id))
 
 
 def _keys(change: Change, column: str) -> set[str]:

@@ -1,9 +1,11 @@
-"""Values a document takes through a link table, many to many: AWCMS's posts take their
-tags and categories from ``awcms_blog_terms`` through ``awcms_blog_post_terms``.
+"""Values a document takes from other tables: through a link table, many to many
+(``TermLink``: AWCMS's posts take their tags and categories from ``awcms_blog_terms``
+through ``awcms_blog_post_terms``), or from the row a column points at, many to one
+(``Lookup``: a post's ``featured_media_id`` names a media row with its public URL).
 
-Pure: the mapping's description of such a link (``TermLink``), parsing it and the names
-it is built of from the mapping file, and the SQL that reads a row's linked names and
-finds the rows a changed term names. Every name is a plain identifier, quoted with
+Pure: the mapping's description of each, parsing them and the names they are built of
+from the mapping file, and the SQL that reads a row's values and finds the rows a
+changed term names. Every name is a plain identifier, quoted with
 ``psycopg.sql.Identifier``; the mapping is configuration, never SQL text.
 """
 
@@ -15,8 +17,8 @@ from typing import Any
 
 from psycopg import sql
 
-__all__ = ["TermLink", "linked_names", "parse_link", "parse_name", "parse_require",
-           "parse_strings", "rows_linked_to"]
+__all__ = ["Lookup", "TermLink", "linked_names", "looked_up", "parse_link", "parse_lookup",
+           "parse_name", "parse_require", "parse_strings", "rows_linked_to"]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -45,8 +47,45 @@ class TermLink:
             column for column, _ in self.require}
 
 
-_LINK_KEYS = frozenset(TermLink.__dataclass_fields__)
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """A document row's value is ``value`` of the row of ``table`` whose ``id`` the
+    document row's ``column`` holds (none when that row is missing or left out)."""
+
+    column: str
+    table: str
+    value: str
+    id: str = "id"
+    deleted_at: str | None = None
+    tenant: str | None = None  # as TermLink's
+    require: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def table_columns(self) -> set[str]:
+        """The looked-up table's columns this lookup names."""
+        return {c for c in (self.id, self.value, self.deleted_at, self.tenant) if c} | {
+            column for column, _ in self.require}
+
+
 _LINK_REQUIRED = ("link", "row", "term", "table")
+_LOOKUP_REQUIRED = ("column", "table", "value")
+
+
+def _col(alias: sql.Identifier, name: str) -> sql.Composable:
+    return sql.SQL("{}.{}").format(alias, sql.Identifier(name))
+
+
+def _conditions(alias: sql.Identifier, source: TermLink | Lookup,
+                doc_tenant: sql.Composable) -> list[sql.Composable]:
+    """What leaves a term or looked-up row out: another tenant's, deleted, not required."""
+    out: list[sql.Composable] = []
+    if source.tenant:
+        out.append(sql.SQL("{} = {}").format(_col(alias, source.tenant), doc_tenant))
+    if source.deleted_at:
+        out.append(sql.SQL("{} IS NULL").format(_col(alias, source.deleted_at)))
+    for column, values in source.require:
+        out.append(sql.SQL("{}::text = ANY({})").format(_col(alias, column),
+                                                        sql.Literal(list(values))))
+    return out
 
 
 def linked_names(link: TermLink, doc_id: sql.Composable,
@@ -54,23 +93,24 @@ def linked_names(link: TermLink, doc_id: sql.Composable,
     """An array of the names linked to the document row whose id is ``doc_id`` (and
     tenant ``doc_tenant``), each once, in order."""
     lk, tm = sql.Identifier("awsm_lk"), sql.Identifier("awsm_tm")
-
-    def col(alias: sql.Identifier, name: str) -> sql.Composable:
-        return sql.SQL("{}.{}").format(alias, sql.Identifier(name))
-
-    where = [sql.SQL("{} = {}").format(col(lk, link.row), doc_id),
-             sql.SQL("{} IS NOT NULL").format(col(tm, link.name))]
-    if link.tenant:
-        where.append(sql.SQL("{} = {}").format(col(tm, link.tenant), doc_tenant))
-    if link.deleted_at:
-        where.append(sql.SQL("{} IS NULL").format(col(tm, link.deleted_at)))
-    for column, values in link.require:
-        where.append(sql.SQL("{}::text = ANY({})").format(col(tm, column),
-                                                          sql.Literal(list(values))))
+    where = [sql.SQL("{} = {}").format(_col(lk, link.row), doc_id),
+             sql.SQL("{} IS NOT NULL").format(_col(tm, link.name)),
+             *_conditions(tm, link, doc_tenant)]
     return sql.SQL("ARRAY(SELECT DISTINCT {name}::text FROM {link} {lk} JOIN {table} {tm} "
                    "ON {term} = {id} WHERE {where} ORDER BY 1)").format(
-        name=col(tm, link.name), link=sql.Identifier(link.link), lk=lk,
-        table=sql.Identifier(link.table), tm=tm, term=col(lk, link.term), id=col(tm, link.id),
+        name=_col(tm, link.name), link=sql.Identifier(link.link), lk=lk,
+        table=sql.Identifier(link.table), tm=tm, term=_col(lk, link.term),
+        id=_col(tm, link.id), where=sql.SQL(" AND ").join(where))
+
+
+def looked_up(lookup: Lookup, doc_column: sql.Composable,
+              doc_tenant: sql.Composable) -> sql.Composed:
+    """The value of the row ``doc_column`` (the document row's column) points at."""
+    lu = sql.Identifier("awsm_lu")
+    where = [sql.SQL("{} = {}").format(_col(lu, lookup.id), doc_column),
+             *_conditions(lu, lookup, doc_tenant)]
+    return sql.SQL("(SELECT {value}::text FROM {table} {lu} WHERE {where} LIMIT 1)").format(
+        value=_col(lu, lookup.value), table=sql.Identifier(lookup.table), lu=lu,
         where=sql.SQL(" AND ").join(where))
 
 
@@ -121,19 +161,33 @@ def parse_require(value: Any, where: str,
     return tuple(out)
 
 
-def parse_link(raw: dict[str, Any], where: str, problems: list[str]) -> TermLink | None:
-    """A ``{ link = ..., row = ..., term = ..., table = ... }`` table of the mapping file."""
+def _parse(cls: Any, required: tuple[str, ...], raw: dict[str, Any], where: str,
+           problems: list[str]) -> Any:
+    """``cls`` from a table of the mapping file: ``required`` names, the optional ones
+    (``id``, ``name``, ``deleted_at``, ``tenant``) and ``require``; None on a problem."""
+    known = cls.__dataclass_fields__
     for key in raw:
-        if key not in _LINK_KEYS:
-            problems.append(f"{where}.{key}: unknown key (known: {', '.join(sorted(_LINK_KEYS))})")
+        if key not in known:
+            problems.append(f"{where}.{key}: unknown key (known: {', '.join(sorted(known))})")
     values: dict[str, Any] = {}
-    for key in _LINK_REQUIRED:
+    for key in required:
         values[key] = parse_name(raw.get(key), f"{where}.{key}", problems)
     for key in ("id", "name", "deleted_at", "tenant"):
-        if key in raw:
+        if key in raw and key in known and key not in required:
             values[key] = parse_name(raw[key], f"{where}.{key}", problems)
     values["require"] = parse_require(raw.get("require", {}), f"{where}.require", problems)
-    if any(values[key] is None for key in _LINK_REQUIRED) or any(
-            key in raw and values[key] is None for key in ("id", "name")):
+    if any(v is None for k, v in values.items() if k in required or k in ("id", "name")):
         return None
-    return TermLink(**values)
+    return cls(**values)
+
+
+def parse_link(raw: dict[str, Any], where: str, problems: list[str]) -> TermLink | None:
+    """A ``{ link = ..., row = ..., term = ..., table = ... }`` table of the mapping file."""
+    link: TermLink | None = _parse(TermLink, _LINK_REQUIRED, raw, where, problems)
+    return link
+
+
+def parse_lookup(raw: dict[str, Any], where: str, problems: list[str]) -> Lookup | None:
+    """A ``{ column = ..., table = ..., value = ... }`` table of the mapping file."""
+    lookup: Lookup | None = _parse(Lookup, _LOOKUP_REQUIRED, raw, where, problems)
+    return lookup

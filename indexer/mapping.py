@@ -20,9 +20,12 @@ from psycopg import sql
 from awsm.errors import ConfigError
 from awsm.settings import Settings
 from indexer.links import (
+    Lookup,
     TermLink,
     linked_names,
+    looked_up,
     parse_link,
+    parse_lookup,
     parse_name,
     parse_require,
     parse_strings,
@@ -98,6 +101,7 @@ class DocumentSource:
     # tags, or the category (the first by name), through a link table instead of a column
     tags_link: TermLink | None = None
     category_link: TermLink | None = None
+    image_lookup: Lookup | None = None  # the image from the row a column points at
 
     @property
     def links(self) -> tuple[TermLink, ...]:
@@ -118,7 +122,8 @@ class DocumentSource:
         """Every column of this table the mapping names (checked against the database)."""
         named = {self.id, self.tenant, self.title, *self.visibility.flags,
                  *(u for u in self.url_columns if not u.startswith(TENANT_PREFIX)),
-                 *(column for column, _ in self.visibility.require)}
+                 *(column for column, _ in self.visibility.require),
+                 *((self.image_lookup.column,) if self.image_lookup else ())}
         for opt in (self.body, self.summary, self.tags, self.category, self.locale, self.image,
                     self.published_at, self.visibility.status, self.visibility.deleted_at):
             if opt:
@@ -163,9 +168,12 @@ class Mapping:
         keys[self.tenants.table] = self.tenants.id
         if self.categories:
             keys[self.categories.table] = self.categories.id
-        for link in (link for d in self.documents for link in d.links):
-            keys.setdefault(link.link, link.row)
-            keys.setdefault(link.table, link.id)
+        for d in self.documents:
+            for link in d.links:
+                keys.setdefault(link.link, link.row)
+                keys.setdefault(link.table, link.id)
+            if d.image_lookup:
+                keys.setdefault(d.image_lookup.table, d.image_lookup.id)
         return keys
 
     # SQL -------------------------------------------------------------------
@@ -202,6 +210,8 @@ class Mapping:
             if src.published_at else sql.SQL("0"))
         tags = (sql.SQL("coalesce({}, '{{}}')::text[]").format(col(d, src.tags))
                 if src.tags else sql.SQL("'{}'::text[]"))
+        image = (looked_up(src.image_lookup, col(d, src.image_lookup.column), col(d, src.tenant))
+                 if src.image_lookup else col(d, src.image))
         if src.tags_link:
             tags = linked_names(src.tags_link, col(d, src.id), col(d, src.tenant))
         if src.category_link:
@@ -214,7 +224,7 @@ class Mapping:
             sql.SQL("{}::text").format(col(d, src.id)),
             sql.SQL("{}::text").format(col(d, src.tenant)),
             col(d, src.title), col(d, src.body), col(d, src.summary), tags, category,
-            locale, col(d, src.image), published, vis, *url_cols,
+            locale, image, published, vis, *url_cols,
         ]
         return sql.SQL(
             "SELECT {fields} FROM {table} d LEFT JOIN {tenants} t ON {tid} = {dtid}{join_c}"
@@ -292,11 +302,13 @@ def _parse_document(raw: dict[str, Any], i: int, problems: list[str]) -> Documen
     if not isinstance(doc_type, str) or not re.match(r"^[a-z][a-z0-9_]{0,30}$", doc_type):
         problems.append(f"{where}.type: must be a short lower-case word, got {doc_type!r}")
     required = {k: parse_name(raw.get(k), f"{where}.{k}", problems) for k in ("table", "id", "tenant", "title")}
-    links = {k: parse_link(raw[k], f"{where}.{k}", problems)  # through a link table
-             for k in ("tags", "category") if isinstance(raw.get(k), dict)}
+    # tags and category through a link table, the image from the row a column points at
+    joined = {k for k in ("tags", "category", "image") if isinstance(raw.get(k), dict)}
+    links = {k: parse_link(raw[k], f"{where}.{k}", problems) for k in joined - {"image"}}
+    lookup = parse_lookup(raw["image"], f"{where}.image", problems) if "image" in joined else None
     optional = {k: parse_name(raw.get(k), f"{where}.{k}", problems, True)
                 for k in ("body", "summary", "tags", "category", "locale", "image", "published_at")
-                if k not in links}
+                if k not in joined}
     url = raw.get("url", "")
     if not isinstance(url, str):
         problems.append(f"{where}.url: must be a string template like '/blogs/{{slug}}'")
@@ -316,6 +328,7 @@ def _parse_document(raw: dict[str, Any], i: int, problems: list[str]) -> Documen
         return None
     return DocumentSource(type=doc_type, url=url, visibility=vis, **formats,
                           tags_link=links.get("tags"), category_link=links.get("category"),
+                          image_lookup=lookup,
                           **{k: v for k, v in required.items() if v}, **optional)  # type: ignore[arg-type]
 
 

@@ -115,6 +115,10 @@ def check_columns(conn: psycopg.Connection, mapping: Mapping) -> dict[str, str]:
     for link in links:
         wanted.setdefault(link.link, set()).update((link.row, link.term))
         wanted.setdefault(link.table, set()).update(link.term_columns())
+    for src in mapping.documents:
+        if src.image_lookup:
+            wanted.setdefault(src.image_lookup.table, set()).update(
+                src.image_lookup.table_columns())
     problems = []
     key_types: dict[str, str] = {}
     for table, cols in wanted.items():
@@ -140,6 +144,9 @@ def check_columns(conn: psycopg.Connection, mapping: Mapping) -> dict[str, str]:
                 key_types[f"{table}.tenant"] = have.get(src.tenant, "text")
                 if src.category:
                     key_types[f"{table}.category"] = have.get(src.category, "text")
+                if src.image_lookup:  # a changed image row's documents are looked up by it
+                    column = src.image_lookup.column
+                    key_types[f"{table}.{column}"] = have.get(column, "text")
         for link in links:  # a changed term's rows are looked up by its id
             if link.link == table:
                 key_types[f"{table}.{link.term}"] = have.get(link.term, "text")

@@ -263,10 +263,13 @@ class Indexer:
                 keys.setdefault(src.table, set()).update(
                     self._ids_where(src, src.category, batch.categories, "category"))
             for link in src.links:
-                if terms := batch.terms.get(link.table):
+                if terms := batch.related.get(link.table):
                     kind = self._key_types.get(f"{link.link}.{link.term}", "text")
                     keys.setdefault(src.table, set()).update(
                         r[0] for r in self.conn.execute(rows_linked_to(link, kind), (list(terms),)))
+            if src.image_lookup and (ids := batch.related.get(src.image_lookup.table)):
+                column = src.image_lookup.column
+                keys.setdefault(src.table, set()).update(self._ids_where(src, column, ids, column))
         return keys
 
     def _ids_where(self, src: DocumentSource, column: str, values: set[str], kind: str) -> list[str]:

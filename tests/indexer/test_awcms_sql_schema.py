@@ -41,6 +41,7 @@ CREATE TABLE {table} (
   title text NOT NULL, slug text NOT NULL, excerpt text, content_text text NOT NULL,
   status text NOT NULL DEFAULT 'draft', visibility text NOT NULL DEFAULT 'public',
   locale text NOT NULL DEFAULT 'id', published_at timestamptz, deleted_at timestamptz,
+  featured_media_id uuid,
   CHECK (status IN ('draft', 'review', 'scheduled', 'published', 'archived')),
   CHECK (visibility IN ('public', 'private', 'unlisted')));
 """
@@ -50,6 +51,11 @@ CREATE TABLE awcms_blog_terms (
   tenant_id uuid NOT NULL REFERENCES awcms_tenants (id),
   taxonomy_type text NOT NULL, name text NOT NULL, deleted_at timestamptz,
   CHECK (taxonomy_type IN ('category', 'tag', 'channel', 'topic')));
+CREATE TABLE awcms_news_media_objects (
+  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  tenant_id uuid NOT NULL REFERENCES awcms_tenants (id),
+  public_url text NOT NULL, status text NOT NULL DEFAULT 'pending_upload',
+  deleted_at timestamptz);
 CREATE TABLE awcms_blog_post_terms (
   id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   tenant_id uuid NOT NULL REFERENCES awcms_tenants (id),
@@ -60,6 +66,8 @@ CREATE TABLE awcms_blog_post_terms (
 # what docs/mappings/awcms-sql.toml asks of AWCMS: a link's delete must say its post
 LINK_IDENTITY = ("ALTER TABLE awcms_blog_post_terms "
                  "REPLICA IDENTITY USING INDEX awcms_blog_post_terms_unique")
+TENANT_TABLES = ("awcms_blog_posts", "awcms_blog_pages", "awcms_tenant_domains",
+                 "awcms_blog_terms", "awcms_blog_post_terms", "awcms_news_media_objects")
 ROW_SECURITY = """
 ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
 ALTER TABLE {table} FORCE ROW LEVEL SECURITY;
@@ -75,8 +83,7 @@ def _create_schema(conn: psycopg.Connection, *, link_identity: bool = True) -> N
     conn.execute(TERMS)
     if link_identity:
         conn.execute(LINK_IDENTITY)
-    for table in ("awcms_blog_posts", "awcms_blog_pages", "awcms_tenant_domains",
-                  "awcms_blog_terms", "awcms_blog_post_terms"):
+    for table in TENANT_TABLES:
         conn.execute(ROW_SECURITY.format(table=table))
     conn.execute("INSERT INTO awcms_tenants (id, tenant_code, tenant_name) VALUES "
                  "(%s, 'kopi:nusantara', 'Kopi Nusantara'), (%s, 'lain', 'Lain')",
@@ -199,6 +206,44 @@ def test_tags_and_categories_come_through_the_link_table_and_follow_its_changes(
             "tags": {"kopi": 1, "tubruk asli": 1}, "category": {"Seduh": 1}}), timeout=10)
 
 
+def _media(conn: psycopg.Connection, url: str, *, tenant: str = TENANT,
+           status: str = "attached") -> str:
+    row = conn.execute("INSERT INTO awcms_news_media_objects (tenant_id, public_url, status) "
+                       "VALUES (%s, %s, %s) RETURNING id::text", (tenant, url, status)).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def test_the_image_comes_from_the_media_row_the_post_names(fresh_db: str, tmp_path: Path) -> None:
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        _create_schema(conn)
+        posts = {slug: _post(conn, slug, f"kopi tubruk {slug}")
+                 for slug in ("foto", "asing", "unggah", "tanpa")}
+        photo = _media(conn, "https://cdn.example/kopi.jpg")
+        for slug, media in (("foto", photo),
+                            ("asing", _media(conn, "https://cdn.example/x.jpg", tenant=OTHER)),
+                            ("unggah", _media(conn, "https://cdn.example/y.jpg",
+                                              status="pending_upload"))):
+            conn.execute("UPDATE awcms_blog_posts SET featured_media_id = %s WHERE id = %s",
+                         (media, posts[slug]))
+
+    def images(stack: Stack) -> dict[str, str | None]:
+        hits = stack.search(tenant="kopi:nusantara", q="tubruk")["hits"]
+        return {h["title"]: h["image"] for h in hits}
+
+    with running_stack(fresh_db, tmp_path, mapping_file=MAPPING) as stack:
+        # another tenant's media, one not uploaded yet, or none: no image
+        wait_for(lambda: images(stack) == {"foto": "https://cdn.example/kopi.jpg",
+                                           "asing": None, "unggah": None, "tanpa": None},
+                 timeout=10)
+        # the media row changes, the post does not: its documents follow
+        stack.sql("UPDATE awcms_news_media_objects SET public_url = %s WHERE id = %s",
+                  "https://cdn.example/kopi-2.jpg", photo)
+        wait_for(lambda: images(stack)["foto"] == "https://cdn.example/kopi-2.jpg", timeout=10)
+        stack.sql("UPDATE awcms_news_media_objects SET deleted_at = now() WHERE id = %s", photo)
+        wait_for(lambda: images(stack)["foto"] is None, timeout=10)
+
+
 def test_a_link_table_whose_deletes_would_not_name_the_post_fails_at_start(
         fresh_db: str, tmp_path: Path) -> None:
     # its primary key is its own id: a deleted link would not say whose tag it was
@@ -237,8 +282,7 @@ def test_row_level_security_that_hides_rows_from_the_indexer_stops_it_at_start(
                 indexer.prepare()
         message = str(err.value)
         assert "'awcms_blog_posts' has row-level security" in message
-        for table in ("awcms_blog_pages", "awcms_tenant_domains", "awcms_blog_terms",
-                      "awcms_blog_post_terms"):
+        for table in TENANT_TABLES:
             assert f"'{table}' has row-level security" in message, table
         assert "'awcms_tenants'" not in message
         assert f"role {name}" in message and "BYPASSRLS" in message
@@ -247,8 +291,7 @@ def test_row_level_security_that_hides_rows_from_the_indexer_stops_it_at_start(
         assert _problems(url) == ""
         admin.execute(f"ALTER ROLE {name} NOBYPASSRLS")
         # the owner is exempt from its table's policies unless they are forced
-        for table in ("awcms_blog_posts", "awcms_blog_pages", "awcms_tenant_domains",
-                      "awcms_blog_terms", "awcms_blog_post_terms"):
+        for table in TENANT_TABLES:
             admin.execute(f"ALTER TABLE {table} OWNER TO {name}")
             admin.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
         assert _problems(url) == ""

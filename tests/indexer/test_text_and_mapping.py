@@ -262,6 +262,12 @@ _DOC = "[[documents]]\ntable = 'blogs'\ntype='blog'\nid='id'\ntenant='t'\ntitle=
      "documents[0].category.link: 'lk; drop' is not a valid"),
     (_DOC + "tags = { link = 'lk', row = 'r', term = 't', table = 'x', require = { k = [] } }",
      "tags.require.k: an empty list"),
+    # the image from the row a column points at: three names it takes, no link keys
+    (_DOC + "image = { column = 'media_id', table = 'media' }", "image.value: None"),
+    (_DOC + "image = { column = 'm', table = 'media', value = 'url', name = 'n' }",
+     "documents[0].image.name: unknown key"),
+    (_DOC + "image = { column = 'm', table = 'media', value = 'url; drop' }",
+     "image.value: 'url; drop' is not a valid"),
     # only the tenant's columns can be named through a dot
     (_DOC + "url = '/blog/{category.slug}/{slug}'", "{category.slug} is not a placeholder"),
     (_DOC + "url = '/blog/{tenant.}/{slug}'", "{tenant.} is not a placeholder"),
@@ -327,6 +333,20 @@ def test_tags_and_a_category_through_a_link_table(tmp_path: Path) -> None:
     assert text.count('FROM "post_terms" "awsm_lk" JOIN "terms" "awsm_tm"') == 2
     assert '"awsm_tm"."tenant_id" = "d"."t"' in text
     assert """"awsm_tm"."kind"::text = ANY('{category}') ORDER BY 1))[1]""" in text
+
+
+def test_an_image_from_the_row_a_column_points_at(tmp_path: Path) -> None:
+    path = tmp_path / "m.toml"
+    path.write_text(_DOC + "image = { column = 'media_id', table = 'media', value = 'url', "
+                    "tenant = 'tenant_id', require = { status = ['ready'] } }\n")
+    mapping = load_mapping(path)
+    src = mapping.documents[0]
+    assert src.image is None and "media_id" in src.columns()
+    assert mapping.keys["media"] == "id"  # streamed: a changed row re-reads its documents
+    text = mapping.select_documents(src, sql.SQL("TRUE")).as_string(None)
+    assert ('(SELECT "awsm_lu"."url"::text FROM "media" "awsm_lu" WHERE "awsm_lu"."id" = '
+            '"d"."media_id" AND "awsm_lu"."tenant_id" = "d"."t" AND '
+            '"awsm_lu"."status"::text = ANY(\'{ready}\') LIMIT 1)') in text
 
 
 def test_categories_shared_by_every_tenant_join_on_id_alone(tmp_path: Path) -> None:
