@@ -94,8 +94,9 @@ def check_columns(conn: psycopg.Connection, mapping: Mapping) -> dict[str, str]:
     all that do not), and the role must read all their rows (``check_row_security``).
     Returns the SQL types of the document tables' keys, tenant and
     category columns (``"<table>"``, ``"<table>.tenant"``, ``"<table>.category"``) and of
-    link tables' term columns (``"<link table>.<column>"``), which the re-reads cast their
-    parameters to."""
+    the columns a changed term or image row is traced back through (a link table's term
+    column, a document table's image column: ``"<table>.<column>"``), which the re-reads
+    cast their parameters to."""
     wanted: dict[str, set[str]] = {}
     for src in mapping.documents:
         wanted[src.table] = src.columns()

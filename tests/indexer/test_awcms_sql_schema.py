@@ -97,17 +97,22 @@ def _create_schema(conn: psycopg.Connection, *, link_identity: bool = True) -> N
         "(%(o)s, 'lain.example', 'lain.example', 'active', NULL)", {"t": TENANT, "o": OTHER})
 
 
+def _new_id(conn: psycopg.Connection, insert: str, params: tuple[object, ...]) -> str:
+    """The id of the row ``insert`` (ending ``RETURNING id::text``) adds."""
+    row = conn.execute(insert, params).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
 def _post(conn: psycopg.Connection, slug: str, text: str, *, visibility: str = "public",
           status: str = "published", table: str = "awcms_blog_posts") -> str:
     # published a day ago: out of the indexer's recurring look for rows just due, which
     # would re-read it and so hide a change the stream failed to pass on
-    row = conn.execute(
-        f"INSERT INTO {table} (tenant_id, title, slug, excerpt, content_text, status, "
+    return _new_id(
+        conn, f"INSERT INTO {table} (tenant_id, title, slug, excerpt, content_text, status, "
         "visibility, published_at) VALUES (%s, %s, %s, 'ringkasan', %s, %s, %s, "
         "now() - interval '1 day') RETURNING id::text",
-        (TENANT, slug, slug, text, status, visibility)).fetchone()
-    assert row is not None
-    return str(row[0])
+        (TENANT, slug, slug, text, status, visibility))
 
 
 def _hits(stack: Stack, tenant: str = "kopi:nusantara") -> dict[str, tuple[str, str]]:
@@ -155,11 +160,9 @@ def test_the_mapping_keeps_private_posts_out_and_links_by_tenant_code(
 
 def _term(conn: psycopg.Connection, name: str, kind: str, *, tenant: str = TENANT,
           deleted: bool = False) -> str:
-    row = conn.execute("INSERT INTO awcms_blog_terms (tenant_id, taxonomy_type, name, deleted_at) "
-                       "VALUES (%s, %s, %s, CASE WHEN %s THEN now() END) RETURNING id::text",
-                       (tenant, kind, name, deleted)).fetchone()
-    assert row is not None
-    return str(row[0])
+    return _new_id(conn, "INSERT INTO awcms_blog_terms (tenant_id, taxonomy_type, name, "
+                   "deleted_at) VALUES (%s, %s, %s, CASE WHEN %s THEN now() END) "
+                   "RETURNING id::text", (tenant, kind, name, deleted))
 
 
 def _link(conn: psycopg.Connection, post: str, *terms: str) -> None:
@@ -208,10 +211,8 @@ def test_tags_and_categories_come_through_the_link_table_and_follow_its_changes(
 
 def _media(conn: psycopg.Connection, url: str, *, tenant: str = TENANT,
            status: str = "attached") -> str:
-    row = conn.execute("INSERT INTO awcms_news_media_objects (tenant_id, public_url, status) "
-                       "VALUES (%s, %s, %s) RETURNING id::text", (tenant, url, status)).fetchone()
-    assert row is not None
-    return str(row[0])
+    return _new_id(conn, "INSERT INTO awcms_news_media_objects (tenant_id, public_url, status) "
+                   "VALUES (%s, %s, %s) RETURNING id::text", (tenant, url, status))
 
 
 def test_the_image_comes_from_the_media_row_the_post_names(fresh_db: str, tmp_path: Path) -> None:
