@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from awsm.errors import ConfigError
+from indexer.check import compare_index
 from indexer.mapping import load_mapping
 from indexer.startup import check_columns
 from tests.fixtures.fix_stack import Stack, make_settings, open_indexer, running_stack, wait_for
@@ -149,6 +150,9 @@ def test_the_mapping_keeps_private_posts_out_and_links_by_tenant_code(
         wait_for(lambda: _hits(stack).keys() == {f"page:{page}"}, timeout=10)
         stack.sql("UPDATE awcms_blog_posts SET visibility = 'public' WHERE id = %s", private)
         wait_for(lambda: f"blog:{private}" in _hits(stack), timeout=10)
+        # `awsm check` reads the same rules: the index holds exactly what they allow
+        diff = compare_index(stack.indexer, settle_s=0.2)
+        assert diff.matches and (diff.allowed, diff.indexed) == (2, 2), diff
         # a new tenant code re-links the tenant's documents
         stack.sql("UPDATE awcms_tenants SET tenant_code = 'kopi' WHERE id = %s", TENANT)
         wait_for(lambda: _hits(stack, "kopi").get(f"blog:{private}", ("",))[0]
