@@ -52,6 +52,8 @@ def guarded_protocol(header_timeout_s: float, max_header_bytes: int) -> type[asy
                       f"The request headers did not arrive within {header_timeout_s:g} s.")
     malformed = _error(400, "Bad Request", "invalid_request",
                        "The HTTP request is malformed.")
+    no_host = _error(400, "Bad Request", "invalid_request",
+                     "An HTTP/1.1 request needs exactly one Host header.")
     sweeping: set[asyncio.AbstractEventLoop] = set()  # loops with a sweep scheduled
 
     class GuardedHttpToolsProtocol(HttpToolsProtocol):
@@ -132,6 +134,12 @@ def guarded_protocol(header_timeout_s: float, max_header_bytes: int) -> type[asy
                     # stops the parser; uvicorn answers parser errors with send_400_response
                     self._refusal = too_large
                     raise httptools.HttpParserError("request head too large")
+            # RFC 9112 3.2: a 400 for an HTTP/1.1 request without a Host, or with two (which
+            # a proxy in front and this server could each read their own way)
+            hosts = sum(name == b"host" for name, _ in self.headers)
+            if hosts > 1 or (not hosts and self.parser.get_http_version() == "1.1"):
+                self._refusal = no_host
+                raise httptools.HttpParserError("no single Host header")
             super().on_headers_complete()
             self._head_done = True
 

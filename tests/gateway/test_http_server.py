@@ -85,6 +85,23 @@ def test_a_request_that_cannot_be_parsed_is_a_json_400_and_the_connection_closes
                                             "message": "The HTTP request is malformed."}}
 
 
+@pytest.mark.parametrize(("sent", "status"), [
+    (b"GET / HTTP/1.1\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\r\nHost: a\r\nHOST: b\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 200),
+    (b"GET / HTTP/1.0\r\n\r\n", 200),  # HTTP/1.0 had no Host header
+])
+def test_an_http_1_1_request_needs_exactly_one_host(port: int, sent: bytes, status: int) -> None:
+    with _connect(port) as conn:
+        conn.sendall(sent)
+        reply = conn.recv(65536) if status == 200 else _read_all(conn)
+    assert reply.split(b" ", 2)[1] == str(status).encode(), reply
+    if status == 400:
+        assert orjson.loads(reply.split(b"\r\n\r\n", 1)[1]) == {"error": {
+            "code": "invalid_request",
+            "message": "An HTTP/1.1 request needs exactly one Host header."}}
+
+
 def test_headers_past_the_limit_are_a_431_and_the_connection_closes(port: int) -> None:
     with _connect(port) as conn:
         conn.sendall(_get(extra="X-Big: " + "a" * (2 * MAX_HEAD) + "\r\n"))
