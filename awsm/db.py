@@ -120,6 +120,17 @@ def apply_migrations(conn: psycopg.Connection) -> list[str]:
     return applied
 
 
+# The tables (parameter: an array of quoted names) whose row-level security applies to
+# the session's role: not a superuser or BYPASSRLS, and not the owner (or a member of
+# the owning role) of a table whose security is not forced. Such a role sees only the
+# rows the policies show it.
+HIDING_ROWS_SQL = (
+    "SELECT c.relname::text FROM pg_class c, pg_roles r WHERE c.oid = ANY(%s::regclass[]) "
+    "AND r.rolname = current_user AND NOT (r.rolsuper OR r.rolbypassrls) "
+    "AND c.relrowsecurity AND (c.relforcerowsecurity "
+    "OR NOT pg_has_role(current_user, c.relowner, 'USAGE')) ORDER BY 1")
+
+
 def refused(exc: psycopg.Error, problem: str, fix: str) -> ConfigError:
     """A start-up step the database refused, as a ``ConfigError``: what failed, the
     server's reason, and what the operator can do."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import psycopg
 from psycopg import sql
 
-from awsm.db import refused
+from awsm.db import HIDING_ROWS_SQL, refused
 from awsm.errors import ConfigError
 from awsm.settings import Settings
 from indexer.mapping import DocumentSource, Mapping
@@ -162,16 +162,8 @@ def check_row_security(conn: psycopg.Connection, tables: tuple[str, ...]) -> Non
     applies to this role (AWCMS forces it on its content tables, filtered by a tenant
     setting) shows it only some rows, and a re-read that does not find a row takes its
     document out of search. So such a table is a start-up error naming the fix."""
-    bypass = conn.execute("SELECT rolsuper OR rolbypassrls FROM pg_roles "
-                          "WHERE rolname = current_user").fetchone()
-    if bypass and bypass[0]:
-        return
     hidden = [row[0] for row in conn.execute(
-        # the owner (or a member of the owning role) is exempt unless security is forced
-        "SELECT c.relname::text FROM pg_class c WHERE c.oid = ANY(%s::regclass[]) "
-        "AND c.relrowsecurity AND (c.relforcerowsecurity "
-        "OR NOT pg_has_role(current_user, c.relowner, 'USAGE')) ORDER BY 1",
-        ([sql.Identifier(t).as_string(conn) for t in dict.fromkeys(tables)],))]
+        HIDING_ROWS_SQL, ([sql.Identifier(t).as_string(conn) for t in dict.fromkeys(tables)],))]
     if hidden:
         role = conn.execute("SELECT current_user::text").fetchone()
         raise ConfigError([

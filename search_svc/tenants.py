@@ -26,12 +26,13 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
-from awsm.db import connection_within
+from awsm.db import HIDING_ROWS_SQL, connection_within
 from awsm.errors import ServiceUnavailable
 
 __all__ = ["READ_TIMEOUT_S", "STALE_IF_ERROR_S", "TenantDirectory", "TenantDomains",
@@ -133,6 +134,7 @@ class TenantResolver:
         self._timer: asyncio.Task[None] | None = None  # re-reads once a TTL
         self._closed = False
         self._warned_at = -float("inf")
+        self._security_checked = False
 
     def _build_query(self) -> sql.Composed:
         """(id, slug, domain, active) of every tenant not deleted, then (id, NULL, domain,
@@ -236,12 +238,33 @@ class TenantResolver:
                 self._failed_at = time.monotonic()
                 log.exception("reading tenants failed")
 
+    async def _warn_of_hidden_rows(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Once: a tenants or domains table whose row-level security applies to this role
+        (AWCMS forces it on ``awcms_tenant_domains``) shows it only some rows, and a
+        tenant or host it cannot see answers as unknown, silently; the log says why."""
+        tables = [self.source.table, *([self.source.domains.table] if self.source.domains
+                                       else [])]
+        try:
+            cur = await conn.execute(HIDING_ROWS_SQL, ([sql.Identifier(t).as_string(conn)
+                                                        for t in tables],))
+            hidden = await cur.fetchall()
+        except psycopg.Error as exc:  # a warning's check never fails the read
+            log.debug("checking the tenant tables' row security failed: %s", exc)
+            return
+        for (table,) in hidden:
+            log.warning("table %r has row-level security that applies to this database "
+                        "role: tenants or hosts it does not show answer as unknown. Connect "
+                        "the API (AWSM_DATABASE_READ_URL) as a role with BYPASSRLS.", table)
+
     async def _read(self) -> TenantDirectory:
         started = time.monotonic()
         try:
             async with connection_within(self.pool, self.read_timeout_s) as conn:
                 cur = await conn.execute(self._query)
                 rows = await cur.fetchall()
+                if not self._security_checked:
+                    self._security_checked = True
+                    await self._warn_of_hidden_rows(conn)
         except TimeoutError as exc:  # (its own text is empty) for the log and the 503's detail
             raise TimeoutError(f"no answer within {self.read_timeout_s:g} s") from exc
         directory = (TenantDirectory(rows) if len(rows) < THREADED_ROWS

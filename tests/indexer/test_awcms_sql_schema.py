@@ -6,15 +6,19 @@ row-level security that would hide rows from the indexer stops it at start."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from awsm.db import open_async_pool
 from awsm.errors import ConfigError
 from indexer.check import compare_index
 from indexer.mapping import load_mapping
 from indexer.startup import check_columns
+from search_svc.tenants import TenantResolver
 from tests.fixtures.fix_stack import Stack, make_settings, open_indexer, running_stack, wait_for
 
 MAPPING = Path(__file__).resolve().parents[2] / "docs" / "mappings" / "awcms-sql.toml"
@@ -303,3 +307,32 @@ def test_row_level_security_that_hides_rows_from_the_indexer_stops_it_at_start(
         admin.execute("ALTER TABLE awcms_blog_pages FORCE ROW LEVEL SECURITY")
         assert "'awcms_blog_pages' has row-level security" in _problems(url)
         assert "awcms_blog_posts" not in _problems(url)
+
+
+def test_the_api_says_when_row_security_hides_host_names_from_its_role(
+        fresh_db: str, plain_role: tuple[str, str], caplog: pytest.LogCaptureFixture) -> None:
+    # AWCMS forces it on awcms_tenant_domains (not on awcms_tenants): a read role without
+    # BYPASSRLS finds tenants by code but no host, which would otherwise go unexplained
+    name, url = plain_role
+    with psycopg.connect(fresh_db, autocommit=True) as admin:
+        _create_schema(admin)
+        admin.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {name}")
+
+    async def resolve(url: str) -> tuple[str | None, str | None]:
+        pool = await open_async_pool(url, timeout=5.0)
+        resolver = TenantResolver(pool, load_mapping(MAPPING).tenants)
+        try:
+            return await resolver.resolve("kopi.example"), await resolver.resolve("kopi:nusantara")
+        finally:
+            await resolver.close()
+            await pool.close()
+
+    with caplog.at_level(logging.WARNING, logger="awsm.search"):
+        assert asyncio.run(resolve(url)) == (None, TENANT)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "'awcms_tenant_domains' has row-level security" in warnings[0]
+    assert "BYPASSRLS" in warnings[0]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="awsm.search"):  # a superuser sees all
+        assert asyncio.run(resolve(fresh_db)) == (TENANT, TENANT)
+    assert not [r for r in caplog.records if r.levelno == logging.WARNING]
