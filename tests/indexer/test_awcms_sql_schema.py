@@ -241,16 +241,18 @@ def test_the_image_comes_from_the_media_row_the_post_names(fresh_db: str, tmp_pa
         return {h["title"]: h["image"] for h in hits}
 
     with running_stack(fresh_db, tmp_path, mapping_file=MAPPING) as stack:
+        wait_for(lambda: len(images(stack)) == 4, timeout=10)
         # another tenant's media, one not uploaded yet, or none: no image
-        wait_for(lambda: images(stack) == {"foto": "https://cdn.example/kopi.jpg",
-                                           "asing": None, "unggah": None, "tanpa": None},
-                 timeout=10)
+        assert images(stack) == {"foto": "https://cdn.example/kopi.jpg", "asing": None,
+                                 "unggah": None, "tanpa": None}
         # the media row changes, the post does not: its documents follow
         stack.sql("UPDATE awcms_news_media_objects SET public_url = %s WHERE id = %s",
                   "https://cdn.example/kopi-2.jpg", photo)
-        wait_for(lambda: images(stack)["foto"] == "https://cdn.example/kopi-2.jpg", timeout=10)
+        wait_for(lambda: images(stack)["foto"] != "https://cdn.example/kopi.jpg", timeout=10)
+        assert images(stack)["foto"] == "https://cdn.example/kopi-2.jpg"
         stack.sql("UPDATE awcms_news_media_objects SET deleted_at = now() WHERE id = %s", photo)
-        wait_for(lambda: images(stack)["foto"] is None, timeout=10)
+        wait_for(lambda: images(stack)["foto"] != "https://cdn.example/kopi-2.jpg", timeout=10)
+        assert images(stack) == dict.fromkeys(posts)  # a deleted media row: no image at all
 
 
 def test_a_link_table_whose_deletes_would_not_name_the_post_fails_at_start(
