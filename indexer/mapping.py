@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -344,12 +344,7 @@ def _parse_section(raw: dict[str, Any], name: str, cls: Any, problems: list[str]
     fields = cls.__dataclass_fields__
     values: dict[str, Any] = {}
     for key, value in section.items():
-        if key == "domains" and cls is TenantSource:  # a table of its own, inline
-            domains = _parse_section(section, key, TenantDomains, problems, "tenants.")
-            if domains is not None and "table" not in value:
-                problems.append("tenants.domains.table: the table of host names is required")
-            values[key] = domains
-        elif key not in fields:
+        if key not in fields:
             problems.append(f"{name}.{key}: unknown key (known: {', '.join(sorted(fields))})")
         elif isinstance(fields[key].default, tuple):  # a list of values ("active_values")
             values[key] = parse_strings(value, f"{name}.{key}", problems)
@@ -393,7 +388,16 @@ def load_mapping(path: Path | None = None, *, demo: bool = False) -> Mapping:
         raise ConfigError([f"AWSM_MAPPING_FILE: {path} is not valid TOML: {exc}"]) from exc
     problems: list[str] = [f"{key}: unknown section (known: {', '.join(sorted(_SECTIONS))})"
                            for key in raw if key not in _SECTIONS]
+    section = raw.get("tenants")
+    # host names in a table of their own: an inline table of [tenants], parsed as one
+    domains_raw = section.pop("domains", None) if isinstance(section, dict) else None
     tenants = _parse_section(raw, "tenants", TenantSource, problems) or TenantSource()
+    if domains_raw is not None:
+        domains = _parse_section({"domains": domains_raw}, "domains", TenantDomains, problems,
+                                 "tenants.")
+        if isinstance(domains_raw, dict) and "table" not in domains_raw:
+            problems.append("tenants.domains.table: the table of host names is required")
+        tenants = replace(tenants, domains=domains)
     categories = _parse_section(raw, "categories", CategorySource, problems)
     docs_raw = raw.get("documents", [])
     if not isinstance(docs_raw, list) or not all(isinstance(d, dict) for d in docs_raw):
