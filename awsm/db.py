@@ -26,6 +26,11 @@ def connect(url: str, *, autocommit: bool = True, **kwargs: object) -> psycopg.C
     return psycopg.connect(url, autocommit=autocommit, prepare_threshold=None, **kwargs)  # type: ignore[arg-type]
 
 
+# the most a caller waits for a connection while the pool cannot connect (a local
+# connection is made in a few ms, so one made as the database comes back is still taken)
+FAILING_WAIT_S = 0.1
+
+
 class _Pool(AsyncConnectionPool):
     """A pool that checks its idle connections once one comes back broken.
 
@@ -37,6 +42,30 @@ class _Pool(AsyncConnectionPool):
     first. A check on every checkout (``check=``) would cost a round trip a request."""
 
     _checking: asyncio.Task[None] | None = None
+    # The last attempt to connect failed and none has succeeded since: the database is
+    # down (or refusing us). A caller then waits FAILING_WAIT_S at most for a connection,
+    # not the pool's timeout: once the idle connections were found dead, every request
+    # that needed a new one (a semantic query, a tenant read) otherwise waited seconds
+    # for a connection that could not come, though each of them has an answer ready for
+    # an unreachable database. The pool's next connection made (its reconnection
+    # attempts go on, backing off, and a request may start one) ends this. Callers that
+    # began waiting before the first failed attempt (a few ms) still wait their timeout.
+    # (``_connect`` is psycopg_pool's one way to a new connection, in 3.2 and 3.3.)
+    connect_failing = False
+
+    async def getconn(self, timeout: float | None = None) -> psycopg.AsyncConnection:
+        if self.connect_failing:
+            timeout = min(self.timeout if timeout is None else timeout, FAILING_WAIT_S)
+        return await super().getconn(timeout)
+
+    async def _connect(self, timeout: float | None = None) -> psycopg.AsyncConnection:
+        try:
+            conn = await super()._connect(timeout)
+        except Exception:
+            self.connect_failing = True
+            raise
+        self.connect_failing = False
+        return conn
 
     async def putconn(self, conn: psycopg.AsyncConnection) -> None:  # type: ignore[override]
         broken = conn.closed

@@ -1,8 +1,11 @@
 import asyncio
+import time
 
 import psycopg
+import pytest
 
-from awsm.db import apply_migrations, open_async_pool
+from awsm.db import apply_migrations, connection_within, open_async_pool
+from tests.fixtures.fix_pg import database_down
 
 
 def test_fresh_database_has_logical_wal_and_search_schema(fresh_db: str) -> None:
@@ -44,3 +47,43 @@ def test_a_database_restart_fails_at_most_one_request_per_pool(fresh_db: str) ->
         return failed
 
     assert asyncio.run(scenario()) <= 1
+
+
+def test_while_the_database_refuses_connections_no_caller_waits_out_the_pool_timeout(
+        fresh_db: str) -> None:
+    # Once the pool had found its idle connections dead, every caller that needed a new
+    # one waited the whole timeout it gave (2 s for a semantic query) for a connection
+    # that could not come, though each has an answer for an unreachable database.
+    async def scenario() -> tuple[list[float], float]:
+        pool = await open_async_pool(fresh_db, min_size=2, max_size=2, timeout=5.0)
+        waits: list[float] = []
+        try:
+            await pool.wait(timeout=10)
+            with database_down(fresh_db):
+                await pool.check()  # both found dead; the pool starts reconnecting
+                deadline = time.monotonic() + 5
+                while not pool.connect_failing:  # its first attempt failed (in a few ms)
+                    assert time.monotonic() < deadline
+                    await asyncio.sleep(0.01)
+                for _ in range(3):
+                    started = time.monotonic()
+                    with pytest.raises(psycopg.OperationalError):  # PoolTimeout is one
+                        async with connection_within(pool, 2.0) as conn:
+                            await conn.execute("SELECT 1")
+                    waits.append(time.monotonic() - started)
+            started = time.monotonic()
+            while True:  # back: the next request's connection is made as it asks
+                try:
+                    async with connection_within(pool, 2.0) as conn:
+                        await conn.execute("SELECT 1")
+                    break
+                except psycopg.OperationalError:
+                    assert time.monotonic() - started < 10  # the pool's next attempt
+                    await asyncio.sleep(0.05)
+            return waits, time.monotonic() - started
+        finally:
+            await pool.close()
+
+    waits, back_after = asyncio.run(scenario())
+    assert max(waits) < 0.5, waits
+    assert back_after < 10

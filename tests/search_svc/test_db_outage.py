@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -22,6 +20,7 @@ from gateway.app import create_app
 from search_svc.embedding import open_embedder
 from search_svc.semantic import DATABASE_DOWN, SemanticSearcher
 from search_svc.tenants import TenantResolver, TenantSource
+from tests.fixtures.fix_pg import database_down
 from tests.fixtures.fix_stack import (
     TENANT_A,
     TENANT_B,
@@ -32,22 +31,6 @@ from tests.fixtures.fix_stack import (
 )
 
 TTL_S = 0.3
-
-
-@contextmanager
-def database_down(db_url: str) -> Iterator[None]:
-    """No session can connect to ``db_url``'s database, and the open ones are ended."""
-    name = urlsplit(db_url).path.lstrip("/")
-    admin = db_url.replace(f"/{name}", "/postgres", 1)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
-        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                     "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
-    try:
-        yield
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
 
 
 def _index_one_post(fresh_db: str, tmp_path: Path, **settings: str) -> str:
