@@ -3,24 +3,22 @@
 through ``awcms_blog_post_terms``), or from the row a column points at, many to one
 (``Lookup``: a post's ``featured_media_id`` names a media row with its public URL).
 
-Pure: the mapping's description of each, parsing them and the names they are built of
-from the mapping file, and the SQL that reads a row's values and finds the rows a
-changed term names. Every name is a plain identifier, quoted with
+Pure: the mapping's description of each, parsing them from the mapping file, and the
+SQL that reads a row's values and finds the rows a changed term names. Every name is a plain identifier, quoted with
 ``psycopg.sql.Identifier``; the mapping is configuration, never SQL text.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from psycopg import sql
 
-__all__ = ["Lookup", "TermLink", "linked_names", "looked_up", "parse_link", "parse_lookup",
-           "parse_name", "parse_require", "parse_strings", "rows_linked_to"]
+from indexer.mapping_parse import parse_table
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+__all__ = ["Lookup", "TermLink", "linked_names", "looked_up", "parse_link", "parse_lookup",
+           "rows_linked_to"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,69 +123,13 @@ def rows_linked_to(link: TermLink, term_type: str) -> sql.Composed:
 
 # parsing ---------------------------------------------------------------------
 
-def parse_name(value: Any, where: str, problems: list[str],
-               optional: bool = False) -> str | None:
-    """``value`` as a table or column name, or None (and a problem when not ``optional``)."""
-    if value is None and optional:
-        return None
-    if not isinstance(value, str) or not _NAME.match(value):
-        problems.append(f"{where}: {value!r} is not a valid column or table name")
-        return None
-    return value
-
-
-def parse_strings(value: Any, where: str, problems: list[str]) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        problems.append(f"{where}: expected a list of strings")
-        return ()
-    return tuple(value)
-
-
-def parse_require(value: Any, where: str,
-                  problems: list[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """``{ column = ["value", ...] }`` → ((column, values), ...), every value list non-empty
-    (an empty one would hide every row, surely not what was meant)."""
-    if not isinstance(value, dict):
-        problems.append(f"{where}: expected a table like {{ visibility = [\"public\"] }}")
-        return ()
-    out = []
-    for column, values in value.items():
-        name = parse_name(column, where, problems)
-        allowed = parse_strings(values, f"{where}.{column}", problems)
-        if isinstance(values, list) and not values:
-            problems.append(f"{where}.{column}: an empty list would hide every row")
-        if name and allowed:
-            out.append((name, allowed))
-    return tuple(out)
-
-
-def _parse(cls: Any, required: tuple[str, ...], raw: dict[str, Any], where: str,
-           problems: list[str]) -> Any:
-    """``cls`` from a table of the mapping file: ``required`` names, the optional ones
-    (``id``, ``name``, ``deleted_at``, ``tenant``) and ``require``; None on a problem."""
-    known = cls.__dataclass_fields__
-    for key in raw:
-        if key not in known:
-            problems.append(f"{where}.{key}: unknown key (known: {', '.join(sorted(known))})")
-    values: dict[str, Any] = {}
-    for key in required:
-        values[key] = parse_name(raw.get(key), f"{where}.{key}", problems)
-    for key in ("id", "name", "deleted_at", "tenant"):
-        if key in raw and key in known and key not in required:
-            values[key] = parse_name(raw[key], f"{where}.{key}", problems)
-    values["require"] = parse_require(raw.get("require", {}), f"{where}.require", problems)
-    if any(v is None for k, v in values.items() if k in required or k in ("id", "name")):
-        return None
-    return cls(**values)
-
-
 def parse_link(raw: dict[str, Any], where: str, problems: list[str]) -> TermLink | None:
     """A ``{ link = ..., row = ..., term = ..., table = ... }`` table of the mapping file."""
-    link: TermLink | None = _parse(TermLink, _LINK_REQUIRED, raw, where, problems)
+    link: TermLink | None = parse_table(TermLink, _LINK_REQUIRED, raw, where, problems)
     return link
 
 
 def parse_lookup(raw: dict[str, Any], where: str, problems: list[str]) -> Lookup | None:
     """A ``{ column = ..., table = ..., value = ... }`` table of the mapping file."""
-    lookup: Lookup | None = _parse(Lookup, _LOOKUP_REQUIRED, raw, where, problems)
+    lookup: Lookup | None = parse_table(Lookup, _LOOKUP_REQUIRED, raw, where, problems)
     return lookup

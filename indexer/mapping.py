@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,18 +19,15 @@ from psycopg import sql
 
 from awsm.errors import ConfigError
 from awsm.settings import Settings
-from indexer.links import (
-    Lookup,
-    TermLink,
-    linked_names,
-    looked_up,
-    parse_link,
-    parse_lookup,
+from indexer.links import Lookup, TermLink, linked_names, looked_up, parse_link, parse_lookup
+from indexer.mapping_parse import (
     parse_name,
     parse_require,
+    parse_section,
     parse_strings,
+    parse_tenants,
 )
-from search_svc.tenants import TenantDomains, TenantSource
+from search_svc.tenants import TenantSource
 
 __all__ = [
     "TEXT_FORMATS",
@@ -332,29 +329,6 @@ def _parse_document(raw: dict[str, Any], i: int, problems: list[str]) -> Documen
                           **{k: v for k, v in required.items() if v}, **optional)  # type: ignore[arg-type]
 
 
-def _parse_section(raw: dict[str, Any], name: str, cls: Any, problems: list[str],
-                   within: str = "") -> Any:
-    section = raw.get(name)
-    if section is None:
-        return None
-    name = within + name  # as problems name it: "tenants.domains"
-    if not isinstance(section, dict):
-        problems.append(f"{name}: expected a [{name}] table")
-        return None
-    fields = cls.__dataclass_fields__
-    values: dict[str, Any] = {}
-    for key, value in section.items():
-        if key not in fields:
-            problems.append(f"{name}.{key}: unknown key (known: {', '.join(sorted(fields))})")
-        elif isinstance(fields[key].default, tuple):  # a list of values ("active_values")
-            values[key] = parse_strings(value, f"{name}.{key}", problems)
-        elif value == "" and "None" in str(fields[key].type):
-            values[key] = None  # a column the schema does not have ("domain = ''")
-        else:
-            values[key] = parse_name(value, f"{name}.{key}", problems, optional=True)
-    return cls(**values)
-
-
 # The demo's tables (gateway/demo/schema.sql) carry a per-row language column, as AWCMS's
 # blogs, pages and products do not (its translations live in content_translations).
 DEMO_LOCALE_COLUMN = "language"
@@ -388,17 +362,8 @@ def load_mapping(path: Path | None = None, *, demo: bool = False) -> Mapping:
         raise ConfigError([f"AWSM_MAPPING_FILE: {path} is not valid TOML: {exc}"]) from exc
     problems: list[str] = [f"{key}: unknown section (known: {', '.join(sorted(_SECTIONS))})"
                            for key in raw if key not in _SECTIONS]
-    section = raw.get("tenants")
-    # host names in a table of their own: an inline table of [tenants], parsed as one
-    domains_raw = section.pop("domains", None) if isinstance(section, dict) else None
-    tenants = _parse_section(raw, "tenants", TenantSource, problems) or TenantSource()
-    if domains_raw is not None:
-        domains = _parse_section({"domains": domains_raw}, "domains", TenantDomains, problems,
-                                 "tenants.")
-        if isinstance(domains_raw, dict) and "table" not in domains_raw:
-            problems.append("tenants.domains.table: the table of host names is required")
-        tenants = replace(tenants, domains=domains)
-    categories = _parse_section(raw, "categories", CategorySource, problems)
+    tenants = parse_tenants(raw, problems)
+    categories = parse_section(raw, "categories", CategorySource, problems)
     docs_raw = raw.get("documents", [])
     if not isinstance(docs_raw, list) or not all(isinstance(d, dict) for d in docs_raw):
         problems.append("documents: expected [[documents]] tables")

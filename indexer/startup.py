@@ -109,6 +109,8 @@ def check_columns(conn: psycopg.Connection, mapping: Mapping) -> dict[str, str]:
         dom = ten.domains
         wanted.setdefault(dom.table, set()).update(
             c for c in (dom.tenant, dom.host, dom.status, dom.deleted_at) if c)
+    for switch in ten.search_switches:  # read by the API too
+        wanted.setdefault(switch.table, set()).update(switch.columns())
     if mapping.categories:
         cat = mapping.categories
         wanted[cat.table] = {c for c in (cat.id, cat.name, cat.deleted_at, cat.tenant) if c}
@@ -151,6 +153,10 @@ def check_columns(conn: psycopg.Connection, mapping: Mapping) -> dict[str, str]:
         for link in links:  # a changed term's rows are looked up by its id
             if link.link == table:
                 key_types[f"{table}.{link.term}"] = have.get(link.term, "text")
+        problems += [f"mapping uses {table}.{switch.enabled} as a search switch, which must "
+                     f"be boolean; it is {typ}" for switch in ten.search_switches
+                     if switch.table == table and (typ := base.get(switch.enabled, "boolean"))
+                     != "boolean"]
     if problems:
         raise ConfigError(problems)
     check_row_security(conn, tuple(wanted))

@@ -4,7 +4,8 @@ Each API process keeps the whole tenants table in memory (id, slug, domain, whet
 active), read with one query when the first request needs it and then re-read once a
 TTL by a background task, so a request never waits on the database (after the first)
 and a flood of made-up keys costs it nothing: traffic does not turn into database load.
-Unknown, suspended and archived tenants resolve to None — the API answers them exactly
+Unknown, suspended and archived tenants, and those that turned their search off
+(``SearchSwitch``), resolve to None — the API answers them exactly
 like "no hits", so tenants cannot be enumerated.
 
 A key is compared without case to slugs first, then domains: a slug always wins over
@@ -35,8 +36,8 @@ from psycopg_pool import AsyncConnectionPool
 from awsm.db import HIDING_ROWS_SQL, connection_within
 from awsm.errors import ServiceUnavailable
 
-__all__ = ["READ_TIMEOUT_S", "STALE_IF_ERROR_S", "TenantDirectory", "TenantDomains",
-           "TenantResolver", "TenantSource"]
+__all__ = ["READ_TIMEOUT_S", "STALE_IF_ERROR_S", "SearchSwitch", "TenantDirectory",
+           "TenantDomains", "TenantResolver", "TenantSource"]
 
 log = logging.getLogger("awsm.search")
 
@@ -65,6 +66,22 @@ class TenantDomains:
 
 
 @dataclass(frozen=True, slots=True)
+class SearchSwitch:
+    """A table where a tenant turns its public search off: a row of the tenant's that
+    holds one of the ``require`` values (e.g. AWCMS's ``awcms_tenant_modules`` row whose
+    ``module_key`` is ``site_search``) with ``enabled`` false. No such row: on (AWCMS's
+    default). A tenant whose search is off is answered as an unknown one."""
+
+    table: str
+    tenant: str = "tenant_id"
+    enabled: str = "enabled"  # a boolean column: only false turns search off
+    require: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def columns(self) -> set[str]:
+        return {self.tenant, self.enabled} | {column for column, _ in self.require}
+
+
+@dataclass(frozen=True, slots=True)
 class TenantSource:
     """Where tenants live (part of the source mapping; see docs/mapping.md)."""
 
@@ -77,6 +94,12 @@ class TenantSource:
     deleted_at: str | None = "deleted_at"
     locale: str | None = "locale"
     domains: TenantDomains | None = None  # host names in a table of their own
+    search_switches: tuple[SearchSwitch, ...] = ()  # any one off: the tenant's search is off
+
+    def tables(self) -> list[str]:
+        """The tables the API reads tenants from."""
+        return [self.table, *([self.domains.table] if self.domains else []),
+                *(switch.table for switch in self.search_switches)]
 
 
 def _host(name: str) -> str:
@@ -138,7 +161,8 @@ class TenantResolver:
 
     def _build_query(self) -> sql.Composed:
         """(id, slug, domain, active) of every tenant not deleted, then (id, NULL, domain,
-        active) for each of its active rows in the domains table, if there is one."""
+        active) for each of its active rows in the domains table, if there is one; active:
+        its status is an active one and no switch turns its search off."""
         s = self.source
 
         def col(alias: str, name: str) -> sql.Composable:
@@ -146,14 +170,24 @@ class TenantResolver:
 
         domain: sql.Composable = (sql.SQL("{}::text").format(col("t", s.domain))
                                   if s.domain else sql.SQL("NULL::text"))
-        active: sql.Composable = sql.SQL("true")
+        active: list[sql.Composable] = []
         if s.status:
-            active = sql.SQL("coalesce({}::text = ANY({}), false)").format(
-                col("t", s.status), sql.Literal(list(s.active_values)))
+            active.append(sql.SQL("coalesce({}::text = ANY({}), false)").format(
+                col("t", s.status), sql.Literal(list(s.active_values))))
+        for i, switch in enumerate(s.search_switches):
+            alias = f"s{i}"
+            off = [sql.SQL("{} = {}").format(col(alias, switch.tenant), col("t", s.id)),
+                   sql.SQL("{} IS false").format(col(alias, switch.enabled))]
+            off += [sql.SQL("{}::text = ANY({})").format(col(alias, column),
+                                                         sql.Literal(list(values)))
+                    for column, values in switch.require]
+            active.append(sql.SQL("NOT EXISTS (SELECT 1 FROM {} {} WHERE {})").format(
+                sql.Identifier(switch.table), sql.Identifier(alias), sql.SQL(" AND ").join(off)))
         where: sql.Composable = sql.SQL(" WHERE true")
         if s.deleted_at:  # a deleted tenant is gone: it neither answers nor competes
             where = sql.SQL(" WHERE {} IS NULL").format(col("t", s.deleted_at))
-        fields = {"id": col("t", s.id), "slug": col("t", s.slug), "active": active,
+        fields = {"id": col("t", s.id), "slug": col("t", s.slug),
+                  "active": sql.SQL(" AND ").join(active) if active else sql.SQL("true"),
                   "table": sql.Identifier(s.table), "where": where}
         query = sql.SQL("SELECT {id}::text, {slug}::text, {domain}, {active} FROM {table} t{where}"
                         ).format(domain=domain, **fields)
@@ -239,11 +273,12 @@ class TenantResolver:
                 log.exception("reading tenants failed")
 
     async def _warn_of_hidden_rows(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        """Once: a tenants or domains table whose row-level security applies to this role
-        (AWCMS forces it on ``awcms_tenant_domains``) shows it only some rows, and a
-        tenant or host it cannot see answers as unknown, silently; the log says why."""
-        tables = [self.source.table, *([self.source.domains.table] if self.source.domains
-                                       else [])]
+        """Once: a tenants, domains or switch table whose row-level security applies to
+        this role (AWCMS forces it on ``awcms_tenant_domains`` and
+        ``awcms_tenant_modules``) shows it only some rows: a tenant or host it cannot see
+        answers as unknown, a switch it cannot see leaves search on, silently; the log
+        says why."""
+        tables = self.source.tables()
         try:
             cur = await conn.execute(HIDING_ROWS_SQL, ([sql.Identifier(t).as_string(conn)
                                                         for t in tables],))
@@ -253,8 +288,9 @@ class TenantResolver:
             return
         for (table,) in hidden:
             log.warning("table %r has row-level security that applies to this database "
-                        "role: tenants or hosts it does not show answer as unknown. Connect "
-                        "the API (AWSM_DATABASE_READ_URL) as a role with BYPASSRLS.", table)
+                        "role: tenants or hosts it does not show answer as unknown, and a "
+                        "tenant's search switched off in it stays on. Connect the API "
+                        "(AWSM_DATABASE_READ_URL) as a role with BYPASSRLS.", table)
 
     async def _read(self) -> TenantDirectory:
         started = time.monotonic()

@@ -25,7 +25,7 @@ MAPPING = Path(__file__).resolve().parents[2] / "docs" / "mappings" / "awcms-sql
 TENANT = "33333333-3333-3333-3333-333333333333"
 OTHER = "44444444-4444-4444-4444-444444444444"
 
-# The columns of sql/002, sql/035 and sql/046 the mapping reads, with their types, checks and
+# The columns of sql/002, sql/008, sql/035, sql/046 and sql/064 the mapping reads, with their types, checks and
 # row-level security (forced, filtered by a tenant setting as AWCMS does)
 SCHEMA = """
 CREATE TABLE awcms_tenants (
@@ -38,6 +38,14 @@ CREATE TABLE awcms_tenant_domains (
   hostname text NOT NULL, normalized_hostname text NOT NULL,
   status text NOT NULL DEFAULT 'pending_verification', deleted_at timestamptz,
   CHECK (status IN ('pending_verification', 'active', 'suspended', 'failed')));
+CREATE TABLE awcms_tenant_modules (
+  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  tenant_id uuid NOT NULL REFERENCES awcms_tenants (id),
+  module_key text NOT NULL, enabled boolean NOT NULL DEFAULT true,
+  CONSTRAINT awcms_tenant_modules_tenant_module_key UNIQUE (tenant_id, module_key));
+CREATE TABLE awcms_site_search_settings (
+  tenant_id uuid PRIMARY KEY REFERENCES awcms_tenants (id),
+  enabled boolean NOT NULL DEFAULT true, suggestions_enabled boolean NOT NULL DEFAULT true);
 """
 CONTENT = """
 CREATE TABLE {table} (
@@ -72,7 +80,8 @@ CREATE TABLE awcms_blog_post_terms (
 LINK_IDENTITY = ("ALTER TABLE awcms_blog_post_terms "
                  "REPLICA IDENTITY USING INDEX awcms_blog_post_terms_unique")
 TENANT_TABLES = ("awcms_blog_posts", "awcms_blog_pages", "awcms_tenant_domains",
-                 "awcms_blog_terms", "awcms_blog_post_terms", "awcms_news_media_objects")
+                 "awcms_blog_terms", "awcms_blog_post_terms", "awcms_news_media_objects",
+                 "awcms_tenant_modules", "awcms_site_search_settings")
 ROW_SECURITY = """
 ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
 ALTER TABLE {table} FORCE ROW LEVEL SECURITY;
@@ -332,9 +341,81 @@ def test_the_api_says_when_row_security_hides_host_names_from_its_role(
     with caplog.at_level(logging.WARNING, logger="awsm.search"):
         assert asyncio.run(resolve(url)) == (None, TENANT)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1 and "'awcms_tenant_domains' has row-level security" in warnings[0]
-    assert "BYPASSRLS" in warnings[0]
+    # the two search switches too: a switch it cannot see would leave search on
+    assert len(warnings) == 3
+    for warning, table in zip(sorted(warnings), ("awcms_site_search_settings",
+                                                 "awcms_tenant_domains",
+                                                 "awcms_tenant_modules"), strict=True):
+        assert f"'{table}' has row-level security" in warning and "BYPASSRLS" in warning
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="awsm.search"):  # a superuser sees all
         assert asyncio.run(resolve(fresh_db)) == (TENANT, TENANT)
     assert not [r for r in caplog.records if r.levelno == logging.WARNING]
+
+
+def test_a_tenant_that_turned_site_search_off_is_answered_as_an_unknown_one(
+        fresh_db: str, tmp_path: Path) -> None:
+    # AWCMS serves no public search for a tenant whose site_search module is disabled or
+    # whose own search settings say off (a missing row: on): the same payload as an
+    # unknown tenant, by code or host, and no other tenant's search changes with it.
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        _create_schema(conn)
+        post = _post(conn, "seduh", "kopi tubruk")
+        conn.execute("INSERT INTO awcms_blog_posts (tenant_id, title, slug, content_text, "
+                     "status, published_at) VALUES (%s, 'Tubruk lain', 'lain', 'kopi tubruk', "
+                     "'published', now() - interval '1 day')", (OTHER,))
+    with running_stack(fresh_db, tmp_path, mapping_file=MAPPING,
+                       tenant_cache_ttl_s=0.2) as stack:
+        hits = wait_for(lambda: _hits(stack) or None, timeout=10)
+        assert hits.keys() == {f"blog:{post}"}
+        unknown = stack.search(tenant="tak-dikenal", q="tubruk")
+
+        def searchable(tenant: str) -> bool:
+            body = stack.search(tenant=tenant, q="tubruk")
+            if body["hits"]:
+                return True
+            assert body == unknown | {"took_ms": body["took_ms"]}, body
+            return False
+
+        def switched(off: bool, *tenants: str) -> None:
+            for tenant in tenants:
+                wait_for(lambda t=tenant: searchable(t) is not off, timeout=10)
+
+        wait_for(lambda: searchable("lain"), timeout=10)
+        # another module off, or another tenant's search off: nothing changes here
+        stack.sql("INSERT INTO awcms_tenant_modules (tenant_id, module_key, enabled) "
+                  "VALUES (%s, 'comments', false), (%s, 'site_search', false)", TENANT, OTHER)
+        switched(True, "lain")
+        assert searchable("kopi:nusantara") and searchable("kopi.example")
+        stack.sql("INSERT INTO awcms_tenant_modules (tenant_id, module_key, enabled) "
+                  "VALUES (%s, 'site_search', true)", TENANT)
+        stack.sql("UPDATE awcms_tenant_modules SET enabled = false "
+                  "WHERE tenant_id = %s AND module_key = 'site_search'", TENANT)
+        switched(True, "kopi:nusantara", "kopi.example")
+        stack.sql("UPDATE awcms_tenant_modules SET enabled = true WHERE tenant_id = %s", TENANT)
+        switched(False, "kopi:nusantara", "kopi.example")
+        # the tenant's own search settings: off, then on again
+        stack.sql("INSERT INTO awcms_site_search_settings (tenant_id, enabled) "
+                  "VALUES (%s, false)", TENANT)
+        switched(True, "kopi:nusantara", "www.kopi.example")
+        stack.sql("UPDATE awcms_site_search_settings SET enabled = true WHERE tenant_id = %s",
+                  TENANT)
+        switched(False, "kopi:nusantara", "www.kopi.example")
+        assert not searchable("lain")
+        # search off is no suspension: the documents stay indexed, ready to be found
+        assert len(stack.indexer.engine.keys(OTHER)) == 1
+
+
+def test_a_search_switch_the_api_could_not_read_fails_at_start(fresh_db: str) -> None:
+    # the API reads the switches with every tenants read: a missing table or a switch
+    # that is no boolean would fail each of them (every search a 503), found only then
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        _create_schema(conn)
+        assert _problems(fresh_db) == ""
+        conn.execute("ALTER TABLE awcms_site_search_settings "
+                     "ALTER COLUMN enabled TYPE text USING enabled::text")
+        conn.execute("DROP TABLE awcms_tenant_modules")
+        problems = _problems(fresh_db)
+    assert "names table 'awcms_tenant_modules', which does not exist" in problems
+    assert ("uses awcms_site_search_settings.enabled as a search switch, which must be "
+            "boolean; it is text") in problems

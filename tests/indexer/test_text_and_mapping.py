@@ -16,7 +16,7 @@ from indexer.links import TermLink
 from indexer.mapping import load_mapping
 from indexer.pgoutput import Begin, Change, Commit
 from indexer.text import html_to_text, plain_text
-from search_svc.tenants import TenantDomains
+from search_svc.tenants import SearchSwitch, TenantDomains
 
 
 def test_html_to_text_drops_markup_scripts_and_decodes_entities() -> None:
@@ -254,8 +254,19 @@ _DOC = "[[documents]]\ntable = 'blogs'\ntype='blog'\nid='id'\ntenant='t'\ntitle=
     ("[tenants]\ndomains = { table = 'd', hostname = 'h' }\n" + _DOC,
      "tenants.domains.hostname: unknown key"),
     ("[tenants]\ndomains = { table = 'd; drop' }\n" + _DOC, "tenants.domains.table"),
+    # tables where a tenant turns its search off: a list of tables, each naming its table
+    ("[tenants]\nsearch_switches = 'modules'\n" + _DOC, "tenants.search_switches: expected"),
+    ("[tenants]\nsearch_switches = ['modules']\n" + _DOC, "tenants.search_switches: expected"),
+    ("[tenants]\nsearch_switches = [{ enabled = 'on' }]\n" + _DOC,
+     "tenants.search_switches[0].table: required"),
+    ("[tenants]\nsearch_switches = [{ table = 's' }, { table = 's', enable = 'e' }]\n" + _DOC,
+     "tenants.search_switches[1].enable: unknown key"),
+    ("[tenants]\nsearch_switches = [{ table = 's', enabled = 'on; drop' }]\n" + _DOC,
+     "tenants.search_switches[0].enabled: 'on; drop' is not a valid"),
+    ("[tenants]\nsearch_switches = [{ table = 's', require = { module_key = [] } }]\n" + _DOC,
+     "tenants.search_switches[0].require.module_key: an empty list"),
     # values through a link table: the four names it takes, and no unknown key
-    (_DOC + "tags = { link = 'lk', row = 'post_id', term = 'term_id' }", "tags.table: None"),
+    (_DOC + "tags = { link = 'lk', row = 'post_id', term = 'term_id' }", "tags.table: required"),
     (_DOC + "tags = { link = 'lk', row = 'r', term = 't', table = 'x', colour = 'c' }",
      "documents[0].tags.colour: unknown key"),
     (_DOC + "category = { link = 'lk; drop', row = 'r', term = 't', table = 'x' }",
@@ -263,7 +274,7 @@ _DOC = "[[documents]]\ntable = 'blogs'\ntype='blog'\nid='id'\ntenant='t'\ntitle=
     (_DOC + "tags = { link = 'lk', row = 'r', term = 't', table = 'x', require = { k = [] } }",
      "tags.require.k: an empty list"),
     # the image from the row a column points at: three names it takes, no link keys
-    (_DOC + "image = { column = 'media_id', table = 'media' }", "image.value: None"),
+    (_DOC + "image = { column = 'media_id', table = 'media' }", "image.value: required"),
     (_DOC + "image = { column = 'm', table = 'media', value = 'url', name = 'n' }",
      "documents[0].image.name: unknown key"),
     (_DOC + "image = { column = 'm', table = 'media', value = 'url; drop' }",
@@ -312,6 +323,17 @@ def test_tenant_host_names_can_live_in_a_table_of_their_own(tmp_path: Path) -> N
     assert domains == TenantDomains(table="tenant_domains", host="normalized_hostname",
                                     deleted_at=None)
     assert load_mapping(None).tenants.domains is None
+
+
+def test_tables_where_a_tenant_turns_its_search_off(tmp_path: Path) -> None:
+    path = tmp_path / "m.toml"
+    path.write_text("[tenants]\nsearch_switches = [{ table = 'tenant_modules', require = "
+                    "{ module_key = ['site_search'] } }, { table = 'search_settings', "
+                    "tenant = 'site_id', enabled = 'is_on' }]\n" + _DOC)
+    assert load_mapping(path).tenants.search_switches == (
+        SearchSwitch(table="tenant_modules", require=(("module_key", ("site_search",)),)),
+        SearchSwitch(table="search_settings", tenant="site_id", enabled="is_on"))
+    assert load_mapping(None).tenants.search_switches == ()
 
 
 def test_tags_and_a_category_through_a_link_table(tmp_path: Path) -> None:
