@@ -31,6 +31,15 @@ def connect(url: str, *, autocommit: bool = True, **kwargs: object) -> psycopg.C
 FAILING_WAIT_S = 0.1
 
 
+# psycopg_pool retries a failed connection 1, 2, 4, 8 ... s apart until this long has
+# passed, then gives that attempt up; the next request that finds no connection starts a
+# new one at once. Its default (5 minutes) let the gap between tries grow past a minute,
+# so after an outage the pool stayed away from a database that was back for as long
+# again (every request that needed it failing: /readyz 503 on every replica). With 10 s
+# the tries are at most 4 s apart.
+RECONNECT_GIVE_UP_S = 10.0
+
+
 class _Pool(AsyncConnectionPool):
     """A pool that checks its idle connections once one comes back broken.
 
@@ -86,6 +95,7 @@ async def open_async_pool(url: str, *, min_size: int = 1, max_size: int = 8,
     pool = _Pool(
         url, min_size=min_size, max_size=max_size, timeout=timeout, open=False,
         kwargs={"autocommit": True, "prepare_threshold": None},
+        reconnect_timeout=RECONNECT_GIVE_UP_S,
     )
     await pool.open(wait=wait, timeout=timeout)
     return pool

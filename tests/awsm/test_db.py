@@ -87,3 +87,37 @@ def test_while_the_database_refuses_connections_no_caller_waits_out_the_pool_tim
     waits, back_after = asyncio.run(scenario())
     assert max(waits) < 0.5, waits
     assert back_after < 10
+
+
+def test_after_an_outage_the_pool_connects_again_within_seconds(fresh_db: str) -> None:
+    # psycopg_pool retries a failed connection with a backoff that doubles up to its
+    # reconnect_timeout (5 minutes by default): after an outage of 20 s the next try came
+    # 11 s after the database was back, after one of a minute, a minute after, and
+    # meanwhile every request that needed the database failed (/readyz 503 on every
+    # replica at once, so the load balancer had none left for keyword search).
+    async def scenario() -> float:
+        pool = await open_async_pool(fresh_db, min_size=1, max_size=2, timeout=5.0)
+        try:
+            await pool.wait(timeout=10)
+            with database_down(fresh_db):
+                started = time.monotonic()
+                while time.monotonic() - started < 16:  # requests meet the outage
+                    try:
+                        async with connection_within(pool, 2.0) as conn:
+                            await conn.execute("SELECT 1")
+                    except psycopg.OperationalError:
+                        pass
+                    await asyncio.sleep(0.2)
+            back = time.monotonic()
+            while True:
+                try:
+                    async with connection_within(pool, 2.0) as conn:
+                        await conn.execute("SELECT 1")
+                    return time.monotonic() - back
+                except psycopg.OperationalError:
+                    assert time.monotonic() - back < 60
+                    await asyncio.sleep(0.2)
+        finally:
+            await pool.close()
+
+    assert asyncio.run(scenario()) < 6
