@@ -374,6 +374,9 @@ def load_mapping(path: Path | None = None, *, demo: bool = False) -> Mapping:
     types = [d.type for d in docs if d]
     if len(set(types)) != len(types):
         problems.append("documents: two tables share one document type")
+    named = {t for _, t in tenants.search_types.names} if tenants.search_types else set()
+    problems += [f"tenants.search_types.names: {t!r} is not a document type of this mapping "
+                 f"({', '.join(types)})" for t in sorted(named - set(types))]
     if problems:
         raise ConfigError(problems)
     return Mapping(tenants=tenants, categories=categories,

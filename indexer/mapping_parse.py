@@ -12,12 +12,13 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from search_svc.tenants import SearchSwitch, TenantDomains, TenantSource
+from search_svc.tenants import SearchSwitch, SearchTypes, TenantDomains, TenantSource
 
 __all__ = ["parse_name", "parse_require", "parse_section", "parse_strings", "parse_table",
            "parse_tenants"]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_NOT_NAMES = frozenset({"require", "names"})  # an inline table's keys that hold no name
 
 
 def parse_name(value: Any, where: str, problems: list[str],
@@ -58,21 +59,24 @@ def parse_require(value: Any, where: str,
 
 def parse_table(cls: Any, required: tuple[str, ...], raw: dict[str, Any], where: str,
                 problems: list[str]) -> Any:
-    """``cls`` (a dataclass of names and a ``require``) from an inline table of the mapping
-    file: the ``required`` names, any other names given, and ``require``; None on a
-    problem (each one in ``problems``)."""
+    """``cls`` (a dataclass of names, and perhaps a ``require``) from an inline table of
+    the mapping file: the ``required`` names, any other names given, and ``require``;
+    None on a problem (each one in ``problems``)."""
     known = cls.__dataclass_fields__
     for key in raw:
         if key not in known:
             problems.append(f"{where}.{key}: unknown key (known: {', '.join(sorted(known))})")
     values: dict[str, Any] = {}
     for key in known:
+        if key in _NOT_NAMES:
+            continue
         if key in required and key not in raw:
             problems.append(f"{where}.{key}: required (a table or column name)")
             values[key] = None
-        elif key in required or (key in raw and key != "require"):
+        elif key in required or key in raw:
             values[key] = parse_name(raw[key], f"{where}.{key}", problems)
-    values["require"] = parse_require(raw.get("require", {}), f"{where}.require", problems)
+    if "require" in known:
+        values["require"] = parse_require(raw.get("require", {}), f"{where}.require", problems)
     if any(v is None for v in values.values()):
         return None
     return cls(**values)
@@ -104,10 +108,11 @@ def parse_section(raw: dict[str, Any], name: str, cls: Any, problems: list[str],
 
 
 def parse_tenants(raw: dict[str, Any], problems: list[str]) -> TenantSource:
-    """``[tenants]``, with its inline tables: ``domains`` and ``search_switches``."""
+    """``[tenants]``, with its inline tables: ``domains``, ``search_switches`` and
+    ``search_types``."""
     section = raw.get("tenants")
-    inline = ({k: section.pop(k) for k in ("domains", "search_switches") if k in section}
-              if isinstance(section, dict) else {})
+    inline = ({k: section.pop(k) for k in ("domains", "search_switches", "search_types")
+               if k in section} if isinstance(section, dict) else {})
     tenants = parse_section(raw, "tenants", TenantSource, problems) or TenantSource()
     if "domains" in inline:  # host names in a table of their own
         domains = parse_section(inline, "domains", TenantDomains, problems, "tenants.")
@@ -124,4 +129,23 @@ def parse_tenants(raw: dict[str, Any], problems: list[str]) -> TenantSource:
                                 f"tenants.search_switches[{i}]", problems)
                     for i, v in enumerate(value)]
         tenants = replace(tenants, search_switches=tuple(s for s in switches if s))
+    if "search_types" in inline:
+        tenants = replace(tenants, search_types=_parse_search_types(inline["search_types"],
+                                                                    problems))
     return tenants
+
+
+def _parse_search_types(raw: Any, problems: list[str]) -> SearchTypes | None:
+    where = "tenants.search_types"
+    if not isinstance(raw, dict):
+        problems.append(f"{where}: expected a table like {{ table = \"search_settings\", "
+                        "column = \"enabled_types\" }")
+        return None
+    names = raw.get("names", {})
+    if not isinstance(names, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and v for k, v in names.items()):
+        problems.append(f"{where}.names: expected a table of names like "
+                        "{ blog_post = \"blog\" }")
+        names = {}
+    types: SearchTypes | None = parse_table(SearchTypes, ("table",), raw, where, problems)
+    return replace(types, names=tuple(names.items())) if types else None

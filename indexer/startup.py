@@ -111,6 +111,9 @@ def check_columns(conn: psycopg.Connection, mapping: Mapping) -> dict[str, str]:
             c for c in (dom.tenant, dom.host, dom.status, dom.deleted_at) if c)
     for switch in ten.search_switches:  # read by the API too
         wanted.setdefault(switch.table, set()).update(switch.columns())
+    if ten.search_types:  # read by the API too
+        wanted.setdefault(ten.search_types.table, set()).update(
+            (ten.search_types.tenant, ten.search_types.column))
     if mapping.categories:
         cat = mapping.categories
         wanted[cat.table] = {c for c in (cat.id, cat.name, cat.deleted_at, cat.tenant) if c}
@@ -157,6 +160,10 @@ def check_columns(conn: psycopg.Connection, mapping: Mapping) -> dict[str, str]:
                      f"be boolean; it is {typ}" for switch in ten.search_switches
                      if switch.table == table and (typ := base.get(switch.enabled, "boolean"))
                      != "boolean"]
+        st = ten.search_types
+        if st and st.table == table and not (typ := base.get(st.column, "text[]")).endswith("[]"):
+            problems.append(f"mapping uses {table}.{st.column} as the types a tenant's search "
+                            f"may show, which must be an array of text; it is {typ}")
     if problems:
         raise ConfigError(problems)
     check_row_security(conn, tuple(wanted))

@@ -144,6 +144,11 @@ class SearchService:
         if notice:
             base["notice"] = notice
         tenant_id = await self.tenants.resolve(params.tenant)
+        # the types the tenant lets the public search; none at all: as a tenant without
+        # documents (AWCMS answers an empty list of types with nothing)
+        scope = self.tenants.scope(tenant_id) if tenant_id is not None else None
+        if scope == ():
+            tenant_id, scope = None, None
         if parsed.reason is not None and not (params.sort == "published_at" and not parsed.text):
             base["reason"] = parsed.reason
             return base
@@ -154,7 +159,7 @@ class SearchService:
             tenant_id=tenant_id or NO_TENANT, text=parsed.text, types=params.types,
             categories=params.categories, tags=params.tags, locale=params.locale,
             sort=params.sort, limit=params.limit, offset=params.offset, facets=params.facets,
-            published_before=int(self.clock()),
+            published_before=int(self.clock()), scope_types=scope,
         )
         if mode != "keyword":
             try:

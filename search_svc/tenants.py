@@ -36,8 +36,8 @@ from psycopg_pool import AsyncConnectionPool
 from awsm.db import HIDING_ROWS_SQL, connection_within
 from awsm.errors import ServiceUnavailable
 
-__all__ = ["READ_TIMEOUT_S", "STALE_IF_ERROR_S", "SearchSwitch", "TenantDirectory",
-           "TenantDomains", "TenantResolver", "TenantSource"]
+__all__ = ["READ_TIMEOUT_S", "STALE_IF_ERROR_S", "SearchSwitch", "SearchTypes",
+           "TenantDirectory", "TenantDomains", "TenantResolver", "TenantSource"]
 
 log = logging.getLogger("awsm.search")
 
@@ -82,6 +82,29 @@ class SearchSwitch:
 
 
 @dataclass(frozen=True, slots=True)
+class SearchTypes:
+    """Where a tenant says which document types the public may search: ``column`` (an
+    array of type names, e.g. AWCMS's ``awcms_site_search_settings.enabled_resource_types``)
+    of the tenant's row in ``table``. No row or NULL: every type; an empty array: none.
+    ``names`` translates the names there into the mapping's document types (AWCMS's
+    ``blog_post`` is ``blog``); with ``names`` given, a name it lacks matches nothing."""
+
+    table: str
+    tenant: str = "tenant_id"
+    column: str = "enabled_resource_types"
+    names: tuple[tuple[str, str], ...] = ()
+
+    def scope(self, names: list[str] | None) -> tuple[str, ...] | None:
+        """The document types a row's ``names`` let the public search (None: all)."""
+        if names is None:
+            return None
+        if not self.names:
+            return tuple(dict.fromkeys(names))
+        types = dict(self.names)
+        return tuple(dict.fromkeys(types[n] for n in names if n in types))
+
+
+@dataclass(frozen=True, slots=True)
 class TenantSource:
     """Where tenants live (part of the source mapping; see docs/mapping.md)."""
 
@@ -95,11 +118,14 @@ class TenantSource:
     locale: str | None = "locale"
     domains: TenantDomains | None = None  # host names in a table of their own
     search_switches: tuple[SearchSwitch, ...] = ()  # any one off: the tenant's search is off
+    search_types: SearchTypes | None = None  # the types its public search may show
 
     def tables(self) -> list[str]:
         """The tables the API reads tenants from."""
-        return [self.table, *([self.domains.table] if self.domains else []),
-                *(switch.table for switch in self.search_switches)]
+        return list(dict.fromkeys([
+            self.table, *([self.domains.table] if self.domains else []),
+            *(switch.table for switch in self.search_switches),
+            *([self.search_types.table] if self.search_types else [])]))
 
 
 def _host(name: str) -> str:
@@ -119,13 +145,18 @@ def _host(name: str) -> str:
 class TenantDirectory:
     """Pure: the tenants table as lookups by key (``directory.resolve(key)``)."""
 
-    def __init__(self, rows: Iterable[tuple[str, str | None, str | None, bool]]) -> None:
-        """``rows``: (id, slug, domain, active) of every tenant not deleted; a tenant with
-        more domains has a row for each of the others, with no slug."""
+    def __init__(self, rows: Iterable[tuple[Any, ...]],
+                 search_types: SearchTypes | None = None) -> None:
+        """``rows``: (id, slug, domain, active[, type names]) of every tenant not deleted;
+        a tenant with more domains has a row for each of the others, with no slug. The
+        type names (``search_types``) bound what its public search shows."""
         self._by_slug: dict[str, list[tuple[str, bool]]] = {}
         self._by_domain: dict[str, list[tuple[str, bool]]] = {}
-        for tenant_id, slug, domain, active in rows:
+        self._scopes: dict[str, tuple[str, ...]] = {}
+        for tenant_id, slug, domain, active, *names in rows:
             entry = (tenant_id, bool(active))
+            if search_types is not None and names and names[0] is not None:
+                self._scopes[tenant_id] = search_types.scope(names[0]) or ()
             if slug:
                 self._by_slug.setdefault(slug.lower(), []).append(entry)
             if domain and _host(domain):
@@ -141,6 +172,11 @@ class TenantDirectory:
         key = key.strip().lower()
         named = self._by_slug.get(key) or self._by_domain.get(_host(key)) or []
         return named[0][0] if len(named) == 1 and named[0][1] else None
+
+    def scope(self, tenant_id: str) -> tuple[str, ...] | None:
+        """The only document types ``tenant_id``'s public search may show (None: all;
+        empty: none)."""
+        return self._scopes.get(tenant_id)
 
 
 class TenantResolver:
@@ -160,9 +196,10 @@ class TenantResolver:
         self._security_checked = False
 
     def _build_query(self) -> sql.Composed:
-        """(id, slug, domain, active) of every tenant not deleted, then (id, NULL, domain,
-        active) for each of its active rows in the domains table, if there is one; active:
-        its status is an active one and no switch turns its search off."""
+        """(id, slug, domain, active[, type names]) of every tenant not deleted, then (id,
+        NULL, domain, active[, NULL]) for each of its active rows in the domains table, if
+        there is one; active: its status is an active one and no switch turns its search
+        off; the type names: its ``search_types`` array, if that is mapped."""
         s = self.source
 
         def col(alias: str, name: str) -> sql.Composable:
@@ -186,11 +223,19 @@ class TenantResolver:
         where: sql.Composable = sql.SQL(" WHERE true")
         if s.deleted_at:  # a deleted tenant is gone: it neither answers nor competes
             where = sql.SQL(" WHERE {} IS NULL").format(col("t", s.deleted_at))
+        names: sql.Composable = sql.SQL("")
+        no_names: sql.Composable = sql.SQL("")
+        if s.search_types:
+            st = s.search_types
+            names = sql.SQL(", (SELECT {}::text[] FROM {} st WHERE {} = {} LIMIT 1)").format(
+                col("st", st.column), sql.Identifier(st.table), col("st", st.tenant),
+                col("t", s.id))
+            no_names = sql.SQL(", NULL::text[]")
         fields = {"id": col("t", s.id), "slug": col("t", s.slug),
                   "active": sql.SQL(" AND ").join(active) if active else sql.SQL("true"),
                   "table": sql.Identifier(s.table), "where": where}
-        query = sql.SQL("SELECT {id}::text, {slug}::text, {domain}, {active} FROM {table} t{where}"
-                        ).format(domain=domain, **fields)
+        query = sql.SQL("SELECT {id}::text, {slug}::text, {domain}, {active}{names} "
+                        "FROM {table} t{where}").format(domain=domain, names=names, **fields)
         if s.domains is None:
             return query
         d = s.domains
@@ -200,9 +245,9 @@ class TenantResolver:
                                                          sql.Literal(list(d.active_values))))
         if d.deleted_at:
             on.append(sql.SQL("{} IS NULL").format(col("d", d.deleted_at)))
-        return sql.SQL("{query} UNION ALL SELECT {id}::text, NULL::text, {host}::text, {active} "
-                       "FROM {table} t JOIN {domains} d ON {on}{where}").format(
-            query=query, host=col("d", d.host), domains=sql.Identifier(d.table),
+        return sql.SQL("{query} UNION ALL SELECT {id}::text, NULL::text, {host}::text, {active}"
+                       "{names} FROM {table} t JOIN {domains} d ON {on}{where}").format(
+            query=query, host=col("d", d.host), domains=sql.Identifier(d.table), names=no_names,
             on=sql.SQL(" AND ").join(on), **fields)
 
     async def resolve(self, key: str) -> str | None:
@@ -216,6 +261,11 @@ class TenantResolver:
             if self._timer is None and not self._closed:  # after the first read: a TTL later
                 self._timer = asyncio.create_task(self._keep_fresh())
         return directory.resolve(key)
+
+    def scope(self, tenant_id: str) -> tuple[str, ...] | None:
+        """The only document types the public search of ``tenant_id`` (as ``resolve``
+        gave it) may show, from the same read: None for every type, empty for none."""
+        return self._directory.scope(tenant_id) if self._directory is not None else None
 
     def read_age(self) -> float:
         """Seconds since the tenants table was last read (infinite before the first read)."""
@@ -303,7 +353,8 @@ class TenantResolver:
                     await self._warn_of_hidden_rows(conn)
         except TimeoutError as exc:  # (its own text is empty) for the log and the 503's detail
             raise TimeoutError(f"no answer within {self.read_timeout_s:g} s") from exc
-        directory = (TenantDirectory(rows) if len(rows) < THREADED_ROWS
-                     else await asyncio.to_thread(TenantDirectory, rows))
+        types = self.source.search_types
+        directory = (TenantDirectory(rows, types) if len(rows) < THREADED_ROWS
+                     else await asyncio.to_thread(TenantDirectory, rows, types))
         self._directory, self._read_at = directory, started
         return directory

@@ -262,7 +262,8 @@ def _filters(query: SearchQuery) -> tuple[sql.Composable, list[Any]]:
     if query.published_before is not None:
         conds.append(sql.SQL("published_at <= %s"))
         args.append(query.published_before)
-    for column, values in (("type", query.types), ("category", query.categories)):
+    for column, values in (("type", query.scope_types), ("type", query.types),
+                           ("category", query.categories)):
         if values:
             conds.append(sql.SQL("{} = ANY(%s)").format(sql.Identifier(column)))
             args.append(list(values))

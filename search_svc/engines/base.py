@@ -64,6 +64,10 @@ class SearchQuery:
     # box). "ranking": BM25 over any word, exact and stemmed, expansions only when that
     # finds nothing: an order worth fusing with the semantic list (hybrid mode).
     match: Literal["visitor", "ranking"] = "visitor"
+    # The only types the tenant lets the public search (a search setting of its own;
+    # None: every type; never empty). Unlike ``types`` (the visitor's filter) it bounds
+    # every facet count too, the type facet's included.
+    scope_types: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -169,6 +169,9 @@ def quote(value: str) -> str:
 def filters(q: SearchQuery, *, without: str | None = None) -> list[str]:
     """AND-ed filter expressions; values are always quoted literals."""
     out = [f"tenant = {quote(tenant_value(q.tenant_id))}"]
+    if q.scope_types is not None:
+        scope = dict.fromkeys(quote(facet_value(v)) for v in q.scope_types)
+        out.append(f"type IN [{', '.join(scope)}]")
     for facet, values in (("type", q.types), ("category", q.categories), ("tags", q.tags),
                           ("locale", (q.locale,) if q.locale else ())):
         if values and facet != without:

@@ -179,6 +179,8 @@ class QueryBuilder:
     # filters ---------------------------------------------------------------
     def filters(self, q: SearchQuery, *, without: str | None = None) -> list[Any]:
         out = [Query.term_query(self.schema, "tenant", q.tenant_id)]
+        if q.scope_types is not None:
+            out.append(Query.term_set_query(self.schema, "type", list(q.scope_types)))
         for facet, values in (("type", q.types), ("category", q.categories),
                               ("tags", q.tags), ("locale", (q.locale,) if q.locale else ())):
             if values and facet != without:

@@ -45,7 +45,8 @@ CREATE TABLE awcms_tenant_modules (
   CONSTRAINT awcms_tenant_modules_tenant_module_key UNIQUE (tenant_id, module_key));
 CREATE TABLE awcms_site_search_settings (
   tenant_id uuid PRIMARY KEY REFERENCES awcms_tenants (id),
-  enabled boolean NOT NULL DEFAULT true, suggestions_enabled boolean NOT NULL DEFAULT true);
+  enabled boolean NOT NULL DEFAULT true, enabled_resource_types text[],
+  suggestions_enabled boolean NOT NULL DEFAULT true);
 """
 CONTENT = """
 CREATE TABLE {table} (
@@ -406,16 +407,60 @@ def test_a_tenant_that_turned_site_search_off_is_answered_as_an_unknown_one(
         assert len(stack.indexer.engine.keys(OTHER)) == 1
 
 
-def test_a_search_switch_the_api_could_not_read_fails_at_start(fresh_db: str) -> None:
-    # the API reads the switches with every tenants read: a missing table or a switch
-    # that is no boolean would fail each of them (every search a 503), found only then
+def test_a_search_setting_the_api_could_not_read_fails_at_start(fresh_db: str) -> None:
+    # the API reads the search settings with every tenants read: a missing table, a
+    # switch that is no boolean or types that are no array would fail each of them (every
+    # search a 503), found only then
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         _create_schema(conn)
         assert _problems(fresh_db) == ""
         conn.execute("ALTER TABLE awcms_site_search_settings "
-                     "ALTER COLUMN enabled TYPE text USING enabled::text")
+                     "ALTER COLUMN enabled TYPE text USING enabled::text, "
+                     "ALTER COLUMN enabled_resource_types TYPE text")
         conn.execute("DROP TABLE awcms_tenant_modules")
         problems = _problems(fresh_db)
     assert "names table 'awcms_tenant_modules', which does not exist" in problems
     assert ("uses awcms_site_search_settings.enabled as a search switch, which must be "
             "boolean; it is text") in problems
+    assert ("uses awcms_site_search_settings.enabled_resource_types as the types a tenant's "
+            "search may show, which must be an array of text; it is text") in problems
+
+
+def test_a_tenants_search_shows_only_the_types_its_search_settings_allow(
+        fresh_db: str, tmp_path: Path) -> None:
+    # AWCMS's enabled_resource_types: NULL (or no row) every type, an array only those
+    # (blog_post, blog_page), an empty one nothing; in hits, totals and facet counts
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        _create_schema(conn)
+        post = _post(conn, "seduh", "kopi tubruk")
+        page = _post(conn, "tentang", "tentang kopi tubruk", table="awcms_blog_pages")
+    with running_stack(fresh_db, tmp_path, mapping_file=MAPPING,
+                       tenant_cache_ttl_s=0.2) as stack:
+        both = {f"blog:{post}", f"page:{page}"}
+        wait_for(lambda: _hits(stack).keys() == both, timeout=10)
+        unknown = stack.search(tenant="tak-dikenal", q="tubruk", facets="type")
+
+        def shown(tenant: str = "kopi:nusantara", **params: str) -> tuple[set[str], dict]:
+            body = stack.search(tenant=tenant, q="tubruk", facets="type", **params)
+            assert body["total"] == len(body["hits"])
+            return {f"{h['type']}:{h['id']}" for h in body["hits"]}, body["facets"]["type"]
+
+        def allow(types: str | None, expected: tuple[set[str], dict]) -> None:
+            stack.sql("UPDATE awcms_site_search_settings SET enabled_resource_types = %s "
+                      "WHERE tenant_id = %s", types, TENANT)
+            wait_for(lambda: shown() == expected, timeout=10)
+
+        stack.sql("INSERT INTO awcms_site_search_settings (tenant_id) VALUES (%s)", TENANT)
+        assert shown() == (both, {"blog": 1, "page": 1})
+        allow("{blog_post}", ({f"blog:{post}"}, {"blog": 1}))
+        assert shown("kopi.example") == ({f"blog:{post}"}, {"blog": 1})
+        # a filter for a type the tenant does not show finds nothing; the facet still
+        # counts what it does show, never the other
+        assert shown(type="page") == (set(), {"blog": 1})
+        allow("{blog_page,forum_thread}", ({f"page:{page}"}, {"page": 1}))
+        allow(None, (both, {"blog": 1, "page": 1}))
+        allow("{}", (set(), {}))
+        body = stack.search(tenant="kopi:nusantara", q="tubruk", facets="type")
+        assert body == unknown | {"took_ms": body["took_ms"]}
+        # the indexed documents are untouched: showing them again is a settings change
+        assert stack.indexer.engine.keys(TENANT) == both

@@ -16,7 +16,7 @@ from indexer.links import TermLink
 from indexer.mapping import load_mapping
 from indexer.pgoutput import Begin, Change, Commit
 from indexer.text import html_to_text, plain_text
-from search_svc.tenants import SearchSwitch, TenantDomains
+from search_svc.tenants import SearchSwitch, SearchTypes, TenantDomains
 
 
 def test_html_to_text_drops_markup_scripts_and_decodes_entities() -> None:
@@ -265,6 +265,20 @@ _DOC = "[[documents]]\ntable = 'blogs'\ntype='blog'\nid='id'\ntenant='t'\ntitle=
      "tenants.search_switches[0].enabled: 'on; drop' is not a valid"),
     ("[tenants]\nsearch_switches = [{ table = 's', require = { module_key = [] } }]\n" + _DOC,
      "tenants.search_switches[0].require.module_key: an empty list"),
+    # where a tenant says which types its public search shows: a table, names to types
+    ("[tenants]\nsearch_types = 'settings'\n" + _DOC, "tenants.search_types: expected a table"),
+    ("[tenants]\nsearch_types = { column = 'types' }\n" + _DOC,
+     "tenants.search_types.table: required"),
+    ("[tenants]\nsearch_types = { table = 's', colum = 'types' }\n" + _DOC,
+     "tenants.search_types.colum: unknown key"),
+    ("[tenants]\nsearch_types = { table = 's', column = 'types[1]' }\n" + _DOC,
+     "tenants.search_types.column: 'types[1]' is not a valid"),
+    ("[tenants]\nsearch_types = { table = 's', names = ['blog_post'] }\n" + _DOC,
+     "tenants.search_types.names: expected a table of names"),
+    ("[tenants]\nsearch_types = { table = 's', names = { blog_post = 1 } }\n" + _DOC,
+     "tenants.search_types.names: expected a table of names"),
+    ("[tenants]\nsearch_types = { table = 's', names = { blog_post = 'blg' } }\n" + _DOC,
+     "tenants.search_types.names: 'blg' is not a document type of this mapping (blog)"),
     # values through a link table: the four names it takes, and no unknown key
     (_DOC + "tags = { link = 'lk', row = 'post_id', term = 'term_id' }", "tags.table: required"),
     (_DOC + "tags = { link = 'lk', row = 'r', term = 't', table = 'x', colour = 'c' }",
@@ -334,6 +348,15 @@ def test_tables_where_a_tenant_turns_its_search_off(tmp_path: Path) -> None:
         SearchSwitch(table="tenant_modules", require=(("module_key", ("site_search",)),)),
         SearchSwitch(table="search_settings", tenant="site_id", enabled="is_on"))
     assert load_mapping(None).tenants.search_switches == ()
+
+
+def test_where_a_tenant_says_which_types_its_search_shows(tmp_path: Path) -> None:
+    path = tmp_path / "m.toml"
+    path.write_text("[tenants]\nsearch_types = { table = 'search_settings', names = "
+                    "{ blog_post = 'blog' } }\n" + _DOC)
+    assert load_mapping(path).tenants.search_types == SearchTypes(
+        table="search_settings", names=(("blog_post", "blog"),))
+    assert load_mapping(None).tenants.search_types is None
 
 
 def test_tags_and_a_category_through_a_link_table(tmp_path: Path) -> None:

@@ -321,6 +321,28 @@ def test_disjunctive_facets(backend: Backend) -> None:
     assert res.facets == {"category": {"Kuliner": 2}}
 
 
+def test_the_tenants_type_scope_bounds_hits_totals_and_every_facet(backend: Backend) -> None:
+    # a tenant that lets the public search only some types (AWCMS's search settings):
+    # another type is neither found nor counted, not even by the type facet, which
+    # ignores the visitor's own type filter but never the scope
+    backend.writer.write([
+        doc(1, "Resep sambal", category="Kuliner", published_at=1),
+        doc(2, "Resep rendang", category="Kuliner", type="page", published_at=2),
+        doc(3, "Resep kopi", category="Minuman", type="product", published_at=3),
+    ], [])
+    w = backend.writer
+    for text, sort in (("resep", "relevance"), ("resepp", "relevance"), ("", "published_at")):
+        res = w.search(q(text, sort=sort, scope_types=("blog", "product"),
+                         facets=("type", "category")))
+        assert (res.total, {h.key for h in res.hits}) == (2, {"blog:1", "product:3"}), text
+        assert res.facets == {"type": {"blog": 1, "product": 1},
+                              "category": {"Kuliner": 1, "Minuman": 1}}, text
+    res = w.search(q("resep", scope_types=("blog",), types=("page",), facets=("type",)))
+    assert (res.total, res.hits, res.facets) == (0, [], {"type": {"blog": 1}})
+    res = w.search(q("resep", scope_types=("page", "blog"), types=("page", "product")))
+    assert [h.key for h in res.hits] == ["page:2"]
+
+
 def test_facet_counts_are_exact_over_many_values_and_writes(backend: Backend) -> None:
     # Tantivy counts facet values per segment (a write is a segment until merged) and
     # keeps each segment's top 1,000: a value short of that in one segment lost its

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 
 import orjson
 import pytest
@@ -84,6 +85,10 @@ def test_filters_always_start_with_the_tenant() -> None:
         f'tenant = "{TV}"', 'type IN ["blog", "page"]', 'category IN ["A \\"b\\""]',
         'tags IN ["t"]', 'locale IN ["id"]', "published_at <= 99"]
     assert filters(q, without="type")[1] == 'category IN ["A \\"b\\""]'
+    # the tenant's type scope bounds every query, the type facet's own included
+    scoped = replace(q, scope_types=("blog", "product"))
+    assert filters(scoped, without="type")[:3] == [
+        f'tenant = "{TV}"', 'type IN ["blog", "product"]', 'category IN ["A \\"b\\""]']
 
 
 def test_settings_follow_meilisearch_typo_rule_and_field_order() -> None:

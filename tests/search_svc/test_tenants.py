@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from search_svc.tenants import TenantDirectory
+from search_svc.tenants import SearchTypes, TenantDirectory
 
 ROWS = [
     ("id-kopi", "kopi", "kopi.example", True),
@@ -72,3 +72,24 @@ def test_a_host_listed_twice_for_one_tenant_still_names_it() -> None:
     assert directory.resolve("kopi.example") == "id-a"
     assert directory.resolve("www.kopi.example") is None  # two tenants claim it
     assert directory.size == 2
+
+
+def test_the_types_a_tenant_lets_the_public_search() -> None:
+    # (id, slug, domain, active, the type names of its search settings)
+    rows = [("t-all", "all", None, True, None), ("t-none", "none", None, True, []),
+            ("t-blog", "blog", "blog.example", True, ["blog_post", "forum_thread", "blog_post"]),
+            ("t-both", "both", None, True, ["blog_page", "blog_post"]),
+            ("t-unset", "unset", None, True)]
+    names = (("blog_post", "blog"), ("blog_page", "page"))
+    directory = TenantDirectory(rows, SearchTypes("settings", names=names))
+    assert directory.resolve("blog.example") == "t-blog"
+    assert [directory.scope(t) for t in ("t-all", "t-none", "t-blog", "t-both", "t-unset")] == [
+        None, (), ("blog",), ("page", "blog"), None]
+    # without a translation the names are the mapping's types; without the mapping, no scope
+    assert TenantDirectory(rows, SearchTypes("settings")).scope("t-both") == (
+        "blog_page", "blog_post")
+    assert TenantDirectory(rows).scope("t-blog") is None
+    # a name the translation lacks matches nothing: only unknown names, no type at all
+    only_unknown = TenantDirectory([("t", "t", None, True, ["forum_thread"])],
+                                   SearchTypes("settings", names=names))
+    assert only_unknown.scope("t") == ()

@@ -44,3 +44,24 @@ def test_documents_of_many_chunks_still_fill_the_candidates(fresh_db: str) -> No
         store.replace(table, items)
     hits = _search(fresh_db, table, _unit(1.0, 0.0, 0.0), SearchQuery(tenant_id="t"), 20)
     assert [h.key for h in hits] == [f"blog:{n}" for n in range(20)]
+
+
+def test_the_tenants_type_scope_bounds_the_semantic_candidates(fresh_db: str) -> None:
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        store = VectorStore(conn)
+        table = store.model_table("test:scope", 3).table
+        items = []
+        for n, doc_type in enumerate(("blog", "page", "product", "page")):
+            doc = Document(key=f"{doc_type}:{n}", id=str(n), tenant_id="t", type=doc_type,
+                           title=f"judul {n}")
+            items.append((doc, [Chunk(0, f"judul {n}", f"h{n}")], [_unit(1.0, 0.01 * n, 0.0)]))
+        store.replace(table, items)
+
+    def keys(**kw: object) -> list[str]:
+        query = SearchQuery(tenant_id="t", **kw)  # type: ignore[arg-type]
+        return [h.key for h in _search(fresh_db, table, _unit(1.0, 0.0, 0.0), query, 10)]
+
+    assert keys() == ["blog:0", "page:1", "product:2", "page:3"]
+    assert keys(scope_types=("blog", "product")) == ["blog:0", "product:2"]
+    assert keys(scope_types=("blog", "product"), types=("page", "product")) == ["product:2"]
+    assert keys(scope_types=("blog",), types=("page",)) == []
