@@ -94,14 +94,16 @@ class SearchTypes:
     column: str = "enabled_resource_types"
     names: tuple[tuple[str, str], ...] = ()
 
-    def scope(self, names: list[str] | None) -> tuple[str, ...] | None:
-        """The document types a row's ``names`` let the public search (None: all)."""
+    def scope(self, names: list[str | None] | None) -> tuple[str, ...] | None:
+        """The document types a row's ``names`` let the public search (None: all); a NULL
+        or empty element of the array names none."""
         if names is None:
             return None
-        if not self.names:
-            return tuple(dict.fromkeys(names))
-        types = dict(self.names)
-        return tuple(dict.fromkeys(types[n] for n in names if n in types))
+        given = [n for n in names if n]
+        if self.names:
+            types = dict(self.names)
+            given = [types[n] for n in given if n in types]
+        return tuple(dict.fromkeys(given))
 
 
 @dataclass(frozen=True, slots=True)

@@ -88,6 +88,10 @@ def test_the_types_a_tenant_lets_the_public_search() -> None:
     # without a translation the names are the mapping's types; without the mapping, no scope
     assert TenantDirectory(rows, SearchTypes("settings")).scope("t-both") == (
         "blog_page", "blog_post")
+    # an array's NULL or empty elements name no type (a filter must never hold them)
+    holey = [("t", "t", None, True, [None, "", "blog_post"])]
+    assert TenantDirectory(holey, SearchTypes("settings")).scope("t") == ("blog_post",)
+    assert TenantDirectory(holey, SearchTypes("settings", names=names)).scope("t") == ("blog",)
     assert TenantDirectory(rows).scope("t-blog") is None
     # a name the translation lacks matches nothing: only unknown names, no type at all
     only_unknown = TenantDirectory([("t", "t", None, True, ["forum_thread"])],
