@@ -14,16 +14,28 @@ from importlib import resources
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool
 
 from awsm.errors import ConfigError
 
-__all__ = ["apply_migrations", "connect", "connection_within", "ensure_pgvector",
-           "open_async_pool", "refused", "unreachable"]
+__all__ = ["CONNECT_TIMEOUT_S", "apply_migrations", "connect", "connect_timeout",
+           "connection_within", "ensure_pgvector", "open_async_pool", "refused", "unreachable"]
 
 
 def connect(url: str, *, autocommit: bool = True, **kwargs: object) -> psycopg.Connection:
-    return psycopg.connect(url, autocommit=autocommit, prepare_threshold=None, **kwargs)  # type: ignore[arg-type]
+    options: dict[str, Any] = {**connect_timeout(url), **kwargs}
+    return psycopg.connect(url, autocommit=autocommit, prepare_threshold=None, **options)
+
+
+def connect_timeout(url: str) -> dict[str, int]:
+    """``{"connect_timeout": CONNECT_TIMEOUT_S}`` unless ``url`` sets its own: libpq waits
+    for a server without limit, so one that takes the connection and never answers (a
+    hung process, a partition that leaves the port open) held a try to connect for as
+    long as the network allowed: a pool never learned the database was down, and an
+    indexer starting against it hung instead of failing and being restarted."""
+    return {} if "connect_timeout" in conninfo_to_dict(url) else {
+        "connect_timeout": CONNECT_TIMEOUT_S}
 
 
 # the most a caller waits for a connection while the pool cannot connect (a local
@@ -38,6 +50,8 @@ FAILING_WAIT_S = 0.1
 # again (every request that needed it failing: /readyz 503 on every replica). With 10 s
 # the tries are at most 4 s apart.
 RECONNECT_GIVE_UP_S = 10.0
+# a try to connect gives up after this long, unless the URL says otherwise (connect_timeout)
+CONNECT_TIMEOUT_S = 5
 
 
 class _Pool(AsyncConnectionPool):
@@ -92,10 +106,10 @@ async def open_async_pool(url: str, *, min_size: int = 1, max_size: int = 8,
                           timeout: float = 5.0, wait: bool = True) -> AsyncConnectionPool:
     """A pool for ``url``; with ``wait``, its first connection is made (or ``PoolTimeout``
     raised) before it returns, else the pool connects in the background, retrying."""
+    kwargs = {"autocommit": True, "prepare_threshold": None, **connect_timeout(url)}
     pool = _Pool(
         url, min_size=min_size, max_size=max_size, timeout=timeout, open=False,
-        kwargs={"autocommit": True, "prepare_threshold": None},
-        reconnect_timeout=RECONNECT_GIVE_UP_S,
+        kwargs=kwargs, reconnect_timeout=RECONNECT_GIVE_UP_S,
     )
     await pool.open(wait=wait, timeout=timeout)
     return pool

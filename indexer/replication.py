@@ -19,6 +19,7 @@ import psycopg2
 import psycopg2.extras
 from psycopg import sql
 
+from awsm.db import connect_timeout
 from awsm.errors import ConfigError, ServiceUnavailable
 from indexer.pgoutput import format_lsn
 
@@ -204,7 +205,7 @@ class ReplicationStream:
         try:
             self._conn = psycopg2.connect(
                 self.dsn, connection_factory=psycopg2.extras.LogicalReplicationConnection,
-                application_name="awsm-indexer",
+                application_name="awsm-indexer", **connect_timeout(self.dsn),
             )
             self._cur = self._conn.cursor()
             self._cur.execute("SELECT setting::bigint FROM pg_settings "

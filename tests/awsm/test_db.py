@@ -1,10 +1,21 @@
 import asyncio
+import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
 
-from awsm.db import apply_migrations, connection_within, open_async_pool
+from awsm.db import (
+    CONNECT_TIMEOUT_S,
+    apply_migrations,
+    connect,
+    connection_within,
+    open_async_pool,
+)
+from awsm.errors import ServiceUnavailable
+from indexer.replication import ReplicationStream
 from tests.fixtures.fix_pg import database_down
 
 
@@ -121,3 +132,51 @@ def test_after_an_outage_the_pool_connects_again_within_seconds(fresh_db: str) -
             await pool.close()
 
     assert asyncio.run(scenario()) < 6
+
+
+@contextmanager
+def _server_that_never_answers() -> Iterator[str]:
+    """The URL of a server that takes connections and never says a word (a hung process,
+    a partition that leaves the port open): the kernel completes the handshake, nobody
+    ever reads."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(16)
+        yield f"postgresql://awsm@127.0.0.1:{server.getsockname()[1]}/awsm"
+
+
+def test_a_server_that_never_answers_fails_each_try_to_connect_within_seconds() -> None:
+    # libpq waits for such a server without limit: the pool's first try never ended and
+    # every request waited its whole timeout for a connection, the pool never learning
+    # that the database was gone; an indexer starting against it hung (not restarted)
+    with _server_that_never_answers() as url:
+        for open_one in (lambda: connect(url).close(),
+                         lambda: ReplicationStream(url, "slot", "publication").open()):
+            started = time.monotonic()
+            with pytest.raises((psycopg.OperationalError, ServiceUnavailable)):
+                open_one()
+            assert time.monotonic() - started < CONNECT_TIMEOUT_S + 3
+        started = time.monotonic()  # the URL's own limit wins
+        with pytest.raises(psycopg.OperationalError):
+            connect(url + "?connect_timeout=2")
+        assert time.monotonic() - started < 4
+
+        async def scenario() -> tuple[float, float]:
+            pool = await open_async_pool(url, timeout=30, wait=False)
+            try:
+                started = time.monotonic()
+                while not pool.connect_failing:
+                    assert time.monotonic() - started < CONNECT_TIMEOUT_S + 5
+                    await asyncio.sleep(0.1)
+                failed_after = time.monotonic() - started
+                started = time.monotonic()
+                with pytest.raises(psycopg.OperationalError):  # at once, not in 30 s
+                    async with connection_within(pool, 30):
+                        pass
+                return failed_after, time.monotonic() - started
+            finally:
+                await pool.close()
+
+        failed_after, refused_after = asyncio.run(scenario())
+    assert CONNECT_TIMEOUT_S - 1 < failed_after < CONNECT_TIMEOUT_S + 5
+    assert refused_after < 1
