@@ -66,20 +66,25 @@ class _Pool(AsyncConnectionPool):
 
     _checking: asyncio.Task[None] | None = None
     # The last attempt to connect failed and none has succeeded since: the database is
-    # down (or refusing us). A caller then waits FAILING_WAIT_S at most for a connection,
-    # not the pool's timeout: once the idle connections were found dead, every request
-    # that needed a new one (a semantic query, a tenant read) otherwise waited seconds
-    # for a connection that could not come, though each of them has an answer ready for
-    # an unreachable database. The pool's next connection made (its reconnection
-    # attempts go on, backing off, and a request may start one) ends this. Callers that
-    # began waiting before the first failed attempt (a few ms) still wait their timeout.
-    # (``_connect`` is psycopg_pool's one way to a new connection, in 3.2 and 3.3.)
+    # down (or refusing us). With no connection lent out either (none will come back), a
+    # caller then waits FAILING_WAIT_S at most for a connection, not the pool's timeout:
+    # once the idle connections were found dead, every request that needed a new one (a
+    # semantic query, a tenant read) otherwise waited seconds for a connection that could
+    # not come, though each of them has an answer ready for an unreachable database. A
+    # connection lent out (the database up, refusing one more) is waited for as ever.
+    # The pool's next connection made (its tries go on, and a request may start one)
+    # ends this. Callers that began waiting before the first failed try (a few ms) still
+    # wait their timeout. (``_connect`` is psycopg_pool's one way to a new connection,
+    # in 3.2 and 3.3.)
     connect_failing = False
+    _lent = 0  # connections handed out and not yet returned
 
     async def getconn(self, timeout: float | None = None) -> psycopg.AsyncConnection:
-        if self.connect_failing:
+        if self.connect_failing and not self._lent:
             timeout = min(self.timeout if timeout is None else timeout, FAILING_WAIT_S)
-        return await super().getconn(timeout)
+        conn = await super().getconn(timeout)
+        self._lent += 1
+        return conn
 
     async def _connect(self, timeout: float | None = None) -> psycopg.AsyncConnection:
         try:
@@ -91,6 +96,7 @@ class _Pool(AsyncConnectionPool):
         return conn
 
     async def putconn(self, conn: psycopg.AsyncConnection) -> None:  # type: ignore[override]
+        self._lent -= 1
         broken = conn.closed
         await super().putconn(conn)
         if broken and not self.closed and (self._checking is None or self._checking.done()):

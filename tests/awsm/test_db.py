@@ -3,6 +3,7 @@ import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 import pytest
@@ -180,3 +181,34 @@ def test_a_server_that_never_answers_fails_each_try_to_connect_within_seconds() 
         failed_after, refused_after = asyncio.run(scenario())
     assert CONNECT_TIMEOUT_S - 1 < failed_after < CONNECT_TIMEOUT_S + 5
     assert refused_after < 1
+
+
+def test_a_refused_new_connection_does_not_hurry_requests_waiting_for_a_busy_one(
+        fresh_db: str, plain_role: tuple[str, str]) -> None:
+    # The database up but refusing one more connection (its or the role's limit
+    # reached): a request that waits for a busy connection gets it when it is returned,
+    # rather than the 0.1 s an unreachable database leaves it.
+    name, url = plain_role
+    with psycopg.connect(fresh_db, autocommit=True) as admin:
+        admin.execute(f"ALTER ROLE {name} CONNECTION LIMIT 1")
+
+    async def use(pool: Any, seconds: float) -> None:
+        async with connection_within(pool, 5.0) as conn:
+            await conn.execute("SELECT pg_sleep(%s)", (seconds,))
+
+    async def scenario() -> None:
+        pool = await open_async_pool(url, min_size=1, max_size=2, timeout=5.0)
+        try:
+            first = asyncio.ensure_future(use(pool, 1.0))  # busy for a second
+            await asyncio.sleep(0.1)
+            second = asyncio.ensure_future(use(pool, 0.1))  # a second connection: refused
+            deadline = time.monotonic() + 5
+            while not pool.connect_failing:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.02)
+            third = asyncio.ensure_future(use(pool, 0.1))  # after the refusal
+            await asyncio.gather(first, second, third)  # each in turn on the one connection
+        finally:
+            await pool.close()
+
+    asyncio.run(scenario())
