@@ -289,14 +289,22 @@ class TenantResolver:
         if timer is not None and not timer.cancelled():
             timer.exception()  # retrieved: a read that failed as it was closed is no news
 
+    def _refuse_if_just_failed(self) -> None:
+        """A read failed moments ago: the next request is refused at once rather than
+        queued behind another read, which would likely fail too."""
+        if time.monotonic() - self._failed_at < self.ttl_s:
+            raise ServiceUnavailable(detail="reading tenants failed moments ago",
+                                     headers={"Retry-After": "5"})
+
     async def _read_now(self) -> TenantDirectory:
+        # before the lock too: a background read in progress during an outage held
+        # every such request for as long as its wait for a connection
+        self._refuse_if_just_failed()
         async with self._lock:
             now = time.monotonic()
             if self._directory is not None and now - self._read_at < self.stale_if_error_s:
                 return self._directory  # read by another request meanwhile
-            if now - self._failed_at < self.ttl_s:  # just failed: do not pile up waiting
-                raise ServiceUnavailable(detail="reading tenants failed moments ago",
-                                         headers={"Retry-After": "5"})
+            self._refuse_if_just_failed()
             try:
                 return await self._read()
             except (psycopg.Error, TimeoutError) as exc:
