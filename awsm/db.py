@@ -23,6 +23,20 @@ __all__ = ["CONNECT_TIMEOUT_S", "apply_migrations", "connect", "connect_timeout"
            "connection_within", "ensure_pgvector", "open_async_pool", "refused", "unreachable"]
 
 
+# a try to connect gives up after this long, unless the URL says otherwise (connect_timeout)
+CONNECT_TIMEOUT_S = 5
+# the most a caller waits for a connection while the pool cannot connect (a local
+# connection is made in a few ms, so one made as the database comes back is still taken)
+FAILING_WAIT_S = 0.1
+# psycopg_pool retries a failed connection 1, 2, 4, 8 ... s apart until this long has
+# passed, then gives that attempt up; the next request that finds no connection starts a
+# new one at once. Its default (5 minutes) let the gap between tries grow past a minute,
+# so after an outage the pool stayed away from a database that was back for as long
+# again (every request that needed it failing: /readyz 503 on every replica). With 10 s
+# the tries are at most 4 s apart.
+RECONNECT_GIVE_UP_S = 10.0
+
+
 def connect(url: str, *, autocommit: bool = True, **kwargs: object) -> psycopg.Connection:
     options: dict[str, Any] = {**connect_timeout(url), **kwargs}
     return psycopg.connect(url, autocommit=autocommit, prepare_threshold=None, **options)
@@ -38,24 +52,9 @@ def connect_timeout(url: str) -> dict[str, int]:
         "connect_timeout": CONNECT_TIMEOUT_S}
 
 
-# the most a caller waits for a connection while the pool cannot connect (a local
-# connection is made in a few ms, so one made as the database comes back is still taken)
-FAILING_WAIT_S = 0.1
-
-
-# psycopg_pool retries a failed connection 1, 2, 4, 8 ... s apart until this long has
-# passed, then gives that attempt up; the next request that finds no connection starts a
-# new one at once. Its default (5 minutes) let the gap between tries grow past a minute,
-# so after an outage the pool stayed away from a database that was back for as long
-# again (every request that needed it failing: /readyz 503 on every replica). With 10 s
-# the tries are at most 4 s apart.
-RECONNECT_GIVE_UP_S = 10.0
-# a try to connect gives up after this long, unless the URL says otherwise (connect_timeout)
-CONNECT_TIMEOUT_S = 5
-
-
 class _Pool(AsyncConnectionPool):
-    """A pool that checks its idle connections once one comes back broken.
+    """A pool that checks its idle connections once one comes back broken, and keeps
+    callers from waiting on a database it cannot reach (``connect_failing``).
 
     A restart or failover of the database ends every session at once; psycopg_pool
     replaces a connection only when it is returned broken, so each idle one was handed
