@@ -25,8 +25,9 @@ MAPPING = Path(__file__).resolve().parents[2] / "docs" / "mappings" / "awcms-sql
 TENANT = "33333333-3333-3333-3333-333333333333"
 OTHER = "44444444-4444-4444-4444-444444444444"
 
-# The columns of sql/002, sql/008, sql/035, sql/046 and sql/064 the mapping reads, with their types, checks and
-# row-level security (forced, filtered by a tenant setting as AWCMS does)
+# The columns of sql/002, sql/008, sql/035, sql/046 and sql/064 the mapping reads, with
+# their types, checks and row-level security (forced, filtered by a tenant setting as
+# AWCMS does)
 SCHEMA = """
 CREATE TABLE awcms_tenants (
   id uuid PRIMARY KEY, tenant_code text NOT NULL UNIQUE, tenant_name text NOT NULL,
