@@ -112,8 +112,7 @@ def check_columns(conn: psycopg.Connection, mapping: Mapping) -> dict[str, str]:
     for switch in ten.search_switches:  # read by the API too
         wanted.setdefault(switch.table, set()).update(switch.columns())
     if ten.search_types:  # read by the API too
-        wanted.setdefault(ten.search_types.table, set()).update(
-            (ten.search_types.tenant, ten.search_types.column))
+        wanted.setdefault(ten.search_types.table, set()).update(ten.search_types.columns())
     if mapping.categories:
         cat = mapping.categories
         wanted[cat.table] = {c for c in (cat.id, cat.name, cat.deleted_at, cat.tenant) if c}

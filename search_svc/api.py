@@ -144,11 +144,8 @@ class SearchService:
         if notice:
             base["notice"] = notice
         tenant_id = await self.tenants.resolve(params.tenant)
-        # the types the tenant lets the public search; none at all: as a tenant without
-        # documents (AWCMS answers an empty list of types with nothing)
+        # the types the tenant lets the public search (from the same read; None: all)
         scope = self.tenants.scope(tenant_id) if tenant_id is not None else None
-        if scope == ():
-            tenant_id, scope = None, None
         if parsed.reason is not None and not (params.sort == "published_at" and not parsed.text):
             base["reason"] = parsed.reason
             return base

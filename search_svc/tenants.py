@@ -94,6 +94,9 @@ class SearchTypes:
     column: str = "enabled_resource_types"
     names: tuple[tuple[str, str], ...] = ()
 
+    def columns(self) -> set[str]:
+        return {self.tenant, self.column}
+
     def scope(self, names: list[str | None] | None) -> tuple[str, ...] | None:
         """The document types a row's ``names`` let the public search (None: all); a NULL
         or empty element of the array names none."""
@@ -169,15 +172,17 @@ class TenantDirectory:
 
     def resolve(self, key: str) -> str | None:
         """The tenant ``key`` (any case, no surrounding space) names by slug, else by
-        domain (in any of its host forms), if exactly one tenant does at that rank and
-        it is active."""
+        domain (in any of its host forms), if exactly one tenant does at that rank, it is
+        active and its search shows some type (an empty list: none, as AWCMS answers it)."""
         key = key.strip().lower()
         named = self._by_slug.get(key) or self._by_domain.get(_host(key)) or []
-        return named[0][0] if len(named) == 1 and named[0][1] else None
+        if len(named) != 1 or not named[0][1] or self._scopes.get(named[0][0]) == ():
+            return None
+        return named[0][0]
 
     def scope(self, tenant_id: str) -> tuple[str, ...] | None:
         """The only document types ``tenant_id``'s public search may show (None: all;
-        empty: none)."""
+        never empty for a tenant ``resolve`` gives)."""
         return self._scopes.get(tenant_id)
 
 
@@ -266,7 +271,7 @@ class TenantResolver:
 
     def scope(self, tenant_id: str) -> tuple[str, ...] | None:
         """The only document types the public search of ``tenant_id`` (as ``resolve``
-        gave it) may show, from the same read: None for every type, empty for none."""
+        gave it) may show, from the same read: None for every type."""
         return self._directory.scope(tenant_id) if self._directory is not None else None
 
     def read_age(self) -> float:

@@ -83,6 +83,7 @@ def test_the_types_a_tenant_lets_the_public_search() -> None:
     names = (("blog_post", "blog"), ("blog_page", "page"))
     directory = TenantDirectory(rows, SearchTypes("settings", names=names))
     assert directory.resolve("blog.example") == "t-blog"
+    assert directory.resolve("none") is None  # no type at all: answered as unknown
     assert [directory.scope(t) for t in ("t-all", "t-none", "t-blog", "t-both", "t-unset")] == [
         None, (), ("blog",), ("page", "blog"), None]
     # without a translation the names are the mapping's types; without the mapping, no scope
