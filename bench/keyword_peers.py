@@ -1,8 +1,9 @@
 """The systems the keyword benchmark compares, each one ``search(query) -> hits`` (≤ 20).
 
 ILIKE on ``blogs``; PostgreSQL FTS the way AWCMS's site-search queries its projection;
-raw Tantivy on the engine's own index directory; the engine port in-process; and
-``GET /v1/search`` over HTTP. Each builds what it sends with a pure function
+raw Tantivy on the engine's own index directory; the engine port in-process;
+``GET /v1/search`` over HTTP; and the same route asked an empty query, its request path
+without a search. Each builds what it sends with a pure function
 (``ilike_patterns``, ``tantivy_query_text``), so the smoke test can check them. Never times.
 """
 
@@ -33,6 +34,7 @@ __all__ = [
     "ILIKE_LIMIT",
     "EnginePeer",
     "FtsPeer",
+    "HttpFloorPeer",
     "HttpPeer",
     "IlikePeer",
     "KeepAliveClient",
@@ -334,3 +336,22 @@ class HttpPeer:
 
     def close(self) -> None:
         self.client.close()
+
+
+class HttpFloorPeer(HttpPeer):
+    """``GET /v1/search`` with an empty ``q`` on the same server, route and kind of
+    connection as ``HttpPeer``: the API answers it with a ``reason`` and no search, so
+    its time is the request path alone (HTTP, parameters, tenant lookup, JSON, caching
+    headers), the floor under every search the API answers. The query it is handed is
+    ignored; it returns 0 hits."""
+
+    name = "API, empty query (no search)"
+
+    def search(self, query: str) -> int:
+        path = "/v1/search?" + urlencode({"tenant": self.tenant_slug, "q": "", "limit": LIMIT,
+                                          "mode": "keyword"})
+        status, body = self.client.get(path)
+        payload = orjson.loads(body) if status == 200 else {}
+        if "reason" not in payload or payload.get("hits"):
+            raise RuntimeError(f"GET {path} did not answer an empty query: {status} {body[:300]!r}")
+        return 0

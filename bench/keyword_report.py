@@ -33,6 +33,7 @@ ALL = "all"
 TYPO_PREFIX = ("typo1", "typo2", "prefix")
 ILIKE, FTS, RAW, ENGINE, API = "ILIKE", "PG FTS", "raw Tantivy", "engine", "API (HTTP)"
 ENGINE_QUERY = "Tantivy, engine query"
+API_FLOOR = "API, empty query (no search)"
 NO_HIT_SHARE = 0.9  # of the typo/prefix queries FTS answers with nothing, the API must answer
 
 
@@ -158,6 +159,9 @@ def ratios(samples: Sequence[Sample], table: dict[str, dict[str, Stats]]) -> dic
         "api_over_engine_p50": _div(overall(API, "p50"), overall(ENGINE, "p50")),
         "api_over_engine_query_p50": _div(overall(API, "p50"), overall(ENGINE_QUERY, "p50")),
         "engine_query_over_raw_p50": _div(overall(ENGINE_QUERY, "p50"), overall(RAW, "p50")),
+        # the API's request path with no search: what 2x raw Tantivy would leave the search
+        "api_floor_over_raw_p50": _div(overall(API_FLOOR, "p50"), overall(RAW, "p50")),
+        "api_over_api_floor_p50": _div(overall(API, "p50"), overall(API_FLOOR, "p50")),
         "typo_prefix_fts_empty": float(len(fts_missed)),
         "typo_prefix_fts_empty_api_answers": float(len(fts_missed & api_found)),
     }
@@ -242,7 +246,10 @@ def _ratio_rows(r: dict[str, float]) -> list[list[str]]:
             ["API p50 / engine in-process p50 (HTTP + JSON cost)", x(r["api_over_engine_p50"])],
             ["API p50 / Tantivy running the engine's query p50", x(r["api_over_engine_query_p50"])],
             ["engine's query / raw Tantivy, p50 (typo + prefix automata)",
-             x(r["engine_query_over_raw_p50"])]]
+             x(r["engine_query_over_raw_p50"])],
+            ["API answering an empty query (request path, no search) p50 / raw Tantivy p50",
+             x(r["api_floor_over_raw_p50"])],
+            ["API p50 / API answering an empty query p50", x(r["api_over_api_floor_p50"])]]
     for kind in TYPO_PREFIX:
         rows.append([f"{kind}: queries answered, FTS vs API",
                      f"{pct(r[f'{kind}_answered_fts'])} vs {pct(r[f'{kind}_answered_api'])}"])

@@ -1,5 +1,6 @@
 """Keyword search benchmark: ILIKE, PostgreSQL FTS (AWCMS's site-search), raw Tantivy,
-the engine in-process and ``GET /v1/search`` over HTTP, side by side on one corpus.
+the engine in-process and ``GET /v1/search`` over HTTP (and its request path alone), side by
+side on one corpus.
 
     python bench/search_keyword.py [--docs 100000] [--per-kind 20] [--seed 7] [--keep]
                                    [--rounds 5] [--commits 30] [--write-docs]
@@ -43,6 +44,7 @@ from bench.corpus import KINDS, query_set  # noqa: E402
 from bench.keyword_peers import (  # noqa: E402
     EnginePeer,
     FtsPeer,
+    HttpFloorPeer,
     HttpPeer,
     IlikePeer,
     Peer,
@@ -191,7 +193,8 @@ def run(*, docs: int, per_kind: int, seed: int, rounds: int, slow_rounds: int, c
             peers: list[Peer] = [IlikePeer(corpus.url, tenant), FtsPeer(corpus.url, tenant),
                                  RawTantivyPeer(corpus.settings.tantivy_dir, tenant),
                                  TantivyEngineQueryPeer(corpus.settings.tantivy_dir, tenant),
-                                 EnginePeer(corpus.settings, tenant), http]
+                                 EnginePeer(corpus.settings, tenant), http,
+                                 HttpFloorPeer(base, corpus.tenant_slug)]
             try:
                 samples = measure(peers, queries, rounds=rounds, slow_rounds=slow_rounds,
                                   progress=progress)
@@ -258,6 +261,11 @@ against ILIKE and FTS take the API's times from those {slow_rounds} rounds only.
   HTTP/1.1 connection, the response parsed by httptools and the body read with orjson
   (the standard library's `http.client` would add ~0.2 ms of client-side header
   parsing to every request), no `If-None-Match` (the API keeps no result cache).
+- **API, empty query (no search)**: the same route on the same server over its own
+  keep-alive connection with `q` empty, which the API answers with a `reason` and no
+  search: the request path alone (HTTP, parameters, tenant lookup, JSON, caching
+  headers), the floor under every answer of the API. It is timed once per query of the
+  mix, like the others, and returns no hits.
 
 Commit → searchable: with `awsm indexer` streaming, {commits} rows inserted one at a
 time, each with a word of its own; the API is polled every ~5 ms until it finds it.

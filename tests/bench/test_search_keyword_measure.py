@@ -49,3 +49,15 @@ def test_measure_records_each_sample_s_round() -> None:
     samples = measure(peers, QUERIES, rounds=3, slow_rounds=1, progress=lambda _m: None)
     assert {s.round for s in samples if s.system == report.FTS} == {0}
     assert {s.round for s in samples if s.system == report.API} == {0, 1, 2}
+
+
+def test_the_api_s_request_path_alone_is_set_against_raw_tantivy_and_the_api() -> None:
+    samples = [report.Sample(report.RAW, "single", q, 0.2, 5, 0) for q in ("a", "b")]
+    samples += [report.Sample(report.API_FLOOR, "single", q, 0.5, 0, 0) for q in ("a", "b")]
+    samples += [report.Sample(report.API, "single", q, 2.0, 5, 0) for q in ("a", "b")]
+    r = report.ratios(samples, report.summarize(samples, ["single"]))
+    assert r["api_floor_over_raw_p50"] == 2.5
+    assert r["api_over_api_floor_p50"] == 4.0
+    rows = dict(report._ratio_rows(r))
+    assert rows["API answering an empty query (request path, no search) p50 / raw Tantivy p50"] \
+        == "2.50×"

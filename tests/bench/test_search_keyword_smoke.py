@@ -47,7 +47,7 @@ def test_benchmark_runs_on_a_tiny_corpus(tmp_path: Path) -> None:
     assert code == 0
     result = json.loads(out.read_text())
     systems = ["ILIKE", "PG FTS", "raw Tantivy", "Tantivy, engine query", "engine",
-               "API (HTTP)"]
+               "API (HTTP)", "API, empty query (no search)"]
     assert list(result["stats"]) == systems
     for system in systems:
         assert set(result["stats"][system]) == {*KINDS, "all"}
@@ -56,5 +56,8 @@ def test_benchmark_runs_on_a_tiny_corpus(tmp_path: Path) -> None:
     hits = {s: result["stats"][s]["all"]["hits"] for s in systems}
     assert hits["API (HTTP)"] == hits["engine"] == hits["Tantivy, engine query"]
     assert result["stats"]["API (HTTP)"]["typo1"]["answered"] == 1.0
+    # the request path alone: answered (a reason, no hits) and timed like the rest
+    assert result["stats"]["API, empty query (no search)"]["all"]["hits"] == 0
+    assert result["ratios"]["api_floor_over_raw_p50"] > 0
     assert result["commit_to_searchable"]["n"] == 2
     assert {t["name"] for t in result["targets"]} >= {"API p50 / raw Tantivy p50"}
