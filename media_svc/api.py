@@ -207,6 +207,7 @@ def _add_upload_route(router: APIRouter, service: MediaService, settings: Settin
         # size is within the output limits, otherwise the widest width that is
         size = (stored.width, stored.height)
         largest = largest_width(size, service.limits.max_output_pixels)
+        assert largest is not None  # store_upload refuses an image no width of serves
         fitting = [w for w in widths if w < largest] + [largest]
         whole = "_" if largest == stored.width else TransformSpec(width=largest)
         body: dict[str, Any] = {

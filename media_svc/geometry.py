@@ -59,10 +59,11 @@ def plan_geometry(spec: TransformSpec, source: tuple[int, int], max_pixels: int)
     return plan
 
 
-def largest_width(source: tuple[int, int], max_pixels: int) -> int:
+def largest_width(source: tuple[int, int], max_pixels: int) -> int | None:
     """The widest ``w_`` (without enlarging) at which ``plan_geometry`` serves an image of
     ``source`` size: the top of an upload's srcset. A 24 MP photo's own width would be
-    a 413 under the default 16 MP output limit."""
+    a 413 under the default 16 MP output limit. None when no width is served: an image
+    more than ``MAX_SIDE`` times as tall as it is wide (1 x 40,000) is too tall at 1 px."""
     sw, sh = source
 
     def fits(width: int) -> bool:
@@ -74,7 +75,7 @@ def largest_width(source: tuple[int, int], max_pixels: int) -> int:
     while low < high:
         middle = (low + high + 1) // 2
         low, high = (middle, high) if fits(middle) else (low, middle - 1)
-    return low
+    return low if fits(low) else None
 
 
 def _two_sided(spec: TransformSpec, sw: int, sh: int, tw: float, th: float) -> Plan:

@@ -16,7 +16,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from media_svc.errors import InvalidSource, StorageUnavailable
+from media_svc.errors import InvalidSource, OutputTooLarge, StorageUnavailable
+from media_svc.geometry import MAX_SIDE, largest_width
 from media_svc.metadata import strip_personal_metadata
 from media_svc.sniff import EXTENSIONS, HEAD_BYTES, sniff_format
 from media_svc.transform import Limits, probe, reencode_avif
@@ -70,6 +71,12 @@ def store_upload(data: bytes, *, name: str | None, tenant: str, root: Path,
                 # leave an empty original under a name that is already handed out
                 os.fsync(fh.fileno())
             checked = probe(tmp, limits)
+            if largest_width((checked.width, checked.height), limits.max_output_pixels) is None:
+                # stored, every URL answered for it would be a 413 output_too_large
+                raise OutputTooLarge(
+                    f"The image is {checked.width}x{checked.height} pixels: no width of it "
+                    f"fits the output limits ({limits.max_output_pixels} pixels, {MAX_SIDE} "
+                    f"a side), so it could never be served.")
             os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)

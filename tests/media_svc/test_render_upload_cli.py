@@ -148,6 +148,27 @@ def test_every_url_an_upload_returns_is_servable(media_factory, size: tuple[int,
     assert Image.open(io.BytesIO(served.content)).width == largest
 
 
+@pytest.mark.parametrize("size", [(1, 40_000), (2, 40_000), (1, 16_384)])
+def test_an_upload_no_width_of_which_can_be_served_is_refused(media_factory,  # type: ignore[no-untyped-def]
+                                                              size: tuple[int, int]) -> None:
+    # more than 16,383 px tall even at 1 px wide: it was stored and answered a url and a
+    # srcset ("w_1") that were each a 413 output_too_large
+    uploads = media_factory(jwt_secret=SECRET)
+    r = post(uploads, images.encode(Image.new("L", size, 90), "PNG"), f"Bearer {token()}")
+    assert r.status_code == 413, r.text
+    assert r.json()["error"]["code"] == "output_too_large"
+    assert f"{size[0]}x{size[1]}" in r.json()["error"]["message"]
+    assert not [p for p in uploads.root.rglob("*") if p.is_file()]
+
+
+def test_the_tallest_upload_that_can_be_served_is_stored_and_served(media_factory) -> None:  # type: ignore[no-untyped-def]
+    uploads = media_factory(jwt_secret=SECRET)
+    r = post(uploads, images.encode(Image.new("L", (1, 16_383), 90), "PNG"), f"Bearer {token()}")
+    assert r.status_code == 201, r.text
+    assert "/_/" in r.json()["url"]  # its own size fits: the original, untouched
+    assert uploads.get(r.json()["url"]).status_code == 200
+
+
 @pytest.mark.parametrize("maker,fmt", [(images.png_alpha, "png"), (images.animated_gif, "gif")])
 def test_upload_accepts_other_formats_by_their_magic_bytes(uploads, maker, fmt: str) -> None:  # type: ignore[no-untyped-def]
     r = post(uploads, maker(), f"Bearer {token()}", name="file.jpg")
