@@ -100,7 +100,7 @@ class _Cors(CORSMiddleware):
 # "/v1/search%0A" or ".../hero.jpg%0A" would be served as a second URL for one resource
 # (a second CDN entry, one per signed image variant). No resource of ours has a control
 # character in its path: refused for every path, before routing.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1 (U+0085 too)
 _CONTROL_REFUSED: ASGIApp = error_response(
     400, "invalid_request", "The path holds a control character.")
 

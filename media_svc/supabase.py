@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from media_svc.errors import InvalidOptions, InvalidSource, SourceForbidden
+from media_svc.errors import InvalidOptions, InvalidSource
 from media_svc.options import Fit, TransformSpec
 
 __all__ = ["RESIZE_MODES", "parse_int_list", "render_source", "render_spec"]
@@ -21,7 +21,7 @@ RESIZE_MODES: dict[str, Fit] = {"cover": "cover", "contain": "inside", "fill": "
 DEFAULT_QUALITY = 80
 # Left after the URL's own decoding, these would give one file many names: "%3F" in the
 # path becomes "?" and, under an HTTP origin, the fetch's query string.
-_NOT_IN_NAMES = re.compile(r"[?#%\x00-\x1f\x7f]")
+_NOT_IN_NAMES = re.compile(r"[?#%\x00-\x1f\x7f-\x9f]")
 
 
 def parse_int_list(raw: str) -> frozenset[int]:
@@ -65,8 +65,8 @@ def render_source(origin: str, bucket: str, path: str) -> str:
     ``%`` (``photo.jpg%3Fbust=1``) would otherwise mint unlimited origin fetches and
     cache entries for one image, past the width and quality allow-lists.
     """
-    if bucket.startswith(".") or "/" in bucket:
-        raise SourceForbidden("The bucket name is not valid.")
+    if bucket.startswith(".") or "/" in bucket:  # "..", a hidden folder: as in the path
+        raise InvalidSource("The bucket name may not be '.', '..' or hidden.")
     if _NOT_IN_NAMES.search(bucket) or _NOT_IN_NAMES.search(path):
         raise InvalidSource("The bucket or path holds '?', '#', '%' or a control character.")
     return f"{origin}{bucket}/{path}"

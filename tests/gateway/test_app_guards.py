@@ -27,6 +27,9 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
     "/v1/search%0A?tenant=kopi&q=kopi", "/v1/search%0D?tenant=kopi&q=kopi",
     "/v1/search%00", "/healthz%0A", "/readyz%0A", "/metrics%0A", "/docs%09",
     "/openapi.json%0A", "/v1/img/sig/w_100/a.jpg%0A", "/v1/search%7F", "/%0A",
+    # C1 controls (U+0080-U+009F; U+0085 is a line break to some parsers): a 404 before
+    "/healthz%C2%85", "/v1/search%C2%85?tenant=kopi&q=kopi", "/v1/img/sig/w_100/a%C2%9F.jpg",
+    "/healthz%C2%80",
 ])
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
 def test_a_control_character_in_any_path_is_a_400_before_routing(

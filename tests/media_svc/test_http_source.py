@@ -210,6 +210,8 @@ def test_the_render_route_cannot_turn_an_escaped_question_mark_into_an_origin_qu
     ("photo.jpg?a\x00", InvalidSource), ("photo.jpg?<script>", InvalidSource),
     ("photo.jpg?v=\u00e9", InvalidSource), ("photo.jpg?v=%zz", InvalidSource),
     ("a/../photo.jpg?v=1", InvalidSource), ("photo%2Ejpg", InvalidSource),
+    ("photo\x7f.jpg", InvalidSource), ("photo\x85.jpg", InvalidSource),  # DEL, C1 (NEL)
+    ("a\x9f/photo.jpg", InvalidSource),
 ])
 def test_everything_after_the_origin_prefix_is_checked(tmp_path: Path, rest: str,
                                                       error: type[Exception]) -> None:

@@ -92,6 +92,15 @@ def test_render_route_gives_each_file_one_name(render, suffix: str) -> None:  # 
     assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_source"), r.text
 
 
+@pytest.mark.parametrize("bucket", [".hidden", "%2E%2E", "%2E"])  # encoded: kept by clients
+def test_render_route_refuses_a_hidden_or_climbing_bucket_as_it_does_such_a_path(
+        render, bucket: str) -> None:  # type: ignore[no-untyped-def]
+    # "..", "." and hidden segments are a 400 invalid_source in the path; the bucket's
+    # were a 403 source_forbidden
+    r = render.get(f"/storage/v1/render/image/public/{bucket}/hero.jpg?width=640")
+    assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_source"), r.text
+
+
 def test_render_route_is_off_by_default(media) -> None:  # type: ignore[no-untyped-def]
     media.put("b/x.jpg", images.jpeg((100, 100)))
     assert media.get("/storage/v1/render/image/public/b/x.jpg?width=640").status_code == 404
