@@ -148,8 +148,9 @@ def _int(raw: Mapping[str, Sequence[str]], name: str, default: int, lo: int, hi:
     text = _single(raw, name)
     if text is None or text == "":
         return default
-    # ASCII digits only (int() also takes '1_0', ' 10', '+10' and other scripts' digits):
-    # one spelling per value, so one CDN entry per page
+    # ASCII digits only (int() also takes '1_0', ' 10', '+10' and other scripts' digits),
+    # written as str() writes the value ('020', '-0' are not): one spelling per value, so
+    # one CDN entry per page
     digits = text.removeprefix("-")
     try:
         if not (digits.isascii() and digits.isdigit()):
@@ -157,6 +158,8 @@ def _int(raw: Mapping[str, Sequence[str]], name: str, default: int, lo: int, hi:
         value = int(text)
     except ValueError:  # also past Python's 4300-digit conversion limit
         raise InvalidQuery(f"'{name}' must be an integer.") from None
+    if str(value) != text:
+        raise InvalidQuery(f"'{name}' must be written without leading zeros.")
     if not lo <= value <= hi:
         raise InvalidQuery(f"'{name}' must be between {lo} and {hi}.")
     return value

@@ -124,6 +124,11 @@ def test_hostile_query_strings_still_find_what_their_words_name(seeded: Stack) -
     ({"tenant": "kopi", "limit": "\u0663"}, "invalid_query"),  # Arabic-Indic 3
     ({"tenant": "kopi", "limit": " 10"}, "invalid_query"),
     ({"tenant": "kopi", "limit": "+10"}, "invalid_query"),
+    # a second spelling of a value: a second URL (a second CDN entry) for one page
+    ({"tenant": "kopi", "limit": "020"}, "invalid_query"),
+    ({"tenant": "kopi", "limit": "0" * 30 + "20"}, "invalid_query"),
+    ({"tenant": "kopi", "offset": "-0"}, "invalid_query"),
+    ({"tenant": "kopi", "offset": "00"}, "invalid_query"),
     ({"tenant": "kopi", "offset": "9" * 5000}, "invalid_query"),
     ({"tenant": "kopi", "offset": "-5"}, "invalid_query"),
     ({"tenant": "kopi", "offset": "99999999999999999999"}, "invalid_query"),

@@ -113,3 +113,12 @@ def test_semantic_ratio_is_a_plain_decimal_from_0_to_1(ratio: str) -> None:
 def test_semantic_ratio_decimals_are_taken(ratio: str, expected: float | None) -> None:
     params = parse_search_params({"tenant": ["kopi"], "semantic_ratio": [ratio]})
     assert params.semantic_ratio == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [("0", 0), ("20", 20), ("100", 100)])
+def test_integers_are_taken_in_their_one_plain_spelling(text: str, expected: int) -> None:
+    assert parse_search_params({"tenant": ["kopi"], "offset": [text]}).offset == expected
+    for other in ("0" + text, "-0" + text, "+" + text):
+        if other != text:
+            with pytest.raises(InvalidQuery):
+                parse_search_params({"tenant": ["kopi"], "offset": [other]})
