@@ -31,8 +31,10 @@ def parse_int_list(raw: str) -> frozenset[int]:
 def _allowed(name: str, raw: str | None, allowed: frozenset[int]) -> int | None:
     if raw is None or raw == "":
         return None
-    # the length first: int() of thousands of digits raises (and costs) before "not in"
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 6 or int(raw) not in allowed:
+    # the length first: int() of thousands of digits raises (and costs) before "not in";
+    # written plainly ("0640" is not): the route is unsigned, one URL per rendition
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 6 or raw != str(int(raw)) \
+            or int(raw) not in allowed:
         raise InvalidOptions(f"{name} must be one of {', '.join(map(str, sorted(allowed)))}.")
     return int(raw)
 

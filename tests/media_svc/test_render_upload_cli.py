@@ -63,7 +63,7 @@ def test_render_route_keeps_supabase_meanings(render, query: str, fmt: str,  # t
 @pytest.mark.parametrize("query", ["width=641", "quality=33", "height=99999", "resize=crop",
                                    "format=png", "width=abc", "blur=3", "width=" + "9" * 5000,
                                    "quality=" + "8" * 5000, "height=" + "0" * 4400 + "640",
-                                   "width=\u0666\u0664\u0660"])
+                                   "width=\u0666\u0664\u0660", "width=0640", "quality=050"])
 def test_render_route_refuses_values_off_the_allow_lists(render, query: str) -> None:  # type: ignore[no-untyped-def]
     r = render.get(f"/storage/v1/render/image/public/public-images/blog/hero.jpg?{query}")
     assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_options")
