@@ -296,7 +296,7 @@ def _parse_document(raw: dict[str, Any], i: int, problems: list[str]) -> Documen
         flags=flags,
     )
     doc_type = raw.get("type")
-    if not isinstance(doc_type, str) or not re.match(r"^[a-z][a-z0-9_]{0,30}$", doc_type):
+    if not isinstance(doc_type, str) or not re.fullmatch(r"[a-z][a-z0-9_]{0,30}", doc_type):
         problems.append(f"{where}.type: must be a short lower-case word, got {doc_type!r}")
     required = {k: parse_name(raw.get(k), f"{where}.{k}", problems) for k in ("table", "id", "tenant", "title")}
     # tags and category through a link table, the image from the row a column points at
@@ -372,8 +372,13 @@ def load_mapping(path: Path | None = None, *, demo: bool = False) -> Mapping:
         problems.append("documents: the mapping names no document tables")
     docs = [_parse_document(d, i, problems) for i, d in enumerate(docs_raw)]
     types = [d.type for d in docs if d]
-    if len(set(types)) != len(types):
-        problems.append("documents: two tables share one document type")
+    problems += [f"documents: two tables share the document type {t!r}"
+                 for t in sorted({t for t in types if types.count(t) > 1})]
+    # one table, one document type: a change to a row is read back for the first of its
+    # mappings only, so the other's document would outlive the row (a deleted post public)
+    tables = [d.table for d in docs if d]
+    problems += [f"documents: the table {t!r} is mapped more than once (map it once, as one "
+                 f"document type)" for t in sorted({t for t in tables if tables.count(t) > 1})]
     named = {t for _, t in tenants.search_types.names} if tenants.search_types else set()
     problems += [f"tenants.search_types.names: {t!r} is not a document type of this mapping "
                  f"({', '.join(types)})" for t in sorted(named - set(types))]

@@ -17,16 +17,18 @@ from search_svc.tenants import SearchSwitch, SearchTypes, TenantDomains, TenantS
 __all__ = ["parse_name", "parse_require", "parse_section", "parse_strings", "parse_table",
            "parse_tenants"]
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")  # fullmatch ("$" passes a final "\n")
 _NOT_NAMES = frozenset({"require", "names"})  # an inline table's keys that hold no name
 
 
 def parse_name(value: Any, where: str, problems: list[str],
                optional: bool = False) -> str | None:
     """``value`` as a table or column name, or None (and a problem when not ``optional``)."""
-    if value is None and optional:
+    if value is None:
+        if not optional:
+            problems.append(f"{where}: required (a table or column name)")
         return None
-    if not isinstance(value, str) or not _NAME.match(value):
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
         problems.append(f"{where}: {value!r} is not a valid column or table name")
         return None
     return value

@@ -297,6 +297,16 @@ _DOC = "[[documents]]\ntable = 'blogs'\ntype='blog'\nid='id'\ntenant='t'\ntitle=
     (_DOC + "url = '/blog/{category.slug}/{slug}'", "{category.slug} is not a placeholder"),
     (_DOC + "url = '/blog/{tenant.}/{slug}'", "{tenant.} is not a placeholder"),
     (_DOC + "url = '/blog/{tenant.a.b}'", "{tenant.a.b} is not a placeholder"),
+    # "$" matched before a final newline: the name failed only later, against the database
+    (_DOC.replace("table = 'blogs'", "table = \"blogs\\n\""), "documents[0].table: 'blogs\\n'"),
+    (_DOC.replace("type='blog'", "type=\"blog\\n\""), "documents[0].type: must be"),
+    # a required name left out is said to be required
+    (_DOC.replace("id='id'\n", ""), "documents[0].id: required"),
+    # one table mapped twice: a change to a row updated the first document only, so a
+    # deleted post stayed public as the second
+    (_DOC + _DOC.replace("type='blog'", "type='post'"),
+     "the table 'blogs' is mapped more than once"),
+    (_DOC + _DOC.replace("table = 'blogs'", "table = 'pages'"), "share the document type 'blog'"),
 ])
 def test_bad_mapping_files_are_clear_config_errors(tmp_path: Path, text: str, problem: str) -> None:
     path = tmp_path / "m.toml"
