@@ -49,6 +49,7 @@ DEMO_EMBEDDER = "e5-multilingual"
 # `awsm up` prints its URLs once the indexer has been through the tables (the demo: well
 # under a second), or after this long: a large database's first backfill takes minutes
 FIRST_PASS_WAIT_S = 120.0
+CONFIG_EXIT = 2  # the CLI's exit on a configuration error (gateway.cli)
 
 
 def _prepare_database(pg: EmbeddedPostgres, demo: bool, media_root: Path) -> str:
@@ -196,21 +197,26 @@ def _on_signals(handle: Callable[[], None]) -> Iterator[None]:
 
 
 def _wait_for_index(ready: Callable[[], bool], stop: threading.Event,
-                    timeout_s: float = FIRST_PASS_WAIT_S) -> None:
+                    timeout_s: float = FIRST_PASS_WAIT_S,
+                    refused: threading.Event | None = None) -> bool:
     """Serve only once the index exists (searches answered 503 until then); a first
-    backfill of a large database is reported and, past ``timeout_s``, not waited for."""
+    backfill of a large database is reported and, past ``timeout_s``, not waited for.
+    False when the indexer ``refused`` its configuration first: nothing to serve."""
     started = time.monotonic()
     told = False
     while not stop.is_set() and not ready():
+        if refused is not None and refused.is_set():
+            return False
         waited = time.monotonic() - started
         if waited > timeout_s:
             log.warning("the indexer has not finished its first pass after %.0f s; serving "
                         "anyway (searches answer 503 until the index exists)", waited)
-            return
+            return True
         if waited > 2 and not told:
             log.info("waiting for the indexer's first pass over the tables ...")
             told = True
         stop.wait(0.1)
+    return True
 
 
 def _index_exists(settings: Settings) -> bool:
@@ -232,6 +238,9 @@ class _IndexerSupervisor(threading.Thread):
         self.env, self.reindex, self.reindex_done = env, reindex, reindex_done
         self.proc: subprocess.Popen[bytes] | None = None
         self.stopping = threading.Event()
+        # a child ended with the CLI's configuration exit (a mapped table or column the
+        # database lacks): retried, since a migration may add it, but a first run stops
+        self.refused = threading.Event()
         self._spawning = threading.Lock()  # a child is started, or stop() looks, not both
 
     def command(self, first: bool) -> list[str]:
@@ -256,6 +265,8 @@ class _IndexerSupervisor(threading.Thread):
             code = self.proc.wait()
             if self.stopping.is_set():
                 return
+            if code == CONFIG_EXIT:
+                self.refused.set()
             backoff = 0.5 if time.monotonic() - started > 30 else min(backoff * 2, 30.0)
             log.warning("indexer exited with %s; restarting in %.1fs", code, backoff)
             self.stopping.wait(backoff)
@@ -390,9 +401,13 @@ def _run_bound(settings: Settings, data_dir: Path, sock: socket.socket, *, demo:
             # still stops its indexer and PostgreSQL; uvicorn then takes the signals over.
             with _on_signals(supervisor.stopping.set):
                 supervisor.start()
-                if not _index_exists(settings):
-                    _wait_for_index(lambda: streaming_since(url, settings.slot_name, asked_at),
-                                    supervisor.stopping)
+                if not _index_exists(settings) and not _wait_for_index(
+                        lambda: streaming_since(url, settings.slot_name, asked_at),
+                        supervisor.stopping, refused=supervisor.refused):
+                    # its error is printed above; serving would answer 503 until fixed
+                    print("awsm: the indexer refused its configuration (above): nothing to "
+                          "serve; fix it and start again", file=sys.stderr)
+                    return CONFIG_EXIT
                 if supervisor.stopping.is_set():
                     return 0  # stopped before serving: the indexer and PostgreSQL stop below
                 (data_dir / "stack.json").write_text(

@@ -175,6 +175,27 @@ def test_a_bad_mapping_or_media_setting_is_reported_before_postgres_starts(
     assert not (data / "pg").exists()
 
 
+def test_a_first_up_whose_indexer_refuses_the_mapping_stops_with_its_error(
+        tmp_path: Path) -> None:
+    # a mapped table the database lacks is found only once PostgreSQL runs: the indexer
+    # exited 2 and was restarted for ever while `awsm up` waited two minutes for its
+    # first pass, then printed `api:` and served nothing but 503s
+    data, mapping = tmp_path / "data", tmp_path / "mapping.toml"
+    mapping.write_text("[[documents]]\ntable = 'no_such_posts'\ntype = 'post'\nid = 'id'\n"
+                       "tenant = 'tenant_id'\ntitle = 'title'\n")
+    started = time.monotonic()
+    try:
+        run = _awsm("up", "--demo", "--data-dir", str(data), "--port", "0", timeout=90,
+                    AWSM_MAPPING_FILE=str(mapping))
+    finally:
+        _stop_postgres(data)
+    assert run.returncode == 2, run.stderr[-3000:]
+    assert time.monotonic() - started < 60  # not the 120 s wait for a first pass
+    assert "no_such_posts" in run.stderr and "refused its configuration" in run.stderr
+    assert "api:" not in run.stdout and not (data / "stack.json").exists()
+    assert not [cmd for _, cmd in _processes_under(data) if "postgres -D" in cmd]
+
+
 def test_serve_outside_demo_mode_does_not_take_a_demos_secrets(tmp_path: Path) -> None:
     # a secrets.json left by `awsm up --demo` in the data dir (default .awsm, where awsm
     # runs) let `awsm serve` start with the demo's keys instead of refusing without
