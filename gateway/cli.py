@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import subprocess
@@ -22,6 +21,16 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 
+def _exists(path: Path) -> bool:
+    """``path.exists()``, a path the system refuses (a name over 255 bytes) a
+    ``ConfigError`` instead of a traceback."""
+    try:
+        return path.exists()
+    except OSError as exc:
+        raise ConfigError([f"AWSM_DATA_DIR: cannot use {path.parent}: "
+                           f"{exc.strerror or exc}"]) from None
+
+
 def _settings(args: argparse.Namespace, **extra: object) -> Settings:
     overrides = {k: getattr(args, k, None) for k in ("data_dir", "port", "host")}
     settings = load_settings(**overrides, **extra)
@@ -32,8 +41,10 @@ def _settings(args: argparse.Namespace, **extra: object) -> Settings:
     # outside demo mode it refuses to start without keys of its own
     secrets_file = settings.data_dir / "secrets.json"
     if args.command in ("up", "sign-url") and not settings.signing_keys \
-            and secrets_file.exists():
-        saved = json.loads(secrets_file.read_text())
+            and _exists(secrets_file):
+        from gateway.stack import read_demo_secrets
+
+        saved = read_demo_secrets(secrets_file)
         settings = settings.model_copy(update={
             "signing_keys": saved.get("AWSM_SIGNING_KEYS", ""),
             "jwt_secret": settings.jwt_secret or saved.get("AWSM_JWT_SECRET"),

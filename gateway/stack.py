@@ -14,6 +14,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import secrets
 import signal
 import socket
@@ -29,7 +30,7 @@ import uvicorn
 
 from awsm.db import connect
 from awsm.errors import ConfigError
-from awsm.settings import Settings
+from awsm.settings import Settings, parse_signing_keys
 from gateway.demo import prepare_schema
 from gateway.embedded_pg import EmbeddedPostgres
 from gateway.http_server import uvicorn_options
@@ -69,6 +70,10 @@ def _prepare_database(pg: EmbeddedPostgres, demo: bool, media_root: Path) -> str
     return url
 
 
+# what a shell reads inside double quotes, and line breaks or other controls
+_SHELL_SPECIAL = re.compile(r'["$`\\\x00-\x1f\x7f]')
+
+
 class _CannotStart(Exception):
     """Why ``awsm up`` cannot start, said in one line (exit 1) before anything started."""
 
@@ -101,8 +106,12 @@ def running_stack_database_url(data_dir: Path) -> str | None:
     when none ever ran there, or ``ConfigError`` when the one that did has stopped (its
     embedded PostgreSQL runs only while it does)."""
     stack_file = data_dir / "stack.json"
-    if not stack_file.exists():
-        return None
+    try:
+        if not stack_file.exists():
+            return None
+    except OSError as exc:  # a name over 255 bytes
+        raise ConfigError([f"AWSM_DATA_DIR: cannot use {data_dir}: {exc.strerror or exc}"]
+                          ) from None
     try:
         fd = os.open(data_dir / "stack.lock", os.O_RDONLY)
     except FileNotFoundError:
@@ -125,11 +134,35 @@ def running_stack_database_url(data_dir: Path) -> str | None:
     return url if isinstance(url, str) and url else None
 
 
+def read_demo_secrets(path: Path) -> dict[str, str]:
+    """The secrets an earlier ``awsm up --demo`` kept in ``path``, or ``ConfigError`` saying
+    what is wrong with the file (edited by hand, a directory, keys that do not parse)."""
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read the demo's saved secrets "
+                           f"({getattr(exc, 'strerror', None) or exc}); remove the file to "
+                           "mint new ones (signed URLs made with the old key stop working)"]
+                          ) from None
+    values = saved if isinstance(saved, dict) else {}
+    keys, jwt = values.get("AWSM_SIGNING_KEYS"), values.get("AWSM_JWT_SECRET")
+    problem = "" if isinstance(keys, str) and isinstance(jwt, str) else \
+        "expected {\"AWSM_SIGNING_KEYS\": \"id:secret\", \"AWSM_JWT_SECRET\": \"...\"}"
+    if not problem:
+        try:
+            parse_signing_keys(keys)  # type: ignore[arg-type]
+        except ValueError as exc:
+            problem = f"AWSM_SIGNING_KEYS {exc}"
+    if problem:
+        raise ConfigError([f"{path}: {problem}; remove the file to mint new secrets"])
+    return {"AWSM_SIGNING_KEYS": keys, "AWSM_JWT_SECRET": jwt}  # type: ignore[dict-item]
+
+
 def _demo_secrets(data_dir: Path) -> dict[str, str]:
     """Demo mode mints its own keys once and keeps them, so signed URLs survive restarts."""
     path = data_dir / "secrets.json"
     if path.exists():
-        return dict(json.loads(path.read_text()))
+        return read_demo_secrets(path)
     values = {
         "AWSM_SIGNING_KEYS": f"demo:{secrets.token_urlsafe(32)}",
         "AWSM_JWT_SECRET": secrets.token_urlsafe(32),
@@ -320,6 +353,11 @@ def run_stack(settings: Settings, *, demo: bool, reindex: bool = False) -> int:
 def _run_stack(settings: Settings, *, demo: bool, reindex: bool) -> int:
     data_dir = settings.data_dir.resolve()
     try:
+        odd = sorted(set(_SHELL_SPECIAL.findall(str(data_dir))))
+        if odd:  # pg_ctl runs postgres through /bin/sh with the path in double quotes
+            raise _CannotStart(f"cannot use {str(data_dir)!r} as the data dir: its path holds "
+                               f"{', '.join(map(repr, odd))}, which PostgreSQL's pg_ctl would "
+                               "hand to a shell; choose a path without them")
         try:
             data_dir.mkdir(parents=True, exist_ok=True)
             lock = _lock_data_dir(data_dir)

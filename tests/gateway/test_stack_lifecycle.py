@@ -18,6 +18,8 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from tests.fixtures.fix_stack import wait_for
 
 
@@ -146,6 +148,47 @@ def test_a_data_dir_that_is_a_file_is_one_line(tmp_path: Path) -> None:
     run = _awsm("up", "--demo", "--data-dir", str(data), "--port", "0")
     assert run.returncode == 1, run.stderr
     assert "Traceback" not in run.stderr and str(data) in run.stderr
+
+
+def test_a_data_dir_whose_path_a_shell_would_read_is_refused_before_anything_runs(
+        tmp_path: Path) -> None:
+    # pg_ctl hands the path to /bin/sh in double quotes: a backtick ran a command, '"' and
+    # '$' ended in a traceback, a newline failed in initdb
+    marker = tmp_path / "ran"
+    for name in (f"bt`touch {marker}`dir", 'q"dir', "d$HOME", "nl\ndir", "b\\s"):
+        data = tmp_path / name
+        run = _awsm("up", "--demo", "--data-dir", str(data), "--port", "0")
+        assert run.returncode == 1, run.stderr
+        assert "Traceback" not in run.stderr and "would hand to a shell" in run.stderr
+        assert not data.exists()
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"AWSM_SIGNING_KEYS": 3}',
+                                     '{"AWSM_SIGNING_KEYS": "k1:short", "AWSM_JWT_SECRET": "x"}',
+                                     None])
+def test_a_damaged_secrets_file_is_one_clear_line(tmp_path: Path, content: str | None) -> None:
+    # each ended `awsm up` and `awsm sign-url` with a traceback
+    data = tmp_path / "data"
+    data.mkdir()
+    if content is None:
+        (data / "secrets.json").mkdir()  # a directory where the file should be
+    else:
+        (data / "secrets.json").write_text(content)
+    for args in (("sign-url", "a.jpg", "--data-dir", str(data)),
+                 ("up", "--demo", "--data-dir", str(data), "--port", "0")):
+        run = _awsm(*args)
+        assert run.returncode == 2, (args, run.stderr)
+        assert "Traceback" not in run.stderr and "secrets.json" in run.stderr, run.stderr
+    assert not (data / "pg").exists()
+
+
+def test_a_data_dir_name_too_long_for_the_system_is_one_line(tmp_path: Path) -> None:
+    data = tmp_path / ("x" * 300)
+    for args in (("sign-url", "a.jpg"), ("check",), ("up", "--demo", "--port", "0")):
+        run = _awsm(*args, "--data-dir", str(data))
+        assert run.returncode in (1, 2), (args, run.stderr)
+        assert "Traceback" not in run.stderr and "too long" in run.stderr, (args, run.stderr)
 
 
 def test_missing_secrets_are_reported_before_postgres_starts(tmp_path: Path) -> None:
