@@ -31,6 +31,24 @@ def _exists(path: Path) -> bool:
                            f"{exc.strerror or exc}"]) from None
 
 
+def _seconds(raw: str) -> float:
+    """An argparse type: a finite number of seconds, 0 or more (not nan, inf, -1)."""
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 86_400:  # False for nan
+        raise argparse.ArgumentTypeError(f"expected seconds from 0 to 86400, got {raw!r}")
+    return value
+
+
+def _count(raw: str) -> int:
+    """An argparse type: a whole number, 0 or more."""
+    if not raw.isascii() or not raw.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number, 0 or more, got {raw!r}")
+    return int(raw)
+
+
 def _settings(args: argparse.Namespace, **extra: object) -> Settings:
     overrides = {k: getattr(args, k, None) for k in ("data_dir", "port", "host")}
     settings = load_settings(**overrides, **extra)
@@ -147,6 +165,8 @@ def _cmd_demo_load(args: argparse.Namespace) -> int:
     """The AWCMS-shaped demo schema and content in AWSM_DATABASE_URL, to try a stack that
     runs against its own PostgreSQL (compose); only ever into a database without AWCMS
     tables, so it can never write into a real site's."""
+    import psycopg
+
     from awsm.db import connect
     from gateway.demo import prepare_schema
     from gateway.demo.corpus import awcms_tables, is_demo_loaded, load_demo
@@ -155,7 +175,13 @@ def _cmd_demo_load(args: argparse.Namespace) -> int:
     if not settings.database_url:
         raise ConfigError(["AWSM_DATABASE_URL is not set: point it at the (empty) database "
                            "to load the demo into."])
-    with connect(settings.database_url) as conn:
+    try:
+        conn = connect(settings.database_url)
+    except psycopg.OperationalError as exc:
+        print(f"awsm demo-load: cannot connect to AWSM_DATABASE_URL: {exc}".rstrip(),
+              file=sys.stderr)
+        return 1
+    with conn:
         found = awcms_tables(conn)
         if found:
             if "tenants" in found and is_demo_loaded(conn):
@@ -206,9 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="compare the index with what the visibility rules "
                                          "allow (reads only)")
     check.add_argument("--data-dir", type=Path, help="an `awsm up` data dir (default .awsm)")
-    check.add_argument("--settle", type=float, default=3.0,
+    check.add_argument("--settle", type=_seconds, default=3.0,
                        help="seconds to wait before reading differing keys again (default 3)")
-    check.add_argument("--show", type=int, default=20, help="keys listed per kind (default 20)")
+    check.add_argument("--show", type=_count, default=20, help="keys listed per kind (default 20)")
     check.set_defaults(func=_cmd_check)
 
     demo = sub.add_parser("demo-load", help="load the AWCMS-shaped demo into AWSM_DATABASE_URL "

@@ -20,6 +20,8 @@ from media_svc.sources import safe_relative_path
 
 __all__ = ["register", "sign_url"]
 
+MAX_EXPIRES_S = 10**11  # now + this stays within the 12 digits an exp_ may have
+
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
@@ -51,8 +53,10 @@ def sign_url(args: argparse.Namespace, settings: Settings) -> int:
         print("AWSM_SIGNING_KEYS is not set; set it to 'id1:<32+ random characters>'.",
               file=sys.stderr)
         return 2
-    if args.expires is not None and args.expires <= 0:
-        print("--expires takes a number of seconds from now, at least 1.", file=sys.stderr)
+    # the server reads exp_ as at most 12 digits (media_svc.options): a longer one is a 403
+    if args.expires is not None and not 0 < args.expires <= MAX_EXPIRES_S:
+        print(f"--expires takes a number of seconds from now, from 1 to {MAX_EXPIRES_S} "
+              "(about 3,000 years).", file=sys.stderr)
         return 2
     expires = int(time.time()) + args.expires if args.expires is not None else None
     try:
@@ -61,6 +65,9 @@ def sign_url(args: argparse.Namespace, settings: Settings) -> int:
             quality=args.quality, dpr=1.0 if args.dpr is None else args.dpr,
         )
         source = args.source.strip()
+        if not source.isascii() and any(0xD800 <= ord(c) <= 0xDFFF for c in source):
+            raise InvalidSource("The source is not valid UTF-8 (bytes the shell passed as "
+                                "they were).")
         if not source.startswith(("http://", "https://")):
             safe_relative_path(source.lstrip("/"))  # what the server would refuse, refused here
         if args.srcset:

@@ -39,7 +39,7 @@ def safe_relative_path(name: str) -> PurePosixPath:
     """
     if not name or len(name) > 1024:
         raise InvalidSource("The source path is empty or too long.")
-    if "%" in name or "\\" in name or any(ord(c) < 32 or 127 <= ord(c) <= 159 for c in name):
+    if "%" in name or "\\" in name or any(ord(c) < 32 or 127 <= ord(c) <= 159 or 0xD800 <= ord(c) <= 0xDFFF for c in name):
         raise InvalidSource("The source path contains characters that are not allowed.")
     if name.startswith("/"):
         raise InvalidSource("The source path must be relative.")

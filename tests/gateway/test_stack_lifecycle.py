@@ -191,6 +191,37 @@ def test_a_data_dir_name_too_long_for_the_system_is_one_line(tmp_path: Path) -> 
         assert "Traceback" not in run.stderr and "too long" in run.stderr, (args, run.stderr)
 
 
+KEYS = "k1:0123456789abcdef0123456789abcdef"
+
+
+@pytest.mark.parametrize("args,env,said", [
+    # the byte 0xff, as a shell passes it
+    (("sign-url", "\udcff.jpg"), {"AWSM_SIGNING_KEYS": KEYS}, "UTF-8"),
+    (("sign-url", "https://o.example/\udcff.jpg"), {"AWSM_SIGNING_KEYS": KEYS}, "UTF-8"),
+    (("sign-url", "a.jpg", "--expires", "9999999999999"), {"AWSM_SIGNING_KEYS": KEYS},
+     "--expires"),
+    (("check", "--settle", "nan"), {}, "--settle"), (("check", "--settle", "inf"), {}, "--settle"),
+    (("check", "--settle", "-1"), {}, "--settle"), (("check", "--show", "-1"), {}, "--show"),
+])
+def test_hostile_command_arguments_are_a_usage_error(args: tuple[str, ...],
+                                                     env: dict[str, str], said: str) -> None:
+    # each ended with a traceback (exit 1), was taken (check: nan and inf failed once the
+    # index differed, -1 listed keys) or, for --expires, printed a URL the server refuses
+    # (its exp_ past the 12 digits it reads)
+    run = _awsm(*args, **env)
+    assert run.returncode == 2, (args, run.stdout, run.stderr)
+    assert "Traceback" not in run.stderr and said in run.stderr, (args, run.stderr)
+
+
+def test_demo_load_into_a_database_it_cannot_reach_is_one_line() -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # bound, never listening: refused
+        run = _awsm("demo-load", AWSM_DATABASE_URL=f"postgresql://postgres@127.0.0.1:{port}/x")
+    assert run.returncode == 1, run.stderr
+    assert "Traceback" not in run.stderr and "cannot connect" in run.stderr
+
+
 def test_missing_secrets_are_reported_before_postgres_starts(tmp_path: Path) -> None:
     data = tmp_path / "data"
     run = _awsm("up", "--data-dir", str(data), "--port", "0")
