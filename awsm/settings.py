@@ -100,23 +100,23 @@ class Settings(BaseSettings):
     media_root: Path | None = None
     media_http_origins: str = ""
     media_allow_private_addresses: bool = False
-    media_max_source_bytes: int = 25 * 1024 * 1024
-    media_max_source_pixels: int = 40_000_000
-    media_max_output_pixels: int = 16_000_000
-    media_max_frames: int = 200
-    media_max_concurrent: int = 4
-    media_queue_size: int = 32
+    media_max_source_bytes: int = Field(25 * 1024 * 1024, ge=1)
+    media_max_source_pixels: int = Field(40_000_000, ge=1)
+    media_max_output_pixels: int = Field(16_000_000, ge=1)
+    media_max_frames: int = Field(200, ge=1)
+    media_max_concurrent: int = Field(4, ge=1)
+    media_queue_size: int = Field(32, ge=0)  # 0: a 429 whenever every thread is busy
     media_transform_timeout_s: float = Field(20.0, ge=0, allow_inf_nan=False)
     media_cache_dir: Path | None = None
-    media_cache_max_bytes: int = 1024 * 1024 * 1024
+    media_cache_max_bytes: int = Field(1024 * 1024 * 1024, ge=0)
     media_strip_metadata: bool = True
-    media_avif_speed: int = 8
+    media_avif_speed: int = Field(8, ge=0, le=10)  # the encoder's range
     media_supabase_render: bool = False
     media_render_widths: str = "16,32,48,64,96,128,256,384,640,750,828,1080,1200,1920,2048,3840"
     media_render_qualities: str = "50,75,80,90"
-    media_max_upload_bytes: int = 25 * 1024 * 1024
+    media_max_upload_bytes: int = Field(25 * 1024 * 1024, ge=1)
     media_http_timeout_s: float = Field(10.0, gt=0, allow_inf_nan=False)
-    media_origin_cache_max_bytes: int = 512 * 1024 * 1024
+    media_origin_cache_max_bytes: int = Field(512 * 1024 * 1024, ge=0)
     media_origin_ttl_s: float = Field(3600.0, ge=0, allow_inf_nan=False)
     media_srcset_widths: str = "320,640,960,1280,1920"
     media_render_origin: str = ""

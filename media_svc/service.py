@@ -74,14 +74,15 @@ def limits_from(settings: Settings) -> Limits:
     )
 
 
-def _int_list(name: str, raw: str, problems: list[str]) -> frozenset[int]:
+def _int_list(name: str, raw: str, problems: list[str], *, most: int = MAX_DIMENSION,
+              example: str = "320,640,1280") -> frozenset[int]:
     try:
         values = parse_int_list(raw)
     except ValueError:
         values = frozenset()
-    if not values or min(values) < 1 or max(values) > MAX_DIMENSION:
+    if not values or min(values) < 1 or max(values) > most:
         problems.append(f"AWSM_{name.upper()} must be comma-separated whole numbers between 1 "
-                        f"and {MAX_DIMENSION}, e.g. 320,640,1280.")
+                        f"and {most}, e.g. {example}.")
     return values
 
 
@@ -112,7 +113,7 @@ def media_config(settings: Settings) -> MediaConfig:
         problems.append(str(exc))
     render_sizes = _int_list("media_render_widths", settings.media_render_widths, problems)
     render_qualities = _int_list("media_render_qualities", settings.media_render_qualities,
-                                 problems)
+                                 problems, most=100, example="50,75,80,90")
     srcset_widths = sorted(_int_list("media_srcset_widths", settings.media_srcset_widths,
                                      problems))
     origin = settings.media_render_origin

@@ -145,6 +145,22 @@ def test_indexer_batch_sizes_are_at_least_one(name: str, raw: str) -> None:
     assert load_settings({name: "1"})
 
 
+@pytest.mark.parametrize(("name", "raw", "fine"), [
+    # each started, then answered every image 413 ("the limit is -1"), never served, or
+    # had the encoder refuse every AVIF
+    ("AWSM_MEDIA_MAX_SOURCE_BYTES", "-1", "1"), ("AWSM_MEDIA_MAX_SOURCE_PIXELS", "0", "1"),
+    ("AWSM_MEDIA_MAX_OUTPUT_PIXELS", "-3", "1"), ("AWSM_MEDIA_MAX_FRAMES", "0", "1"),
+    ("AWSM_MEDIA_MAX_CONCURRENT", "0", "1"), ("AWSM_MEDIA_QUEUE_SIZE", "-1", "0"),
+    ("AWSM_MEDIA_CACHE_MAX_BYTES", "-1", "0"), ("AWSM_MEDIA_ORIGIN_CACHE_MAX_BYTES", "-1", "0"),
+    ("AWSM_MEDIA_AVIF_SPEED", "99", "10"), ("AWSM_MEDIA_AVIF_SPEED", "-1", "0"),
+    ("AWSM_MEDIA_MAX_UPLOAD_BYTES", "0", "1"),
+])
+def test_media_limits_are_refused_outside_their_range(name: str, raw: str, fine: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        load_settings({name: raw})
+    assert load_settings({name: fine})
+
+
 def test_an_empty_optional_path_means_its_default_not_the_working_directory() -> None:
     # compose's ${VAR:-} or an env file's `AWSM_MEDIA_ROOT=` gave Path(""), that is ".":
     # originals were served from wherever the process started, the mapping "file" was a

@@ -506,10 +506,14 @@ def test_bad_media_settings_are_all_reported_at_start(tmp_path) -> None:  # type
 
     settings = load_settings({}, data_dir=str(tmp_path), media_http_origins="https://x.example",
                              media_render_widths="10,abc", media_srcset_widths="0",
+                             media_render_qualities="80,500",
                              media_render_origin="https://y.example/")
     with pytest.raises(ConfigError) as err:
         build_router(settings)
     text = str(err.value)
     for name in ("AWSM_MEDIA_HTTP_ORIGINS", "AWSM_MEDIA_RENDER_WIDTHS", "AWSM_MEDIA_SRCSET_WIDTHS",
-                 "AWSM_MEDIA_RENDER_ORIGIN"):
+                 "AWSM_MEDIA_RENDER_ORIGIN", "AWSM_MEDIA_RENDER_QUALITIES"):
         assert name in text
+    # a quality is 1-100, and said so (it was told of widths up to 8192)
+    assert "AWSM_MEDIA_RENDER_QUALITIES must be comma-separated whole numbers between 1 and " \
+           "100, e.g. 50,75,80,90." in text
