@@ -261,6 +261,8 @@ def _did_you_mean(name: str, spell: Callable[[str], str]) -> str:
     return f" (did you mean {spell(close[0])}?)" if close else ""
 
 
+MAX_UNKNOWN_SHOWN = 20  # keys of a config file that are no setting, told one by one
+
 def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
     """Build settings from the environment (or ``environ``), a config file and overrides."""
     import os
@@ -277,20 +279,33 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
     # a misspelt name would otherwise leave its setting at the default without a word
     unknown_file = sorted(set(file_values) - set(Settings.model_fields))
     if unknown_file:
+        # the first few, each with its closest name: a file of thousands once took a
+        # minute of fuzzy matching and tens of megabytes of output
+        shown = unknown_file[:MAX_UNKNOWN_SHOWN]
+        more = len(unknown_file) - len(shown)
         raise ConfigError([f"AWSM_CONFIG_FILE {env['AWSM_CONFIG_FILE']}: {k!r} is not a "
-                           f"setting{_did_you_mean(k, lambda n: repr(n))}"
-                           for k in unknown_file])
+                           f"setting{_did_you_mean(k, lambda n: repr(n))}" for k in shown]
+                          + ([f"AWSM_CONFIG_FILE {env['AWSM_CONFIG_FILE']}: {more} more keys "
+                              "that are not settings"] if more else []))
     for k in sorted(set(env_values) - set(Settings.model_fields)):
         if not k.startswith("test_"):  # AWSM_TEST_*: the test suite's own switches
             logging.getLogger("awsm.settings").warning(
                 "AWSM_%s is not a setting and is ignored%s", k.upper(),
                 _did_you_mean(k, lambda n: f"AWSM_{n.upper()}"))
-    values = {**file_values, **env_values, **{k: v for k, v in overrides.items() if v is not None}}
+    given = {k: v for k, v in overrides.items() if v is not None}
+    values = {**file_values, **env_values, **given}
+
+    def source(name: str) -> str:
+        """Where the value that won came from: a flag, the environment or the file."""
+        if name in given:
+            return f"--{name.replace('_', '-')}"
+        if name in file_values and name not in env_values:
+            return f"AWSM_CONFIG_FILE {env['AWSM_CONFIG_FILE']}: {name}"
+        return f"AWSM_{name.upper()}"
+
     try:
         return Settings(**values)
     except ValidationError as exc:
-        problems = [
-            f"AWSM_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
-            for err in exc.errors()
-        ]
+        problems = [f"{source(str(err['loc'][0])) if err['loc'] else 'settings'}: {err['msg']}"
+                    for err in exc.errors()]
         raise ConfigError(problems) from exc
