@@ -25,6 +25,22 @@ from awsm.errors import ConfigError
 __all__ = ["Settings", "load_settings", "parse_signing_keys"]
 
 
+_SSLMODES = frozenset({"disable", "allow", "prefer", "require", "verify-ca", "verify-full"})
+
+
+def _conninfo_value_problem(params: dict[str, Any]) -> str | None:
+    """What libpq would refuse in a parsed connection string's values, or None."""
+    for port in str(params.get("port") or "").split(","):  # a port per host, or one
+        if port and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+            return f"has the port {port[:20]!r}: a port is a number from 1 to 65535"
+    timeout = str(params.get("connect_timeout") or "")
+    if timeout and not (timeout.isascii() and timeout.lstrip("-").isdigit()):
+        return f"has connect_timeout={timeout[:20]!r}: it takes whole seconds"
+    mode = params.get("sslmode")
+    if mode is not None and mode not in _SSLMODES:
+        return f"has sslmode={str(mode)[:20]!r}: it takes {', '.join(sorted(_SSLMODES))}"
+    return None
+
 def parse_signing_keys(raw: str) -> list[tuple[str, bytes]]:
     """``id1:secret1,id2:secret2`` → ``[(id, secret)]``; the first one signs."""
     keys: list[tuple[str, bytes]] = []
@@ -159,12 +175,17 @@ class Settings(BaseSettings):
         # password and all, and went to the API's log and the indexer's traceback
         if v:
             try:
-                conninfo_to_dict(v)
+                params = conninfo_to_dict(v)
             except ProgrammingError:
                 raise ValueError(
                     "is neither a PostgreSQL URL (postgresql://user:password@host:5432/db) "
                     "nor a 'host=... dbname=...' string; percent-encode @ : / % # in the "
                     "password (not shown here)") from None
+            # libpq parses these only when it connects: a server that was never tried
+            # again ("invalid port number") or an indexer that died with a traceback
+            problem = _conninfo_value_problem(params)
+            if problem:
+                raise ValueError(problem)
         return v
 
     @field_validator("data_dir", "mapping_file", "media_root", "media_cache_dir",

@@ -199,6 +199,13 @@ def test_an_empty_optional_path_means_its_default_not_the_working_directory() ->
     "postgres:s3cr3t-pw@db.example/postgres",  # no scheme
     "postgresql://postgres:s3cr3t-pw%@db.example:5432/postgres",  # a bare % in the password
     "postgresql://postgres:s3cr3t-pw@db.example/postgres?sslmod=require",  # a misspelt option
+    # values libpq reads only when it connects: the API retried "invalid port number" for
+    # ever, the indexer died with a traceback, `awsm check` said it could not finish
+    "postgresql://postgres:s3cr3t-pw@db.example:99999/postgres",
+    "postgresql://postgres:s3cr3t-pw@db.example:abc/postgres",
+    "postgresql://postgres:s3cr3t-pw@db.example/postgres?connect_timeout=abc",
+    "postgresql://postgres:s3cr3t-pw@db.example/postgres?sslmode=bogus",
+    "host=db.example port=5432,0 dbname=awcms password=s3cr3t-pw",
 ])
 @pytest.mark.parametrize("name", ["AWSM_DATABASE_URL", "AWSM_DATABASE_READ_URL"])
 def test_a_malformed_database_url_is_named_without_its_password(name: str, raw: str) -> None:
@@ -214,6 +221,8 @@ def test_a_malformed_database_url_is_named_without_its_password(name: str, raw: 
 @pytest.mark.parametrize("raw", [
     "postgresql://x", "postgresql://u:p%40ss@db.example:6543/postgres?sslmode=require",
     "postgres://u@[::1]/db", "host=db.example port=5432 dbname=awcms user=u password=p",
+    "postgresql://u@h1:5432,h2:5433/db?connect_timeout=5&sslmode=verify-full",
+    "postgresql:///awcms?host=/tmp/awsm/pg",
 ])
 def test_database_urls_and_connection_strings_load(raw: str) -> None:
     s = load_settings({"AWSM_DATABASE_URL": raw, "AWSM_DATABASE_READ_URL": raw})
