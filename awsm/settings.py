@@ -14,6 +14,7 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from psycopg import ProgrammingError
 from psycopg.conninfo import conninfo_to_dict
@@ -167,6 +168,20 @@ class Settings(BaseSettings):
         # set but empty (compose's ${VAR:-}) means unset, as for every other URL or
         # secret: no token carries aud "", so it would refuse every upload
         return (v or "").strip() or None
+
+    @field_validator("meili_url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        # any other scheme failed only in the indexer, restarted for ever ("ftp://...")
+        if v is not None and not v.strip():
+            return None  # set but blank: not set, as for the paths
+        if v:
+            parts = urlsplit(v.strip())
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError("must be an http:// or https:// URL with a host, e.g. "
+                                 "http://127.0.0.1:7700")
+            return v.strip()
+        return v
 
     @field_validator("database_url", "database_read_url")
     @classmethod

@@ -228,3 +228,15 @@ def test_database_urls_and_connection_strings_load(raw: str) -> None:
     s = load_settings({"AWSM_DATABASE_URL": raw, "AWSM_DATABASE_READ_URL": raw})
     assert s.database_url == s.database_read_url == raw
     assert load_settings({"AWSM_DATABASE_READ_URL": ""}).query_database_url is None
+
+
+@pytest.mark.parametrize("raw", ["ftp://meili.example", "meili.example:7700", "http://", "  "])
+def test_a_meilisearch_url_is_an_http_url(raw: str) -> None:
+    # "ftp://..." started, then restarted the indexer for ever ("UnsupportedProtocol")
+    if raw.strip():
+        with pytest.raises(ConfigError, match="AWSM_MEILI_URL: .*http:// or https://"):
+            load_settings({"AWSM_MEILI_URL": raw})
+    else:
+        assert load_settings({"AWSM_MEILI_URL": raw}).engine_kind == "tantivy"
+    assert load_settings({"AWSM_MEILI_URL": " https://meili.example "}).meili_url == \
+        "https://meili.example"
