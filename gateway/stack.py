@@ -145,7 +145,7 @@ def read_demo_secrets(path: Path) -> dict[str, str]:
                            "mint new ones (signed URLs made with the old key stop working)"]
                           ) from None
     values = saved if isinstance(saved, dict) else {}
-    keys, jwt = values.get("AWSM_SIGNING_KEYS"), values.get("AWSM_JWT_SECRET")
+    keys, jwt = values.get("AWSM_SIGNING_KEYS"), values.get("AWSM_JWT_SECRET", "")
     problem = "" if isinstance(keys, str) and isinstance(jwt, str) else \
         "expected {\"AWSM_SIGNING_KEYS\": \"id:secret\", \"AWSM_JWT_SECRET\": \"...\"}"
     if not problem:
@@ -155,7 +155,10 @@ def read_demo_secrets(path: Path) -> dict[str, str]:
             problem = f"AWSM_SIGNING_KEYS {exc}"
     if problem:
         raise ConfigError([f"{path}: {problem}; remove the file to mint new secrets"])
-    return {"AWSM_SIGNING_KEYS": keys, "AWSM_JWT_SECRET": jwt}  # type: ignore[dict-item]
+    out = {"AWSM_SIGNING_KEYS": keys}
+    if jwt:  # (sign-url needs the signing keys alone)
+        out["AWSM_JWT_SECRET"] = jwt
+    return out  # type: ignore[return-value]
 
 
 def _demo_secrets(data_dir: Path) -> dict[str, str]:
