@@ -8,7 +8,6 @@ service (``awsm serve``) behind a CDN; the embedded stack runs it with the index
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -27,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from awsm.db import open_async_pool, unreachable
 from awsm.settings import Settings
+from awsm.text import CONTROL_CHARS
 from gateway.errors import asgi_endpoint, error_response, install_error_handlers
 from gateway.health import build_health_router
 from indexer.mapping import mapping_for
@@ -100,7 +100,6 @@ class _Cors(CORSMiddleware):
 # "/v1/search%0A" or ".../hero.jpg%0A" would be served as a second URL for one resource
 # (a second CDN entry, one per signed image variant). No resource of ours has a control
 # character in its path: refused for every path, before routing.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1 (U+0085 too)
 _CONTROL_REFUSED: ASGIApp = error_response(
     400, "invalid_request", "The path holds a control character.")
 
@@ -119,7 +118,7 @@ class _Gateway(FastAPI):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            if _CONTROL.search(scope["path"]) is not None:
+            if CONTROL_CHARS.search(scope["path"]) is not None:
                 await self.control_refused(scope, receive, send)
                 return
             app = self.direct.get(scope["path"])

@@ -60,7 +60,7 @@ def _settings(args: argparse.Namespace, **extra: object) -> Settings:
     secrets_file = settings.data_dir / "secrets.json"
     if args.command in ("up", "sign-url") and not settings.signing_keys \
             and _exists(secrets_file):
-        from gateway.stack import read_demo_secrets
+        from gateway.demo_secrets import read_demo_secrets
 
         saved = read_demo_secrets(secrets_file)
         settings = settings.model_copy(update={

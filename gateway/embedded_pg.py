@@ -24,7 +24,7 @@ from typing import Any
 
 import psycopg
 
-__all__ = ["EmbeddedPostgres"]
+__all__ = ["EmbeddedPostgres", "shell_special_chars"]
 
 log = logging.getLogger("awsm.embedded_pg")
 
@@ -85,6 +85,15 @@ def _wait_until_ready(pgdata: Path, timeout_s: float = 3600.0) -> None:
 _library_socket_dir: Callable[[Path, Path], Path] | None = None
 # what pg_ctl passes through a shell unquoted (`-o "-k DIR"`)
 _SHELL_SAFE = re.compile(r"[\w/.,:@%+=-]+")
+# what a shell still reads inside the double quotes pg_ctl puts the data dir in, and line
+# breaks or other controls (initdb fails on them)
+_SHELL_SPECIAL = re.compile(r'["$`\\\x00-\x1f\x7f]')
+
+
+def shell_special_chars(pgdata: Path) -> list[str]:
+    """The characters of ``pgdata``'s path that pg_ctl would hand a shell to read (a
+    backtick runs a command): such a data dir cannot be used."""
+    return sorted(set(_SHELL_SPECIAL.findall(str(pgdata))))
 
 
 def _socket_dir(pgdata: Path, runtime_path: Path) -> Path:

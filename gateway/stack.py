@@ -14,8 +14,6 @@ import fcntl
 import json
 import logging
 import os
-import re
-import secrets
 import signal
 import socket
 import subprocess
@@ -30,9 +28,10 @@ import uvicorn
 
 from awsm.db import connect
 from awsm.errors import ConfigError
-from awsm.settings import Settings, parse_signing_keys
+from awsm.settings import Settings
 from gateway.demo import prepare_schema
-from gateway.embedded_pg import EmbeddedPostgres
+from gateway.demo_secrets import demo_secrets
+from gateway.embedded_pg import EmbeddedPostgres, shell_special_chars
 from gateway.http_server import uvicorn_options
 from gateway.stop_signals import stop_signals
 from indexer.mapping import mapping_for
@@ -68,10 +67,6 @@ def _prepare_database(pg: EmbeddedPostgres, demo: bool, media_root: Path) -> str
                 summary = load_demo(conn, media_root)
                 log.info("demo content loaded: %s", summary)
     return url
-
-
-# what a shell reads inside double quotes, and line breaks or other controls
-_SHELL_SPECIAL = re.compile(r'["$`\\\x00-\x1f\x7f]')
 
 
 class _CannotStart(Exception):
@@ -132,55 +127,6 @@ def running_stack_database_url(data_dir: Path) -> str | None:
     except (OSError, ValueError, AttributeError):
         return None
     return url if isinstance(url, str) and url else None
-
-
-def read_demo_secrets(path: Path) -> dict[str, str]:
-    """The secrets an earlier ``awsm up --demo`` kept in ``path``, or ``ConfigError`` saying
-    what is wrong with the file (edited by hand, a directory, keys that do not parse)."""
-    try:
-        saved = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError([f"{path}: cannot read the demo's saved secrets "
-                           f"({getattr(exc, 'strerror', None) or exc}); remove the file to "
-                           "mint new ones (signed URLs made with the old key stop working)"]
-                          ) from None
-    values = saved if isinstance(saved, dict) else {}
-    keys, jwt = values.get("AWSM_SIGNING_KEYS"), values.get("AWSM_JWT_SECRET", "")
-    problem = "" if isinstance(keys, str) and isinstance(jwt, str) else \
-        "expected {\"AWSM_SIGNING_KEYS\": \"id:secret\", \"AWSM_JWT_SECRET\": \"...\"}"
-    if not problem:
-        try:
-            parse_signing_keys(keys)  # type: ignore[arg-type]
-        except ValueError as exc:
-            problem = f"AWSM_SIGNING_KEYS {exc}"
-    if problem:
-        raise ConfigError([f"{path}: {problem}; remove the file to mint new secrets"])
-    out = {"AWSM_SIGNING_KEYS": keys}
-    if jwt:  # (sign-url needs the signing keys alone)
-        out["AWSM_JWT_SECRET"] = jwt
-    return out  # type: ignore[return-value]
-
-
-def _demo_secrets(data_dir: Path) -> dict[str, str]:
-    """Demo mode mints its own keys once and keeps them, so signed URLs survive restarts."""
-    path = data_dir / "secrets.json"
-    if path.exists():
-        return read_demo_secrets(path)
-    values = {
-        "AWSM_SIGNING_KEYS": f"demo:{secrets.token_urlsafe(32)}",
-        "AWSM_JWT_SECRET": secrets.token_urlsafe(32),
-    }
-    # whole or not at all, and never readable by others, even for an instant: a kill part
-    # way through a plain write left a truncated file every later start failed to parse
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.unlink(missing_ok=True)  # one a killed run left, with whatever mode it had
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(json.dumps(values))
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
-    return values
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -356,8 +302,8 @@ def run_stack(settings: Settings, *, demo: bool, reindex: bool = False) -> int:
 def _run_stack(settings: Settings, *, demo: bool, reindex: bool) -> int:
     data_dir = settings.data_dir.resolve()
     try:
-        odd = sorted(set(_SHELL_SPECIAL.findall(str(data_dir))))
-        if odd:  # pg_ctl runs postgres through /bin/sh with the path in double quotes
+        odd = shell_special_chars(data_dir)
+        if odd:
             raise _CannotStart(f"cannot use {str(data_dir)!r} as the data dir: its path holds "
                                f"{', '.join(map(repr, odd))}, which PostgreSQL's pg_ctl would "
                                "hand to a shell; choose a path without them")
@@ -394,7 +340,7 @@ def _validate(settings: Settings) -> None:
 
 def _run_locked(settings: Settings, data_dir: Path, *, demo: bool, reindex: bool) -> int:
     (data_dir / "stack.json").unlink(missing_ok=True)  # a last run's URLs: written anew below
-    extra = _demo_secrets(data_dir) if demo else {}
+    extra = demo_secrets(data_dir) if demo else {}
     for key, value in extra.items():
         os.environ.setdefault(key, value)
     if demo and "embedder" not in settings.model_fields_set:

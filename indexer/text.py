@@ -23,7 +23,8 @@ from __future__ import annotations
 import html
 import re
 
-from search_svc.params import CONTROL_CHARS, MAX_VALUE_CHARS
+from awsm.text import CONTROL_CHARS
+from search_svc.params import MAX_VALUE_CHARS
 
 __all__ = ["facet_text", "html_to_text", "plain_text"]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from awsm.text import CONTROL_CHARS
 from media_svc.errors import InvalidOptions, InvalidSource
 from media_svc.options import Fit, TransformSpec
 
@@ -21,7 +22,7 @@ RESIZE_MODES: dict[str, Fit] = {"cover": "cover", "contain": "inside", "fill": "
 DEFAULT_QUALITY = 80
 # Left after the URL's own decoding, these would give one file many names: "%3F" in the
 # path becomes "?" and, under an HTTP origin, the fetch's query string.
-_NOT_IN_NAMES = re.compile(r"[?#%\x00-\x1f\x7f-\x9f]")
+_NOT_IN_NAMES = re.compile(r"[?#%]|" + CONTROL_CHARS.pattern)
 
 
 def parse_int_list(raw: str) -> frozenset[int]:

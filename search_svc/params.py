@@ -12,12 +12,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from awsm.text import CONTROL_CHARS
 from search_svc.engines.base import FACET_FIELDS
 from search_svc.errors import InvalidQuery
 from search_svc.fusion import CONFIDENT_SEMANTIC_RATIO, DEFAULT_SEMANTIC_RATIO
 from search_svc.locales import canonical_locale
 
-__all__ = ["ALLOWED_PARAMS", "CONTROL_CHARS", "MAX_LIMIT", "MAX_OFFSET", "OPENAPI_PARAMETERS", "SearchParams",
+__all__ = ["ALLOWED_PARAMS", "MAX_LIMIT", "MAX_OFFSET", "OPENAPI_PARAMETERS", "SearchParams",
            "parse_search_params", "split_values"]
 
 MAX_LIMIT = 100
@@ -26,7 +27,6 @@ MAX_FILTER_VALUES = 20
 MAX_VALUE_CHARS = 512  # as long as a facet value the engine stores: every facet can be selected
 MAX_RAW_Q_CHARS = 2048
 # C0, DEL and C1 (Unicode category Cc): refused in filter values and the tenant key
-CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 ALLOWED_PARAMS = frozenset({
     "tenant", "q", "type", "category", "tags", "tag", "locale", "sort", "limit", "offset",
     "facets", "mode", "semantic_ratio",

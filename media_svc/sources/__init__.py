@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
+from awsm.text import CONTROL_CHARS
 from media_svc.errors import InvalidSource
 
 __all__ = ["Original", "Source", "safe_relative_path"]
@@ -39,7 +40,8 @@ def safe_relative_path(name: str) -> PurePosixPath:
     """
     if not name or len(name) > 1024:
         raise InvalidSource("The source path is empty or too long.")
-    if "%" in name or "\\" in name or any(ord(c) < 32 or 127 <= ord(c) <= 159 or 0xD800 <= ord(c) <= 0xDFFF for c in name):
+    if "%" in name or "\\" in name or CONTROL_CHARS.search(name) \
+            or any(0xD800 <= ord(c) <= 0xDFFF for c in name):  # bytes not UTF-8 (surrogateescape)
         raise InvalidSource("The source path contains characters that are not allowed.")
     if name.startswith("/"):
         raise InvalidSource("The source path must be relative.")

@@ -12,7 +12,8 @@ from pathlib import Path
 import psycopg
 
 from awsm.settings import load_settings
-from gateway.stack import _demo_secrets, _index_exists, _IndexerSupervisor, backfilled_since
+from gateway.demo_secrets import demo_secrets as _demo_secrets
+from gateway.stack import _index_exists, _IndexerSupervisor, backfilled_since
 from search_svc.engines.base import Document
 from search_svc.engines.tantivy import TantivyEngine
 
