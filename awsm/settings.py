@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import re
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -181,6 +182,16 @@ class Settings(BaseSettings):
                 raise ValueError("must be an http:// or https:// URL with a host, e.g. "
                                  "http://127.0.0.1:7700")
             return v.strip()
+        return v
+
+    @field_validator("meili_index")
+    @classmethod
+    def _index_uid(cls, v: str) -> str:
+        # it goes into URL paths as it is; Meilisearch allows these characters, 400 bytes,
+        # and a rebuild's shadow index adds 18 ("__rebuild_" and 8 hex digits)
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,382}", v):
+            raise ValueError("must be 1-382 characters of A-Z a-z 0-9 _ - (a Meilisearch "
+                             "index name; rebuilds add 18 characters to it)")
         return v
 
     @field_validator("database_url", "database_read_url")

@@ -9,8 +9,9 @@ every failure (refused, unreachable, timed out, an answer of an unexpected shape
 
 Known differences from the Tantivy adapter (Meilisearch's own rules): the no-AND-match
 fallback drops words from the end ("last", which always keeps the first word) rather
-than matching any word, and hybrid's keyword side drops the most frequent words first
-("frequency"); words past the tenth of a query are ignored; no stemming; facet values
+than matching any word, and hybrid's keyword side drops the index's most frequent words
+first ("frequency", which always keeps the rarest), then, when that finds nothing, words
+from the end; words past the tenth of a query are ignored; no stemming; facet values
 that differ only in case are counted as one; ``total`` counts up to 10,000.
 """
 
@@ -211,13 +212,18 @@ class MeiliEngine:
         """Shadows of rebuilds that never swapped (a crash): dropped when the next rebuild
         starts, which only the indexer holding the replication slot does."""
         prefix = self.index_uid + _REBUILD_INFIX
-        indexes = _field(self._http("GET", f"/indexes?limit={_PAGE}", "list indexes"),
-                         "results", "list indexes")
-        for index in indexes:
-            uid = str(index.get("uid", ""))
-            if uid.startswith(prefix):
-                self._task(self._http("DELETE", f"/indexes/{uid}", "drop rebuild"),
-                           "drop rebuild")
+        abandoned: list[str] = []
+        offset = 0
+        while True:  # every page: a server with over 1,000 indexes hid shadows past the first
+            page = _field(self._http("GET", f"/indexes?offset={offset}&limit={_PAGE}",
+                                     "list indexes"), "results", "list indexes")
+            abandoned += [uid for index in page
+                          if (uid := str(index.get("uid", ""))).startswith(prefix)]
+            if len(page) < _PAGE:
+                break
+            offset += _PAGE
+        for uid in abandoned:  # after listing: dropping one shifts the pages
+            self._task(self._http("DELETE", f"/indexes/{uid}", "drop rebuild"), "drop rebuild")
 
     def _call(self, method: str, path: str, what: str, body: Any = None,
               content: bytes | None = None) -> Any:
@@ -273,8 +279,14 @@ class MeiliEngine:
         if parsed.reason == "too_short":
             return SearchResult(hits=[], total=0, facets={f: {} for f in query.facets})
         if ranking and not parsed.phrase:
-            # Hybrid's keyword side: any word, rarer words first (closest to BM25's OR).
-            return self._search(query, parsed, "frequency")
+            # Hybrid's keyword side: every word, then fewer, the index's most frequent
+            # dropped first (closest to BM25's OR). Meilisearch never drops the last one
+            # left, the rarest in the whole index: when this tenant has no document with
+            # it, drop words from the end instead, which keeps the first.
+            result = self._search(query, parsed, "frequency")
+            if result.total == 0 and len(parsed.terms) > 1:
+                result = self._search(query, parsed, "last")
+            return result
         result = self._search(query, parsed, "all")
         if result.total == 0 and len(parsed.terms) > 1 and not parsed.phrase:
             # No document has every word: let Meilisearch drop words from the end.

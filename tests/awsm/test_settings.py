@@ -240,3 +240,13 @@ def test_a_meilisearch_url_is_an_http_url(raw: str) -> None:
         assert load_settings({"AWSM_MEILI_URL": raw}).engine_kind == "tantivy"
     assert load_settings({"AWSM_MEILI_URL": " https://meili.example "}).meili_url == \
         "https://meili.example"
+
+
+@pytest.mark.parametrize("raw", ["", "docs/v2", "a b", "idx?x=1", "é", "x" * 383])
+def test_a_meilisearch_index_name_is_one_meilisearch_accepts(raw: str) -> None:
+    # it went into URL paths unchecked ("docs/v2" asked another route; "idx?x=1" a query)
+    # and a name Meilisearch takes but one 18 characters longer it does not broke rebuilds
+    with pytest.raises(ConfigError, match="AWSM_MEILI_INDEX: .*A-Z a-z 0-9 _ -"):
+        load_settings({"AWSM_MEILI_INDEX": raw})
+    assert load_settings({"AWSM_MEILI_INDEX": "site_2-docs"}).meili_index == "site_2-docs"
+    assert len(load_settings({"AWSM_MEILI_INDEX": "x" * 382}).meili_index) == 382

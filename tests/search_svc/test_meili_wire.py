@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -41,6 +42,7 @@ class Meili:
     answers: dict[str, bytes] = field(default_factory=dict)  # path -> raw 200 body
     drop_once: set[str] = field(default_factory=set)  # paths answered by a closed connection
     missing_tasks: set[int] = field(default_factory=set)  # task uids answered 404
+    index_uids: list[str] = field(default_factory=list)  # GET /indexes, paged
     url: str = ""
 
     def requests(self, method: str | None = None, prefix: str = "") -> list[tuple[str, bytes]]:
@@ -83,6 +85,12 @@ def meili() -> Iterator[Meili]:
                     state.drop_once.discard(path)
                     self.close_connection = True
                     return None
+                if path == "/indexes" and self.command == "GET":
+                    args = parse_qs(urlsplit(self.path).query)
+                    offset, limit = int(args["offset"][0]), int(args["limit"][0])
+                    return self._answer(200, {
+                        "results": [{"uid": u} for u in state.index_uids[offset:offset + limit]],
+                        "offset": offset, "limit": limit, "total": len(state.index_uids)})
                 if path == "/version":
                     return self._answer(200, {"pkgVersion": state.version})
                 if path.startswith("/tasks/"):
@@ -268,3 +276,42 @@ def test_a_proxy_named_by_the_environment_is_used(meili: Meili,
     engine = MeiliEngine("http://meili.invalid:7700", None, "idx", writer=True)
     engine.close()
     assert meili.seen[0][1] == "http://meili.invalid:7700/version"
+
+
+def _strategies(meili: Meili) -> list[str]:
+    return [json.loads(body)["queries"][0]["matchingStrategy"]
+            for _, body in meili.requests("POST", "/multi-search")]
+
+
+def test_hybrid_keyword_side_drops_words_from_the_end_when_the_rarest_finds_nothing(
+        meili: Meili) -> None:
+    # "frequency" never drops the index's rarest word: a word only another tenant's
+    # documents hold made the keyword side find nothing for this tenant
+    engine = MeiliEngine(meili.url, None, "idx", writer=False)
+    meili.search_body = b'{"results": [{"hits": [], "totalHits": 0}]}'
+    ranking = SearchQuery(tenant_id="t1", text="kopi gayo", match="ranking")
+    assert engine.search(ranking).total == 0
+    assert _strategies(meili) == ["frequency", "last"]
+    meili.seen.clear()
+    engine.search(SearchQuery(tenant_id="t1", text="kopi", match="ranking"))
+    assert _strategies(meili) == ["frequency"]  # one word: nothing to drop
+    meili.seen.clear()
+    meili.search_body = (b'{"results": [{"hits": [{"key": "blog:1", "id": "1", '
+                         b'"type": "blog", "title": "Kopi"}], "totalHits": 1}]}')
+    assert engine.search(ranking).total == 1
+    assert _strategies(meili) == ["frequency"]
+    engine.close()
+
+
+def test_a_rebuild_drops_abandoned_shadows_past_the_first_page_of_indexes(
+        meili: Meili) -> None:
+    # only the first 1,000 indexes were read: shadows past them stayed for ever
+    meili.index_uids = [f"other{n}" for n in range(1500)]
+    meili.index_uids[10] = "idx__rebuild_0000aaaa"
+    meili.index_uids[1200] = "idx__rebuild_0000bbbb"
+    meili.index_uids[1300] = "idxx__rebuild_0000cccc"  # another index's shadow
+    engine = MeiliEngine(meili.url, None, "idx", writer=True)
+    engine.begin_rebuild()
+    dropped = [p for p, _ in meili.requests("DELETE", "/indexes/")]
+    assert dropped == ["/indexes/idx__rebuild_0000aaaa", "/indexes/idx__rebuild_0000bbbb"]
+    engine.close()
