@@ -90,11 +90,14 @@ def stem_text(words: Iterable[str], language: Language | None) -> str:
         return ""
     words = words if isinstance(words, list) else list(words)
     cache = _stem_cache[language]  # this dict, even if another thread starts a new one
-    missing = list(set(words).difference(cache))
+    missing = set(words).difference(cache)
     if missing:
         if len(cache) + len(missing) > _STEM_CACHE_WORDS:
+            # started over: the words this text shares with the old memo are missing too
             cache = _stem_cache[language] = {}
-        cache.update(zip(missing, map(" ".join, word_stems(missing, language)), strict=True))
+            missing = set(words)
+        new = list(missing)
+        cache.update(zip(new, map(" ".join, word_stems(new, language)), strict=True))
     return " ".join(map(cache.__getitem__, words))
 
 
