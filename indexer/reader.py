@@ -16,7 +16,7 @@ from psycopg.pq import TransactionStatus
 
 from indexer.documents import row_to_document
 from indexer.mapping import DocumentSource, Mapping
-from search_svc.engines.base import Document
+from search_svc.engines.base import Document, DocumentsRejected, KeywordEngine
 
 __all__ = ["ROW_ERRORS", "RowReader"]
 
@@ -103,6 +103,25 @@ class RowReader:
         except (TypeError, ValueError, KeyError) as exc:
             self.park(src, str(row[0]), exc)
             return None
+
+    def write(self, engine: KeywordEngine, upserts: list[Document], deletes: list[str],
+              checkpoint: str | None = None) -> list[str]:
+        """``engine.write``; the documents it rejects (``DocumentsRejected``) are parked
+        and written as deletes, the rest as given. Returns the keys parked."""
+        try:
+            engine.write(upserts, deletes, checkpoint=checkpoint)
+            return []
+        except DocumentsRejected as exc:
+            rejected = exc.errors
+            if len(rejected) > _SYSTEMIC and 2 * len(rejected) > len(upserts):
+                raise RuntimeError(f"the search engine rejects {len(rejected)} of "
+                                   f"{len(upserts)} documents: {exc}") from exc
+        for key, error in rejected.items():
+            if (row := self.mapping.row_of(key)) is not None:
+                self.park(row[0], row[1], error)
+        engine.write([d for d in upserts if d.key not in rejected], [*deletes, *rejected],
+                     checkpoint=checkpoint)
+        return list(rejected)
 
     def park(self, src: DocumentSource, row_id: str, exc: BaseException) -> None:
         """A poison row is parked in search.dead_letters (shown in /readyz), never retried

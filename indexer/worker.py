@@ -117,7 +117,8 @@ class Indexer:
                     log.info("backfill stopped after %d documents", total + table_total)
                     raise BackfillStopped
                 self._progress()  # a rebuild while streaming (a TRUNCATE) takes minutes
-                shadow.write(docs, [])
+                if parked := self.reader.write(shadow, docs, []):
+                    docs = [d for d in docs if d.key not in parked]
                 if vectors is not None:
                     vectors.note_rebuilt(docs)
                 table_total += len(docs)
@@ -348,7 +349,12 @@ class Indexer:
         self._queue_embeddings(upserts, deletes)
         # forgotten first: a write that fails part way may have changed any of them
         self._written.forget([*deletes, *(d.key for d in upserts)])
-        self.engine.write(upserts, deletes, checkpoint=checkpoint)
+        if parked := self.reader.write(self.engine, upserts, deletes, checkpoint):
+            self._queue_embeddings([], parked)  # out of semantic search too
+            kept = [(u, d) for u, d in zip(upserts, digests, strict=True)
+                    if u.key not in parked]
+            upserts, digests = [u for u, _ in kept], [d for _, d in kept]
+            deletes = [*deletes, *parked]
         self._written.note(upserts, digests, deletes, mark)
         self.documents_written += len(upserts) + len(deletes)
         return len(upserts)

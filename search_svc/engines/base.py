@@ -10,18 +10,20 @@ set by the server, never taken from the client.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 
 __all__ = [
     "FACET_FIELDS",
     "Document",
+    "DocumentsRejected",
     "EngineStats",
     "Hit",
     "KeywordEngine",
     "SearchQuery",
     "SearchResult",
+    "convert_each",
 ]
 
 FACET_FIELDS = ("type", "category", "tags", "locale")
@@ -105,6 +107,36 @@ class EngineStats:
     detail: dict[str, object] = field(default_factory=dict)
 
 
+class DocumentsRejected(Exception):
+    """Documents an engine could not put into its own form (a value it cannot hold, or
+    a bug of ours), raised by ``write`` before it wrote anything: the indexer parks
+    those rows and writes the rest, so one document never holds the stream back."""
+
+    def __init__(self, errors: dict[str, Exception]) -> None:
+        key, exc = next(iter(errors.items()))
+        super().__init__(f"{len(errors)} document(s) rejected; {key}: {exc!r}")
+        self.errors = errors
+
+
+_Converted = TypeVar("_Converted")
+
+
+def convert_each(docs: Sequence[Document],
+                 convert: Callable[[Document], _Converted]) -> list[_Converted]:
+    """``convert`` applied to every document; ``DocumentsRejected`` naming each one it
+    failed on (by key) when any failed."""
+    out: list[_Converted] = []
+    errors: dict[str, Exception] = {}
+    for doc in docs:
+        try:
+            out.append(convert(doc))
+        except Exception as exc:  # noqa: BLE001 - whatever it was, it is this document's
+            errors[doc.key] = exc
+    if errors:
+        raise DocumentsRejected(errors)
+    return out
+
+
 class KeywordEngine(Protocol):
     """What the indexer and the search API need from a keyword engine."""
 
@@ -115,7 +147,8 @@ class KeywordEngine(Protocol):
     def write(self, upserts: Sequence[Document], deletes: Sequence[str],
               checkpoint: str | None = None) -> None:
         """Replace ``upserts`` whole, delete ``deletes`` (absent keys are fine), and record
-        ``checkpoint``; return only once all of it is durable."""
+        ``checkpoint``; return only once all of it is durable. ``DocumentsRejected``
+        when some upserts cannot be converted; then nothing was written."""
 
     def checkpoint(self) -> str | None:
         """The checkpoint recorded by the last durable ``write``, or None."""

@@ -27,7 +27,14 @@ import httpx
 import orjson
 
 from awsm.errors import ConfigError
-from search_svc.engines.base import FACET_FIELDS, Document, EngineStats, SearchQuery, SearchResult
+from search_svc.engines.base import (
+    FACET_FIELDS,
+    Document,
+    EngineStats,
+    SearchQuery,
+    SearchResult,
+    convert_each,
+)
 from search_svc.engines.meili_query import (
     CHECKPOINT_ID,
     INDEX_SETTINGS,
@@ -237,7 +244,7 @@ class MeiliEngine:
         if not self.writer_mode:
             raise EngineUnavailable(detail="this meilisearch engine was opened read-only")
         self._settle_pending()
-        docs = [to_meili(d) for d in upserts]
+        docs = convert_each(upserts, to_meili)
         if checkpoint is not None:
             # In the last part: the checkpoint is durable exactly when the batch is.
             docs.append({PRIMARY_KEY: CHECKPOINT_ID, "checkpoint": checkpoint})

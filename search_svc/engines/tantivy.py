@@ -22,7 +22,13 @@ import orjson
 import tantivy
 
 from search_svc.engines import generations as gen
-from search_svc.engines.base import Document, EngineStats, SearchQuery, SearchResult
+from search_svc.engines.base import (
+    Document,
+    EngineStats,
+    SearchQuery,
+    SearchResult,
+    convert_each,
+)
 from search_svc.engines.tantivy_query import (
     SCHEMA_VERSION,
     STEM_FIELDS,
@@ -265,7 +271,8 @@ class TantivyEngine:
                 self._recreate_writer()
             if self._writer is None:
                 raise EngineUnavailable(detail="no tantivy writer (a commit failed)")
-        docs = [(d.key, _to_tantivy(d)) for d in upserts]
+        docs = list(zip((d.key for d in upserts), convert_each(upserts, _to_tantivy),
+                        strict=True))
         with self._lock:
             try:
                 for key in deletes:

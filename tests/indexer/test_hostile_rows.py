@@ -8,6 +8,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from search_svc.engines import tantivy as tantivy_engine
+from search_svc.engines.base import Document
 from tests.fixtures.fix_stack import (
     TENANT_A,
     Stack,
@@ -89,3 +91,73 @@ def test_a_table_whose_rows_all_fail_is_an_error_not_an_empty_search(
         with pytest.raises(RuntimeError, match="30 of 30 rows fail the same re-read"):
             indexer.documents_for({"blogs": set(ids)})
         assert indexer.conn.execute("SELECT count(*) FROM search.dead_letters").fetchone() == (0,)
+
+
+def _refusing(monkeypatch: pytest.MonkeyPatch, word: str) -> None:
+    """The Tantivy engine's conversion fails for documents whose title holds ``word``,
+    as the stem memo's KeyError did for a document (a bug of ours) until it was fixed:
+    every other document converts as before."""
+    convert = tantivy_engine._to_tantivy
+
+    def refusing(doc: Document) -> object:
+        if word in doc.title:
+            raise KeyError("stem memo")
+        return convert(doc)
+
+    monkeypatch.setattr(tantivy_engine, "_to_tantivy", refusing)
+
+
+def test_a_document_the_engine_rejects_is_parked_and_the_rest_go_through(
+        stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a conversion error failed the whole batch: the indexer crash-looped on it and held
+    # the slot for every tenant (a bulk import's 120th post did it)
+    old = add_blog(stack, "Resep lama yang benar")
+    wait_for(lambda: stack.titles(q="resep") == ["Resep lama yang benar"])
+    _refusing(monkeypatch, "Racun")
+    stack.sql("UPDATE blogs SET title = 'Resep Racun baru' WHERE id = %s", old)
+    add_blog(stack, "Resep sehat dua")
+    wait_for(lambda: stack.titles(q="resep") == ["Resep sehat dua"])
+    assert not stack.failure
+    parked = stack.db.execute("SELECT row_id, error FROM search.dead_letters "
+                              "WHERE source_table = 'blogs'").fetchall()
+    assert [r[0] for r in parked] == [old] and "stem memo" in parked[0][1]
+    assert stack.client.get("/readyz").json()["checks"]["indexer"]["parked_rows"] == 1
+    monkeypatch.undo()  # fixed: the row's next change indexes it
+    stack.sql("UPDATE blogs SET content = 'diperbaiki' WHERE id = %s", old)
+    wait_for(lambda: sorted(stack.titles(q="resep")) == ["Resep Racun baru", "Resep sehat dua"])
+
+
+def test_a_backfill_parks_the_documents_the_engine_rejects(
+        fresh_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        seed_tenants(conn)
+        conn.execute(
+            "INSERT INTO blogs (tenant_id, title, slug, status, published_at) "
+            "SELECT %s, CASE WHEN i IN (3, 9) THEN 'Racun ' ELSE 'Isi ' END || i, "
+            "'isi-' || i, 'published', now() - interval '1 day' "
+            "FROM generate_series(1, 12) i", (TENANT_A,))
+    _refusing(monkeypatch, "Racun")
+    with open_indexer(fresh_db, make_settings(fresh_db, tmp_path, backfill_chunk_rows=5)) \
+            as indexer:
+        indexer.prepare()
+        assert indexer.backfill() == 10
+        assert len(indexer.engine.keys(TENANT_A)) == 10
+        assert indexer.conn.execute(
+            "SELECT count(*) FROM search.dead_letters").fetchone() == (2,)
+
+
+def test_an_engine_rejecting_most_documents_is_an_error_not_an_empty_search(
+        fresh_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        seed_tenants(conn)
+        conn.execute(
+            "INSERT INTO blogs (tenant_id, title, slug, status, published_at) "
+            "SELECT %s, 'Racun ' || i, 'racun-' || i, 'published', now() - interval '1 day' "
+            "FROM generate_series(1, 30) i", (TENANT_A,))
+    _refusing(monkeypatch, "Racun")
+    with open_indexer(fresh_db, make_settings(fresh_db, tmp_path)) as indexer:
+        indexer.prepare()
+        with pytest.raises(RuntimeError, match="rejects 30 of 30 documents"):
+            indexer.backfill()
+        assert indexer.conn.execute(
+            "SELECT count(*) FROM search.dead_letters").fetchone() == (0,)
