@@ -7,7 +7,7 @@ latest state: unchanged TOAST values, joined names and visibility included.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import psycopg
@@ -54,6 +54,38 @@ class RowReader:
                     self.park(src, row_id, exc)
                     deletes.append(f"{src.type}:{row_id}")
         return upserts, deletes
+
+    def visible_documents(self, src: DocumentSource, chunk: int) -> Iterator[list[Document]]:
+        """The documents the visibility rules allow from ``src``, ``chunk`` rows a page
+        (keyset-paginated: no OFFSET, no long statement)."""
+        last: str | None = None
+        idcol = sql.SQL("d.{}").format(sql.Identifier(src.id))
+        while True:
+            where = sql.SQL("TRUE") if last is None else sql.SQL("{} > {}::{}").format(
+                idcol, sql.Literal(last), sql.SQL(self.key_types.get(src.table, "text")))
+            query = sql.SQL("{} ORDER BY {} LIMIT {}").format(
+                self.mapping.select_documents(src, where), idcol, sql.Literal(chunk))
+            try:
+                rows = self.conn.execute(query).fetchall()
+            except ROW_ERRORS:
+                # a row this page cannot read: read the page by ids, which parks it alone
+                ids = [r[0] for r in self.conn.execute(sql.SQL(
+                    "SELECT {id}::text FROM {table} d WHERE {where} ORDER BY {id} LIMIT {n}"
+                ).format(id=idcol, table=sql.Identifier(src.table), where=where,
+                         n=sql.Literal(chunk)))]
+                if not ids:
+                    return
+                last = ids[-1]
+                yield self.documents_for({src.table: set(ids)})[0]
+                if len(ids) < chunk:
+                    return
+                continue
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield [d for d in (self.build(src, r) for r in rows) if d is not None]
+            if len(rows) < chunk:
+                return
 
     def _read(self, src: DocumentSource, ids: list[str], upserts: list[Document],
               deletes: list[str], unreadable: list[tuple[str, Exception]]) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import psycopg
 from psycopg import sql
@@ -27,7 +27,7 @@ from indexer.replication import (
 from search_svc.engines.base import KeywordEngine
 
 __all__ = ["IndexerState", "check_columns", "check_row_security", "database_source",
-           "resume_or_rebuild"]
+           "resume_or_rebuild", "rewritten", "table_files"]
 
 log = logging.getLogger("awsm.indexer")
 
@@ -41,10 +41,13 @@ class IndexerState:
     lsn: int = 0
     scheduled_until: float = 0.0  # database epoch seconds already scanned for due rows
     source: str = ""  # "<system identifier>/<database>" the index was built from
+    # each streamed table's storage (``table_files``) as the index last read it whole;
+    # empty: not known (an index written before it was recorded)
+    files: dict[str, str | None] = field(default_factory=dict)
 
     def dump(self) -> str:
         return json.dumps({"lsn": format_lsn(self.lsn), "scheduled_until": self.scheduled_until,
-                           "source": self.source})
+                           "source": self.source, "files": self.files})
 
     @classmethod
     def load(cls, text: str | None) -> IndexerState | None:
@@ -52,10 +55,33 @@ class IndexerState:
             return None
         try:
             raw = json.loads(text)
+            files = raw.get("files") or {}
             return cls(parse_lsn(raw["lsn"]), float(raw.get("scheduled_until", 0.0)),
-                       str(raw.get("source", "")))
-        except (ValueError, KeyError, TypeError):
+                       str(raw.get("source", "")),
+                       {str(k): None if v is None else str(v) for k, v in files.items()})
+        except (ValueError, KeyError, TypeError, AttributeError):
             return None
+
+
+def table_files(conn: psycopg.Connection, tables: tuple[str, ...]) -> dict[str, str | None]:
+    """Each table's storage: the file nodes of its partitions (itself when it has none);
+    None for a table that does not exist. They change when a table's rows change without
+    a row event on the stream: a rewrite (``ALTER TABLE ... TYPE ... USING``, ``VACUUM
+    FULL``, ``CLUSTER``, pg_repack), a table dropped and created again, a partition
+    attached or detached. (And on TRUNCATE, which the stream does carry.)"""
+    rows = conn.execute(
+        "SELECT t, coalesce((SELECT string_agg(pg_relation_filenode(p.relid)::text, ',' "
+        "ORDER BY p.relid::oid::bigint) FROM pg_partition_tree(r) p WHERE p.isleaf), "
+        "pg_relation_filenode(r)::text) "
+        "FROM unnest(%s::text[]) t, LATERAL to_regclass(quote_ident(t)) r",
+        (list(tables),)).fetchall()
+    return {str(t): files for t, files in rows}
+
+
+def rewritten(known: dict[str, str | None], now: dict[str, str | None]) -> list[str]:
+    """The tables whose storage is not what the index last read (``table_files``); none
+    when it was not recorded."""
+    return sorted(t for t, files in now.items() if t in known and known[t] != files)
 
 
 def database_source(conn: psycopg.Connection) -> str:
@@ -209,11 +235,16 @@ def resume_or_rebuild(conn: psycopg.Connection, settings: Settings, mapping: Map
                       "the mapped tables; on Supabase, connect as postgres over the "
                       "direct connection.") from exc
     source = database_source(conn)
+    files = table_files(conn, mapping.tables)
     if saved is not None and saved.source and source and saved.source != source:
         # e.g. a data directory reused against another server or a restored copy
         # whose slot has the same name: its stream says nothing of this index
         log.warning("the index was built from database %s, this is %s: rebuilding it",
                     saved.source, source)
+    elif saved is not None and (tables := rewritten(saved.files, files)):
+        log.warning("%s rewritten while the indexer was not running (ALTER TABLE, VACUUM "
+                    "FULL, CLUSTER): its rows changed without row events; rebuilding",
+                    ", ".join(tables))
     elif saved is not None and not created:
-        return replace(saved, source=source), False
-    return IndexerState(source=source), True
+        return replace(saved, source=source, files=files), False
+    return IndexerState(source=source, files=files), True

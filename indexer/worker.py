@@ -25,9 +25,16 @@ from indexer.embeddings import EmbeddingWorker, enqueue, requeue_all
 from indexer.links import rows_linked_to
 from indexer.mapping import DocumentSource, Mapping
 from indexer.pgoutput import DecodeError, Decoder, format_lsn, parse_lsn
-from indexer.reader import ROW_ERRORS, RowReader
-from indexer.replication import ReplicationStream, emit_heartbeat
-from indexer.startup import IndexerState, check_columns, database_source, resume_or_rebuild
+from indexer.reader import RowReader
+from indexer.replication import ReplicationStream, emit_heartbeat, ensure_publication
+from indexer.startup import (
+    IndexerState,
+    check_columns,
+    database_source,
+    resume_or_rebuild,
+    rewritten,
+    table_files,
+)
 from indexer.status import write_status
 from indexer.written import WrittenDigests
 from search_svc.embedding import Embedder
@@ -100,6 +107,7 @@ class Indexer:
         between two pages drops the rebuild (``BackfillStopped``), so a signal during a
         long backfill stops the indexer at once, not when a supervisor's patience ends."""
         started = self._db_now()
+        files = table_files(self.conn, self.mapping.tables)  # before reading them
         lsn_row = self.conn.execute(
             "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = %s",
             (self.settings.slot_name,),
@@ -126,7 +134,7 @@ class Indexer:
             total += table_total
         self.state = IndexerState(parse_lsn(lsn_row[0]) if lsn_row and lsn_row[0] else 0,
                                   started - _SCHEDULE_OVERLAP_S,
-                                  self.state.source or database_source(self.conn))
+                                  self.state.source or database_source(self.conn), files)
         shadow.write([], [], checkpoint=self.state.dump())
         if vectors is not None:
             # every document, whatever its model (the worker skips unchanged chunks),
@@ -148,36 +156,8 @@ class Indexer:
 
     def visible_documents(self, src: DocumentSource) -> Iterator[list[Document]]:
         """The documents the visibility rules allow from ``src``, in pages of
-        ``AWSM_BACKFILL_CHUNK_ROWS`` (keyset-paginated: no OFFSET, no long statement)."""
-        last: str | None = None
-        idcol = sql.SQL("d.{}").format(sql.Identifier(src.id))
-        chunk = self.settings.backfill_chunk_rows
-        while True:
-            where = sql.SQL("TRUE") if last is None else sql.SQL("{} > {}::{}").format(
-                idcol, sql.Literal(last), sql.SQL(self._key_types.get(src.table, "text")))
-            query = sql.SQL("{} ORDER BY {} LIMIT {}").format(
-                self.mapping.select_documents(src, where), idcol, sql.Literal(chunk))
-            try:
-                rows = self.conn.execute(query).fetchall()
-            except ROW_ERRORS:
-                # a row this page cannot read: read the page by ids, which parks it alone
-                ids = [r[0] for r in self.conn.execute(sql.SQL(
-                    "SELECT {id}::text FROM {table} d WHERE {where} ORDER BY {id} LIMIT {n}"
-                ).format(id=idcol, table=sql.Identifier(src.table), where=where,
-                         n=sql.Literal(chunk)))]
-                if not ids:
-                    return
-                last = ids[-1]
-                yield self.reader.documents_for({src.table: set(ids)})[0]
-                if len(ids) < chunk:
-                    return
-                continue
-            if not rows:
-                return
-            last = rows[-1][0]
-            yield [d for d in (self.reader.build(src, r) for r in rows) if d is not None]
-            if len(rows) < chunk:
-                return
+        ``AWSM_BACKFILL_CHUNK_ROWS`` (``RowReader.visible_documents``)."""
+        return self.reader.visible_documents(src, self.settings.backfill_chunk_rows)
 
     # streaming ---------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -214,6 +194,7 @@ class Indexer:
                     self.publish_due()
                     next_schedule = now + self.settings.schedule_interval_s
                 if now >= next_heartbeat:
+                    self.check_tables()
                     emit_heartbeat(self.conn)
                     next_heartbeat = now + self.settings.heartbeat_interval_s
         finally:
@@ -232,6 +213,18 @@ class Indexer:
         assert self.stream is not None
         self.stream.confirm(batch.end_lsn)
         self._write_status("streaming", commit_us=batch.last_commit_us)
+
+    def check_tables(self) -> None:
+        """Rebuild from the tables when one was rewritten since the index last read it
+        (``table_files``): its rows changed without a row event on the stream."""
+        if tables := rewritten(self.state.files, table_files(self.conn, self.mapping.tables)):
+            log.warning("%s rewritten (ALTER TABLE, VACUUM FULL, CLUSTER): its rows changed "
+                        "without row events; rebuilding", ", ".join(tables))
+            self.load_column_types()  # a column dropped or renamed on the way: say so
+            # a table dropped and created again is another table, not in the publication
+            ensure_publication(self.conn, self.settings.publication_name,
+                               self.mapping.tables, self.settings.slot_name)
+            self.backfill()
 
     def wait_visible(self, xids: set[int], timeout_s: float = 10.0) -> None:
         """Wait until a fresh snapshot sees every transaction of the batch.
