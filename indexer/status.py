@@ -20,7 +20,7 @@ _UPSERT = (
     " CASE WHEN %(err)s::text IS NULL THEN NULL ELSE now() END, "
     " CASE WHEN %(bf)s THEN now() END, coalesce(%(n)s::bigint, 0), now()) "
     "ON CONFLICT (slot_name) DO UPDATE SET state = excluded.state, "
-    " confirmed_lsn = excluded.confirmed_lsn, "
+    " confirmed_lsn = coalesce(excluded.confirmed_lsn, s.confirmed_lsn), "
     " last_commit_at = coalesce(excluded.last_commit_at, s.last_commit_at), "
     " last_batch_at = coalesce(excluded.last_batch_at, s.last_batch_at), "
     " last_error = coalesce(excluded.last_error, s.last_error), "
@@ -39,7 +39,8 @@ def write_status(conn: psycopg.Connection, slot: str, state: str, *, lsn: int,
     commit's time (``commit_us``, µs since the epoch; 0: unchanged) and, with ``error``,
     the error in place of a batch."""
     conn.execute(_UPSERT, {
-        "slot": slot, "state": state, "lsn": format_lsn(lsn),
+        # 0: not known yet (an error before the checkpoint was read): the last one stays
+        "slot": slot, "state": state, "lsn": format_lsn(lsn) if lsn else None,
         "commit": commit_us / 1e6 if commit_us else None, "err": error,
         "bf": backfilled, "n": None if error else documents_written,
     })

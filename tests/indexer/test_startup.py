@@ -143,18 +143,25 @@ def test_an_error_does_not_pass_for_a_batch_in_the_status(fresh_db: str, tmp_pat
                             "FROM search.indexer_status WHERE slot_name = %s",
                             (settings.slot_name,)).fetchone()
 
+    def confirmed(conn: psycopg.Connection) -> object:
+        return conn.execute("SELECT confirmed_lsn FROM search.indexer_status "
+                            "WHERE slot_name = %s", (settings.slot_name,)).fetchone()[0]  # type: ignore[index]
+
     with open_indexer(fresh_db, settings) as indexer, \
             psycopg.connect(fresh_db, autocommit=True) as conn:
         indexer.record_error(RuntimeError("first start failed"))
         assert status(conn) == ("error", None, 0, "RuntimeError: first start failed")
         indexer.documents_written = 7
+        indexer.state.lsn = 0x16B3748
         indexer._write_status("streaming", backfilled=True)
         _, batch_at, written, _ = status(conn)  # type: ignore[misc]
-        assert batch_at is not None and written == 7
+        assert batch_at is not None and written == 7 and confirmed(conn) == "0/16B3748"
         indexer.documents_written = 0  # a restarted process counts from 0
+        indexer.state.lsn = 0  # ... and has not read its checkpoint yet: "0/0" was shown
         indexer.record_error(RuntimeError("column events.descr does not exist"))
         assert status(conn) == ("error", batch_at, 7, "RuntimeError: column events.descr "
                                                       "does not exist")
+        assert confirmed(conn) == "0/16B3748"
 
 
 def test_an_index_built_from_another_database_is_rebuilt_not_resumed(
