@@ -31,7 +31,7 @@ lint: install
 	$(BIN)/ruff check .
 
 typecheck: install
-	$(BIN)/mypy awsm search_svc/query.py search_svc/snippets.py search_svc/matching.py search_svc/params.py search_svc/locales.py search_svc/caching.py media_svc/options.py media_svc/signing.py media_svc/jpeg.py media_svc/containers.py indexer/pgoutput.py indexer/mapping.py indexer/mapping_parse.py indexer/documents.py indexer/links.py indexer/changes.py indexer/text.py
+	$(BIN)/mypy awsm search_svc/query.py search_svc/snippets.py search_svc/matching.py search_svc/params.py search_svc/locales.py search_svc/caching.py media_svc/options.py media_svc/signing.py media_svc/jpeg.py media_svc/containers.py media_svc/colour.py media_svc/metadata.py indexer/pgoutput.py indexer/mapping.py indexer/mapping_parse.py indexer/documents.py indexer/links.py indexer/changes.py indexer/text.py
 
 pytest: install
 	$(BIN)/pytest

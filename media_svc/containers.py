@@ -15,7 +15,7 @@ from typing import BinaryIO
 from media_svc.errors import SourceTooLarge
 from media_svc.jpeg import SOS, segments
 
-__all__ = ["check_gif", "check_jpeg", "check_png"]
+__all__ = ["check_gif", "check_jpeg", "check_png", "gif_icc_profile"]
 
 
 def check_jpeg(data: bytes, *, max_scans: int, max_segments: int) -> None:
@@ -76,3 +76,34 @@ def check_gif(data: bytes, *, max_blocks: int) -> None:
         else:  # a stray byte, which Pillow skips one step at a time too
             i += 1
     raise SourceTooLarge(f"The GIF has more than {max_blocks} blocks.")
+
+
+_GIF_ICC = b"\x0bICCRGBG1012"  # an application extension's block size and identifier
+
+
+def gif_icc_profile(data: bytes) -> bytes | None:
+    """The colour profile of a GIF whose blocks ``check_gif`` has bounded: the data of
+    its ICCRGBG1012 application extension, which Pillow does not read. None if absent."""
+    n = len(data)
+    i = 13 + _colour_table_size(data[10]) if n > 10 else n
+    while i < n and data[i] != 0x3B:
+        if data[i] == 0x2C:  # image descriptor, local colour table, LZW code size
+            i += 11 + (_colour_table_size(data[i + 9]) if i + 9 < n else 0)
+        elif data[i] == 0x21:  # extension introducer and label
+            profile = data[i + 1] == 0xFF and data[i + 2:i + 14] == _GIF_ICC
+            i += 14 if profile else 2
+            parts = []
+            while i < n and data[i]:  # sub-blocks: a length byte, that many bytes
+                parts.append(data[i + 1:i + 1 + data[i]])
+                i += 1 + data[i]
+            if profile:
+                return b"".join(parts) or None
+            i += 1
+            continue
+        else:  # a stray byte
+            i += 1
+            continue
+        while i < n and data[i]:  # the image's sub-blocks
+            i += 1 + data[i]
+        i += 1
+    return None

@@ -8,6 +8,7 @@ dropped, which also defuses polyglots (an image with an archive or HTML glued on
 from __future__ import annotations
 
 import struct
+import zlib
 
 from PIL import Image
 
@@ -20,7 +21,7 @@ __all__ = ["strip_personal_metadata"]
 _KEEP_IFD0 = (0x0112, 0x010F, 0x0110, 0x0132, 0x013B, 0x8298, 0x010E, 0x0131)
 _PNG_KEEP = {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB",
              b"iCCP", b"sBIT", b"pHYs", b"acTL", b"fcTL", b"fdAT", b"bKGD", b"cICP"}
-_WEBP_DROP = {b"EXIF", b"XMP "}
+_WEBP_DROP = {b"XMP "}  # and EXIF, written again with only the tags kept
 _GIF_LOOPING = (b"NETSCAPE2.0", b"ANIMEXTS1.0")  # application extensions kept: looping
 _GIF_ICC = b"ICCRGBG1012"  # ... and the colour profile, which the transforms convert from
 
@@ -64,11 +65,23 @@ def _strip_jpeg(data: bytes) -> bytes:
             exif = _minimal_exif(body)
             if exif:
                 out.append(b"\xff\xe1" + struct.pack(">H", len(exif) + 2) + exif)
-        elif marker == 0xE1 or marker in (0xED, 0xFE) or 0xE3 <= marker <= 0xEC:
-            continue  # XMP, Photoshop/IPTC, comments, vendor APPn: may hold locations
+        elif marker == 0xFE or (0xE0 <= marker <= 0xEF and not _kept_app(marker, body)):
+            # XMP, Photoshop/IPTC, comments, vendor APPn (free text: may hold locations);
+            # an MPF index, whose images after the end of this one are dropped with it
+            continue
         else:
             out.append(segment)
     return b"".join(out)
+
+
+def _kept_app(marker: int, body: bytes) -> bool:
+    """JFIF (APP0), an ICC profile (APP2) and Adobe's colour transform (APP14)."""
+    return marker in (0xE0, 0xEE) or (marker == 0xE2 and body.startswith(b"ICC_PROFILE\x00"))
+
+
+def _tiff(exif: bytes) -> bytes:
+    """EXIF as PNG's eXIf and WebP's EXIF chunks hold it: from the TIFF header on."""
+    return exif.removeprefix(b"Exif\x00\x00")
 
 
 def _strip_png(data: bytes) -> bytes:
@@ -81,13 +94,18 @@ def _strip_png(data: bytes) -> bytes:
         i += 12 + length
         if kind in _PNG_KEEP:
             out.append(chunk)
+        elif kind == b"eXIf" and (exif := _minimal_exif(chunk[8:8 + length])):
+            body = b"eXIf" + _tiff(exif)  # orientation: needed to display it upright
+            out.append(struct.pack(">I", len(body) - 4) + body
+                       + struct.pack(">I", zlib.crc32(body)))
         if kind == b"IEND":
             break
     return b"".join(out)
 
 
 def _strip_webp(data: bytes) -> bytes:
-    chunks = []
+    chunks: list[bytes] = []
+    has_exif, flags_at = False, None
     i = 12
     (riff_size,) = struct.unpack("<I", data[4:8])
     end = min(len(data), 8 + riff_size)
@@ -98,9 +116,22 @@ def _strip_webp(data: bytes) -> bytes:
         i += 8 + length + (length & 1)
         if kind in _WEBP_DROP:
             continue
+        if kind == b"EXIF":
+            exif = _minimal_exif(bytes(chunk[8:8 + length]))
+            if not exif:
+                continue
+            body = _tiff(exif)
+            chunk = bytearray(b"EXIF" + struct.pack("<I", len(body)) + body
+                              + b"\x00" * (len(body) & 1))
+            has_exif = True
         if kind == b"VP8X":
             chunk[8] &= ~(0x08 | 0x04) & 0xFF  # the EXIF and XMP presence flags
+            flags_at = len(chunks)
         chunks.append(bytes(chunk))
+    if has_exif and flags_at is not None:  # EXIF only counts where VP8X says it is there
+        vp8x = bytearray(chunks[flags_at])
+        vp8x[8] |= 0x08
+        chunks[flags_at] = bytes(vp8x)
     body = b"WEBP" + b"".join(chunks)
     return b"RIFF" + struct.pack("<I", len(body)) + body
 

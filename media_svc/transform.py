@@ -21,7 +21,8 @@ from typing import BinaryIO
 
 from PIL import Image, ImageCms, ImageFilter, ImageOps, ImageSequence
 
-from media_svc.containers import check_gif, check_jpeg, check_png
+from media_svc.colour import is_sixteen_bit, normalise_mode, to_srgb
+from media_svc.containers import check_gif, check_jpeg, check_png, gif_icc_profile
 from media_svc.errors import ImageDecodeError, OutputTooLarge, SourceTooLarge, TransformTimeout
 from media_svc.geometry import Plan, plan_geometry
 from media_svc.options import OutputFormat, TransformSpec, negotiate_format
@@ -30,7 +31,9 @@ from media_svc.sniff import HEAD_BYTES, MEDIA_TYPES, PIL_NAMES, sniff_format
 __all__ = ["PIPELINE_VERSION", "Limits", "Probe", "Rendition", "probe", "reencode_avif", "render"]
 
 # Part of every derived-cache key and ETag: bump when output bytes change.
-PIPELINE_VERSION = f"4/pillow-{Image.__version__}"  # 4: animations follow EXIF orientation
+# 5: JPEG never animated (MPO), ICC on every frame and palette, 16-bit by its depth,
+# GIF play-once and APNG default image kept
+PIPELINE_VERSION = f"5/pillow-{Image.__version__}"
 DEFAULT_QUALITY = {"jpeg": 80, "webp": 80, "avif": 60, "png": 100}
 _ORIENTATION, _GPS_IFD = 0x0112, 0x8825
 _WHITE = (255, 255, 255)
@@ -40,7 +43,6 @@ _TRANSPOSE_FOR_ORIENTATION = {
     4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
     6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90,
 }
-_SRGB = ImageCms.createProfile("sRGB")
 # Everything a damaged or hostile file can make a Pillow decoder raise.
 # (Pillow's AVIF decoder raises RuntimeError: "Failed to decode image: Not implemented")
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError,
@@ -122,7 +124,7 @@ def probe(path: Path, limits: Limits) -> Probe:
         _check_pixels(width, height, limits)
         orientation = im.getexif().get(_ORIENTATION, 1)
         frames = 0
-        for frame in _counted_frames(im, limits):
+        for frame in _frames_of(im, source_format, limits):
             frames += 1
             if source_format == "jpeg":
                 frame.draft(frame.mode, (max(1, width // 8), max(1, height // 8)))
@@ -134,14 +136,32 @@ def probe(path: Path, limits: Limits) -> Probe:
 
 def reencode_avif(data: bytes, limits: Limits) -> bytes:
     """An uploaded AVIF without its metadata: AVIF keeps EXIF inside its box tree, so
-    re-encoding is the dependable way to drop it. Its size is checked before decoding."""
+    re-encoding is the dependable way to drop it. Its orientation is applied to the
+    pixels (the EXIF that said it goes), its colour profile and its frames are kept.
+    Its size, and its frames', are checked before decoding."""
     with _decoder_errors(), Image.open(io.BytesIO(data), formats=["AVIF"]) as im:
         _check_pixels(*im.size, limits)
-        frame = im.copy()
-        frame.info = {}
-        buf = io.BytesIO()
-        frame.save(buf, "AVIF", quality=90, speed=6, max_threads=1)
-        return buf.getvalue()
+        icc = im.info.get("icc_profile")
+        turn = _TRANSPOSE_FOR_ORIENTATION.get(im.getexif().get(_ORIENTATION, 1))
+        loop = im.info.get("loop", 0)
+        frames: list[Image.Image] = []
+        durations: list[int] = []
+        for frame in _counted_frames(im, limits):
+            frame.load()
+            durations.append(int(frame.info.get("duration", 100)))
+            copy = frame.copy()
+            frames.append(copy.transpose(turn) if turn is not None else copy)
+    first = frames[0]
+    first.info = {}
+    params: dict[str, object] = {"quality": 90, "speed": 6, "max_threads": 1}
+    if icc:
+        params["icc_profile"] = icc
+    if len(frames) > 1:
+        params.update(save_all=True, append_images=frames[1:], duration=durations, loop=loop)
+    buf = io.BytesIO()
+    with _decoder_errors():
+        first.save(buf, "AVIF", **params)
+    return buf.getvalue()
 
 
 @contextlib.contextmanager
@@ -164,6 +184,7 @@ def _open_original(original: Path | BinaryIO,
         source_format = sniff_format(fh.read(HEAD_BYTES))
         fh.seek(0)
         source: BinaryIO = fh
+        icc: bytes | None = None
         if source_format == "jpeg":
             data = fh.read()
             check_jpeg(data, max_scans=limits.max_jpeg_scans,
@@ -173,10 +194,13 @@ def _open_original(original: Path | BinaryIO,
             data = fh.read()
             check_gif(data, max_blocks=limits.max_gif_blocks)
             source = io.BytesIO(data)
+            icc = gif_icc_profile(data)  # Pillow does not read a GIF's profile
         elif source_format == "png":
             check_png(fh, max_chunks=limits.max_png_chunks)
             fh.seek(0)
         with _decoder_errors(), Image.open(source, formats=[PIL_NAMES[source_format]]) as im:
+            if source_format == "gif" and icc:
+                im.info["icc_profile"] = icc
             yield source_format, im
 
 
@@ -192,7 +216,9 @@ def _render_open(im: Image.Image, source_format: str, spec: TransformSpec,
     _check_pixels(width, height, limits)
     exif = im.getexif()
     oriented = (height, width) if exif.get(_ORIENTATION, 1) in (5, 6, 7, 8) else (width, height)
-    animated = spec.animated and bool(getattr(im, "is_animated", False))
+    # a JPEG's second image (MPF: a preview, a depth or gain map) is no animation frame
+    animated = spec.animated and source_format != "jpeg" and bool(getattr(im, "is_animated",
+                                                                         False))
     has_alpha = im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
     output = negotiate_format(spec, accept, source_format, has_alpha, animated)
     animated = animated and output in ("webp", "png")
@@ -200,12 +226,15 @@ def _render_open(im: Image.Image, source_format: str, spec: TransformSpec,
     deadline.check()
     if animated:
         turn = _TRANSPOSE_FOR_ORIENTATION.get(exif.get(_ORIENTATION, 1))
-        frames, durations = _animated_frames(im, spec, plan, limits, deadline, turn)
+        frames, durations = _animated_frames(im, source_format, spec, plan, limits, deadline,
+                                             turn)
     else:
         frames, durations = [_still_frame(im, source_format, spec, plan, output)], []
     deadline.check()
     meta = None if limits.strip_metadata else _exif_without_gps(exif)
-    data = _encode(frames, durations, output, spec, limits, meta, im.info.get("loop", 0))
+    # a GIF without a looping extension plays once; WebP's and APNG's 0 is for ever
+    loop = im.info.get("loop", 1 if source_format == "gif" else 0)
+    data = _encode(frames, durations, output, spec, limits, meta, loop)
     return Rendition(data, output, frames[0].width, frames[0].height)
 
 
@@ -219,9 +248,10 @@ def _still_frame(im: Image.Image, source_format: str, spec: TransformSpec, plan:
                            max(1, math.ceil(raw_h * plan.scale))))
     # in place: with no orientation to apply, the default would copy the whole decoded
     # image (a 12 MP PNG is 48 MB), the one step thumbor does not pay
+    icc = im.info.get("icc_profile")
     ImageOps.exif_transpose(im, in_place=True)
     frame = _with_transparency(im)
-    frame = _to_srgb(frame)
+    frame = to_srgb(frame, icc)
     return _finish(frame, spec, plan, output)
 
 
@@ -234,15 +264,20 @@ def _with_transparency(frame: Image.Image) -> Image.Image:
     return frame
 
 
-def _animated_frames(im: Image.Image, spec: TransformSpec, plan: Plan, limits: Limits,
-                     deadline: _Deadline, turn: Image.Transpose | None
+def _animated_frames(im: Image.Image, source_format: str, spec: TransformSpec, plan: Plan,
+                     limits: Limits, deadline: _Deadline, turn: Image.Transpose | None
                      ) -> tuple[list[Image.Image], list[int]]:
     """Every frame, oriented by ``turn`` (the container's one EXIF orientation, which
-    only the first frame carries), resampled to the plan."""
+    only the first frame carries), in sRGB by the container's profile, resampled to the
+    plan. An APNG's default image (shown only where APNG is not understood) is left out."""
     frames: list[Image.Image] = []
     durations: list[int] = []
     out_pixels = plan.canvas[0] * plan.canvas[1]
+    icc = im.info.get("icc_profile")
+    skip = 1 if source_format == "png" and im.info.get("default_image") else 0
     for index, frame in enumerate(_counted_frames(im, limits)):
+        if index < skip:
+            continue
         # The output frames are all held until encoded: a small GIF enlarged (enl_1)
         # must not hold gigabytes. Same bound over all frames as the source's.
         if (index + 1) * out_pixels > limits.max_source_pixels:
@@ -250,11 +285,17 @@ def _animated_frames(im: Image.Image, spec: TransformSpec, plan: Plan, limits: L
                                  f"pass {limits.max_source_pixels} pixels over all frames; "
                                  "ask for a smaller size or anim_0.")
         durations.append(int(frame.info.get("duration", 100)))
-        rgba = frame.convert("RGBA")
+        rgba = to_srgb(frame.convert("RGBA"), icc)
         frames.append(_finish(rgba.transpose(turn) if turn is not None else rgba, spec, plan,
                               "webp"))
         deadline.check()
     return frames, durations
+
+
+def _frames_of(im: Image.Image, source_format: str, limits: Limits) -> Iterator[Image.Image]:
+    """The frames an original is served from: a JPEG's primary image alone (the images
+    an MPF index lists after it are previews or maps, and an upload drops them)."""
+    return iter((im,)) if source_format == "jpeg" else _counted_frames(im, limits)
 
 
 def _counted_frames(im: Image.Image, limits: Limits) -> Iterator[Image.Image]:
@@ -272,12 +313,17 @@ def _counted_frames(im: Image.Image, limits: Limits) -> Iterator[Image.Image]:
 
 
 def _finish(frame: Image.Image, spec: TransformSpec, plan: Plan, output: str) -> Image.Image:
-    frame = _normalise_mode(frame)
+    # 16-bit greyscale is resampled first: scaling it at full size took 370 MB for a
+    # 90 kB 6320x6320 PNG (Pillow's reduce(), which reducing_gap uses, refuses it)
+    wide = is_sixteen_bit(frame)
+    frame = frame if wide else normalise_mode(frame)
     # A drafted JPEG is smaller than the source the plan was made for.
     sx, sy = frame.width / plan.source[0], frame.height / plan.source[1]
     box = (plan.box[0] * sx, plan.box[1] * sy, plan.box[2] * sx, plan.box[3] * sy)
     if plan.size != frame.size or box != (0.0, 0.0, float(frame.width), float(frame.height)):
-        frame = frame.resize(plan.size, Image.Resampling.LANCZOS, box=box, reducing_gap=3.0)
+        frame = frame.resize(plan.size, Image.Resampling.LANCZOS, box=box,
+                             reducing_gap=None if wide else 3.0)
+    frame = normalise_mode(frame) if wide else frame
     if spec.blur:
         frame = frame.filter(ImageFilter.GaussianBlur(spec.blur))
     if spec.sharpen:
@@ -303,45 +349,6 @@ def _flatten(frame: Image.Image, colour: tuple[int, int, int]) -> Image.Image:
     base = Image.new("RGB", frame.size, colour)
     base.paste(frame.convert("RGBA"), (0, 0), frame.convert("RGBA"))
     return base
-
-
-def _normalise_mode(frame: Image.Image) -> Image.Image:
-    """Bring every decoded mode to L, LA, RGB or RGBA (8 bits per channel)."""
-    mode = frame.mode
-    if mode in ("RGB", "RGBA", "L", "LA"):
-        return frame
-    if mode in ("P", "PA"):
-        keep_alpha = mode == "PA" or "transparency" in frame.info
-        return frame.convert("RGBA" if keep_alpha else "RGB")
-    if mode.startswith("I") or mode == "F":
-        # 16-bit greyscale arrives as I;16/I: scale to 8 bits rather than clip to white.
-        frame = frame.convert("I") if mode != "I" else frame
-        top = frame.getextrema()[1]
-        if isinstance(top, (int, float)) and top > 255:
-            frame = frame.point(lambda v: v * (255 / 65535))
-        return frame.convert("L")
-    if mode == "1":
-        return frame.convert("L")
-    if mode in ("RGBa", "La"):
-        return frame.convert("RGBA")
-    return frame.convert("RGB")  # CMYK, YCbCr, LAB, HSV
-
-
-def _to_srgb(frame: Image.Image) -> Image.Image:
-    """Convert through an embedded ICC profile so colours survive the profile's removal."""
-    icc = frame.info.get("icc_profile")
-    if not icc or frame.mode not in ("RGB", "RGBA", "CMYK"):
-        return frame
-    try:
-        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        if "srgb" in (ImageCms.getProfileDescription(profile) or "").lower():
-            return frame
-        output = "RGBA" if frame.mode == "RGBA" else "RGB"
-        converted = ImageCms.profileToProfile(frame, profile, _SRGB, outputMode=output)
-    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
-        # A broken profile is common in the wild; fall back to a plain conversion.
-        return frame
-    return converted if converted is not None else frame
 
 
 def _exif_without_gps(exif: Image.Exif) -> bytes | None:

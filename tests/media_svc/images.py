@@ -186,19 +186,30 @@ def swapped_primaries_icc() -> bytes:
     Under it, a pixel stored as pure red *is* blue: a service that converts through the
     profile outputs blue, one that drops the profile outputs red.
     """
+    return _rgb_icc(b"swapped primaries", swapped=True, gamma=0x0233)
+
+
+def linear_srgb_icc() -> bytes:
+    """sRGB's primaries with a linear tone curve (gamma 1.0), named as Elle Stone's
+    well-known profile is: stored mid grey (128) is sRGB's 188, though the name says sRGB."""
+    return _rgb_icc(b"sRGB-elle-V2-g10.icc", swapped=False, gamma=0x0100)
+
+
+def _rgb_icc(name: bytes, *, swapped: bool, gamma: int) -> bytes:
     def xyz(x: float, y: float, z: float) -> bytes:
         return b"XYZ \x00\x00\x00\x00" + _s15(x) + _s15(y) + _s15(z)
 
-    desc_text = b"swapped primaries\x00"
+    desc_text = name + b"\x00"
     desc = (b"desc\x00\x00\x00\x00" + struct.pack(">I", len(desc_text)) + desc_text
             + b"\x00" * 8 + b"\x00\x00\x00" + b"\x00" * 67)
-    gamma = b"curv\x00\x00\x00\x00" + struct.pack(">IH", 1, 0x0233) + b"\x00\x00"
+    curve = b"curv\x00\x00\x00\x00" + struct.pack(">IH", 1, gamma) + b"\x00\x00"
+    red, blue = xyz(0.4361, 0.2225, 0.0139), xyz(0.1431, 0.0606, 0.7141)  # sRGB's
     tags = [
         (b"desc", desc), (b"wtpt", xyz(0.9642, 1.0, 0.8249)),
-        (b"rXYZ", xyz(0.1431, 0.0606, 0.7141)),  # sRGB's blue primary
+        (b"rXYZ", blue if swapped else red),
         (b"gXYZ", xyz(0.3851, 0.7169, 0.0971)),
-        (b"bXYZ", xyz(0.4361, 0.2225, 0.0139)),  # sRGB's red primary
-        (b"rTRC", gamma), (b"gTRC", gamma), (b"bTRC", gamma),
+        (b"bXYZ", red if swapped else blue),
+        (b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve),
         (b"cprt", b"text\x00\x00\x00\x00public domain\x00\x00\x00"),
     ]
     offset = 128 + 4 + 12 * len(tags)
@@ -280,3 +291,19 @@ def jpeg_with_fill_and_stray_bytes() -> bytes:
     assert table_end < restart
     return (data[:table_end] + b"\x00\x00" + data[table_end:restart] + b"\xff"
             + data[restart:])
+
+
+def gif_with_profile(gif: bytes, icc: bytes) -> bytes:
+    """``gif`` with ``icc`` in an ICCRGBG1012 application extension after its header."""
+    table = 3 << ((gif[10] & 7) + 1) if gif[10] & 0x80 else 0
+    i = 13 + table
+    blocks = b"".join(bytes([len(icc[j:j + 255])]) + icc[j:j + 255]
+                      for j in range(0, len(icc), 255))
+    return gif[:i] + b"\x21\xff\x0bICCRGBG1012" + blocks + b"\x00" + gif[i:]
+
+
+def mpo(size: tuple[int, int] = (600, 400)) -> bytes:
+    """A camera's JPEG with a second picture after it, listed in an MPF index (APP2):
+    Pillow opens it as a two-frame MPO."""
+    return encode(Image.new("RGB", size, (255, 0, 0)), "MPO", save_all=True,
+                  append_images=[Image.new("RGB", (160, 120), (0, 0, 255))])

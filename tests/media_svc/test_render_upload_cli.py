@@ -259,12 +259,20 @@ def test_gif_upload_keeps_every_graphic_control_before_a_frame(
         assert after.convert("RGBA").getpixel((0, 0))[3] == 0
 
 
-def test_webp_upload_loses_its_exif(uploads) -> None:  # type: ignore[no-untyped-def]
-    data = images.encode(images.photo((200, 100)), "WEBP", exif=images.exif_with_gps(1).tobytes())
+@pytest.mark.parametrize("fmt", ["WEBP", "PNG"])
+def test_webp_and_png_uploads_keep_only_orientation_and_authorship(  # type: ignore[no-untyped-def]
+        uploads, fmt: str) -> None:
+    # all their EXIF went, orientation too: a portrait photo was then served sideways
+    data = images.encode(images.photo((200, 100)), fmt, exif=images.exif_with_gps(6).tobytes())
     r = post(uploads, data, f"Bearer {token()}")
     assert r.status_code == 201, r.text
-    stored = (uploads.root / r.json()["source"]).read_bytes()
-    assert b"TestCam" not in stored and Image.open(io.BytesIO(stored)).size == (200, 100)
+    assert (r.json()["width"], r.json()["height"]) == (100, 200)
+    stored = Image.open(io.BytesIO((uploads.root / r.json()["source"]).read_bytes()))
+    exif = stored.getexif()
+    assert dict(exif) == {images.ORIENTATION: 6, 0x010F: "TestCam"}
+    assert not exif.get_ifd(images.GPS_IFD) and stored.size == (200, 100)
+    served = uploads.get(r.json()["url"])
+    assert Image.open(io.BytesIO(served.content)).size == (100, 200)
 
 
 @pytest.mark.parametrize("query", [f"name=a.jpg&tenant_id=t9&tenant_id={TENANT}",
@@ -517,3 +525,49 @@ def test_bad_media_settings_are_all_reported_at_start(tmp_path) -> None:  # type
     # a quality is 1-100, and said so (it was told of widths up to 8192)
     assert "AWSM_MEDIA_RENDER_QUALITIES must be comma-separated whole numbers between 1 and " \
            "100, e.g. 50,75,80,90." in text
+
+
+def test_a_camera_jpeg_with_an_mpf_preview_uploads_as_one_picture(uploads) -> None:  # type: ignore[no-untyped-def]
+    # the preview after the image's end was dropped but its MPF index kept: probing the
+    # second frame failed, and phones' photos (Ultra HDR gain maps too) were a 422
+    r = post(uploads, images.mpo((600, 400)), f"Bearer {token()}")
+    assert r.status_code == 201, r.text
+    assert (r.json()["format"], r.json()["width"], r.json()["height"]) == ("jpeg", 600, 400)
+    stored = (uploads.root / r.json()["source"]).read_bytes()
+    assert b"MPF\x00" not in stored and Image.open(io.BytesIO(stored)).format == "JPEG"
+
+
+def test_a_jpeg_upload_keeps_only_the_app_segments_it_needs(uploads) -> None:  # type: ignore[no-untyped-def]
+    # APP15 and the other vendor segments are free text: "HOME 6.17S 106.82E" stayed
+    data = images.encode(images.photo((200, 100)), "JPEG",
+                         icc_profile=images.swapped_primaries_icc())
+    note = b"HOME 6.17S 106.82E"
+    data = data[:2] + b"\xff\xef" + (len(note) + 2).to_bytes(2, "big") + note + data[2:]
+    r = post(uploads, data, f"Bearer {token()}")
+    assert r.status_code == 201, r.text
+    stored = Image.open(io.BytesIO((uploads.root / r.json()["source"]).read_bytes()))
+    assert note not in (uploads.root / r.json()["source"]).read_bytes()
+    assert stored.info.get("icc_profile") == images.swapped_primaries_icc()
+
+
+def test_an_avif_upload_keeps_its_orientation_profile_and_frames(uploads) -> None:  # type: ignore[no-untyped-def]
+    # re-encoded without any of them: served sideways, in other colours, one frame
+    oriented = images.encode(Image.new("RGB", (200, 100), (255, 0, 0)), "AVIF",
+                             exif=images.exif_with_gps(6).tobytes(),
+                             icc_profile=images.swapped_primaries_icc())
+    r = post(uploads, oriented, f"Bearer {token()}")
+    assert r.status_code == 201, r.text
+    assert (r.json()["width"], r.json()["height"]) == (100, 200)
+    stored_bytes = (uploads.root / r.json()["source"]).read_bytes()
+    assert b"TestCam" not in stored_bytes
+    out = Image.open(io.BytesIO(uploads.get(r.json()["url"]).content)).convert("RGB")
+    assert out.size == (100, 200)
+    r_, _g, b = out.getpixel((50, 100))
+    assert b > 200 and r_ < 60  # red under the swapped profile is blue
+    frames = [Image.new("RGB", (40, 30), c) for c in ((255, 0, 0), (0, 255, 0), (0, 0, 255))]
+    animated = images.encode(frames[0], "AVIF", save_all=True, append_images=frames[1:],
+                             duration=[100, 200, 300])
+    r = post(uploads, animated, f"Bearer {token()}")
+    assert r.status_code == 201, r.text
+    stored = Image.open(io.BytesIO((uploads.root / r.json()["source"]).read_bytes()))
+    assert stored.n_frames == 3
