@@ -76,6 +76,10 @@ class Indexer:
         self._key_types: dict[str, str] = {}
         self.reader = RowReader(mapping, self.conn, self._key_types)
         self.embeddings_enabled = settings.embedder != "none"
+        # vectors kept in step with the keyword index: with a model, or with none while
+        # an earlier model's vectors remain (turned on again, they must not hold rows
+        # hidden meanwhile); decided in prepare()
+        self.vectors_kept = self.embeddings_enabled
         self.embedding_worker: EmbeddingWorker | None = None
         self.write_docs = WRITE_DOCS
         self._written = WrittenDigests()
@@ -91,6 +95,8 @@ class Indexer:
             log.info("applied migrations: %s", ", ".join(applied))
         if self.embeddings_enabled:
             ensure_pgvector(self.conn)
+        self.vectors_kept = self.embeddings_enabled or bool(self.conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM search.embedding_models)").fetchone()[0])  # type: ignore[index]
         self.load_column_types()
         self.state, rebuild = resume_or_rebuild(self.conn, self.settings, self.mapping,
                                                 self.engine)
@@ -113,7 +119,7 @@ class Indexer:
             (self.settings.slot_name,),
         ).fetchone()
         shadow = self.engine.begin_rebuild()
-        vectors = self._vector_store() if self.embeddings_enabled else None
+        vectors = self._vector_store() if self.vectors_kept else None
         if vectors is not None:
             vectors.begin_rebuild()
         total = 0
@@ -353,7 +359,7 @@ class Indexer:
         return len(upserts)
 
     def _queue_embeddings(self, upserts: list[Document], deletes: list[str]) -> None:
-        if not self.embeddings_enabled:
+        if not self.vectors_kept:
             return
         items = [(d.key, src.table, d.id) for d in upserts
                  if (src := self.mapping.by_type(d.type)) is not None]

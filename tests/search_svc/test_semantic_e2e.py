@@ -437,3 +437,48 @@ def test_a_vector_table_held_by_a_lock_answers_in_keyword_mode_not_never(corpus:
         assert body["notice"] == "semantic search is not available (its database is not answering)"
         assert [h["title"] for h in body["hits"]] == ["Resep rendang daging sapi"]
     wait_for(lambda: corpus.search(q="resep rendang santan")["mode"] == "hybrid", timeout=30)
+
+
+def test_vectors_left_by_a_model_turned_off_follow_the_keyword_index(
+        fresh_db: str, tmp_path: Any) -> None:
+    # AWSM_EMBEDDER=none skipped every vector write: rows hidden, deleted or moved while
+    # it was off stayed in the old model's table, and came back in semantic results
+    # for good once the model was turned on again (nothing re-queued them)
+    import numpy as np
+
+    from search_svc.chunking import chunk_document
+    from tests.fixtures.fix_stack import make_settings, open_indexer, seed_tenants
+
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        seed_tenants(conn)
+        ids = [r[0] for r in conn.execute(
+            "INSERT INTO blogs (tenant_id, title, slug, status, published_at) "
+            "SELECT %s, 'Artikel ' || i, 'a-' || i, 'published', now() - interval '1 day' "
+            "FROM generate_series(1, 3) i ORDER BY i RETURNING id::text", (TENANT_A,))]
+        settings = make_settings(fresh_db, tmp_path, embedder="none")
+        with open_indexer(fresh_db, settings) as indexer:
+            indexer.prepare()
+            indexer.backfill()
+            docs = indexer.reader.documents_for({"blogs": set(ids)})[0]
+        store = VectorStore(conn)  # vectors an earlier model left
+        table = store.model_table("test:earlier", 3).table
+        store.activate("test:earlier")
+        store.replace(table, [(d, chunk_document(d, model_id="m", max_tokens=64),
+                               [np.array([1, 0, 0], dtype=np.float32)]) for d in docs])
+        conn.execute("UPDATE blogs SET status = 'draft' WHERE id = %s", (ids[0],))
+        conn.execute("UPDATE blogs SET tenant_id = %s WHERE id = %s", (TENANT_B, ids[1]))
+
+        def vectors() -> list[tuple[str, str]]:
+            return conn.execute(f"SELECT doc_key, tenant_id FROM search.{table} "
+                                "ORDER BY doc_key").fetchall()
+
+        with open_indexer(fresh_db, settings) as indexer:  # still off
+            indexer.prepare()
+            indexer.write_documents({"blogs": {ids[0], ids[1]}})
+            assert sorted(vectors()) == sorted([(f"blog:{ids[1]}", TENANT_B),
+                                                (f"blog:{ids[2]}", TENANT_A)])
+            conn.execute("DELETE FROM blogs WHERE id = %s", (ids[2],))
+            indexer.backfill()  # a rebuild names no deleted rows: reconciled in SQL
+            assert vectors() == [(f"blog:{ids[1]}", TENANT_B)]
+        queued = {r[0] for r in conn.execute("SELECT doc_key FROM search.embedding_queue")}
+        assert f"blog:{ids[1]}" in queued  # re-embedded once a model is on again
