@@ -28,6 +28,9 @@ from search_svc.engines.base import KeywordEngine
 __all__ = ["READY_DB_TIMEOUT_S", "READY_ENGINE_TIMEOUT_S", "build_health_router", "indexer_lag"]
 
 READY_DB_TIMEOUT_S = 1.0
+# The embedding backlog is counted up to this many documents (a few ms); past it /readyz
+# shows this number: a model switch of a large site queues every document
+BACKLOG_COUNTED = 100_000
 # The engine's stats: an in-process index answers in microseconds; a Meilisearch that
 # accepts connections but does not answer would hold the probe AWSM_MEILI_TIMEOUT_S (10 s)
 READY_ENGINE_TIMEOUT_S = 2.0
@@ -37,7 +40,12 @@ SELECT s.active, pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::b
        pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::bigint, s.wal_status, st.state, st.last_error, st.last_error_at,
        extract(epoch FROM now() - st.last_commit_at)::float8,
        extract(epoch FROM now() - st.last_batch_at)::float8, st.documents_written,
-       st.embedding_model, st.embedding_backlog, st.embedding_rate, st.model_calls,
+       st.embedding_model,
+       -- counted now: the worker writes its status between rounds, and a round of a slow
+       -- model takes tens of seconds, during which its last count (often 0) was shown
+       CASE WHEN st.embedding_model IS NOT NULL THEN (SELECT count(*) FROM
+         (SELECT 1 FROM search.embedding_queue LIMIT %s) q) END,
+       st.embedding_rate, st.model_calls,
        (SELECT count(*) FROM search.dead_letters)
 FROM pg_replication_slots s
 LEFT JOIN search.indexer_status st ON st.slot_name = s.slot_name
@@ -51,7 +59,7 @@ async def indexer_lag(pool: AsyncConnectionPool, slot: str,
     and the query together (``TimeoutError``): a migration's lock on the status tables
     would otherwise hold the caller, and the pooled connection, for as long as it lasts."""
     async with connection_within(pool, timeout, wait_s=timeout) as conn:
-        cur = await conn.execute(_LAG_SQL, (slot,))
+        cur = await conn.execute(_LAG_SQL, (BACKLOG_COUNTED, slot))
         row = await cur.fetchone()
     if row is None:
         return None

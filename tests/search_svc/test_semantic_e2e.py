@@ -298,6 +298,17 @@ def test_readiness_shows_the_embedding_backlog_and_model(corpus: Stack) -> None:
     worker._write_status()
     emb = corpus.client.get("/readyz").json()["checks"]["indexer"]["embeddings"]
     assert emb["model"] == "use:multilingual-v3" and emb["backlog"] == 0 and emb["model_calls"] >= 1
+    # counted at the request, not the worker's last status (written between rounds: a
+    # slow model's round showed 0 for tens of seconds while 40 documents waited)
+    corpus.db.execute(
+        "INSERT INTO search.embedding_queue (doc_key, source_table, row_id, enqueued_at) "
+        "SELECT 'blog:waiting-' || i, 'blogs', 'waiting-' || i, now() + interval '1 hour' "
+        "FROM generate_series(1, 3) i")
+    try:
+        emb = corpus.client.get("/readyz").json()["checks"]["indexer"]["embeddings"]
+        assert emb["backlog"] == 3
+    finally:
+        corpus.db.execute("DELETE FROM search.embedding_queue WHERE doc_key LIKE 'blog:waiting-%'")
 
 
 def test_a_changed_body_reuses_the_vectors_of_unchanged_chunks(fresh_db: str) -> None:
