@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from search_svc.embedding import precut
 from search_svc.engines.base import Document
 
-__all__ = ["Chunk", "chunk_document", "content_hash"]
+__all__ = ["Chunk", "chunk_document", "chunk_head", "content_hash"]
 
 TOKENS_PER_WORD = 1.6  # multilingual tokenizers: Indonesian words split into ~1.3–2 pieces
 MAX_CHUNKS = 16  # a 1 MB body embeds its first 16 windows, not thousands
@@ -35,9 +35,14 @@ def content_hash(model_id: str, text: str) -> str:
                            digest_size=16).hexdigest()
 
 
+def chunk_head(doc: Document) -> str:
+    """What leads every chunk of ``doc``: its title and summary."""
+    return " — ".join(p.strip() for p in (doc.title, doc.summary) if p and p.strip())
+
+
 def chunk_document(doc: Document, *, model_id: str, max_tokens: int,
                    overlap: float = 0.15, max_chunks: int = MAX_CHUNKS) -> list[Chunk]:
-    head = " — ".join(p.strip() for p in (doc.title, doc.summary) if p and p.strip())
+    head = chunk_head(doc)
     head_words = len(head.split())
     budget_words = max(16, int(max_tokens / TOKENS_PER_WORD) - head_words)
     words = doc.body.split()

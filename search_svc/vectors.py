@@ -23,10 +23,11 @@ from pgvector.psycopg import register_vector, register_vector_async
 from psycopg import sql
 
 from awsm.errors import ConfigError
-from search_svc.chunking import MAX_CHUNKS, Chunk
+from search_svc.chunking import MAX_CHUNKS, Chunk, chunk_head
 from search_svc.engines.base import Document, SearchQuery
 
-__all__ = ["ModelTable", "VectorHit", "VectorStore", "semantic_search", "table_name_for"]
+__all__ = ["ModelTable", "VectorHit", "VectorStore", "semantic_search", "still_holds",
+           "table_name_for"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +165,24 @@ class VectorStore:
             ).fetchall():
                 self.delete(table, deletes)
                 self.update_metadata(table, upserts)
+                self._forget_removed_text(table, upserts)
+
+    def _forget_removed_text(self, table: str, docs: Sequence[Document]) -> None:
+        """Blank the stored text of chunks whose text the document no longer holds: a
+        semantic hit's snippet is cut from it, and it showed removed text until the queue
+        re-embedded the row. Its vector still ranks the row meanwhile."""
+        if not docs:
+            return
+        by_key = {doc.key: doc for doc in docs}
+        stale = [(key, chunk) for key, chunk, text in self.conn.execute(sql.SQL(
+            "SELECT doc_key, chunk, chunk_text FROM {} WHERE doc_key = ANY(%s) "
+            "AND chunk_text <> ''").format(_ident(table)), (list(by_key),)).fetchall()
+            if not still_holds(by_key[key], text)]
+        if stale:
+            self.conn.execute(sql.SQL(
+                "UPDATE {} v SET chunk_text = '' FROM unnest(%s::text[], %s::int[]) "
+                "AS s(k, c) WHERE v.doc_key = s.k AND v.chunk = s.c").format(_ident(table)),
+                ([k for k, _c in stale], [c for _k, c in stale]))
 
     # A rebuild of the keyword index (first backfill, ``--reindex``, a lost slot, a
     # TRUNCATE) names no deleted rows: what it indexed is noted in a temporary table, and
@@ -249,6 +268,13 @@ class VectorStore:
         row = self.conn.execute(sql.SQL("SELECT count(*) FROM {} {}").format(_ident(table), where),
                                 (tenant_id,) if tenant_id else None).fetchone()
         return int(row[0]) if row else 0
+
+
+def still_holds(doc: Document, chunk_text: str) -> bool:
+    """Whether ``doc`` still holds the part of a stored chunk a snippet is cut from (its
+    body window, or its head when the body is empty; ``chunking.chunk_document``)."""
+    shown = chunk_text.split("\n", 1)[-1]
+    return shown in " ".join(doc.body.split()) or shown in chunk_head(doc)
 
 
 def _meta(doc: Document) -> tuple[Any, ...]:

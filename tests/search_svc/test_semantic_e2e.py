@@ -493,3 +493,37 @@ def test_vectors_left_by_a_model_turned_off_follow_the_keyword_index(
             assert vectors() == [(f"blog:{ids[1]}", TENANT_B)]
         queued = {r[0] for r in conn.execute("SELECT doc_key FROM search.embedding_queue")}
         assert f"blog:{ids[1]}" in queued  # re-embedded once a model is on again
+
+
+def test_text_removed_from_a_row_leaves_its_semantic_snippet_at_once(fresh_db: str) -> None:
+    # a semantic hit's snippet is cut from the stored chunk text: removed text (an
+    # account number) was shown until the queue re-embedded the row, ~30 s behind a
+    # 58-document backlog in a helper's run
+    import numpy as np
+
+    from search_svc.chunking import chunk_document
+    from search_svc.engines.base import Document
+    from search_svc.vectors import still_holds
+
+    secret = "nomor rekening pribadi 1234-5678-9999"
+    before = Document(key="blog:1", id="1", tenant_id="t", type="blog", title="Kopi",
+                      body=f"{secret} lalu resep kopi tubruk")
+    other = Document(key="blog:2", id="2", tenant_id="t", type="blog", title="Teh",
+                     body="resep teh tarik")
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        store = VectorStore(conn)
+        table = store.model_table("test:snippets", 3).table
+        store.replace(table, [(d, chunk_document(d, model_id="m", max_tokens=64),
+                               [np.array([1, 0, 0], dtype=np.float32)]) for d in (before, other)])
+        after = Document(key="blog:1", id="1", tenant_id="t", type="blog", title="Kopi",
+                         body="lalu resep   kopi tubruk")
+        store.sync_visibility([after, other], [])
+        rows = conn.execute(f"SELECT doc_key, chunk_text FROM search.{table} "
+                            "ORDER BY doc_key").fetchall()
+        assert rows == [("blog:1", ""), ("blog:2", "Teh\nresep teh tarik")]  # vector kept
+    assert still_holds(after, "Kopi\nlalu resep kopi") and not still_holds(after, secret)
+    headless = Document(key="page:1", id="1", tenant_id="t", type="page", title="Profil",
+                        summary="alamat rumah kami")
+    assert still_holds(headless, "Profil — alamat rumah kami")
+    assert not still_holds(Document(key="page:1", id="1", tenant_id="t", type="page",
+                                    title="Profil"), "Profil — alamat rumah kami")
