@@ -48,6 +48,12 @@ def test_table_files_follow_rewrites_and_partitions(fresh_db: str) -> None:
         db.execute("ANALYZE \"Odd Name\"")  # not a rewrite
         after = table_files(db, ("blogs", "Odd Name", "parts", "missing"))
         assert rewritten(before, after) == ["blogs", "parts"]
+        # one partition truncated or detached alone: no TRUNCATE of the table is streamed
+        db.execute("TRUNCATE parts_b")
+        truncated = table_files(db, ("parts",))
+        assert rewritten(after, truncated) == ["parts"]
+        db.execute("ALTER TABLE parts DETACH PARTITION parts_a")
+        assert rewritten(truncated, table_files(db, ("parts",))) == ["parts"]
 
 
 def test_a_rewrite_under_a_running_indexer_reaches_search(stack: Stack) -> None:
