@@ -107,6 +107,16 @@ def _refusing(monkeypatch: pytest.MonkeyPatch, word: str) -> None:
     monkeypatch.setattr(tantivy_engine, "_to_tantivy", refusing)
 
 
+def _published_blogs(db: str, count: int, title_prefix_sql: str) -> None:
+    """The tenants and ``count`` published blogs titled ``<title_prefix_sql> || i``."""
+    with psycopg.connect(db, autocommit=True) as conn:
+        seed_tenants(conn)
+        conn.execute(
+            "INSERT INTO blogs (tenant_id, title, slug, status, published_at) "
+            f"SELECT %s, {title_prefix_sql} || i, 'isi-' || i, 'published', "
+            "now() - interval '1 day' FROM generate_series(1, %s) i", (TENANT_A, count))
+
+
 def test_a_document_the_engine_rejects_is_parked_and_the_rest_go_through(
         stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     # a conversion error failed the whole batch: the indexer crash-looped on it and held
@@ -129,13 +139,7 @@ def test_a_document_the_engine_rejects_is_parked_and_the_rest_go_through(
 
 def test_a_backfill_parks_the_documents_the_engine_rejects(
         fresh_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with psycopg.connect(fresh_db, autocommit=True) as conn:
-        seed_tenants(conn)
-        conn.execute(
-            "INSERT INTO blogs (tenant_id, title, slug, status, published_at) "
-            "SELECT %s, CASE WHEN i IN (3, 9) THEN 'Racun ' ELSE 'Isi ' END || i, "
-            "'isi-' || i, 'published', now() - interval '1 day' "
-            "FROM generate_series(1, 12) i", (TENANT_A,))
+    _published_blogs(fresh_db, 12, "CASE WHEN i IN (3, 9) THEN 'Racun ' ELSE 'Isi ' END")
     _refusing(monkeypatch, "Racun")
     with open_indexer(fresh_db, make_settings(fresh_db, tmp_path, backfill_chunk_rows=5)) \
             as indexer:
@@ -148,12 +152,7 @@ def test_a_backfill_parks_the_documents_the_engine_rejects(
 
 def test_an_engine_rejecting_most_documents_is_an_error_not_an_empty_search(
         fresh_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with psycopg.connect(fresh_db, autocommit=True) as conn:
-        seed_tenants(conn)
-        conn.execute(
-            "INSERT INTO blogs (tenant_id, title, slug, status, published_at) "
-            "SELECT %s, 'Racun ' || i, 'racun-' || i, 'published', now() - interval '1 day' "
-            "FROM generate_series(1, 30) i", (TENANT_A,))
+    _published_blogs(fresh_db, 30, "'Racun '")
     _refusing(monkeypatch, "Racun")
     with open_indexer(fresh_db, make_settings(fresh_db, tmp_path)) as indexer:
         indexer.prepare()
