@@ -33,6 +33,7 @@ class RowReader:
     def __init__(self, mapping: Mapping, conn: psycopg.Connection,
                  key_types: dict[str, str]) -> None:
         self.mapping, self.conn, self.key_types = mapping, conn, key_types
+        self.parked: set[tuple[str, str]] = set()  # (table, row id) since take_parked()
 
     def documents_for(self, keys: dict[str, set[str]]) -> tuple[list[Document], list[str]]:
         """Re-read rows by primary key: visible rows become upserts, the rest deletes."""
@@ -155,9 +156,37 @@ class RowReader:
                      checkpoint=checkpoint)
         return list(rejected)
 
+    def take_parked(self) -> set[tuple[str, str]]:
+        """The (table, row id) pairs parked since the last call."""
+        taken, self.parked = self.parked, set()
+        return taken
+
+    def unpark(self, keys: Iterable[str], parked: set[tuple[str, str]]) -> None:
+        """Rows of ``keys`` written to the index (``parked``: those just parked instead)
+        leave search.dead_letters, which /readyz counts: a row fixed since stays no
+        longer. The embedding worker's entries (``embedding: ...``) are its own."""
+        rows = [(row[0].table, row[1]) for key in keys
+                if (row := self.mapping.row_of(key)) is not None
+                and (row[0].table, row[1]) not in parked]
+        if rows:
+            self.conn.execute(
+                "DELETE FROM search.dead_letters d USING unnest(%s::text[], %s::text[]) "
+                "AS u(t, r) WHERE d.source_table = u.t AND d.row_id = u.r "
+                "AND d.error NOT LIKE 'embedding: %%'",
+                ([t for t, _r in rows], [r for _t, r in rows]))
+
+    def unpark_all_but(self, parked: set[tuple[str, str]]) -> None:
+        """After a rebuild read every row: only rows it parked stay parked."""
+        self.conn.execute(
+            "DELETE FROM search.dead_letters d WHERE d.error NOT LIKE 'embedding: %%' "
+            "AND NOT EXISTS (SELECT 1 FROM unnest(%s::text[], %s::text[]) AS u(t, r) "
+            "WHERE d.source_table = u.t AND d.row_id = u.r)",
+            ([t for t, _r in parked], [r for _t, r in parked]))
+
     def park(self, src: DocumentSource, row_id: str, exc: BaseException) -> None:
         """A poison row is parked in search.dead_letters (shown in /readyz), never retried
         forever or allowed to hold the slot; a later change of the row reads it again."""
+        self.parked.add((src.table, row_id))
         self.conn.execute(
             "INSERT INTO search.dead_letters (source_table, row_id, error) VALUES (%s, %s, %s) "
             "ON CONFLICT (source_table, row_id) DO UPDATE SET error = excluded.error, "

@@ -119,6 +119,7 @@ class Indexer:
             (self.settings.slot_name,),
         ).fetchone()
         shadow = self.engine.begin_rebuild()
+        self.reader.take_parked()  # from here on: what this rebuild parks
         vectors = self._vector_store() if self.vectors_kept else None
         if vectors is not None:
             vectors.begin_rebuild()
@@ -154,6 +155,7 @@ class Indexer:
             if dropped:
                 log.info("backfill: dropped %d chunks of documents no longer indexed", dropped)
         self.engine.swap(shadow)
+        self.reader.unpark_all_but(self.reader.take_parked())
         self._written.clear()  # what the old index held says nothing of the new one
         self.documents_written += total
         self._write_status("streaming", backfilled=True)
@@ -354,6 +356,7 @@ class Indexer:
                     if u.key not in parked]
             upserts, digests = [u for u, _ in kept], [d for _, d in kept]
             deletes = [*deletes, *parked]
+        self.reader.unpark([*deletes, *(d.key for d in upserts)], self.reader.take_parked())
         self._written.note(upserts, digests, deletes, mark)
         self.documents_written += len(upserts) + len(deletes)
         return len(upserts)

@@ -132,9 +132,11 @@ def test_a_document_the_engine_rejects_is_parked_and_the_rest_go_through(
                               "WHERE source_table = 'blogs'").fetchall()
     assert [r[0] for r in parked] == [old] and "stem memo" in parked[0][1]
     assert stack.client.get("/readyz").json()["checks"]["indexer"]["parked_rows"] == 1
-    monkeypatch.undo()  # fixed: the row's next change indexes it
+    monkeypatch.undo()  # fixed: the row's next change indexes it ...
     stack.sql("UPDATE blogs SET content = 'diperbaiki' WHERE id = %s", old)
     wait_for(lambda: sorted(stack.titles(q="resep")) == ["Resep Racun baru", "Resep sehat dua"])
+    # ... and it is parked no longer (/readyz counted it for good)
+    assert stack.client.get("/readyz").json()["checks"]["indexer"]["parked_rows"] == 0
 
 
 def test_a_backfill_parks_the_documents_the_engine_rejects(
@@ -148,6 +150,12 @@ def test_a_backfill_parks_the_documents_the_engine_rejects(
         assert len(indexer.engine.keys(TENANT_A)) == 10
         assert indexer.conn.execute(
             "SELECT count(*) FROM search.dead_letters").fetchone() == (2,)
+        indexer.conn.execute("INSERT INTO search.dead_letters (source_table, row_id, error) "
+                             "VALUES ('blogs', 'gone', 'embedding: model failed')")
+        monkeypatch.undo()  # fixed: a rebuild reads every row again
+        assert indexer.backfill() == 12
+        assert indexer.conn.execute(  # the embedding worker's own entries are its own
+            "SELECT row_id FROM search.dead_letters").fetchall() == [("gone",)]
 
 
 def test_an_engine_rejecting_most_documents_is_an_error_not_an_empty_search(
