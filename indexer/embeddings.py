@@ -170,6 +170,7 @@ class EmbeddingWorker:
         for _key, table, row_id, _at, _n in claimed:
             keys.setdefault(table, set()).add(row_id)
         upserts, deletes = self.reader.documents_for(keys)
+        upserts = self._not_parked(upserts)
         live = {d.key for d in upserts}
         deletes = sorted(set(deletes) | {k for k, *_ in claimed if k not in live})
         failed, unchanged, ready = self._embed(upserts)
@@ -183,6 +184,21 @@ class EmbeddingWorker:
             if key in failed and key not in changed:  # a newer request starts afresh
                 self._record_failure(key, table, row_id, at, attempts + 1, failed[key])
         return len(claimed)
+
+    def _not_parked(self, docs: list[Document]) -> list[Document]:
+        """``docs`` less the rows the indexer parked (a document the keyword engine
+        rejected reads well here): out of keyword search, out of semantic search too."""
+        if not docs:
+            return docs
+        rows = [(row[0].table, row[1]) for d in docs
+                if (row := self.mapping.row_of(d.key)) is not None]
+        parked = set(self.conn.execute(
+            "SELECT d.source_table, d.row_id FROM search.dead_letters d JOIN "
+            "unnest(%s::text[], %s::text[]) AS u(t, r) ON d.source_table = u.t "
+            "AND d.row_id = u.r WHERE d.error NOT LIKE 'embedding: %%'",
+            ([t for t, _r in rows], [r for _t, r in rows])).fetchall())
+        return [d for d in docs if (row := self.mapping.row_of(d.key)) is None
+                or (row[0].table, row[1]) not in parked] if parked else docs
 
     def _embed(self, docs: Sequence[Document]) -> tuple[dict[str, str], list[Document],
                                                         list[Ready]]:

@@ -527,3 +527,22 @@ def test_text_removed_from_a_row_leaves_its_semantic_snippet_at_once(fresh_db: s
     assert still_holds(headless, "Profil — alamat rumah kami")
     assert not still_holds(Document(key="page:1", id="1", tenant_id="t", type="page",
                                     title="Profil"), "Profil — alamat rumah kami")
+
+
+def test_a_row_the_keyword_engine_rejects_is_out_of_semantic_search_too(
+        semantic_stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    # parked by the indexer (the engine could not convert it) yet embedded by the
+    # worker, which reads the row well: semantic search showed what keyword search did not
+    from tests.indexer.test_hostile_rows import _refusing
+
+    _refusing(monkeypatch, "Racun")
+    bad = add(semantic_stack, "Racun tikus untuk gudang beras",
+              "Cara mengusir tikus dari gudang penyimpanan beras.")
+    add(semantic_stack, "Gudang beras yang bersih", "Menjaga gudang beras tetap kering.")
+    wait_for(lambda: semantic_ready(semantic_stack), timeout=60)
+    parked = semantic_stack.db.execute("SELECT row_id FROM search.dead_letters").fetchall()
+    assert parked == [(bad,)]
+    for mode in ("semantic", "hybrid"):
+        titles = [h["title"] for h in semantic_stack.search(
+            q="mengusir tikus dari gudang beras", mode=mode)["hits"]]
+        assert "Gudang beras yang bersih" in titles and not any("Racun" in t for t in titles)
