@@ -347,6 +347,10 @@ class Indexer:
         # Vectors first: semantic search hides a row no later than keyword search does
         # (the other way round, a deleted row stayed in semantic results for the
         # moment between the two writes). Both are durable before the slot moves.
+        # Rows parked before and readable now are parked no longer, before they are
+        # queued (the embedding worker skips parked rows); those the re-reads just
+        # parked stay, and those the engine rejects below are parked again.
+        self.reader.unpark([*deletes, *(d.key for d in upserts)], self.reader.take_parked())
         self._queue_embeddings(upserts, deletes)
         # forgotten first: a write that fails part way may have changed any of them
         self._written.forget([*deletes, *(d.key for d in upserts)])
@@ -356,7 +360,7 @@ class Indexer:
                     if u.key not in parked]
             upserts, digests = [u for u, _ in kept], [d for _, d in kept]
             deletes = [*deletes, *parked]
-        self.reader.unpark([*deletes, *(d.key for d in upserts)], self.reader.take_parked())
+            self.reader.take_parked()  # parked for good: not this write's to clear
         self._written.note(upserts, digests, deletes, mark)
         self.documents_written += len(upserts) + len(deletes)
         return len(upserts)
