@@ -190,15 +190,14 @@ class EmbeddingWorker:
         rejected reads well here): out of keyword search, out of semantic search too."""
         if not docs:
             return docs
-        rows = [(row[0].table, row[1]) for d in docs
-                if (row := self.mapping.row_of(d.key)) is not None]
+        rows = {d.key: (row[0].table, row[1]) for d in docs
+                if (row := self.mapping.row_of(d.key)) is not None}
         parked = set(self.conn.execute(
             "SELECT d.source_table, d.row_id FROM search.dead_letters d JOIN "
             "unnest(%s::text[], %s::text[]) AS u(t, r) ON d.source_table = u.t "
             "AND d.row_id = u.r WHERE d.error NOT LIKE 'embedding: %%'",
-            ([t for t, _r in rows], [r for _t, r in rows])).fetchall())
-        return [d for d in docs if (row := self.mapping.row_of(d.key)) is None
-                or (row[0].table, row[1]) not in parked] if parked else docs
+            ([t for t, _r in rows.values()], [r for _t, r in rows.values()])).fetchall())
+        return [d for d in docs if rows.get(d.key) not in parked] if parked else docs
 
     def _embed(self, docs: Sequence[Document]) -> tuple[dict[str, str], list[Document],
                                                         list[Ready]]:

@@ -173,11 +173,12 @@ class VectorStore:
         re-embedded the row. Its vector still ranks the row meanwhile."""
         if not docs:
             return
-        by_key = {doc.key: doc for doc in docs}
+        # each document's texts made once, not once per chunk (a body may be megabytes)
+        texts = {doc.key: _shown_texts(doc) for doc in docs}
         stale = [(key, chunk) for key, chunk, text in self.conn.execute(sql.SQL(
             "SELECT doc_key, chunk, chunk_text FROM {} WHERE doc_key = ANY(%s) "
-            "AND chunk_text <> ''").format(_ident(table)), (list(by_key),)).fetchall()
-            if not still_holds(by_key[key], text)]
+            "AND chunk_text <> ''").format(_ident(table)), (list(texts),)).fetchall()
+            if not _holds(texts[key], text)]
         if stale:
             self.conn.execute(sql.SQL(
                 "UPDATE {} v SET chunk_text = '' FROM unnest(%s::text[], %s::int[]) "
@@ -273,8 +274,17 @@ class VectorStore:
 def still_holds(doc: Document, chunk_text: str) -> bool:
     """Whether ``doc`` still holds the part of a stored chunk a snippet is cut from (its
     body window, or its head when the body is empty; ``chunking.chunk_document``)."""
+    return _holds(_shown_texts(doc), chunk_text)
+
+
+def _shown_texts(doc: Document) -> tuple[str, str]:
+    """The body as chunks hold it (words one space apart) and the head."""
+    return " ".join(doc.body.split()), chunk_head(doc)
+
+
+def _holds(texts: tuple[str, str], chunk_text: str) -> bool:
     shown = chunk_text.split("\n", 1)[-1]
-    return shown in " ".join(doc.body.split()) or shown in chunk_head(doc)
+    return shown in texts[0] or shown in texts[1]
 
 
 def _meta(doc: Document) -> tuple[Any, ...]:
