@@ -175,9 +175,10 @@ class Indexer:
             except BackfillStopped:
                 self._write_status("stopped")
                 return
-        self.stream = ReplicationStream(self.dsn, self.settings.slot_name,
-                                        self.settings.publication_name)
-        self.stream.open()
+        stream = ReplicationStream(self.dsn, self.settings.slot_name,
+                                   self.settings.publication_name)
+        stream.open()
+        self.stream = stream  # set once open: whoever sees it sees the slot held
         log.info("streaming from slot %s at %s", self.settings.slot_name, format_lsn(self.state.lsn))
         if self.embeddings_enabled:
             threading.Thread(target=self._run_embeddings, args=(stop,), name="embeddings",
@@ -187,13 +188,13 @@ class Indexer:
         next_heartbeat = next_schedule = time.monotonic()
         try:
             while not stop.is_set():
-                for _start, payload in self.stream.read(timeout=0.05,
-                                                        max_messages=self.settings.batch_max_changes):
+                for _start, payload in stream.read(timeout=0.05,
+                                                   max_messages=self.settings.batch_max_changes):
                     try:
                         record = decoder.decode(payload)
                     except DecodeError as exc:
                         raise RuntimeError(f"cannot decode pgoutput message: {exc}") from exc
-                    add_record(batch, self.mapping, record, self.stream.wal_end)
+                    add_record(batch, self.mapping, record, stream.wal_end)
                 if batch.ready:
                     self.apply(batch)
                     batch = Batch()
@@ -206,7 +207,7 @@ class Indexer:
                     emit_heartbeat(self.conn)
                     next_heartbeat = now + self.settings.heartbeat_interval_s
         finally:
-            self.stream.close()
+            stream.close()
             self._write_status("stopped")
 
     def apply(self, batch: Batch) -> None:

@@ -71,13 +71,14 @@ def test_a_hung_indexer_lets_the_server_free_its_slot(fresh_db: str, tmp_path: P
             real(upserts, deletes, checkpoint=checkpoint)  # type: ignore[arg-type]
 
         engine.write = stuck  # type: ignore[method-assign]
-        insert_blogs_in_one_transaction(stack, ["Kopi yang tertahan"])
 
         def slot_active() -> bool:
             row = stack.db.execute("SELECT active FROM pg_replication_slots "
                                    "WHERE slot_name = %s", (stack.settings.slot_name,)).fetchone()
             return bool(row and row[0])
 
+        assert slot_active()  # held from the moment the stream is there
+        insert_blogs_in_one_transaction(stack, ["Kopi yang tertahan"])
         wait_for(lambda: not slot_active(), timeout=15)  # freed while the indexer hangs
         released.set()
         wait_for(lambda: stack.failure, timeout=15)  # it finds its stream gone
