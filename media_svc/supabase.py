@@ -72,4 +72,8 @@ def render_source(origin: str, bucket: str, path: str) -> str:
         raise InvalidSource("The bucket name may not be '.', '..' or hidden.")
     if _NOT_IN_NAMES.search(bucket) or _NOT_IN_NAMES.search(path):
         raise InvalidSource("The bucket or path holds '?', '#', '%' or a control character.")
+    if not bucket or "" in path.split("/"):
+        # under the media root, bucket "http:" and path "/host/x.jpg" would spell an
+        # HTTP origin's URL, which only signed URLs may reach
+        raise InvalidSource("The bucket and every part of the path must be non-empty.")
     return f"{origin}{bucket}/{path}"

@@ -204,6 +204,21 @@ def test_the_render_route_cannot_turn_an_escaped_question_mark_into_an_origin_qu
     assert dict(Origin.hits) == {"/bucket/photo.jpg": 1}
 
 
+@pytest.mark.parametrize("named", ["http://{host}/bucket/photo.jpg", "http:/%2F{host}/bucket/photo.jpg",
+                                   "http:%2F%2F{host}/bucket/photo.jpg"])
+def test_the_render_route_of_the_media_root_never_reaches_an_http_origin(
+        media_factory, origin: str, named: str) -> None:  # type: ignore[no-untyped-def]
+    # Unsigned, it serves the media root's {bucket}/{path}: a bucket "http:" and a path
+    # "/host/..." must not spell an allow-listed origin's URL, which only signed URLs reach.
+    render = media_factory(media_http_origins=origin, media_supabase_render=True,
+                           media_allow_private_addresses=True)
+    Origin.hits.clear()
+    host = origin.removeprefix("http://").removesuffix("/bucket/")
+    r = render.get(f"/storage/v1/render/image/public/{named.format(host=host)}?width=640")
+    assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_source"), r.text
+    assert not Origin.hits
+
+
 @pytest.mark.parametrize("rest,error", [
     ("photo.jpg#x", SourceForbidden), ("photo.jpg#", SourceForbidden),
     ("photo.jpg?", InvalidSource), ("photo.jpg?a b", InvalidSource),
