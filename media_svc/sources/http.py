@@ -16,7 +16,8 @@ import ipaddress
 import re
 import socket
 import time
-from collections.abc import Iterator
+import zlib
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
 
@@ -33,9 +34,10 @@ from media_svc.errors import (
 )
 from media_svc.sources import Original, safe_relative_path
 
-__all__ = ["HttpSource", "address_allowed", "parse_origins"]
+__all__ = ["HttpSource", "address_allowed", "inflated", "parse_origins"]
 
 MAX_REDIRECTS = 3
+PIECE = 65536  # bytes read, and bytes inflated, at a time
 # A query as RFC 3986 allows it: no spaces, controls, quotes or brackets, and a '%' only
 # as an escape (the origin reads the query exactly as it is sent).
 _QUERY = re.compile(r"(?:[A-Za-z0-9._~!$&'()*+,;=:@/?-]|%[0-9A-Fa-f]{2})+")
@@ -74,6 +76,24 @@ _IPV4_IN_LOW_BITS = tuple(ipaddress.IPv6Network(n) for n in (
 # Refused outright: local-use NAT64 (RFC 8215; the operator chooses where the IPv4
 # address sits, so it cannot be read back) and Teredo (its client address is a NAT's).
 _OPAQUE = tuple(ipaddress.IPv6Network(n) for n in ("64:ff9b:1::/48", "2001::/32"))
+
+
+async def inflated(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """A gzip body's bytes, at most ``PIECE`` at a time however far a chunk inflates, so
+    the caller's size limit stops a bomb before it is in memory; ``OriginUnavailable``
+    when it is not gzip."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        async for chunk in chunks:
+            piece = inflater.decompress(chunk, PIECE)
+            while piece:
+                yield piece
+                piece = inflater.decompress(inflater.unconsumed_tail, PIECE)
+        if not inflater.eof:
+            raise OriginUnavailable("The origin's gzip answer ended early.")
+    except zlib.error as exc:
+        raise OriginUnavailable("The origin's gzip answer cannot be read.",
+                                detail=repr(exc)) from exc
 
 
 def address_allowed(address: str, allow_private: bool) -> bool:
@@ -125,7 +145,10 @@ class HttpSource:
         self._client = httpx.AsyncClient(
             follow_redirects=False, trust_env=False, timeout=httpx.Timeout(timeout_s),
             limits=httpx.Limits(max_keepalive_connections=0),
-            headers={"User-Agent": "awsm-media/1"},
+            # identity: httpx would inflate a gzip answer a whole network read at a time
+            # (64 kB of it can be 60 MB) before any size check saw it; images do not
+            # compress anyway. An origin that encodes regardless is inflated by ``inflated``.
+            headers={"User-Agent": "awsm-media/1", "Accept-Encoding": "identity"},
         )
 
     def check_url(self, url: str) -> str:
@@ -211,10 +234,15 @@ class HttpSource:
         if declared.isdigit() and int(declared) > self.max_bytes:
             raise SourceTooLarge(f"The source is {declared} bytes; the limit is "
                                  f"{self.max_bytes}.")
+        encoding = response.headers.get("content-encoding", "").strip().lower()
+        if encoding not in ("", "identity", "gzip", "x-gzip"):
+            raise OriginUnavailable(f"The origin sent the original with Content-Encoding "
+                                    f"{encoding[:40]!r}; only gzip or none can be read.")
+        raw = response.aiter_raw(PIECE)
         received = 0
         try:
             with _storing(url), tmp.open("wb") as fh:
-                async for chunk in response.aiter_bytes(65536):
+                async for chunk in (inflated(raw) if encoding.endswith("gzip") else raw):
                     received += len(chunk)
                     if received > self.max_bytes:
                         raise SourceTooLarge(f"The source is larger than {self.max_bytes} bytes.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import threading
 import time
 from collections import Counter
@@ -14,19 +15,23 @@ from pathlib import Path
 import pytest
 
 from media_svc.cache import DiskCache
-from media_svc.errors import InvalidSource, SourceForbidden
-from media_svc.sources.http import HttpSource, address_allowed, parse_origins
+from media_svc.errors import InvalidSource, OriginUnavailable, SourceForbidden
+from media_svc.sources.http import PIECE, HttpSource, address_allowed, inflated, parse_origins
 from tests.media_svc import images
 from tests.media_svc.conftest import disk_full
 
 PHOTO = images.jpeg((800, 600))
+# 26 MiB of zeros in ~26 kB: over the 25 MiB source limit once inflated
+BOMB = gzip.compress(bytes(26 * 1024 * 1024), compresslevel=9)
 
 
 class Origin(BaseHTTPRequestHandler):
     hits: Counter[str] = Counter()
+    encodings: set[str | None] = set()  # the Accept-Encoding of each request
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         Origin.hits[self.path] += 1
+        Origin.encodings.add(self.headers.get("Accept-Encoding"))
         port = self.server.server_address[1]
         routes = {
             "/bucket/photo.jpg": (200, {}, PHOTO),
@@ -36,6 +41,10 @@ class Origin(BaseHTTPRequestHandler):
             "/bucket/unparseable.jpg": (302, {"Location": "http://[bad/photo.jpg"}, b""),
             "/other/photo.jpg": (200, {}, PHOTO),
             "/bucket/huge.jpg": (200, {"Content-Length": str(10**9)}, b""),
+            "/bucket/gzipped.jpg": (200, {"Content-Encoding": "gzip"}, gzip.compress(PHOTO)),
+            "/bucket/bomb.jpg": (200, {"Content-Encoding": "gzip"}, BOMB),
+            "/bucket/cut.jpg": (200, {"Content-Encoding": "gzip"}, gzip.compress(PHOTO)[:-40]),
+            "/bucket/brotli.jpg": (200, {"Content-Encoding": "br"}, PHOTO),
             **{f"/bucket/photo-{n}.jpg": (200, {}, PHOTO) for n in range(4)},
         }
         if self.path == "/bucket/trickle.jpg":  # each read in time, the whole never
@@ -99,6 +108,43 @@ def test_same_host_redirects_are_followed(remote, origin: str) -> None:  # type:
 def test_origin_refusals(remote, origin: str, path: str, status: int, code: str) -> None:  # type: ignore[no-untyped-def]
     r = remote.get(remote.url(origin + path, "w_100").replace("/..", "/%2E%2E"))
     assert (r.status_code, r.json()["error"]["code"]) == (status, code), r.text
+
+
+def test_originals_are_asked_for_unencoded_and_a_gzip_one_is_read(remote, origin: str) -> None:  # type: ignore[no-untyped-def]
+    Origin.encodings.clear()
+    r = remote.get(remote.url(origin + "gzipped.jpg", "w_100"))  # an S3 object stored gzipped
+    assert r.status_code == 200, r.text
+    assert Origin.encodings == {"identity"}
+
+
+@pytest.mark.parametrize("path,status,code", [
+    ("bomb.jpg", 413, "source_too_large"), ("cut.jpg", 503, "origin_unavailable"),
+    ("brotli.jpg", 503, "origin_unavailable"),
+])
+def test_an_encoded_original_is_bounded_as_it_inflates(remote, origin: str, path: str,  # type: ignore[no-untyped-def]
+                                                       status: int, code: str) -> None:
+    r = remote.get(remote.url(origin + path, "w_100"))
+    assert (r.status_code, r.json()["error"]["code"]) == (status, code), r.text
+
+
+def test_inflating_never_holds_more_than_a_piece_at_a_time() -> None:
+    # One network read of a bomb (64 kB) would inflate to ~60 MB in one piece; the size
+    # limit can only stop it in time if it comes out a piece at a time.
+    async def reads():  # type: ignore[no-untyped-def]
+        for start in range(0, len(BOMB), PIECE):
+            yield BOMB[start:start + PIECE]
+
+    async def sizes() -> list[int]:
+        return [len(piece) async for piece in inflated(reads())]
+
+    pieces = asyncio.run(sizes())
+    assert max(pieces) <= PIECE and sum(pieces) == 26 * 1024 * 1024
+
+    async def garbage():  # type: ignore[no-untyped-def]
+        yield b"not gzip at all"
+
+    with pytest.raises(OriginUnavailable):
+        asyncio.run(anext(inflated(garbage())))
 
 
 def test_a_full_disk_under_the_origin_cache_is_a_clear_503(remote, origin: str) -> None:  # type: ignore[no-untyped-def]
