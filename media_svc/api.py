@@ -69,12 +69,17 @@ _UPLOAD_RESPONSES[201] = {"description": "Stored",
 
 
 async def _respond(service: MediaService, job: Job, request: Request) -> Response:
-    if not_modified(job.etag, job.original.modified, request.headers.get("if-none-match"),
-                    request.headers.get("if-modified-since")):
-        return Response(status_code=304, headers=image_headers(
-            etag=job.etag, last_modified=job.original.modified, media_type=None,
-            negotiated=job.negotiated, expires=job.expires, now=time.time()))
+    if_none_match = request.headers.get("if-none-match")
+    if_modified_since = request.headers.get("if-modified-since")
+    # Our own ETag names a variant that was made, so it is answered before any work;
+    # '*' or a date is answered once the variant exists: either alone would give a URL
+    # that fails (an original that is no image, an output over the limits) a 304.
+    if if_none_match is not None and if_none_match.strip() != "*" \
+            and not_modified(job.etag, job.original.modified, if_none_match, None):
+        return _not_modified(job)
     variant = await service.variant(job)
+    if not_modified(job.etag, job.original.modified, if_none_match, if_modified_since):
+        return _not_modified(job)
     headers = image_headers(etag=job.etag, last_modified=job.original.modified,
                             media_type=variant.media_type, negotiated=job.negotiated,
                             cache_status=variant.cache_status, expires=job.expires,
@@ -83,6 +88,12 @@ async def _respond(service: MediaService, job: Job, request: Request) -> Respons
         headers["Content-Length"] = str(len(variant.data))
         return Response(status_code=200, headers=headers)
     return Response(variant.data, status_code=200, headers=headers)
+
+
+def _not_modified(job: Job) -> Response:
+    return Response(status_code=304, headers=image_headers(
+        etag=job.etag, last_modified=job.original.modified, media_type=None,
+        negotiated=job.negotiated, expires=job.expires, now=time.time()))
 
 
 async def _read_body(request: Request, limit: int, timeout_s: float) -> bytes:

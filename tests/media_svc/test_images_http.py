@@ -277,6 +277,30 @@ def test_cdn_headers_revalidation_and_head(media: MediaApp) -> None:
     assert head.headers["etag"] == etag
 
 
+@pytest.mark.parametrize("name,data,options,status", [
+    ("notes.jpg", b"plain text, not a picture", "w_320", 415),
+    ("photo.jpg", images.jpeg((400, 300)), "w_8192,h_8192,enl_1", 413),  # output too large
+])
+def test_a_url_that_cannot_be_answered_gets_no_304(media: MediaApp, name: str, data: bytes,
+                                                   options: str, status: int) -> None:
+    # '*' matches only a representation that exists, and a date only says the original
+    # is old: a 304 would let a CDN keep a year-long entry for an error.
+    media.put(name, data)
+    url = media.url(name, options)
+    for conditional in ({"if-none-match": "*"}, {"if-modified-since": "Fri, 01 Jan 2100 00:00:00 GMT"}):
+        r = media.get(url, **conditional)
+        assert r.status_code == status, (conditional, r.status_code)
+        assert r.headers["cache-control"] == "no-store"
+
+
+def test_star_and_a_date_revalidate_a_url_that_can_be_answered(media: MediaApp) -> None:
+    media.put("photo.jpg", images.jpeg((400, 300)))
+    url = media.url("photo.jpg", "w_120")
+    for conditional in ({"if-none-match": "*"}, {"if-modified-since": "Fri, 01 Jan 2100 00:00:00 GMT"}):
+        r = media.get(url, **conditional)
+        assert r.status_code == 304 and not r.content, conditional
+
+
 def test_derived_cache_survives_key_rotation_and_expiry_changes(media: MediaApp,
                                                                 media_factory) -> None:  # type: ignore[no-untyped-def]
     media.put("photo.jpg", images.jpeg())
