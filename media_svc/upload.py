@@ -58,6 +58,10 @@ def store_upload(data: bytes, *, name: str | None, tenant: str, root: Path,
     relative = f"{valid_tenant(tenant)}/uploads/{month}/{digest[:16]}-{_slug(name)}.{EXTENSIONS[fmt]}"
     target = root / relative
     try:
+        if _holds(target, cleaned):  # stored before: its mtime is the version every
+            # variant and ETag made for it carries, so the file is left as it is
+            return StoredOriginal(relative, fmt, *_servable(target, limits), len(cleaned),
+                                  digest)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.parent / f".upload-{secrets.token_hex(8)}"
         # created with the process's umask, as any file it writes (mkstemp's 0600 would
@@ -70,16 +74,31 @@ def store_upload(data: bytes, *, name: str | None, tenant: str, root: Path,
                 # its data on disk before its name: a power cut after the 201 must not
                 # leave an empty original under a name that is already handed out
                 os.fsync(fh.fileno())
-            checked = probe(tmp, limits)
-            if largest_width((checked.width, checked.height), limits.max_output_pixels) is None:
-                # stored, every URL answered for it would be a 413 output_too_large
-                raise OutputTooLarge(
-                    f"The image is {checked.width}x{checked.height} pixels: no width of it "
-                    f"fits the output limits ({limits.max_output_pixels} pixels, {MAX_SIDE} "
-                    f"a side), so it could never be served.")
+            size = _servable(tmp, limits)
             os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)
     except OSError as exc:  # a full or failing disk: retryable, not a bug in the file
         raise StorageUnavailable(detail=f"{relative}: cannot store the upload: {exc}") from exc
-    return StoredOriginal(relative, fmt, checked.width, checked.height, len(cleaned), digest)
+    return StoredOriginal(relative, fmt, *size, len(cleaned), digest)
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    """Whether ``path`` is a file holding exactly ``data``."""
+    try:
+        with path.open("rb") as fh:
+            return os.fstat(fh.fileno()).st_size == len(data) and fh.read() == data
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+
+
+def _servable(path: Path, limits: Limits) -> tuple[int, int]:
+    """The picture's width and height, once some width of it is known to be servable."""
+    checked = probe(path, limits)
+    if largest_width((checked.width, checked.height), limits.max_output_pixels) is None:
+        # stored, every URL answered for it would be a 413 output_too_large
+        raise OutputTooLarge(
+            f"The image is {checked.width}x{checked.height} pixels: no width of it "
+            f"fits the output limits ({limits.max_output_pixels} pixels, {MAX_SIDE} "
+            f"a side), so it could never be served.")
+    return checked.width, checked.height

@@ -339,6 +339,23 @@ def test_an_upload_onto_a_full_disk_is_a_retryable_503(uploads) -> None:  # type
     assert post(uploads, images.jpeg((400, 300)), f"Bearer {token()}").status_code == 201
 
 
+def test_uploading_the_same_bytes_again_leaves_the_stored_original_alone(uploads) -> None:  # type: ignore[no-untyped-def]
+    # The original's mtime is its version: rewriting it would change every ETag made for
+    # it and make every variant again, for bytes that did not change.
+    data = images.jpeg((400, 300))
+    first = post(uploads, data, f"Bearer {token()}")
+    assert first.status_code == 201, first.text
+    stored = uploads.root / first.json()["source"]
+    os.utime(stored, ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_000))
+    served = uploads.get(first.json()["url"])
+    again = post(uploads, data, f"Bearer {token()}")
+    assert again.status_code == 201 and again.json() == first.json()
+    assert stored.stat().st_mtime_ns == 1_600_000_000_000_000_000
+    assert uploads.get(first.json()["url"], **{"if-none-match": served.headers["etag"]}
+                       ).status_code == 304
+    assert [p.name for p in stored.parent.iterdir()] == [stored.name]  # no temporary file
+
+
 def test_a_stored_original_has_the_mode_the_umask_gives(uploads) -> None:  # type: ignore[no-untyped-def]
     # it was always 0600 (mkstemp's), whatever the umask: a web server, backup or
     # replica running as another user could not read the originals
