@@ -54,6 +54,10 @@ def verify_bearer(authorization: str | None, settings: Settings) -> Principal:
         raise Unauthorized("The token is for another audience.", headers=_BEARER) from exc
     except jwt.PyJWTError as exc:
         raise Unauthorized("The token is not valid.", detail=repr(exc), headers=_BEARER) from exc
+    if any(isinstance(claims.get(c), (str, bool)) for c in ("exp", "nbf", "iat")):
+        # RFC 7519 NumericDates; PyJWT would read "1765432100" as one
+        raise Unauthorized("The token's exp, nbf and iat claims must be numbers.",
+                           headers=_BEARER)
     app_metadata = claims.get("app_metadata")
     app_metadata = app_metadata if isinstance(app_metadata, dict) else {}
     tenants = (claims.get("tenant_id"), app_metadata.get("tenant_id"))

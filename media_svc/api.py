@@ -200,6 +200,9 @@ def _add_upload_route(router: APIRouter, service: MediaService, settings: Settin
         principal = require_role(verify_bearer(request.headers.get("authorization"), settings))
         _refuse_repeats(request, allowed=frozenset({"name", "tenant_id"}))
         tenant = principal.tenant_id
+        if tenant_id == "":
+            raise InvalidRequest("'tenant_id' may not be empty; leave it out for the "
+                                 "token's own tenant.")
         if tenant_id is not None and tenant_id != tenant:
             if principal.role != "super_admin":
                 raise Forbidden("Only a super_admin may upload into another tenant.")

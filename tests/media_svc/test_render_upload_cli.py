@@ -296,6 +296,11 @@ def test_upload_refuses_repeated_or_unknown_parameters(uploads, query: str) -> N
     (f"Bearer {token(tenant=None, tenant_id=123)}", 401),
     (f"Bearer {token(tenant=None, tenant_id=['a'])}", 401),
     (f"Bearer {token(role=None, user_role={'admin': 1})}", 401),
+    # NumericDates are numbers (PyJWT reads a string of digits as one)
+    ("Bearer " + jwt.encode({"sub": "u", "exp": str(int(time.time()) + 600),
+                             "app_metadata": {"role": "admin", "tenant_id": TENANT}},
+                            SECRET, algorithm="HS256"), 401),
+    (f"Bearer {token(iat=str(int(time.time())))}", 401), (f"Bearer {token(nbf=True)}", 401),
 ])
 def test_upload_needs_an_admin_token_with_a_tenant(uploads, auth: str | None,  # type: ignore[no-untyped-def]
                                                    status: int) -> None:
@@ -337,6 +342,13 @@ def test_an_upload_onto_a_full_disk_is_a_retryable_503(uploads) -> None:  # type
     assert r.headers["cache-control"] == "no-store"
     assert not [p for p in uploads.root.rglob("*") if p.is_file()]  # no temporary file
     assert post(uploads, images.jpeg((400, 300)), f"Bearer {token()}").status_code == 201
+
+
+def test_an_empty_tenant_id_is_a_bad_request_not_a_missing_claim(uploads) -> None:  # type: ignore[no-untyped-def]
+    r = uploads.request("POST", "/v1/media?name=x&tenant_id=", content=images.jpeg((40, 30)),
+                        headers={"authorization": f"Bearer {token(role='super_admin')}"})
+    assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_request"), r.text
+    assert "tenant_id" in r.json()["error"]["message"]
 
 
 def test_uploading_the_same_bytes_again_leaves_the_stored_original_alone(uploads) -> None:  # type: ignore[no-untyped-def]
