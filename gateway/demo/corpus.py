@@ -89,9 +89,16 @@ AWCMS_TABLES = ("tenants", "categories", "blogs", "pages", "products", "files")
 
 
 def awcms_tables(conn: psycopg.Connection) -> list[str]:
-    """Which of ``AWCMS_TABLES`` the database already has, sorted."""
-    row = conn.execute("SELECT coalesce(array_agg(t ORDER BY t), '{}') FROM unnest(%s::text[]) t "
-                       "WHERE to_regclass(t) IS NOT NULL", (list(AWCMS_TABLES),)).fetchone()
+    """Which of ``AWCMS_TABLES``, or of AWCMS's ``awcms_*`` tables (its schema since July
+    2026), the database already has, sorted."""
+    row = conn.execute(
+        "SELECT coalesce(array_agg(t ORDER BY t), '{}') FROM ("
+        " SELECT t FROM unnest(%s::text[]) t WHERE to_regclass(t) IS NOT NULL"
+        " UNION SELECT c.relname::text FROM pg_class c"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE c.relname LIKE 'awcms\\_%%' AND c.relkind IN ('r', 'p', 'v', 'm', 'f')"
+        " AND n.nspname NOT IN ('pg_catalog', 'information_schema')) found",
+        (list(AWCMS_TABLES),)).fetchone()
     return list(row[0]) if row else []
 
 

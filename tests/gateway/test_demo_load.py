@@ -61,3 +61,17 @@ def test_demo_load_refuses_any_awcms_table_not_only_tenants(empty_db: str, tmp_p
     run = _demo_load(empty_db, tmp_path)
     assert run.returncode == 2, run.stderr
     assert "(blogs, tenants)" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_demo_load_refuses_a_database_with_awcms_current_tables(empty_db: str,
+                                                                tmp_path: Path) -> None:
+    # AWCMS since July 2026 names its tables awcms_*: such a real site's database got the
+    # demo loaded beside its own tables
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        conn.execute("CREATE TABLE awcms_tenants (id uuid PRIMARY KEY, slug text)")
+        conn.execute("CREATE TABLE awcms_blog_posts (id uuid PRIMARY KEY, title text)")
+    run = _demo_load(empty_db, tmp_path)
+    assert run.returncode == 2, run.stderr
+    assert "(awcms_blog_posts, awcms_tenants)" in run.stderr and "Traceback" not in run.stderr
+    with psycopg.connect(empty_db) as conn:
+        assert conn.execute("SELECT to_regclass('blogs')").fetchone() == (None,)
