@@ -8,7 +8,9 @@ it never knows logical replication (that is ``indexer/replication.py``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any
@@ -19,7 +21,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from awsm.errors import ConfigError
 
-__all__ = ["CONNECT_TIMEOUT_S", "apply_migrations", "connect", "connect_timeout",
+__all__ = ["CONNECT_TIMEOUT_S", "OncePerInterval", "apply_migrations", "connect", "connect_timeout",
            "connection_within", "ensure_pgvector", "open_async_pool", "refused", "unreachable"]
 
 
@@ -105,6 +107,37 @@ class _Pool(AsyncConnectionPool):
         if self._checking is not None and not self._checking.done():
             self._checking.cancel()
         await super().close(timeout)
+
+
+class OncePerInterval(logging.Filter):
+    """Passes a warning once per ``interval_s`` for each message text (errors always).
+
+    psycopg_pool warns at every try to connect, 1, 2, 4 ... s apart while the database
+    is down, each with a two-line reason: an outage of minutes filled the log with them.
+    """
+
+    def __init__(self, interval_s: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.interval_s, self._clock = interval_s, clock
+        self._passed: dict[str, float] = {}  # message text → when one last passed
+
+    def reset(self) -> None:
+        self._passed.clear()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.WARNING:
+            return True
+        key, now = str(record.msg), self._clock()
+        if now - self._passed.get(key, now - self.interval_s) < self.interval_s:
+            return False
+        self._passed[key] = now
+        return True
+
+
+_POOL_LOG = logging.getLogger("psycopg.pool")
+if not any(isinstance(f, OncePerInterval) for f in _POOL_LOG.filters):
+    _POOL_LOG.addFilter(OncePerInterval())
 
 
 async def open_async_pool(url: str, *, min_size: int = 1, max_size: int = 8,

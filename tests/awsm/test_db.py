@@ -1,4 +1,5 @@
 import asyncio
+import logging
 import socket
 import threading
 import time
@@ -11,6 +12,7 @@ import pytest
 
 from awsm.db import (
     CONNECT_TIMEOUT_S,
+    OncePerInterval,
     apply_migrations,
     connect,
     connection_within,
@@ -230,3 +232,42 @@ def test_a_refused_new_connection_does_not_hurry_requests_waiting_for_a_busy_one
             await pool.close()
 
     asyncio.run(scenario())
+
+
+def test_a_pool_that_cannot_connect_warns_once_not_at_every_try(caplog) -> None:  # type: ignore[no-untyped-def]
+    # psycopg_pool warns at each try (1, 2, 4 ... s apart): docs/troubleshooting.md
+    # promises an unreachable database one warning a minute, not a log full of them.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))  # a port nothing listens on
+        port = s.getsockname()[1]
+
+    async def scenario() -> None:
+        pool = await open_async_pool(f"postgresql://u@127.0.0.1:{port}/db", wait=False)
+        try:
+            await asyncio.sleep(3.5)  # tries at about 0, 1 and 3 s
+        finally:
+            await pool.close()
+
+    installed = [f for f in logging.getLogger("psycopg.pool").filters
+                 if isinstance(f, OncePerInterval)]
+    assert len(installed) == 1
+    installed[0].reset()  # what earlier tests' outages warned is not this test's
+    with caplog.at_level(logging.WARNING, logger="psycopg.pool"):
+        asyncio.run(scenario())
+    warned = [r for r in caplog.records if r.name == "psycopg.pool"
+              and r.getMessage().startswith("error connecting")]
+    assert len(warned) == 1, [r.getMessage()[:80] for r in warned]
+
+
+def test_once_per_interval_passes_each_message_once_an_interval() -> None:
+    now = [0.0]
+    once = OncePerInterval(60.0, clock=lambda: now[0])
+
+    def passes(msg: str, level: int = logging.WARNING) -> bool:
+        return once.filter(logging.LogRecord("psycopg.pool", level, "", 0, msg, (), None))
+
+    assert passes("error connecting in %r: %s") and passes("discarding broken connection: %s")
+    now[0] = 59.0
+    assert not passes("error connecting in %r: %s") and passes("x", logging.ERROR)
+    now[0] = 60.0
+    assert passes("error connecting in %r: %s") and not passes("error connecting in %r: %s")
