@@ -52,6 +52,16 @@ def test_secrets_are_required_not_defaulted() -> None:
         assert re.search(r"\$\{" + var + r":\?", text), var
 
 
+def test_env_example_sets_no_secret_compose_would_take_for_a_real_one() -> None:
+    # a placeholder secret (k1:change-me-...) passed every check and became a live key;
+    # left empty, compose's ${VAR:?} refuses to start until it is set
+    values = dict(line.split("=", 1) for line in
+                  (ROOT / "compose" / ".env.example").read_text().splitlines()
+                  if line and not line.startswith("#"))
+    for var in ("MEILI_MASTER_KEY", "AWSM_SIGNING_KEYS", "AWSM_JWT_SECRET", "POSTGRES_PASSWORD"):
+        assert values[var] == "", var
+
+
 def test_every_variable_env_example_and_the_deployment_guide_set_reaches_the_containers() -> None:
     # AWSM_DATABASE_URL was fixed to the bundled postgres and AWSM_JWT_AUDIENCE and
     # AWSM_MEDIA_HTTP_ORIGINS were not passed on: set in .env as the guide says, they
