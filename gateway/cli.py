@@ -37,7 +37,7 @@ def _seconds(raw: str) -> float:
         value = float(raw)
     except ValueError:
         value = -1.0
-    if not 0 <= value < 86_400:  # False for nan
+    if not 0 <= value <= 86_400:  # False for nan
         raise argparse.ArgumentTypeError(f"expected seconds from 0 to 86400, got {raw!r}")
     return value
 

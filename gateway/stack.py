@@ -304,9 +304,9 @@ def _run_stack(settings: Settings, *, demo: bool, reindex: bool) -> int:
     try:
         odd = shell_special_chars(data_dir)
         if odd:
-            raise _CannotStart(f"cannot use {str(data_dir)!r} as the data dir: its path holds "
+            raise ConfigError([f"cannot use {str(data_dir)!r} as the data dir: its path holds "
                                f"{', '.join(map(repr, odd))}, which PostgreSQL's pg_ctl would "
-                               "hand to a shell; choose a path without them")
+                               "hand to a shell; choose a path without them"])
         try:
             data_dir.mkdir(parents=True, exist_ok=True)
             lock = _lock_data_dir(data_dir)

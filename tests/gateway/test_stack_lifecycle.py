@@ -158,7 +158,7 @@ def test_a_data_dir_whose_path_a_shell_would_read_is_refused_before_anything_run
     for name in (f"bt`touch {marker}`dir", 'q"dir', "d$HOME", "nl\ndir", "b\\s"):
         data = tmp_path / name
         run = _awsm("up", "--demo", "--data-dir", str(data), "--port", "0")
-        assert run.returncode == 1, run.stderr
+        assert run.returncode == 2, run.stderr  # a configuration error, as docs/cli.md says
         assert "Traceback" not in run.stderr and "would hand to a shell" in run.stderr
         assert not data.exists()
     assert not marker.exists()
@@ -202,6 +202,7 @@ KEYS = "k1:0123456789abcdef0123456789abcdef"
      "--expires"),
     (("check", "--settle", "nan"), {}, "--settle"), (("check", "--settle", "inf"), {}, "--settle"),
     (("check", "--settle", "-1"), {}, "--settle"), (("check", "--show", "-1"), {}, "--show"),
+    (("check", "--settle", "86400.5"), {}, "--settle"),
 ])
 def test_hostile_command_arguments_are_a_usage_error(args: tuple[str, ...],
                                                      env: dict[str, str], said: str) -> None:
@@ -211,6 +212,11 @@ def test_hostile_command_arguments_are_a_usage_error(args: tuple[str, ...],
     run = _awsm(*args, **env)
     assert run.returncode == 2, (args, run.stdout, run.stderr)
     assert "Traceback" not in run.stderr and said in run.stderr, (args, run.stderr)
+
+
+def test_settle_takes_the_whole_range_the_docs_give() -> None:
+    from gateway.cli import _seconds
+    assert (_seconds("0"), _seconds("86400")) == (0.0, 86400.0)  # "from 0 to 86,400"
 
 
 def test_demo_load_into_a_database_it_cannot_reach_is_one_line() -> None:
