@@ -382,7 +382,8 @@ def load_mapping(path: Path | None = None, *, demo: bool = False) -> Mapping:
     named = {t for _, t in tenants.search_types.names} if tenants.search_types else set()
     problems += [f"tenants.search_types.names: {t!r} is not a document type of this mapping "
                  f"({', '.join(types)})" for t in sorted(named - set(types))]
-    if problems:
-        raise ConfigError(problems)
+    if problems:  # each names the file it is in, as every other setting's problem does
+        where = f"AWSM_MAPPING_FILE {path}" if path is not None else "the default mapping"
+        raise ConfigError([f"{where}: {p}" for p in problems])
     return Mapping(tenants=tenants, categories=categories,
                    documents=tuple(d for d in docs if d))

@@ -314,6 +314,7 @@ def test_bad_mapping_files_are_clear_config_errors(tmp_path: Path, text: str, pr
     with pytest.raises(ConfigError) as err:
         load_mapping(path)
     assert problem in str(err.value)
+    assert all(p.startswith("AWSM_MAPPING_FILE") and str(path) in p for p in err.value.problems)
 
 
 def test_an_unreadable_mapping_file_is_a_clear_config_error(tmp_path: Path) -> None:
