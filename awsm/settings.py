@@ -124,7 +124,7 @@ class Settings(BaseSettings):
     media_max_frames: int = Field(200, ge=1)
     media_max_concurrent: int = Field(4, ge=1)
     media_queue_size: int = Field(32, ge=0)  # 0: a 429 whenever every thread is busy
-    media_transform_timeout_s: float = Field(20.0, ge=0, allow_inf_nan=False)
+    media_transform_timeout_s: float = Field(20.0, gt=0, allow_inf_nan=False)
     media_cache_dir: Path | None = None
     media_cache_max_bytes: int = Field(1024 * 1024 * 1024, ge=0)
     media_strip_metadata: bool = True

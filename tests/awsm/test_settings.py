@@ -56,6 +56,7 @@ def test_tantivy_rebuild_memory_is_bounded(raw: str) -> None:
     ("AWSM_MEDIA_HTTP_TIMEOUT_S", "nan"), ("AWSM_MEILI_TIMEOUT_S", "0"),
     # nan never expires: the transform deadline was silently off
     ("AWSM_MEDIA_TRANSFORM_TIMEOUT_S", "nan"), ("AWSM_MEDIA_ORIGIN_TTL_S", "-1"),
+    ("AWSM_MEDIA_TRANSFORM_TIMEOUT_S", "0"),  # every transform would time out
     # "max-age=-1" is not a Cache-Control a CDN understands
     ("AWSM_SEARCH_MAX_AGE_S", "-1"), ("AWSM_SEARCH_S_MAXAGE_S", "-1"),
     ("AWSM_SEARCH_STALE_WHILE_REVALIDATE_S", "-1"),

@@ -499,7 +499,7 @@ def test_a_full_queue_answers_429(media_factory) -> None:  # type: ignore[no-unt
 
 
 def test_a_transform_past_its_time_limit_is_refused(media_factory) -> None:  # type: ignore[no-untyped-def]
-    media = media_factory(media_transform_timeout_s=0.0)
+    media = media_factory(media_transform_timeout_s=1e-9)  # past before its first step ends
     media.put("photo.jpg", images.jpeg())
     r = media.get(media.url("photo.jpg", "w_100"))
     assert (r.status_code, r.json()["error"]["code"]) == (422, "transform_timeout")
