@@ -185,13 +185,19 @@ class SearchService:
         scope = params.tenant
         if mode == "semantic":
             window = min(params.offset + params.limit, MAX_FUSION_WINDOW)
-            vhits = await self.semantic.search(replace(query, text=semantic_text(params.q)),
-                                               candidates=window * CANDIDATES_PER_HIT,
-                                               scope=scope)
+            semantic = replace(query, text=semantic_text(params.q))
+            # each facet counted without its own filter, over the candidates found without it
+            own = [f for f in dict.fromkeys(params.facets) if semantic.filters(f)]
+            vhits, *unfiltered = await self.semantic.search_each(
+                [semantic, *(semantic.without_filter(f) for f in own)],
+                candidates=window * CANDIDATES_PER_HIT, scope=scope)
+            facets = _count_facets(vhits, params.facets)
+            for facet, found in zip(own, unfiltered, strict=True):
+                facets[facet] = _count_facets(found, (facet,))[facet]
             page = vhits[params.offset:params.offset + params.limit]
             return {"hits": [{**_hit_json(vector_hit_to_hit(v, text)), "matched": ["semantic"]}
                              for v in page],
-                    "total": len(vhits), "facets": _count_facets(vhits, params.facets)}
+                    "total": len(vhits), "facets": facets}
         hits, candidates = fusion_depths(params.offset, params.limit)
         result, vhits = await asyncio.gather(
             run_in_threadpool(self.engine.search, keyword_side(query, params.q, hits)),

@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -176,12 +176,19 @@ class SemanticSearcher:
         """``scope``: the tenant key as the request gave it, never the resolved id, so an
         unknown key's first query waits for the model as a real tenant's does, rather
         than finding the vector another unknown key left (which told them apart)."""
+        return (await self.search_each((query,), candidates, scope=scope))[0]
+
+    async def search_each(self, queries: Sequence[SearchQuery], candidates: int, *,
+                          scope: str) -> list[list[VectorHit]]:
+        """``search`` for queries that differ in their filters only: the text of the
+        first is embedded once, and each runs on one connection in turn."""
         assert self.embedder is not None
-        vector = await self.query_vector(query.text, scope=scope)
+        vector = await self.query_vector(queries[0].text, scope=scope)
+        table = table_name_for(self.embedder.model_id)
         try:
             async with connection_within(self.pool, QUERY_TIMEOUT_S) as conn:
-                return await semantic_search(conn, table_name_for(self.embedder.model_id),
-                                             vector, query, candidates=candidates)
+                return [await semantic_search(conn, table, vector, q, candidates=candidates)
+                        for q in queries]
         except (psycopg.Error, TimeoutError) as exc:
             self._database_down(exc)
             raise SemanticUnavailable(DATABASE_DOWN) from exc

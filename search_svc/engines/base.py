@@ -11,7 +11,7 @@ set by the server, never taken from the client.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol, TypeVar
 
 __all__ = [
@@ -70,6 +70,17 @@ class SearchQuery:
     # None: every type; never empty). Unlike ``types`` (the visitor's filter) it bounds
     # every facet count too, the type facet's included.
     scope_types: tuple[str, ...] | None = None
+
+    def without_filter(self, facet: str) -> SearchQuery:
+        """This query without the visitor's own filter on ``facet`` (what that facet is
+        counted over); the tenant, its ``scope_types`` and the visibility stay."""
+        cleared = {"type": {"types": ()}, "category": {"categories": ()},
+                   "tags": {"tags": ()}, "locale": {"locale": None}}[facet]
+        return replace(self, **cleared)  # type: ignore[arg-type]
+
+    def filters(self, facet: str) -> bool:
+        """Whether the visitor filtered on ``facet``."""
+        return self.without_filter(facet) != self
 
 
 @dataclass(frozen=True, slots=True)

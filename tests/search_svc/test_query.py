@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from search_svc.engines.base import SearchQuery
 from search_svc.query import (
     MAX_QUERY_CHARS,
     MAX_TERMS,
@@ -194,3 +195,18 @@ def test_normalized_text_has_no_control_characters(raw: str) -> None:
     assert "  " not in text and not text.startswith(" ")
     assert all(c == " " or c.isprintable() or not c.isspace() for c in text)
     assert not any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in text)
+
+
+@pytest.mark.parametrize("facet,field,value", [
+    ("type", "types", ("blog",)), ("category", "categories", ("Kopi",)),
+    ("tags", "tags", ("a", "b")), ("locale", "locale", "id"),
+])
+def test_a_query_without_a_facets_filter_keeps_the_tenant_and_its_scope(
+        facet: str, field: str, value: object) -> None:
+    q = SearchQuery(tenant_id="t1", text="kopi", scope_types=("blog", "page"),
+                    published_before=100, **{field: value})  # type: ignore[arg-type]
+    assert q.filters(facet)
+    bare = q.without_filter(facet)
+    assert not bare.filters(facet) and bare == SearchQuery(
+        tenant_id="t1", text="kopi", scope_types=("blog", "page"), published_before=100)
+    assert not SearchQuery(tenant_id="t1").filters(facet)

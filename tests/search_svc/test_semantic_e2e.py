@@ -188,6 +188,21 @@ def test_tenant_isolation_and_filters_hold_in_every_mode(corpus: Stack, mode: st
     assert [h["title"] for h in other["hits"]] == ["Mempercepat situs dengan server tepi"]
 
 
+def test_semantic_facets_are_each_counted_without_their_own_filter(corpus: Stack) -> None:
+    # semantic mode counted the type facet over candidates already filtered by type: a
+    # visitor who picked "blog" saw no other type left to pick, as keyword mode shows
+    add(corpus, "Layanan CDN untuk toko daring", "Paket server tepi bulanan.", table="products")
+    add(corpus, "Draf layanan CDN", "Belum terbit.", table="products", status="draft")
+    wait_for(lambda: semantic_ready(corpus) and corpus.search(
+        q="server tepi", mode="semantic", type="product")["total"] == 1, timeout=60)
+    body = corpus.search(q="mempercepat situs", mode="semantic", type="blog",
+                         facets="type,tags", limit=50)
+    assert {h["type"] for h in body["hits"]} == {"blog"}
+    assert body["facets"]["type"] == {"blog": 5, "product": 1}, body["facets"]
+    both = corpus.search(q="mempercepat situs", mode="semantic", facets="type", limit=50)
+    assert both["facets"]["type"] == body["facets"]["type"]  # the draft and tenant B uncounted
+
+
 def test_an_unknown_tenant_waits_for_the_model_as_a_known_one_does(corpus: Stack) -> None:
     # Unknown keys once shared one query-vector cache: after a first unknown key had
     # asked, a second one's answer came from the cache while a real tenant's needed the
