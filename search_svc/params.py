@@ -89,9 +89,11 @@ _RATIO = re.compile(r"\d+(?:\.\d*)?|\.\d+", re.ASCII)
 
 # one comma-separated item: a double-quoted value (a '"' inside doubled) or a bare one
 # (its trailing spaces stripped after the match). Possessive: a lazy bare value before
-# "\s*" was tried at every length, each try rescanning the spaces after it, so 60 kB of
-# spaces (a URL within the header limit) held the event loop for ~40 s.
-_ITEM = re.compile(r'\s*+(?:"((?:[^"]|"")*+)"|([^,"]*+))\s*(?:,|$)')
+# " *" was tried at every length, each try rescanning the spaces after it, so 60 kB of
+# spaces (a URL within the header limit) held the event loop for ~40 s. Spaces are
+# U+0020 only: "\s" also took U+001C-U+001F and U+0085, which a filter must refuse as
+# control characters, and U+00A0 or U+2003, which a facet value can end in.
+_ITEM = re.compile(r' *+(?:"((?:[^"]|"")*+)"|([^,"]*+)) *(?:,|$)')
 
 
 def split_values(text: str) -> list[str] | None:
@@ -105,7 +107,7 @@ def split_values(text: str) -> list[str] | None:
         if m is None or m.end() == pos:
             return None
         quoted, bare = m.groups()
-        value = quoted.replace('""', '"') if quoted is not None else bare.rstrip()
+        value = quoted.replace('""', '"') if quoted is not None else bare.rstrip(" ")
         if value:
             values.append(value)
         pos = m.end()
@@ -207,10 +209,13 @@ def parse_search_params(raw: Mapping[str, Sequence[str]]) -> SearchParams:
         raise InvalidQuery("'locale' must be a language tag such as 'id' or 'en-US', or a "
                            "locale as the locale facet shows it.")
     tenant = _single(raw, "tenant")
-    if tenant is not None and (len(tenant) > 253 or " " in tenant or CONTROL_CHARS.search(tenant)):
+    # no slug or domain holds a space of any kind: each would be one more URL (and CDN
+    # entry) for one answer
+    if tenant is not None and (len(tenant) > 253 or CONTROL_CHARS.search(tenant)
+                               or any(c.isspace() for c in tenant)):
         raise InvalidQuery("'tenant' is not a valid slug or domain.")
     return SearchParams(
-        tenant=tenant.strip().lower() if tenant else None,
+        tenant=tenant.lower() if tenant else None,
         q=q,
         types=tuple(dict.fromkeys(_values(raw, "type"))),
         categories=tuple(dict.fromkeys(_values(raw, "category"))),

@@ -45,6 +45,12 @@ def test_an_unbalanced_quote_is_a_400(text: str) -> None:
         parse_search_params({"tenant": ["kopi"], "category": [text]})
 
 
+def test_a_value_ending_in_a_space_other_than_u0020_is_kept_as_facets_show_it() -> None:
+    # a tag "kopi\u00a0", as the tags facet returns it, was sent back as "kopi"
+    params = parse_search_params({"tenant": ["kopi"], "tags": ["kopi\u00a0, \u2003lead"]})
+    assert params.tags == ("kopi\u00a0", "\u2003lead")
+
+
 def test_a_category_holding_a_comma_can_be_filtered() -> None:
     params = parse_search_params({"tenant": ["kopi"],
                                   "category": ['"Kopi, Teh & Susu"'], "tags": ["a,b"]})
@@ -56,6 +62,11 @@ def test_a_category_holding_a_comma_can_be_filtered() -> None:
     {"tenant": ["kopi\x7f"]}, {"tenant": ["ko pi"]},
     {"tags": [",".join(f"t{i}" for i in range(15))], "tag": [",".join(f"u{i}" for i in range(6))]},
     {"locale": ["en\n"]}, {"locale": [" en"]}, {"locale": ["en "]}, {"locale": ["x" * 513]},
+    # controls Python counts as spaces were stripped, not refused ("\x85" alone: no filter)
+    {"category": ["a\x1f"]}, {"category": ["\x85"]}, {"category": ["Cerita Kopi\x1c"]},
+    {"tags": ["\x1d,kopi"]},
+    # a space of any kind in a tenant key was stripped: one more URL for one answer
+    {"tenant": ["kopi\u00a0"]}, {"tenant": ["\u3000kopi"]}, {"tenant": ["kopi\u2003"]},
 ])
 def test_control_characters_spaces_and_too_many_values_are_refused(
         raw: dict[str, list[str]]) -> None:
