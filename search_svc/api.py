@@ -41,7 +41,7 @@ from search_svc.semantic import (
     semantic_text,
     vector_hit_to_hit,
 )
-from search_svc.tenants import TenantResolver
+from search_svc.tenants import TenantResolver, host_form
 from search_svc.vectors import VectorHit
 
 __all__ = ["Endpoint", "SearchService", "build_router", "raw_query_params", "search_endpoint"]
@@ -239,9 +239,11 @@ def search_endpoint(service: SearchService) -> Endpoint:
                 degraded="notice" in payload),
         }
         if params.tenant is not None:
-            # tagged by the key the client gave (slug or domain), identical for unknown
-            # tenants, so headers reveal nothing the body does not
-            tags = cache_tags(params.tenant, params.types)
+            # tagged by the key the client gave (slug or domain) in the form a domain is
+            # looked up in (no final dot, punycode), so the spellings that name one tenant
+            # share its tag; identical for unknown tenants, so headers reveal nothing the
+            # body does not
+            tags = cache_tags(host_form(params.tenant), params.types)
             headers["Cache-Tag"] = tags
             headers["Surrogate-Key"] = tags.replace(",", " ")
         # a list header: several field lines are one list (RFC 9110 5.3), not the first

@@ -37,7 +37,7 @@ from awsm.db import HIDING_ROWS_SQL, connection_within
 from awsm.errors import ServiceUnavailable
 
 __all__ = ["READ_TIMEOUT_S", "STALE_IF_ERROR_S", "SearchSwitch", "SearchTypes",
-           "TenantDirectory", "TenantDomains", "TenantResolver", "TenantSource"]
+           "TenantDirectory", "host_form", "TenantDomains", "TenantResolver", "TenantSource"]
 
 log = logging.getLogger("awsm.search")
 
@@ -133,7 +133,7 @@ class TenantSource:
             *([self.search_types.table] if self.search_types else [])]))
 
 
-def _host(name: str) -> str:
+def host_form(name: str) -> str:
     """A domain in the form a Host header carries it: lower case, without the final dot
     of its fully qualified form, an internationalised one in ASCII (punycode, IDNA 2003
     as Python's codec has it), so the Unicode form an admin stored and the ASCII one a
@@ -164,8 +164,8 @@ class TenantDirectory:
                 self._scopes[tenant_id] = search_types.scope(names[0]) or ()
             if slug:
                 self._by_slug.setdefault(slug.lower(), []).append(entry)
-            if domain and _host(domain):
-                named = self._by_domain.setdefault(_host(domain), [])
+            if domain and host_form(domain):
+                named = self._by_domain.setdefault(host_form(domain), [])
                 if entry not in named:  # one tenant's host in two forms or both places
                     named.append(entry)
         self.size = sum(map(len, self._by_slug.values()))
@@ -175,7 +175,7 @@ class TenantDirectory:
         domain (in any of its host forms), if exactly one tenant does at that rank, it is
         active and its search shows some type (an empty list: none, as AWCMS answers it)."""
         key = key.strip().lower()
-        named = self._by_slug.get(key) or self._by_domain.get(_host(key)) or []
+        named = self._by_slug.get(key) or self._by_domain.get(host_form(key)) or []
         if len(named) != 1 or not named[0][1] or self._scopes.get(named[0][0]) == ():
             return None
         return named[0][0]

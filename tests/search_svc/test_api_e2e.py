@@ -191,6 +191,16 @@ def test_any_unicode_query_round_trips_into_the_json_body(seeded: Stack) -> None
     assert body["query"] == "kopi e \u4e2d\u6587" and body["hits"] == []
 
 
+def test_every_spelling_of_one_domain_gets_one_cache_tag(seeded: Stack) -> None:
+    # each resolves to the same tenant; tagged as given, a purge of the documented tags
+    # missed the entries cached under the final-dot, Unicode or decomposed spellings
+    tags = {seeded.client.get("/v1/search", params={"tenant": key, "q": "kopi"}
+                              ).headers["cache-tag"]
+            for key in ("xn--bcher-kva.example", "B\u00fccher.example.", "bu\u0308cher.example",
+                        "B\u00dcCHER.EXAMPLE", "xn--bcher-kva.example.")}
+    assert tags == {"awsm-tenant-xn--bcher-kva.example"}
+
+
 @pytest.mark.parametrize("params", [
     {"tenant": "\u65e5"}, {"tenant": "\uff4b\uff4f\uff50\uff49"}, {"tenant": "\u0663"},
     {"tenant": "kopi", "type": "\U0001f600"}, {"tenant": "kopi", "type": "\ufeff"},
