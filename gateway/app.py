@@ -102,6 +102,10 @@ class _Cors(CORSMiddleware):
 # character in its path: refused for every path, before routing.
 _CONTROL_REFUSED: ASGIApp = error_response(
     400, "invalid_request", "The path holds a control character.")
+# "/v1%2Fsearch", "/v1/searc%68": one more URL for a direct route, past CDN and WAF rules
+# written for its one spelling
+_ENCODED_REFUSED: ASGIApp = error_response(
+    400, "invalid_request", "The path is percent-encoded: write it plainly (/v1/search).")
 
 
 class _Gateway(FastAPI):
@@ -115,6 +119,7 @@ class _Gateway(FastAPI):
     direct: Mapping[str, ASGIApp] = MappingProxyType({})
     # counted as unmatched, as any path no route serves; create_app adds CORS
     control_refused: ASGIApp = _Metrics(_CONTROL_REFUSED, route="unmatched")
+    encoded_refused: ASGIApp = _Metrics(_ENCODED_REFUSED, route="unmatched")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -123,6 +128,9 @@ class _Gateway(FastAPI):
                 return
             app = self.direct.get(scope["path"])
             if app is not None:
+                raw = scope.get("raw_path")
+                if raw is not None and raw != scope["path"].encode():
+                    app = self.encoded_refused
                 await app(scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
@@ -246,6 +254,7 @@ def create_app(settings: Settings, *, engine: KeywordEngine | None = None) -> Fa
         direct = _Cors(direct, **cors)
         # a browser reads this 400 as what it is, not as a CORS failure
         app.control_refused = _Metrics(_Cors(_CONTROL_REFUSED, **cors), route="unmatched")
+        app.encoded_refused = _Metrics(_Cors(_ENCODED_REFUSED, **cors), route="unmatched")
     app.direct = {"/v1/search": _Metrics(direct, route="/v1/search")}
     app.include_router(build_health_router(
         settings, engine, read_pool,  # type: ignore[arg-type]

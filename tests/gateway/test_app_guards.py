@@ -43,6 +43,18 @@ def test_a_control_character_in_any_path_is_a_400_before_routing(
                                       "message": "The path holds a control character."}}
 
 
+@pytest.mark.parametrize("path", ["/v1%2Fsearch", "/v1%2fsearch", "/v1/searc%68",
+                                  "/%761/search", "/v1/%73earch"])
+def test_a_percent_encoded_spelling_of_the_search_path_is_refused(client: TestClient,
+                                                                  path: str) -> None:
+    # each was served as /v1/search: one more URL (and CDN entry) for one search, past
+    # CDN and WAF rules written for its one spelling
+    r = client.get(f"{path}?tenant=kopi&q=kopi")
+    assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_request"), r.text
+    assert r.headers["cache-control"] == "no-store"
+    assert client.get("/v1/search?tenant=kopi&q=kopi").status_code != 400
+
+
 def test_a_browser_on_an_allowed_origin_reads_the_refusal(tmp_path: Path) -> None:
     # sent before routing, it once bypassed CORS: the page saw a CORS failure, not a 400
     site = "https://kopi.example"
