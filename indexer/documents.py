@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 from indexer.mapping import URL_FIELD, DocumentSource
-from indexer.text import facet_text, html_to_text, plain_text
+from indexer.text import blocks_to_text, facet_text, html_to_text, plain_text
 from search_svc.engines.base import Document
 from search_svc.locales import canonical_locale
 
@@ -33,7 +33,10 @@ def fill_url(template: str, values: dict[str, Any]) -> str:
 
 def _read_text(value: Any, text_format: str) -> str:
     """A body or summary column's words: HTML reduced to what a visitor reads, or plain
-    text as written (where "<" and "&" are words, not markup)."""
+    text as written (where "<" and "&" are words, not markup); a builder's saved page
+    (``body_blocks``: JSON other than a string) the words of its blocks."""
+    if isinstance(value, (dict, list)):
+        return blocks_to_text(value)
     return html_to_text(str(value or "")) if text_format == "html" else plain_text(str(value or ""))
 
 

@@ -94,6 +94,9 @@ class DocumentSource:
     url: str = ""
     visibility: Visibility = field(default_factory=Visibility)
     body_format: str = "html"  # "text": the column holds plain text, read as written
+    # a json(b) column holding the page as a visual builder saved it: its words are the
+    # body of a row whose ``body`` is empty (``indexer.text.blocks_to_text``)
+    body_blocks: str | None = None
     summary_format: str = "html"
     # tags, or the category (the first by name), through a link table instead of a column
     tags_link: TermLink | None = None
@@ -121,8 +124,9 @@ class DocumentSource:
                  *(u for u in self.url_columns if not u.startswith(TENANT_PREFIX)),
                  *(column for column, _ in self.visibility.require),
                  *((self.image_lookup.column,) if self.image_lookup else ())}
-        for opt in (self.body, self.summary, self.tags, self.category, self.locale, self.image,
-                    self.published_at, self.visibility.status, self.visibility.deleted_at):
+        for opt in (self.body, self.body_blocks, self.summary, self.tags, self.category,
+                    self.locale, self.image, self.published_at, self.visibility.status,
+                    self.visibility.deleted_at):
             if opt:
                 named.add(opt)
         return named
@@ -183,6 +187,14 @@ class Mapping:
             return sql.SQL("{}.{}").format(alias, sql.Identifier(name)) if name else sql.NULL
 
         ten = self.tenants
+        # with body_blocks, the body is JSON: a string (the body column's text) or, where
+        # that is empty, the builder's saved page
+        body = col(d, src.body)
+        if src.body_blocks:
+            blocks = sql.SQL("{}::jsonb").format(col(d, src.body_blocks))
+            body = blocks if not src.body else sql.SQL(
+                "CASE WHEN nullif(btrim({0}::text), '') IS NULL THEN {1} "
+                "ELSE to_jsonb({0}::text) END").format(body, blocks)
         locale: sql.Composable = col(d, src.locale)
         if ten.locale:
             locale = sql.SQL("coalesce(nullif({}, ''), {})").format(locale, col(t, ten.locale))
@@ -220,7 +232,7 @@ class Mapping:
         fields = [
             sql.SQL("{}::text").format(col(d, src.id)),
             sql.SQL("{}::text").format(col(d, src.tenant)),
-            col(d, src.title), col(d, src.body), col(d, src.summary), tags, category,
+            col(d, src.title), body, col(d, src.summary), tags, category,
             locale, image, published, vis, *url_cols,
         ]
         return sql.SQL(
@@ -263,7 +275,8 @@ class Mapping:
 
 def _parse_document(raw: dict[str, Any], i: int, problems: list[str]) -> DocumentSource | None:
     where = f"documents[{i}]"
-    known = {"table", "type", "id", "tenant", "title", "body", "summary", "tags", "category",
+    known = {"table", "type", "id", "tenant", "title", "body", "body_blocks", "summary", "tags",
+             "category",
              "locale", "image", "published_at", "url", "visibility", "body_format",
              "summary_format"}
     for key in raw:
@@ -304,7 +317,8 @@ def _parse_document(raw: dict[str, Any], i: int, problems: list[str]) -> Documen
     links = {k: parse_link(raw[k], f"{where}.{k}", problems) for k in joined - {"image"}}
     lookup = parse_lookup(raw["image"], f"{where}.image", problems) if "image" in joined else None
     optional = {k: parse_name(raw.get(k), f"{where}.{k}", problems, True)
-                for k in ("body", "summary", "tags", "category", "locale", "image", "published_at")
+                for k in ("body", "body_blocks", "summary", "tags", "category", "locale", "image",
+                          "published_at")
                 if k not in joined}
     url = raw.get("url", "")
     if not isinstance(url, str):

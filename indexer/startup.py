@@ -107,6 +107,9 @@ def _type_problems(src: DocumentSource, types: dict[str, str]) -> list[str]:
     if src.published_at:
         checks.append((src.published_at, "published_at", "a timestamp or date",
                        lambda t: t.startswith(("timestamp", "date"))))
+    if src.body_blocks:
+        checks.append((src.body_blocks, "body_blocks", "json or jsonb",
+                       lambda t: t in ("json", "jsonb")))
     if src.tags:  # text holding array literals casts row by row (a bad one is parked)
         checks.append((src.tags, "tags", "an array or text", lambda t: t.endswith("[]")
                        or t.startswith(("text", "character"))))

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import html
 import re
+from typing import Any
 
 from awsm.text import CONTROL_CHARS
 from search_svc.params import MAX_VALUE_CHARS
 
-__all__ = ["facet_text", "html_to_text", "plain_text"]
+__all__ = ["blocks_to_text", "facet_text", "html_to_text", "plain_text"]
 
 _BLOCK = {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr",
           "td", "th", "table", "section", "article", "blockquote", "pre", "figure",
@@ -98,6 +99,39 @@ def html_to_text(value: str) -> str:
                 i = n if found is None else found.start()
     text = _SPACES.sub(" ", "".join(parts))
     return _LINES.sub("\n", "\n".join(line.strip() for line in text.split("\n"))).strip()
+
+
+# Keys of a visual builder's block props that hold no words a visitor reads (compared
+# without case), and string values that are a link, a path or an anchor
+_NOT_WORDS = frozenset({
+    "id", "key", "type", "image", "images", "src", "srcset", "href", "url", "link", "icon",
+    "classname", "class", "style", "variant", "align", "alignment", "color", "colour",
+    "background", "size", "width", "height", "layout", "theme", "slug", "target", "rel",
+    "mode", "position", "anchor", "video", "embed", "code", "fit", "ratio", "font",
+})
+_NOT_TEXT = re.compile(r"(?:[a-z][a-z0-9+.-]*://|mailto:|tel:|data:|/\S|#\S)", re.IGNORECASE)
+
+
+def blocks_to_text(value: Any) -> str:
+    """A page as a visual builder saved it (Puck's ``{"root", "content": [{"type",
+    "props"}], "zones"}``, or any JSON) → the words its blocks show: every string in it,
+    read as HTML, one block a line, but those under keys that hold no words (ids, links,
+    images, styles: ``_NOT_WORDS``) and those that are links or paths. Read without
+    recursion, in document order: a nesting thousands deep is a row like any other."""
+    out: list[str] = []
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        key, node = stack.pop()
+        if isinstance(node, str):
+            if key.lower() not in _NOT_WORDS and not _NOT_TEXT.match(node.lstrip()):
+                text = html_to_text(node)
+                if text:
+                    out.append(text)
+        elif isinstance(node, dict):
+            stack.extend(reversed([(str(k), v) for k, v in node.items()]))
+        elif isinstance(node, list):
+            stack.extend(reversed([(key, v) for v in node]))
+    return "\n".join(out)
 
 
 def plain_text(value: str) -> str:
