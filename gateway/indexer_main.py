@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import threading
 
 import psycopg
 
 from awsm.errors import ConfigError
 from awsm.settings import Settings
-from gateway.stop_signals import stop_signals
+from gateway.stop_signals import relayed_stop_signals
 from indexer.mapping import mapping_for
 from indexer.replication import SlotInUse
 from indexer.worker import BackfillStopped, Indexer
@@ -47,12 +46,17 @@ def run_indexer(settings: Settings, *, reindex: bool = False,
         threading.Thread(target=_stop_when_orphaned, args=(parent_pid, stop),
                          name="parent-watch", daemon=True).start()
 
-    def _stop(signum: int, _frame: object) -> None:
+    def _stop(signum: int) -> None:
         log.info("signal %d: stopping after the current batch", signum)
         stop.set()
 
-    for sig in stop_signals():  # SIGHUP too: under `awsm up` it reaches both on a hangup
-        signal.signal(sig, _stop)
+    # SIGHUP too: under `awsm up` it reaches both on a hangup
+    with relayed_stop_signals(_stop):
+        return _run(settings, stop, reindex=reindex)
+
+
+def _run(settings: Settings, stop: threading.Event, *, reindex: bool) -> int:
+    assert settings.database_url is not None
     mapping = mapping_for(settings)
     try:
         engine = open_engine(settings, writer=True)

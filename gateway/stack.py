@@ -33,7 +33,7 @@ from gateway.demo import prepare_schema
 from gateway.demo_secrets import demo_secrets
 from gateway.embedded_pg import EmbeddedPostgres, shell_special_chars
 from gateway.http_server import uvicorn_options
-from gateway.stop_signals import stop_signals
+from gateway.stop_signals import relayed_stop_signals, stop_signals
 from indexer.mapping import mapping_for
 from media_svc.service import media_config
 from search_svc.engines.generations import read_pointer
@@ -166,16 +166,10 @@ def streaming_since(url: str, slot: str, since: float) -> bool:
 
 @contextlib.contextmanager
 def _on_signals(handle: Callable[[], None]) -> Iterator[None]:
-    """The stop signals call ``handle`` instead of ending the process, for the block."""
-    def _handle(signum: int, _frame: object) -> None:
-        handle()
-
-    previous = {s: signal.signal(s, _handle) for s in stop_signals()}
-    try:
+    """The stop signals call ``handle`` instead of ending the process, for the block
+    (from a thread of their own: ``relayed_stop_signals``)."""
+    with relayed_stop_signals(lambda _signum: handle()):
         yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _wait_for_index(ready: Callable[[], bool], stop: threading.Event,
@@ -263,6 +257,9 @@ class _IndexerSupervisor(threading.Thread):
                 proc.wait(15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+            except KeyboardInterrupt:  # a second Ctrl-C: wait no longer, but never leave
+                proc.kill()  # the child behind holding the index and the slot
+                raise
 
 
 class _Server(uvicorn.Server):
