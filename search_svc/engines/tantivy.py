@@ -171,11 +171,13 @@ class TantivyEngine:
         self.root.mkdir(parents=True, exist_ok=True)
         pointer = gen.read_pointer(self.root)
         if pointer is None:
-            # First start: an empty live generation; its missing checkpoint tells the
-            # indexer to backfill.
+            # First start: an empty generation; its missing checkpoint tells the indexer
+            # to backfill (into a shadow it swaps in). Unpublished meanwhile: readers
+            # answer "no index yet" (503), not an empty result, until the swap, and a
+            # first backfill that was interrupted is not taken for an index next time.
             name = gen.new_generation(self.root)
             self._open_generation(name, create=True, fresh=True)
-            self._publish_pointer(name)
+            self._unpublished = True
             gen.remove_generations(self.root, keep={name})
         elif pointer.get("schema_version") != SCHEMA_VERSION:
             # An index written with another schema (an upgrade): write to a new, empty

@@ -41,3 +41,29 @@ def test_a_commit_while_a_reader_opens_the_generation_is_not_missed(
     finally:
         reader.close()
         writer.close()
+
+
+def test_an_index_whose_first_build_has_not_finished_is_no_index_to_readers(
+        tmp_path: Path) -> None:
+    # The first start published an empty generation at once: a first backfill that was
+    # interrupted left it, and the next `awsm up` served it (200, no hits) as the index.
+    from search_svc.errors import EngineUnavailable
+
+    writer = TantivyEngine(tmp_path, writer=True, heap_size=15_000_000)
+    shadow = writer.begin_rebuild()
+    shadow.write([_doc(1)], [])
+    shadow.close()  # interrupted: the rebuild is dropped
+    writer.close()
+    writer = TantivyEngine(tmp_path, writer=True, heap_size=15_000_000)  # the next start
+    try:
+        assert gen.read_pointer(tmp_path) is None
+        with pytest.raises(EngineUnavailable):
+            TantivyEngine(tmp_path, writer=False).search(SearchQuery(tenant_id="t1", text="kopi"))
+        shadow = writer.begin_rebuild()
+        shadow.write([_doc(1), _doc(2)], [], checkpoint="0/1")
+        writer.swap(shadow)  # built: now it is the index
+        reader = TantivyEngine(tmp_path, writer=False)
+        assert reader.search(SearchQuery(tenant_id="t1", text="kopi")).total == 2
+        reader.close()
+    finally:
+        writer.close()
