@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from pathlib import Path
 
 import psycopg
 
@@ -55,6 +56,21 @@ def run_indexer(settings: Settings, *, reindex: bool = False,
         return _run(settings, stop, reindex=reindex)
 
 
+# Written while a rebuild asked for (--reindex) runs: one stopped part-way (Ctrl-C, a
+# crash, a restart) is started again by the next start, asked for or not, rather than
+# dropped while the old index is served on.
+REINDEX_PENDING = "reindex-pending"
+
+
+def _mark(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+    except OSError as exc:  # a read-only data dir: the rebuild runs, unrecorded
+        log.warning("cannot record the rebuild in %s (%s): if it is stopped, the next "
+                    "start will not take it up again", path, exc.strerror or exc)
+
+
 def _run(settings: Settings, stop: threading.Event, *, reindex: bool) -> int:
     assert settings.database_url is not None
     mapping = mapping_for(settings)
@@ -70,10 +86,16 @@ def _run(settings: Settings, stop: threading.Event, *, reindex: bool) -> int:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         log.error("the database of AWSM_DATABASE_URL cannot be reached (%s)", reason)
         return 1
+    pending = settings.data_dir / REINDEX_PENDING
+    if not reindex and pending.exists():
+        log.info("the rebuild asked for earlier (--reindex) did not finish: rebuilding")
+        reindex = True
     try:
         if reindex:
+            _mark(pending)
             indexer.prepare()
             indexer.backfill(stop)
+            pending.unlink(missing_ok=True)
         indexer.run(stop)
         return 0
     except BackfillStopped:  # a signal: the live index answers as before

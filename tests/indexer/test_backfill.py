@@ -90,3 +90,49 @@ def test_a_stop_during_a_backfill_drops_the_rebuild_and_keeps_the_live_index(
     finally:
         indexer.close()
         engine.close()
+
+
+def test_a_reindex_stopped_part_way_is_taken_up_by_the_next_start(fresh_db: str,
+                                                                 tmp_path: Path) -> None:
+    # `awsm up --reindex` stopped (Ctrl-C, a crash) and then a plain `awsm up`: the rebuild
+    # asked for was dropped, and the old index served on as if it had never been asked
+    from gateway.indexer_main import REINDEX_PENDING, _run
+
+    settings = make_settings(fresh_db, tmp_path, backfill_chunk_rows=1)
+    with psycopg.connect(fresh_db, autocommit=True) as db:
+        seed_tenants(db)
+        for i in range(60):
+            db.execute("INSERT INTO blogs (tenant_id, title, slug, content, status, published_at)"
+                       " VALUES (%s, %s, %s, 'isi', 'published', now() - interval '1 minute')",
+                       (TENANT_A, f"Kabar {i}", f"kabar-{i}"))
+    pending = settings.data_dir / REINDEX_PENDING
+
+    def stop_when(condition: object, stop: threading.Event) -> threading.Thread:
+        def watch() -> None:
+            deadline = time.monotonic() + 30
+            while not condition() and time.monotonic() < deadline:  # type: ignore[operator]
+                time.sleep(0.001)
+            stop.set()
+        thread = threading.Thread(target=watch, daemon=True)
+        thread.start()
+        return thread
+
+    from search_svc.engines.generations import read_pointer
+
+    built = threading.Event()  # a first start builds the index
+    stop_when(lambda: read_pointer(settings.tantivy_dir) is not None, built)
+    assert _run(settings, built, reindex=False) == 0
+    stop = threading.Event()
+    stop_when(pending.exists, stop)  # at once: the rebuild's first page of 60
+    assert _run(settings, stop, reindex=True) == 0
+    assert pending.exists()  # stopped part-way: still asked for
+
+    again = threading.Event()
+    stop_when(lambda: not pending.exists(), again)  # once the rebuild is done
+    assert _run(settings, again, reindex=False) == 0
+    assert not pending.exists()
+    reader = open_engine(settings, writer=False)
+    try:
+        assert reader.stats().documents == 60
+    finally:
+        reader.close()
