@@ -210,3 +210,22 @@ def test_a_query_without_a_facets_filter_keeps_the_tenant_and_its_scope(
     assert not bare.filters(facet) and bare == SearchQuery(
         tenant_id="t1", text="kopi", scope_types=("blog", "page"), published_before=100)
     assert not SearchQuery(tenant_id="t1").filters(facet)
+
+
+def _normalize_whole(raw: str) -> str:
+    """normalize_text as it read all of the text (the reference)."""
+    import re
+
+    text = unicodedata.normalize("NFKC", raw[:4096])
+    text = "".join(" " if c.isspace() else c for c in text
+                   if c.isspace() or unicodedata.category(c)[0] != "C")
+    text = re.sub(r"\s+", " ", text).lstrip(" ")[:MAX_QUERY_CHARS]
+    return text.rstrip(" ") + " " if text.endswith(" ") else text
+
+
+@given(st.text(max_size=400) | st.lists(st.sampled_from(
+    ["\ufdfa", " ", "\u3000", "\x00", "\u200b", "a", "\u0301", "\n", "ﬁ"]), max_size=600
+).map("".join))
+@settings(max_examples=300, deadline=None)
+def test_reading_only_what_is_kept_normalises_as_reading_everything(raw: str) -> None:
+    assert normalize_text(raw) == _normalize_whole(raw)
