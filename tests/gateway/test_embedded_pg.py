@@ -77,3 +77,16 @@ def test_a_stale_pid_file_naming_another_process_is_dropped_not_that_process_sto
     finally:
         decoy.kill()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_data_dir_of_another_postgresql_major_is_one_clear_line(tmp_path: Path) -> None:
+    # it started the server, which failed: ~490 lines of its log, then a traceback
+    from awsm.errors import ConfigError
+
+    pgdata = tmp_path / "pg"
+    pgdata.mkdir()
+    (pgdata / "PG_VERSION").write_text("16\n")
+    with pytest.raises(ConfigError, match=r"holds a PostgreSQL 16 database; the embedded "
+                                          r"server is PostgreSQL \d+"):
+        EmbeddedPostgres(pgdata)
+    assert not (pgdata / "postmaster.pid").exists()
