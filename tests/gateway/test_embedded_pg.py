@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -90,3 +91,32 @@ def test_a_data_dir_of_another_postgresql_major_is_one_clear_line(tmp_path: Path
                                           r"server is PostgreSQL \d+"):
         EmbeddedPostgres(pgdata)
     assert not (pgdata / "postmaster.pid").exists()
+
+
+START_AND_WAIT = r"""
+import sys, time
+from pathlib import Path
+from gateway.embedded_pg import EmbeddedPostgres
+pg = EmbeddedPostgres(Path(sys.argv[1]))
+print(Path(sys.argv[1], "postmaster.pid").read_text().split()[0], flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_server_whose_starter_is_killed_is_stopped_not_orphaned(tmp_path: Path) -> None:
+    # kill -9 of `awsm up` (or the OOM killer) left its PostgreSQL running until the next
+    # `awsm up` on the data dir adopted it
+    root = Path(tempfile.mkdtemp(prefix="awsm-test-orphan-pg-"))
+    starter = subprocess.Popen([sys.executable, "-c", START_AND_WAIT, str(root / "data")],
+                               cwd=Path(__file__).resolve().parents[2],
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        assert starter.stdout is not None
+        server = psutil.Process(int(starter.stdout.readline()))
+        assert server.is_running()
+        starter.kill()
+        starter.wait(10)
+        server.wait(30)  # psutil.TimeoutExpired if it runs on
+    finally:
+        starter.kill()
+        shutil.rmtree(root, ignore_errors=True)
