@@ -8,6 +8,7 @@ Knows nothing about any engine library.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ from pathlib import Path
 
 __all__ = [
     "POINTER",
+    "lock_writer",
     "new_generation",
     "read_json",
     "read_pointer",
@@ -27,6 +29,7 @@ __all__ = [
 
 POINTER = "CURRENT"
 GENERATION_PREFIX = "gen-"
+WRITER_LOCK = "writer.lock"
 
 StatKey = tuple[int, int, int]
 
@@ -102,3 +105,18 @@ def remove_generations(root: Path, *, keep: set[str]) -> None:
     for child in root.iterdir():
         if child.name.startswith(GENERATION_PREFIX) and child.name not in keep:
             shutil.rmtree(child, ignore_errors=True)
+
+
+def lock_writer(root: Path) -> int:
+    """Hold ``<root>/writer.lock`` for the one writer of the index; its descriptor, to
+    close when done (the kernel drops the lock with the process too). Tantivy's own lock
+    is a generation's, and generations come and go: two first starts, each making a
+    generation of its own, never met. ``BlockingIOError`` when another writer holds it."""
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(root / WRITER_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd

@@ -10,6 +10,7 @@ share one analyzer; no user text ever goes through Tantivy's query parser.
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 from collections.abc import Sequence
@@ -149,22 +150,31 @@ class TantivyEngine:
         self._unpublished = False  # the writer's generation is not the pointer's yet
         self._uncommitted = False  # a shadow's writes wait for its checkpoint or swap
         self._lost_writes = False  # ... and a failed write dropped them: unusable
+        self._writer_lock: int | None = None
         try:
             if _generation is not None:  # a shadow built by begin_rebuild()
                 self._open_generation(_generation, create=True, fresh=True)
             elif writer:
+                self._writer_lock = gen.lock_writer(self.root)
                 self._open_live_writer()
             elif gen.read_pointer(self.root) is not None:
                 self._refresh()
             # else: the indexer has not created the index yet; queries report the
             # engine unavailable until it has, then pick it up.
-        except _TANTIVY_ERRORS as exc:
+        except (*_TANTIVY_ERRORS, BlockingIOError) as exc:
+            self._release_writer_lock()
             detail = f"tantivy index at {self.root}: {exc}"
-            if "LockBusy" in str(exc):  # tantivy's writer lock: one writer per index
+            # tantivy's writer lock, or ours: one writer per index
+            if isinstance(exc, BlockingIOError) or "LockBusy" in str(exc):
                 detail = (f"the index under {self.root} is being written by another indexer "
                           "(a running `awsm up` or `awsm indexer`); stop it first, or rebuild "
                           "through it with `awsm up --reindex`")
             raise EngineUnavailable(detail=detail) from exc
+
+    def _release_writer_lock(self) -> None:
+        if self._writer_lock is not None:
+            os.close(self._writer_lock)
+            self._writer_lock = None
 
     # opening ---------------------------------------------------------------
     def _open_live_writer(self) -> None:
@@ -419,6 +429,7 @@ class TantivyEngine:
                     pass  # merges are an optimisation; committed data is safe
             self._writer = self._index = None
             self._closed = True
+            self._release_writer_lock()
             if self._shadow and self._generation:
                 # A rebuild abandoned before swap(): nobody will ever point at it.
                 shutil.rmtree(self.root / self._generation, ignore_errors=True)

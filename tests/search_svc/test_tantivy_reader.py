@@ -67,3 +67,20 @@ def test_an_index_whose_first_build_has_not_finished_is_no_index_to_readers(
         reader.close()
     finally:
         writer.close()
+
+
+def test_a_second_writer_is_refused_before_any_index_exists(tmp_path: Path) -> None:
+    # with the first generation unpublished until its swap, a second writer made one of
+    # its own, deleted the first's, and both ran: tantivy's lock is per generation
+    from search_svc.errors import EngineUnavailable
+
+    first = TantivyEngine(tmp_path, writer=True, heap_size=15_000_000)
+    try:
+        held = {p.name for p in tmp_path.iterdir() if p.name.startswith("gen-")}
+        with pytest.raises(EngineUnavailable) as refused:
+            TantivyEngine(tmp_path, writer=True, heap_size=15_000_000)
+        assert "being written by another indexer" in str(refused.value.detail)
+        assert {p.name for p in tmp_path.iterdir() if p.name.startswith("gen-")} == held
+    finally:
+        first.close()
+    TantivyEngine(tmp_path, writer=True, heap_size=15_000_000).close()  # free once closed
