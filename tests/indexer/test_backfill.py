@@ -17,6 +17,16 @@ from search_svc.engines.base import Document
 from tests.fixtures.fix_stack import TENANT_A, TENANT_B, make_settings, seed_tenants
 
 
+def _published_blogs(url: str, count: int) -> None:
+    """The two tenants, and ``count`` published blogs of the first."""
+    with psycopg.connect(url, autocommit=True) as db:
+        seed_tenants(db)
+        for i in range(count):
+            db.execute("INSERT INTO blogs (tenant_id, title, slug, content, status, published_at)"
+                       " VALUES (%s, %s, %s, 'isi', 'published', now() - interval '1 minute')",
+                       (TENANT_A, f"Kabar {i}", f"kabar-{i}"))
+
+
 def test_a_backfill_in_many_chunks_goes_live_whole_as_one_segment(fresh_db: str,
                                                                    tmp_path: Path) -> None:
     settings = make_settings(fresh_db, tmp_path, backfill_chunk_rows=3)
@@ -52,12 +62,7 @@ def test_a_stop_during_a_backfill_drops_the_rebuild_and_keeps_the_live_index(
     # a signal during a long first backfill or reindex was noticed only once it had
     # read every table: `awsm up` killed the indexer after 15 s, `docker stop` after 10
     settings = make_settings(fresh_db, tmp_path, backfill_chunk_rows=2)
-    with psycopg.connect(fresh_db, autocommit=True) as db:
-        seed_tenants(db)
-        for i in range(9):
-            db.execute("INSERT INTO blogs (tenant_id, title, slug, content, status, published_at)"
-                       " VALUES (%s, %s, %s, 'isi', 'published', now() - interval '1 minute')",
-                       (TENANT_A, f"Kabar {i}", f"kabar-{i}"))
+    _published_blogs(fresh_db, 9)
     engine = open_engine(settings, writer=True)
     indexer = Indexer(settings, load_mapping(None), engine, fresh_db)
     pages = indexer.visible_documents
@@ -99,12 +104,7 @@ def test_a_reindex_stopped_part_way_is_taken_up_by_the_next_start(fresh_db: str,
     from gateway.indexer_main import REINDEX_PENDING, _run
 
     settings = make_settings(fresh_db, tmp_path, backfill_chunk_rows=1)
-    with psycopg.connect(fresh_db, autocommit=True) as db:
-        seed_tenants(db)
-        for i in range(60):
-            db.execute("INSERT INTO blogs (tenant_id, title, slug, content, status, published_at)"
-                       " VALUES (%s, %s, %s, 'isi', 'published', now() - interval '1 minute')",
-                       (TENANT_A, f"Kabar {i}", f"kabar-{i}"))
+    _published_blogs(fresh_db, 60)
     pending = settings.data_dir / REINDEX_PENDING
 
     def stop_when(condition: object, stop: threading.Event) -> threading.Thread:
