@@ -26,7 +26,7 @@ from media_svc.http_cache import image_headers, not_modified
 from media_svc.options import TransformSpec
 from media_svc.service import Job, MediaService
 from media_svc.signing import sign_path, srcset, url_path
-from media_svc.supabase import render_source, render_spec
+from media_svc.supabase import refuse_other_spellings, render_source, render_spec
 from media_svc.upload import store_upload, valid_tenant
 
 __all__ = ["build_router"]
@@ -181,6 +181,7 @@ def _add_render_route(router: APIRouter, service: MediaService, settings: Settin
                 summary="Supabase Storage-compatible image render (public buckets)")
     async def supabase_render(bucket: str, path: str, request: Request) -> Response:
         _refuse_repeats(request)
+        refuse_other_spellings(request.scope.get("query_string", b""))
         spec = render_spec(request.query_params, sizes=sizes, qualities=qualities)
         source = render_source(origin, bucket, path)
         job = await service.job(spec, source, request.headers.get("accept"))

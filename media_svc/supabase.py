@@ -16,7 +16,8 @@ from awsm.text import CONTROL_CHARS
 from media_svc.errors import InvalidOptions, InvalidSource
 from media_svc.options import Fit, TransformSpec
 
-__all__ = ["RESIZE_MODES", "parse_int_list", "render_source", "render_spec"]
+__all__ = ["RESIZE_MODES", "parse_int_list", "refuse_other_spellings", "render_source",
+           "render_spec"]
 
 RESIZE_MODES: dict[str, Fit] = {"cover": "cover", "contain": "inside", "fill": "fill"}
 DEFAULT_QUALITY = 80
@@ -38,6 +39,17 @@ def _allowed(name: str, raw: str | None, allowed: frozenset[int]) -> int | None:
             or int(raw) not in allowed:
         raise InvalidOptions(f"{name} must be one of {', '.join(map(str, sorted(allowed)))}.")
     return int(raw)
+
+
+def refuse_other_spellings(query: bytes) -> None:
+    """Each rendition has one URL (parameter order aside): an empty pair (``&&``,
+    ``height=``) or an escape (``width=%36%34%30``) would be one more URL, one more CDN
+    entry, for the same image (``InvalidOptions``). ``query``: the raw query string."""
+    pairs = query.split(b"&") if query else []
+    if any(not p or p.endswith(b"=") or b"=" not in p for p in pairs) \
+            or b"%" in query or b"+" in query:
+        raise InvalidOptions("Write each render parameter once as name=value, with no empty "
+                             "one and no escapes (width=640&height=640).")
 
 
 def render_spec(query: Mapping[str, str], *, sizes: frozenset[int],

@@ -69,6 +69,17 @@ def test_render_route_refuses_values_off_the_allow_lists(render, query: str) -> 
     assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_options")
 
 
+@pytest.mark.parametrize("query", ["width=640&&&&", "&width=640", "width=640&height=",
+                                   "width=%36%34%30", "width=640&resize=%63over", "width",
+                                   "width=640&format=origin&", "width=640&quality=8%30"])
+def test_render_route_gives_each_rendition_one_url(render, query: str) -> None:  # type: ignore[no-untyped-def]
+    # each was the same rendition under one more URL: a CDN entry of its own, unsigned
+    r = render.get(f"/storage/v1/render/image/public/public-images/blog/hero.jpg?{query}")
+    assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_options"), r.text
+    assert render.get("/storage/v1/render/image/public/public-images/blog/hero.jpg"
+                      "?width=640").status_code == 200
+
+
 def test_render_route_refuses_a_repeated_parameter(render) -> None:  # type: ignore[no-untyped-def]
     r = render.get("/storage/v1/render/image/public/public-images/blog/hero.jpg"
                    "?width=640&width=384")
