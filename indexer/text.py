@@ -115,10 +115,11 @@ _NOT_TEXT = re.compile(r"(?:[a-z][a-z0-9+.-]*://|mailto:|tel:|data:|/\S|#\S)", r
 def blocks_to_text(value: Any) -> str:
     """A page as a visual builder saved it (Puck's ``{"root", "content": [{"type",
     "props"}], "zones"}``, or any JSON) → the words its blocks show: every string in it,
-    read as HTML, one block a line, but those under keys that hold no words (ids, links,
-    images, styles: ``_NOT_WORDS``) and those that are links or paths. Read without
-    recursion, in document order: a nesting thousands deep is a row like any other."""
-    out: list[str] = []
+    read as HTML, one block a line, each text once, but those under keys that hold no
+    words (ids, links, images, styles: ``_NOT_WORDS``) and those that are links or
+    paths. Read without recursion, in document order: a nesting thousands deep is a row
+    like any other."""
+    out: dict[str, None] = {}  # each text once: the page's title is its hero's too
     stack: list[tuple[str, Any]] = [("", value)]
     while stack:
         key, node = stack.pop()
@@ -126,7 +127,7 @@ def blocks_to_text(value: Any) -> str:
             if key.lower() not in _NOT_WORDS and not _NOT_TEXT.match(node.lstrip()):
                 text = html_to_text(node)
                 if text:
-                    out.append(text)
+                    out[text] = None
         elif isinstance(node, dict):
             stack.extend(reversed([(str(k), v) for k, v in node.items()]))
         elif isinstance(node, list):

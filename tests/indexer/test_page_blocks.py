@@ -51,6 +51,7 @@ def test_a_builder_page_is_found_by_the_words_of_its_published_blocks(stack: Sta
     wait_for(lambda: ids(stack, "zqsangrai") == [page])
     hit = stack.search(q="zqsangrai")["hits"][0]
     assert "<mark>zqsangrai</mark>" in hit["snippet"] and "<b>" not in hit["snippet"]
+    assert hit["snippet"].count("Beranda") <= 1  # the title once, not the root's and the hero's
     assert ids(stack, "zqrahasia") == []  # the layout being edited is not published
     assert ids(stack, "RichText") == [] and ids(stack, "hero.jpg") == []  # no ids, no paths
     # republished: the new words in, the old out
