@@ -24,7 +24,7 @@ from psycopg import sql
 
 from awsm.db import connect
 from indexer.mapping import Mapping
-from indexer.reader import RowReader
+from indexer.reader import RowReader, parked_rows, unpark_rows
 from search_svc.chunking import Chunk, chunk_document
 from search_svc.embedding import Embedder
 from search_svc.engines.base import Document
@@ -188,15 +188,8 @@ class EmbeddingWorker:
     def _not_parked(self, docs: list[Document]) -> list[Document]:
         """``docs`` less the rows the indexer parked (a document the keyword engine
         rejected reads well here): out of keyword search, out of semantic search too."""
-        if not docs:
-            return docs
-        rows = {d.key: (row[0].table, row[1]) for d in docs
-                if (row := self.mapping.row_of(d.key)) is not None}
-        parked = set(self.conn.execute(
-            "SELECT d.source_table, d.row_id FROM search.dead_letters d JOIN "
-            "unnest(%s::text[], %s::text[]) AS u(t, r) ON d.source_table = u.t "
-            "AND d.row_id = u.r WHERE d.error NOT LIKE 'embedding: %%'",
-            ([t for t, _r in rows.values()], [r for _t, r in rows.values()])).fetchall())
+        rows = {d.key: row for d in docs if (row := self.mapping.table_row(d.key)) is not None}
+        parked = parked_rows(self.conn, list(rows.values()))
         return [d for d in docs if rows.get(d.key) not in parked] if parked else docs
 
     def _embed(self, docs: Sequence[Document]) -> tuple[dict[str, str], list[Document],
@@ -282,12 +275,8 @@ class EmbeddingWorker:
                 self.conn.execute("DELETE FROM search.embedding_queue WHERE doc_key = ANY(%s)",
                                   (done,))
                 # parked once, in step now: /readyz counts what is still skipped
-                self.conn.execute(
-                    "DELETE FROM search.dead_letters d USING unnest(%s::text[], %s::text[]) "
-                    "AS u(t, r) WHERE d.source_table = u.t AND d.row_id = u.r "
-                    "AND d.error LIKE 'embedding: %%'",
-                    ([t for k, _a, t, _r in entries if k in done],
-                     [r for k, _a, _t, r in entries if k in done]))
+                unpark_rows(self.conn, [(t, r) for k, _a, t, r in entries if k in done],
+                            embedding=True)
         return changed
 
     def _call_model(self, items: list[tuple[str, str]]) -> dict[str, np.ndarray]:

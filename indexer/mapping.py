@@ -156,6 +156,11 @@ class Mapping:
         src = self.by_type(doc_type)
         return (src, row_id) if src is not None else None
 
+    def table_row(self, key: str) -> tuple[str, str] | None:
+        """The (table, row id) of a document key, as search.dead_letters names a row."""
+        row = self.row_of(key)
+        return (row[0].table, row[1]) if row is not None else None
+
     @property
     def tables(self) -> tuple[str, ...]:
         """Every table whose changes the indexer streams."""

@@ -7,7 +7,7 @@ latest state: unchanged TOAST values, joined names and visibility included.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import psycopg
@@ -165,15 +165,9 @@ class RowReader:
         """Rows of ``keys`` written to the index (``parked``: those just parked instead)
         leave search.dead_letters, which /readyz counts: a row fixed since stays no
         longer. The embedding worker's entries (``embedding: ...``) are its own."""
-        rows = [(row[0].table, row[1]) for key in keys
-                if (row := self.mapping.row_of(key)) is not None
-                and (row[0].table, row[1]) not in parked]
-        if rows:
-            self.conn.execute(
-                "DELETE FROM search.dead_letters d USING unnest(%s::text[], %s::text[]) "
-                "AS u(t, r) WHERE d.source_table = u.t AND d.row_id = u.r "
-                "AND d.error NOT LIKE 'embedding: %%'",
-                ([t for t, _r in rows], [r for _t, r in rows]))
+        rows = [row for key in keys
+                if (row := self.mapping.table_row(key)) is not None and row not in parked]
+        unpark_rows(self.conn, rows, embedding=False)
 
     def unpark_all_but(self, parked: set[tuple[str, str]]) -> None:
         """After a rebuild read every row: only rows it parked stay parked."""
@@ -193,6 +187,35 @@ class RowReader:
             "attempts = search.dead_letters.attempts + 1, last_seen = now()",
             (src.table, row_id, repr(exc)[:500]),
         )
+
+
+# search.dead_letters holds the rows of both writers: the embedding worker's entries are
+# those whose error starts "embedding: ", the rest are the indexer's
+_WHOSE = {True: sql.SQL("LIKE"), False: sql.SQL("NOT LIKE")}
+
+
+def unpark_rows(conn: psycopg.Connection, rows: Sequence[tuple[str, str]], *,
+                embedding: bool) -> None:
+    """``rows`` (table, row id) leave search.dead_letters: the embedding worker's
+    entries (``embedding``) or the indexer's."""
+    if rows:
+        conn.execute(sql.SQL(
+            "DELETE FROM search.dead_letters d USING unnest(%s::text[], %s::text[]) "
+            "AS u(t, r) WHERE d.source_table = u.t AND d.row_id = u.r "
+            "AND d.error {} 'embedding: %%'").format(_WHOSE[embedding]),
+            ([t for t, _r in rows], [r for _t, r in rows]))
+
+
+def parked_rows(conn: psycopg.Connection,
+                rows: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Those of ``rows`` (table, row id) the indexer has parked."""
+    if not rows:
+        return set()
+    return {(t, r) for t, r in conn.execute(
+        "SELECT d.source_table, d.row_id FROM search.dead_letters d JOIN "
+        "unnest(%s::text[], %s::text[]) AS u(t, r) ON d.source_table = u.t "
+        "AND d.row_id = u.r WHERE d.error NOT LIKE 'embedding: %%'",
+        ([t for t, _r in rows], [r for _t, r in rows])).fetchall()}
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:

@@ -71,16 +71,22 @@ class SearchQuery:
     # every facet count too, the type facet's included.
     scope_types: tuple[str, ...] | None = None
 
+    def facet_filter(self, facet: str) -> tuple[str, ...]:
+        """The visitor's filter values on ``facet`` (one of ``FACET_FIELDS``)."""
+        if facet == "locale":
+            return (self.locale,) if self.locale else ()
+        return {"type": self.types, "category": self.categories, "tags": self.tags}[facet]
+
+    def filters(self, facet: str) -> bool:
+        """Whether the visitor filtered on ``facet``."""
+        return bool(self.facet_filter(facet))
+
     def without_filter(self, facet: str) -> SearchQuery:
         """This query without the visitor's own filter on ``facet`` (what that facet is
         counted over); the tenant, its ``scope_types`` and the visibility stay."""
         cleared = {"type": {"types": ()}, "category": {"categories": ()},
                    "tags": {"tags": ()}, "locale": {"locale": None}}[facet]
         return replace(self, **cleared)  # type: ignore[arg-type]
-
-    def filters(self, facet: str) -> bool:
-        """Whether the visitor filtered on ``facet``."""
-        return self.without_filter(facet) != self
 
 
 @dataclass(frozen=True, slots=True)

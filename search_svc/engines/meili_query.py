@@ -172,8 +172,8 @@ def filters(q: SearchQuery, *, without: str | None = None) -> list[str]:
     if q.scope_types is not None:
         scope = dict.fromkeys(quote(facet_value(v)) for v in q.scope_types)
         out.append(f"type IN [{', '.join(scope)}]")
-    for facet, values in (("type", q.types), ("category", q.categories), ("tags", q.tags),
-                          ("locale", (q.locale,) if q.locale else ())):
+    for facet in FACET_FIELDS:
+        values = q.facet_filter(facet)
         if values and facet != without:
             literals = dict.fromkeys(quote(facet_value(v)) for v in values)
             out.append(f"{facet} IN [{', '.join(literals)}]")
@@ -199,8 +199,6 @@ def search_requests(index_uid: str, q: SearchQuery, parsed: ParsedQuery,
                     strategy: str) -> tuple[list[dict[str, Any]], int]:
     """Multi-search queries: the main one (hits, total, facets without a filter of their
     own), then one per facet that has its own filter, counted without it (disjunctive)."""
-    own = {"type": q.types, "category": q.categories, "tags": q.tags,
-           "locale": (q.locale,) if q.locale else ()}
     requested = [f for f in dict.fromkeys(q.facets) if f in FACET_FIELDS]
     page, skip = _page(q.limit, q.offset)
     base: dict[str, Any] = {"indexUid": index_uid, "q": parsed.text,
@@ -209,12 +207,12 @@ def search_requests(index_uid: str, q: SearchQuery, parsed: ParsedQuery,
     # (hits past the cutoff carry a "skipped" rule; the response has no flag of its own)
     main = {**base, **page, "filter": filters(q), "attributesToRetrieve": _FIELDS,
             "showRankingScore": True, "showRankingScoreDetails": True,
-            "facets": [f for f in requested if not own[f]]}
+            "facets": [f for f in requested if not q.filters(f)]}
     if q.sort == "published_at":
         main["sort"] = ["published_at:desc"]
     queries = [main]
     for facet in requested:
-        if own[facet]:
+        if q.filters(facet):
             queries.append({**base, "page": 1, "hitsPerPage": 0,
                             "filter": filters(q, without=facet), "facets": [facet]})
     return queries, skip

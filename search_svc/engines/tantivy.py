@@ -161,7 +161,7 @@ class TantivyEngine:
                 self._refresh()
             # else: the indexer has not created the index yet; queries report the
             # engine unavailable until it has, then pick it up.
-        except (*_TANTIVY_ERRORS, BlockingIOError) as exc:
+        except _TANTIVY_ERRORS as exc:  # BlockingIOError (our writer lock) is an OSError
             self._release_writer_lock()
             detail = f"tantivy index at {self.root}: {exc}"
             # tantivy's writer lock, or ours: one writer per index

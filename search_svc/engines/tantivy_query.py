@@ -181,8 +181,8 @@ class QueryBuilder:
         out = [Query.term_query(self.schema, "tenant", q.tenant_id)]
         if q.scope_types is not None:
             out.append(Query.term_set_query(self.schema, "type", list(q.scope_types)))
-        for facet, values in (("type", q.types), ("category", q.categories),
-                              ("tags", q.tags), ("locale", (q.locale,) if q.locale else ())):
+        for facet in FACET_FIELDS:
+            values = q.facet_filter(facet)
             if values and facet != without:
                 out.append(Query.term_set_query(self.schema, facet, list(values)))
         if q.published_before is not None:
@@ -287,11 +287,9 @@ class QueryBuilder:
         without that filter (disjunctive), so other values stay selectable."""
         if not q.facets:
             return {}
-        own = {"type": q.types, "category": q.categories, "tags": q.tags,
-               "locale": (q.locale,) if q.locale else ()}
         groups: dict[str | None, list[str]] = {}
         for facet in dict.fromkeys(q.facets):
-            groups.setdefault(facet if own[facet] else None, []).append(facet)
+            groups.setdefault(facet if q.filters(facet) else None, []).append(facet)
         out: dict[str, dict[str, int]] = {}
         for without, facets in groups.items():
             if q.facet_size == 0:
