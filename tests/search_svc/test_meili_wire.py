@@ -184,9 +184,10 @@ def test_a_large_write_goes_in_parts_each_awaited_with_the_checkpoint_last(
 
 
 def test_a_task_past_its_timeout_is_awaited_again_not_sent_again(meili: Meili) -> None:
-    engine = MeiliEngine(meili.url, None, "idx", writer=True, task_timeout_s=0.05)
+    # the timeout leaves the retry's two polls room on a busy machine
+    engine = MeiliEngine(meili.url, None, "idx", writer=True, task_timeout_s=0.5)
     slow = meili.tasks + 1
-    meili.busy_polls[slow] = 40  # far longer than the timeout
+    meili.busy_polls[slow] = 1000  # far longer than the timeout
     with pytest.raises(EngineUnavailable, match=f"task {slow} still processing"):
         engine.write([doc(1)], [], checkpoint="cp-1")
     assert len(meili.requests("POST", "/indexes/idx/documents")) == 1
