@@ -14,8 +14,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol, TypeVar
 
+from search_svc.errors import InvalidQuery
+
 __all__ = [
     "FACET_FIELDS",
+    "MAX_FACET_SIZE",
     "Document",
     "DocumentsRejected",
     "EngineStats",
@@ -27,6 +30,9 @@ __all__ = [
 ]
 
 FACET_FIELDS = ("type", "category", "tags", "locale")
+# values counted per facet at most: Meilisearch's maxValuesPerFacet, which it would
+# apply without a word
+MAX_FACET_SIZE = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +76,17 @@ class SearchQuery:
     # None: every type; never empty). Unlike ``types`` (the visitor's filter) it bounds
     # every facet count too, the type facet's included.
     scope_types: tuple[str, ...] | None = None
+
+    def check(self) -> None:
+        """Raise ``InvalidQuery`` for a query no engine answers the same way: negative
+        bounds, an unknown facet, more facet values than every engine counts."""
+        if self.limit < 0 or self.offset < 0 or self.facet_size < 0:
+            raise InvalidQuery("limit, offset and facet_size must not be negative")
+        if self.facet_size > MAX_FACET_SIZE:
+            raise InvalidQuery(f"facet_size must be at most {MAX_FACET_SIZE}")
+        unknown = set(self.facets) - set(FACET_FIELDS)
+        if unknown:
+            raise InvalidQuery(f"unknown facet: {sorted(unknown)[0]}")
 
     def facet_filter(self, facet: str) -> tuple[str, ...]:
         """The visitor's filter values on ``facet`` (one of ``FACET_FIELDS``)."""

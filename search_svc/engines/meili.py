@@ -8,11 +8,11 @@ every failure (refused, unreachable, timed out, an answer of an unexpected shape
 ``EngineUnavailable``. Request bodies live in ``meili_query``.
 
 Known differences from the Tantivy adapter (Meilisearch's own rules): the no-AND-match
-fallback drops words from the end ("last", which always keeps the first word) rather
-than matching any word, and hybrid's keyword side drops the index's most frequent words
-first ("frequency", which always keeps the rarest), then, when that finds nothing, words
-from the end; words past the tenth of a query are ignored; no stemming; facet values
-that differ only in case are counted as one; ``total`` counts up to 10,000.
+fallback, and hybrid's keyword side, drop words from the end ("last", which always
+keeps the first word) rather than matching any word; words past the tenth of a query
+are ignored; no stemming; facet values that differ only in case, accents or width are
+counted as one and a filter's value matches them all (Meilisearch lowercases and
+compatibility-decomposes both sides); ``total`` counts up to 10,000.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ import orjson
 
 from awsm.errors import ConfigError
 from search_svc.engines.base import (
-    FACET_FIELDS,
     Document,
     EngineStats,
     SearchQuery,
@@ -47,7 +46,7 @@ from search_svc.engines.meili_query import (
     tenant_value,
     to_meili,
 )
-from search_svc.errors import EngineUnavailable, InvalidQuery
+from search_svc.errors import EngineUnavailable
 from search_svc.query import RANKING_MAX_TERMS, parse_query
 
 __all__ = ["MIN_VERSION", "MeiliEngine", "MeiliError"]
@@ -56,9 +55,10 @@ log = logging.getLogger("awsm.meili")
 
 _REBUILD_INFIX = "__rebuild_"
 _PAGE = 1000
-# matchingStrategy "frequency" (hybrid's keyword side) arrived in v1.9; filter strings
-# unescape "\\" since v1.4
-MIN_VERSION = (1, 9)
+# Filter strings unescape "\\" since v1.4; before v1.16 the typo rule's word lengths
+# (minWordSizeForTypos) were counted in UTF-8 bytes (meilisearch#5594), so a
+# three-letter Cyrillic or Thai word got a typo that Tantivy's rule never gives.
+MIN_VERSION = (1, 16)
 _DONE = ("succeeded", "failed", "canceled")
 _READ_POSTS = ("/multi-search", "/documents/fetch")  # POSTs that change nothing
 
@@ -273,11 +273,7 @@ class MeiliEngine:
 
     # reading ----------------------------------------------------------------
     def search(self, query: SearchQuery) -> SearchResult:
-        if query.limit < 0 or query.offset < 0 or query.facet_size < 0:
-            raise InvalidQuery("limit, offset and facet_size must not be negative")
-        unknown = set(query.facets) - set(FACET_FIELDS)
-        if unknown:
-            raise InvalidQuery(f"unknown facet: {sorted(unknown)[0]}")
+        query.check()
         ranking = query.match == "ranking"
         # hybrid's keyword side: every word counts for the first hit's completeness and
         # the snippet, though Meilisearch itself reads the first ten
@@ -286,14 +282,11 @@ class MeiliEngine:
         if parsed.reason == "too_short":
             return SearchResult(hits=[], total=0, facets={f: {} for f in query.facets})
         if ranking and not parsed.phrase:
-            # Hybrid's keyword side: every word, then fewer, the index's most frequent
-            # dropped first (closest to BM25's OR). Meilisearch never drops the last one
-            # left, the rarest in the whole index: when this tenant has no document with
-            # it, drop words from the end instead, which keeps the first.
-            result = self._search(query, parsed, "frequency")
-            if result.total == 0 and len(parsed.terms) > 1:
-                result = self._search(query, parsed, "last")
-            return result
+            # Hybrid's keyword side: every word, then fewer, dropped from the end.
+            # Not "frequency" (the index's most frequent words dropped first, closer to
+            # BM25's OR): its frequencies are the whole index's, so which of this
+            # tenant's documents matched, and their total, moved with other tenants'.
+            return self._search(query, parsed, "last")
         result = self._search(query, parsed, "all")
         if result.total == 0 and len(parsed.terms) > 1 and not parsed.phrase:
             # No document has every word: let Meilisearch drop words from the end.

@@ -28,7 +28,14 @@ from typing import Any
 
 import orjson
 
-from search_svc.engines.base import FACET_FIELDS, Document, Hit, SearchQuery, SearchResult
+from search_svc.engines.base import (
+    FACET_FIELDS,
+    MAX_FACET_SIZE,
+    Document,
+    Hit,
+    SearchQuery,
+    SearchResult,
+)
 from search_svc.errors import EngineUnavailable
 from search_svc.matching import TermMatcher, term_matcher
 from search_svc.query import ParsedQuery, analyze
@@ -67,9 +74,12 @@ MAX_TOTAL_HITS = 10_000
 # Meilisearch refuses request bodies over 100 MB (its default http payload limit); a
 # write is sent in parts under this many bytes of JSON.
 MAX_PAYLOAD_BYTES = 90_000_000
-# Meilisearch indexes the first 65,535 words of an attribute; what is sent of a text is
-# cut well past that, so no single document nears the payload limit.
+# Meilisearch indexes the first 65,535 words of an attribute: the folded (searched)
+# copies are cut there, the texts shown at 1,000,000 characters, so one document stays
+# far under the payload limit (three texts of at most 6 MB of JSON each, three folded
+# copies of 65,535 words of at most 64 folded characters).
 MAX_TEXT_CHARS = 1_000_000
+MAX_INDEXED_WORDS = 65_535
 # Meilisearch cuts an indexed facet value at 468 bytes but compares a filter's value
 # whole; values are cut shorter on both sides (and at the Tantivy adapter's 512 chars).
 MAX_FACET_BYTES = 400
@@ -90,7 +100,7 @@ INDEX_SETTINGS: dict[str, Any] = {
     # "sort" first: with sort=published_at the date decides; without a sort it is inert
     "rankingRules": ["sort", "words", "typo", "proximity", "attribute", "exactness"],
     "typoTolerance": {"enabled": True, "minWordSizeForTypos": {"oneTypo": 5, "twoTypos": 9}},
-    "faceting": {"maxValuesPerFacet": 100, "sortFacetValuesBy": {"*": "count"}},
+    "faceting": {"maxValuesPerFacet": MAX_FACET_SIZE, "sortFacetValuesBy": {"*": "count"}},
     "pagination": {"maxTotalHits": MAX_TOTAL_HITS},
 }
 
@@ -130,7 +140,7 @@ def to_meili(doc: Document) -> dict[str, Any]:
     out: dict[str, Any] = {
         PRIMARY_KEY: document_id(doc.key), "key": doc.key, "id": doc.id,
         "tenant": tenant_value(doc.tenant_id), "type": facet_value(doc.type),
-        "title": doc.title, "summary": doc.summary[:MAX_TEXT_CHARS],
+        "title": doc.title[:MAX_TEXT_CHARS], "summary": doc.summary[:MAX_TEXT_CHARS],
         "body": doc.body[:MAX_TEXT_CHARS],
         "category": facet_value(doc.category) if doc.category else doc.category,
         # empty facet values are left out, as in the Tantivy index
@@ -140,7 +150,7 @@ def to_meili(doc: Document) -> dict[str, Any]:
         "published_at": int(doc.published_at),
     }
     for raw, folded in SEARCHED:
-        out[folded] = " ".join(analyze(out[raw]))
+        out[folded] = " ".join(analyze(out[raw])[:MAX_INDEXED_WORDS])
     return out
 
 

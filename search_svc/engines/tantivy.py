@@ -37,7 +37,7 @@ from search_svc.engines.tantivy_query import (
     build_schema,
     initial_field,
 )
-from search_svc.errors import EngineUnavailable, InvalidQuery
+from search_svc.errors import EngineUnavailable
 from search_svc.query import analyze
 from search_svc.stemming import language_for, stem_text
 
@@ -367,8 +367,7 @@ class TantivyEngine:
 
     # reading ---------------------------------------------------------------
     def search(self, query: SearchQuery) -> SearchResult:
-        if query.limit < 0 or query.offset < 0 or query.facet_size < 0:
-            raise InvalidQuery("limit, offset and facet_size must not be negative")
+        query.check()
         searcher = self._searcher()
         assert self._builder is not None
         try:

@@ -16,7 +16,6 @@ import tantivy
 from tantivy import Occur, Query
 
 from search_svc.engines.base import FACET_FIELDS, Hit, SearchQuery, SearchResult
-from search_svc.errors import InvalidQuery
 from search_svc.matching import TermMatcher, term_matcher
 from search_svc.query import (
     RANKING_MAX_TERMS,
@@ -199,9 +198,6 @@ class QueryBuilder:
 
     # running ---------------------------------------------------------------
     def run(self, searcher: Any, q: SearchQuery) -> SearchResult:
-        unknown = set(q.facets) - set(FACET_FIELDS)
-        if unknown:
-            raise InvalidQuery(f"unknown facet: {sorted(unknown)[0]}")
         ranking = q.match == "ranking"
         parsed = parse_query(q.text, max_terms=RANKING_MAX_TERMS) if ranking else parse_query(q.text)
         if parsed.reason == "too_short":
