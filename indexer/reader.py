@@ -21,8 +21,9 @@ from search_svc.engines.base import Document, DocumentsRejected, KeywordEngine
 __all__ = ["ROW_ERRORS", "RowReader"]
 
 # What one row's values can make the document SELECT raise (a cast that fails, a date
-# out of range), as opposed to errors of the query itself (a dropped column)
-ROW_ERRORS = (psycopg.DataError, psycopg.NotSupportedError)
+# out of range; JSON nested deeper than Python's loader reads, which PostgreSQL keeps),
+# as opposed to errors of the query itself (a dropped column)
+ROW_ERRORS = (psycopg.DataError, psycopg.NotSupportedError, RecursionError)
 # More unreadable rows than this in one re-read, and more than were readable, is not a
 # few bad rows but the table or the mapping (a column changed type): stop and say so
 # rather than take the whole table out of search

@@ -54,6 +54,23 @@ def test_a_row_the_select_cannot_read_is_parked_and_the_rest_go_through(stack: S
     assert stack.client.get("/readyz").json()["checks"]["indexer"]["parked_rows"] == 1
 
 
+def test_json_nested_deeper_than_python_reads_is_parked_not_a_crash_loop(
+        stack: Stack) -> None:
+    # PostgreSQL keeps jsonb nested thousands deep; Python's loader stops near 1,000
+    # with a RecursionError, which restarted the indexer every 30 s for every tenant
+    deep = "[" * 3000 + '"w"' + "]" * 3000
+    for title, blocks in (("Halaman dalam sekali", deep), ("Halaman biasa sesudahnya", None)):
+        stack.sql("INSERT INTO pages (tenant_id, title, slug, content_published, status, "
+                  "published_at) VALUES (%s, %s, %s, %s::jsonb, 'published', "
+                  "now() - interval '1 day')", TENANT_A, title, title.lower(), blocks)
+    wait_for(lambda: stack.titles(q="sesudahnya") == ["Halaman biasa sesudahnya"])
+    assert not stack.failure
+    assert stack.titles(q="dalam") == []
+    parked = stack.db.execute("SELECT error FROM search.dead_letters "
+                              "WHERE source_table = 'pages'").fetchall()
+    assert len(parked) == 1 and "recursion" in parked[0][0].lower()
+
+
 def test_a_backfill_parks_the_row_it_cannot_read_and_indexes_the_rest(
         fresh_db: str, tmp_path: Path) -> None:
     with psycopg.connect(fresh_db, autocommit=True) as conn:
