@@ -27,6 +27,9 @@ class Batch:
     # image): table → ids
     related: dict[str, set[str]] = field(default_factory=dict)
     truncated: set[str] = field(default_factory=set)
+    # document tables a delete of came without the row's id: a replica identity that
+    # left the id out when the row went (changed while streaming), so no key to remove
+    keyless: set[str] = field(default_factory=set)
     xids: set[int] = field(default_factory=set)  # transactions whose rows we will re-read
     changes: int = 0
     end_lsn: int = 0  # confirm up to here once the batch is durable
@@ -37,7 +40,7 @@ class Batch:
     @property
     def empty(self) -> bool:
         return not (self.rows or self.tenants or self.categories or self.related
-                    or self.truncated)
+                    or self.truncated or self.keyless)
 
     @property
     def ready(self) -> bool:
@@ -72,10 +75,12 @@ def add_record(batch: Batch, mapping: Mapping, record: object, wal_end: int = 0)
 def _add_change(batch: Batch, mapping: Mapping, change: Change) -> None:
     src = mapping.source(change.table)
     if src is not None:
-        for values in (change.values, change.old_key or {}):
-            key = values.get(src.id)
-            if key is not None:
-                batch.rows.setdefault(src.table, set()).add(key)
+        keys = {k for values in (change.values, change.old_key or {})
+                if (k := values.get(src.id)) is not None}
+        if keys:
+            batch.rows.setdefault(src.table, set()).update(keys)
+        else:
+            batch.keyless.add(src.table)
         return
     # both ids of a changed key: rows that still name the old one (no cascading foreign
     # key) have lost their tenant or category and must be re-read as well

@@ -155,10 +155,15 @@ def _tuple(r: _Reader, columns: tuple[str, ...]) -> dict[str, str | None]:
 
 
 class Decoder:
-    """Decodes messages in stream order, remembering Relation messages by OID."""
+    """Decodes messages in stream order, remembering Relation messages by OID.
 
-    def __init__(self) -> None:
+    pgoutput names a relation as it was named when the change was made: a change made
+    while a table was renamed (and replayed after it got its name back) comes under the
+    other name. ``names`` (OID → name) gives the tables' own names, which win."""
+
+    def __init__(self, names: dict[int, str] | None = None) -> None:
         self.relations: dict[int, Relation] = {}
+        self.names = dict(names or {})
 
     def _relation(self, oid: int) -> Relation:
         try:
@@ -190,7 +195,8 @@ class Decoder:
                 cols.append(col)
                 if flags & 1:
                     keys.append(col)
-            rel = Relation(oid, schema or "public", name, ident, tuple(cols), tuple(keys))
+            rel = Relation(oid, schema or "public", self.names.get(oid, name), ident,
+                           tuple(cols), tuple(keys))
             self.relations[oid] = rel
             return rel
         if tag == "I":

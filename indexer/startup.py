@@ -27,7 +27,7 @@ from indexer.replication import (
 from search_svc.engines.base import KeywordEngine
 
 __all__ = ["IndexerState", "check_columns", "check_row_security", "database_source",
-           "resume_or_rebuild", "rewritten", "table_files"]
+           "resume_or_rebuild", "rewritten", "table_files", "table_oids"]
 
 log = logging.getLogger("awsm.indexer")
 
@@ -76,6 +76,15 @@ def table_files(conn: psycopg.Connection, tables: tuple[str, ...]) -> dict[str, 
         "FROM unnest(%s::text[]) t, LATERAL to_regclass(quote_ident(t)) r",
         (list(tables),)).fetchall()
     return {str(t): files for t, files in rows}
+
+
+def table_oids(conn: psycopg.Connection, tables: tuple[str, ...]) -> dict[int, str]:
+    """The OID of each of ``tables`` that exists (OID → name): how the stream knows a
+    table whatever it was named at a change (``Decoder``)."""
+    rows = conn.execute("SELECT r::oid::bigint, t FROM unnest(%s::text[]) t, "
+                        "LATERAL to_regclass(quote_ident(t)) r WHERE r IS NOT NULL",
+                        (list(tables),)).fetchall()
+    return {int(oid): str(t) for oid, t in rows}
 
 
 def rewritten(known: dict[str, str | None], now: dict[str, str | None]) -> list[str]:

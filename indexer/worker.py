@@ -26,7 +26,12 @@ from indexer.links import rows_linked_to
 from indexer.mapping import DocumentSource, Mapping
 from indexer.pgoutput import DecodeError, Decoder, format_lsn, parse_lsn
 from indexer.reader import RowReader
-from indexer.replication import ReplicationStream, emit_heartbeat, ensure_publication
+from indexer.replication import (
+    ReplicationStream,
+    check_replica_identity,
+    emit_heartbeat,
+    ensure_publication,
+)
 from indexer.startup import (
     IndexerState,
     check_columns,
@@ -34,6 +39,7 @@ from indexer.startup import (
     resume_or_rebuild,
     rewritten,
     table_files,
+    table_oids,
 )
 from indexer.status import write_status
 from indexer.written import WrittenDigests
@@ -184,7 +190,7 @@ class Indexer:
             threading.Thread(target=self._run_embeddings, args=(stop,), name="embeddings",
                              daemon=True).start()
         self._write_status("streaming")
-        decoder, batch = Decoder(), Batch()
+        decoder, batch = Decoder(table_oids(self.conn, self.mapping.tables)), Batch()
         next_heartbeat = next_schedule = time.monotonic()
         try:
             while not stop.is_set():
@@ -214,7 +220,14 @@ class Indexer:
         """Make the engine match the current rows behind ``batch``, then confirm it."""
         if not batch.empty:
             self.wait_visible(batch.xids)
-            if batch.truncated:
+            if batch.keyless:
+                # refused (nothing confirmed) while the identity still leaves the id out
+                check_replica_identity(self.conn, {t: self.mapping.keys[t]
+                                                   for t in sorted(batch.keyless)})
+                log.warning("%s: rows were deleted while the replica identity left out "
+                            "their id, so the stream cannot say which; rebuilding",
+                            ", ".join(sorted(batch.keyless)))
+            if batch.truncated or batch.keyless:
                 self.backfill()  # a TRUNCATE carries no keys: rebuild from the tables
             self.write_documents(self.affected_keys(batch), end_lsn=batch.end_lsn)
         else:
