@@ -224,6 +224,15 @@ def check_row_security(conn: psycopg.Connection, tables: tuple[str, ...]) -> Non
             for table in hidden])
 
 
+def _unique_alone(conn: psycopg.Connection, table: str, column: str) -> bool:
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = "
+        "i.indrelid AND a.attnum = i.indkey[0] WHERE i.indrelid = to_regclass(quote_ident(%s))"
+        " AND i.indisunique AND i.indnkeyatts = 1 AND i.indpred IS NULL AND a.attname = %s)",
+        (table, column)).fetchone()
+    return bool(row and row[0])
+
+
 def resume_or_rebuild(conn: psycopg.Connection, settings: Settings, mapping: Mapping,
                       engine: KeywordEngine) -> tuple[IndexerState, bool]:
     """Ensure the publication and the slot; the state to stream from, and whether the
@@ -231,6 +240,12 @@ def resume_or_rebuild(conn: psycopg.Connection, settings: Settings, mapping: Map
     saved = IndexerState.load(engine.checkpoint())
     try:
         check_replica_identity(conn, mapping.keys)
+        for src in mapping.documents:
+            if not _unique_alone(conn, src.table, src.id):
+                log.warning("%s.%s, the column the mapping keys its documents by, has no "
+                            "unique index of its own (a key of several columns): rows that "
+                            "share a value are one document, the last read wins. Map a "
+                            "column that is unique alone as id.", src.table, src.id)
         # a slot another process holds is refused before its publication is touched
         slot = check_slot_free(conn, settings.slot_name)
         ensure_publication(conn, settings.publication_name, mapping.tables, settings.slot_name)

@@ -3,9 +3,11 @@ table, a table whose name needs quoting, a fixed-width key."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from tests.fixtures.fix_stack import TENANT_A, seed_tenants, streaming_indexer, wait_for
 
@@ -82,3 +84,21 @@ def test_a_deleted_row_with_a_fixed_width_key_leaves_the_index(
             wait_for(lambda: indexer.engine.keys() == {"note:ab", "note:cd"}, timeout=10)
             conn.execute("DELETE FROM notes")
             wait_for(lambda: indexer.engine.keys() == set(), timeout=10)
+
+
+@pytest.mark.parametrize(("key", "warned"), [("PRIMARY KEY (org, id)", True),
+                                              ("PRIMARY KEY (id), UNIQUE (org, id)", False)])
+def test_an_id_unique_only_with_another_column_is_warned_of_at_start(
+        fresh_db: str, tmp_path: Path, caplog: pytest.LogCaptureFixture, key: str,
+        warned: bool) -> None:
+    # (org, id) as the key and id as the mapped id: two orgs' rows were one document,
+    # one of them never searchable, and nothing said so
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        seed_tenants(conn)
+        conn.execute("CREATE TABLE notes (org text, id int, tenant_id uuid, title text, "
+                     f"status text, {key})")
+        with caplog.at_level(logging.WARNING, logger="awsm.indexer"), \
+                streaming_indexer(fresh_db, tmp_path, _mapping(tmp_path, "notes")):
+            pass
+    said = [r.getMessage() for r in caplog.records if "unique index" in r.getMessage()]
+    assert len(said) == warned and all(m.startswith("notes.id, ") for m in said)
