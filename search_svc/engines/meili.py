@@ -349,10 +349,15 @@ class MeiliEngine:
         self._settle_pending()
         self._task(self._call("POST", "/swap-indexes", "swap",
                               [{"indexes": [self.index_uid, shadow.index_uid]}]), "swap")
-        # The shadow's uid now names the old documents.
-        self._task(self._call("DELETE", f"/indexes/{shadow.index_uid}", "drop old"),
-                   "drop old")
+        # The shadow's uid now names the old documents; the swap is done whatever
+        # becomes of dropping them (a leftover is dropped when the next rebuild begins).
         shadow._shadow = False
+        try:
+            self._task(self._call("DELETE", f"/indexes/{shadow.index_uid}", "drop old"),
+                       "drop old")
+        except EngineUnavailable as exc:
+            log.warning("meilisearch: the index swapped out (%s) was not dropped: %s",
+                        shadow.index_uid, exc)
         shadow.close()
 
     def close(self) -> None:

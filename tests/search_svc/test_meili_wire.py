@@ -299,6 +299,18 @@ def test_hybrid_keyword_side_drops_words_from_the_end_in_one_search(meili: Meili
     engine.close()
 
 
+def test_a_swap_done_stays_done_when_dropping_the_old_index_fails(meili: Meili) -> None:
+    # the swap had happened (live serves the new documents), yet swap() raised and the
+    # indexer failed the whole rebuild and started it again
+    engine = MeiliEngine(meili.url, None, "idx", writer=True)
+    shadow = engine.begin_rebuild()
+    meili.drop_once.add(f"/indexes/{shadow.index_uid}")
+    engine.swap(shadow)
+    assert len(meili.requests("POST", "/swap-indexes")) == 1
+    assert len(meili.requests("DELETE", f"/indexes/{shadow.index_uid}")) == 1
+    engine.close()
+
+
 def test_a_rebuild_drops_abandoned_shadows_past_the_first_page_of_indexes(
         meili: Meili) -> None:
     # only the first 1,000 indexes were read: shadows past them stayed for ever
