@@ -224,6 +224,25 @@ def check_row_security(conn: psycopg.Connection, tables: tuple[str, ...]) -> Non
             for table in hidden])
 
 
+def check_one_environment(conn: psycopg.Connection, slot: str) -> None:
+    """The ``search`` schema (vectors, embedding queue, dead letters) is one indexer's:
+    refuse to start beside another whose slot is still in this database. A second
+    mapping's rebuild would drop the first's vectors and dead letters, and its
+    visibility rule would write vectors the first one's API serves."""
+    rows = conn.execute(
+        "SELECT s.slot_name FROM search.indexer_status s JOIN pg_replication_slots r "
+        "ON r.slot_name = s.slot_name AND r.database = current_database() "
+        "WHERE s.slot_name <> %s ORDER BY 1", (slot,)).fetchall()
+    if rows:
+        other = str(rows[0][0])
+        raise ConfigError([
+            f"this database's search schema belongs to the indexer of replication slot "
+            f"{other!r} (AWSM_SLOT_NAME is {slot!r}): one awsm environment per database. "
+            f"Point this one at a database of its own, set AWSM_SLOT_NAME={other}, or, if "
+            f"that environment is gone for good, drop its slot: SELECT "
+            f"pg_drop_replication_slot('{other}')"])
+
+
 def _unique_alone(conn: psycopg.Connection, table: str, column: str) -> bool:
     row = conn.execute(
         "SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = "
@@ -238,6 +257,7 @@ def resume_or_rebuild(conn: psycopg.Connection, settings: Settings, mapping: Map
     """Ensure the publication and the slot; the state to stream from, and whether the
     index must be rebuilt (no checkpoint, a new slot, or another database's index)."""
     saved = IndexerState.load(engine.checkpoint())
+    check_one_environment(conn, settings.slot_name)
     try:
         check_replica_identity(conn, mapping.keys)
         for src in mapping.documents:

@@ -245,3 +245,27 @@ def test_a_model_that_does_not_load_is_recorded_and_keyword_indexing_goes_on(
                                     "WHERE slot_name = %s", (settings.slot_name,)).fetchone()
     assert state == "error"
     assert error.startswith("EmbedderUnavailable") and "AWSM_EMBEDDING_MODEL" in error
+
+
+def test_a_second_environment_on_one_database_is_refused(fresh_db: str, tmp_path: Path) -> None:
+    # its own slot and publication were not enough: a second mapping's rebuild dropped
+    # the first environment's vectors and dead letters, and its visibility rule (drafts
+    # as published, say) wrote vectors the first environment's API served
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        seed_tenants(conn)
+    first = make_settings(fresh_db, tmp_path / "a")
+    with open_indexer(fresh_db, first) as indexer:
+        indexer.prepare()
+        indexer.backfill()
+    second = make_settings(fresh_db, tmp_path / "b", publication_name="b_pub")
+    with open_indexer(fresh_db, second) as indexer, pytest.raises(ConfigError) as err:
+        indexer.prepare()
+    assert f"replication slot {first.slot_name!r}" in str(err.value)
+    assert "one awsm environment per database" in str(err.value)
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        # nothing of the second was made; the first goes on as before
+        assert conn.execute("SELECT count(*) FROM pg_replication_slots WHERE slot_name = %s",
+                            (second.slot_name,)).fetchone() == (0,)
+        conn.execute("SELECT pg_drop_replication_slot(%s)", (first.slot_name,))
+    with open_indexer(fresh_db, second) as indexer:
+        assert indexer.prepare() is True  # the first is gone for good: taken over
