@@ -108,6 +108,17 @@ def _run(settings: Settings, stop: threading.Event, *, reindex: bool) -> int:
     except ConfigError as exc:
         indexer.record_error(exc)
         raise  # the CLI prints it without a traceback and exits 2
+    except (psycopg.errors.UndefinedColumn, psycopg.errors.UndefinedTable) as exc:
+        # a mapped column or table dropped or renamed under the stream: say which, as a
+        # start would, rather than a traceback (the next start said it anyway)
+        try:
+            indexer.load_column_types()
+        except ConfigError as config:
+            indexer.record_error(config)
+            raise config from exc
+        log.exception("indexer failed")
+        indexer.record_error(exc)
+        raise
     except Exception as exc:
         log.exception("indexer failed")
         indexer.record_error(exc)

@@ -239,10 +239,14 @@ class Indexer:
     def check_tables(self) -> None:
         """Rebuild from the tables when one was rewritten since the index last read it
         (``table_files``): its rows changed without a row event on the stream."""
-        if tables := rewritten(self.state.files, table_files(self.conn, self.mapping.tables)):
-            log.warning("%s rewritten (ALTER TABLE, VACUUM FULL, CLUSTER): its rows changed "
-                        "without row events; rebuilding", ", ".join(tables))
-            self.load_column_types()  # a column dropped or renamed on the way: say so
+        files = table_files(self.conn, self.mapping.tables)
+        if tables := rewritten(self.state.files, files):
+            if gone := [t for t in tables if files[t] is None]:
+                log.warning("%s dropped or renamed", ", ".join(gone))
+            else:
+                log.warning("%s rewritten (ALTER TABLE, VACUUM FULL, CLUSTER): its rows "
+                            "changed without row events; rebuilding", ", ".join(tables))
+            self.load_column_types()  # a table or column dropped or renamed: say so
             # a table dropped and created again is another table, not in the publication
             ensure_publication(self.conn, self.settings.publication_name,
                                self.mapping.tables, self.settings.slot_name)

@@ -10,11 +10,18 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from awsm.errors import ConfigError
 from indexer.mapping import DocumentSource, load_mapping
 from indexer.worker import BackfillStopped, Indexer
 from search_svc.engines import SearchQuery, open_engine
 from search_svc.engines.base import Document
-from tests.fixtures.fix_stack import TENANT_A, TENANT_B, make_settings, seed_tenants
+from tests.fixtures.fix_stack import (
+    TENANT_A,
+    TENANT_B,
+    make_settings,
+    seed_tenants,
+    wait_for,
+)
 
 
 def _published_blogs(url: str, count: int) -> None:
@@ -136,3 +143,33 @@ def test_a_reindex_stopped_part_way_is_taken_up_by_the_next_start(fresh_db: str,
         assert reader.stats().documents == 60
     finally:
         reader.close()
+
+
+def test_a_mapped_column_dropped_under_the_stream_is_named_not_a_traceback(
+        fresh_db: str, tmp_path: Path) -> None:
+    # the re-read failed with UndefinedColumn: a traceback, printed twice, and only the
+    # restart after it said which column the mapping misses
+    from gateway.indexer_main import _run
+
+    settings = make_settings(fresh_db, tmp_path)
+    _published_blogs(fresh_db, 1)
+    outcome: list[BaseException | int] = []
+
+    def run() -> None:
+        try:
+            outcome.append(_run(settings, threading.Event(), reindex=False))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    with psycopg.connect(fresh_db, autocommit=True) as db:
+        wait_for(lambda: db.execute("SELECT state FROM search.indexer_status").fetchone()
+                 == ("streaming",))
+        db.execute("ALTER TABLE blogs DROP COLUMN excerpt")
+        db.execute("UPDATE blogs SET title = 'Kabar baru'")
+        thread.join(30)
+        assert len(outcome) == 1 and isinstance(outcome[0], ConfigError), outcome
+        assert "blogs.excerpt" in str(outcome[0])
+        assert "blogs.excerpt" in db.execute(
+            "SELECT last_error FROM search.indexer_status").fetchone()[0]
