@@ -23,7 +23,7 @@ import psycopg
 from psycopg import sql
 
 from awsm.db import connect
-from indexer.mapping import Mapping
+from indexer.mapping import DocumentSource, Mapping
 from indexer.reader import RowReader, parked_rows, unpark_rows
 from search_svc.chunking import Chunk, chunk_document
 from search_svc.embedding import Embedder
@@ -75,6 +75,18 @@ class EmbeddingStats:
     rate: float = 0.0  # chunks per second over the last round that embedded anything
 
 
+class _EmbeddingReader(RowReader):
+    """The worker's re-reads: a row it cannot read leaves semantic search (a delete),
+    and is parked only when the indexer has not parked it. The indexer re-reads every
+    row it queues and parks the one it cannot read: parked again here, one failure
+    counted two attempts in ``search.dead_letters``. (A row the indexer read well and
+    that fails since, read by a model's build, is still parked here.)"""
+
+    def park(self, src: DocumentSource, row_id: str, exc: BaseException) -> None:
+        if not parked_rows(self.conn, [(src.table, row_id)]):
+            super().park(src, row_id, exc)
+
+
 class EmbeddingWorker:
     def __init__(self, mapping: Mapping, embedder: Embedder, dsn: str,
                  key_types: dict[str, str], *, slot_name: str = "",
@@ -90,7 +102,7 @@ class EmbeddingWorker:
         self.max_attempts, self.backoff_s = max_attempts, backoff_s
         self.conn = connect(dsn)
         self.store = VectorStore(self.conn)
-        self.reader = RowReader(mapping, self.conn, key_types)
+        self.reader = _EmbeddingReader(mapping, self.conn, key_types)
         self.stats = EmbeddingStats()
         self.table: ModelTable | None = None
 
@@ -170,6 +182,9 @@ class EmbeddingWorker:
         for _key, table, row_id, _at, _n in claimed:
             keys.setdefault(table, set()).add(row_id)
         upserts, deletes = self.reader.documents_for(keys)
+        # parked or not, the indexer's to clear (a later change reads the row again):
+        # kept, the set grew by a row for every row that could not be read
+        self.reader.take_parked()
         upserts = self._not_parked(upserts)
         live = {d.key for d in upserts}
         deletes = sorted(set(deletes) | {k for k, *_ in claimed if k not in live})
@@ -203,11 +218,18 @@ class EmbeddingWorker:
         to_embed: dict[str, str] = {}
         unchanged: list[Document] = []
         existing = self.store.existing(table, [d.key for d in docs])
+        # text blanked while the row held other text (``VectorStore.sync_visibility``),
+        # and the row holds the stored text again (an edit undone before the queue came
+        # round): written again from the vectors stored, with no model call; left alone,
+        # a semantic hit would show its title for a snippet until the text changed (a
+        # document with no text at all has one chunk of none: nothing to write again)
+        blanked = self.store.blanked(table, list(existing))
         for doc in docs:
             chunks = chunk_document(doc, model_id=self.embedder.model_id,
                                     max_tokens=self.embedder.max_tokens)
             stored = existing.get(doc.key, [])
-            if [c.hash for c in chunks] == [digest for digest, _v in stored]:
+            if ([c.hash for c in chunks] == [digest for digest, _v in stored]
+                    and (doc.key not in blanked or not any(c.text for c in chunks))):
                 unchanged.append(doc)  # same text: no model call
                 continue
             known = dict(stored)

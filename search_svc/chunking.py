@@ -2,11 +2,12 @@
 
 Title and summary lead every chunk (they weigh in every vector, and a chunk alone must
 still say what it belongs to); the body is cut into overlapping word windows sized to
-the model's token budget. A chunk holds no more than the model reads of it (``precut``):
-whitespace alone does not bound a window (Thai, Chinese, a pasted data string), and a
-huge summary would be repeated whole in every chunk. The hash covers the model id and
-the exact text, so a replayed change or an update that leaves the text alone costs no
-model call.
+the model's token budget. A chunk's text is that head on one line, a line break, then
+the window (its words one space apart), so a snippet finds the window (``chunk_window``).
+A chunk holds no more than the model reads of it (``precut``): whitespace alone does not
+bound a window (Thai, Chinese, a pasted data string), and a huge summary would be
+repeated whole in every chunk. The hash covers the model id and the exact text, so a
+replayed change or an update that leaves the text alone costs no model call.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from search_svc.embedding import precut
 from search_svc.engines.base import Document
 
-__all__ = ["Chunk", "chunk_document", "chunk_head", "content_hash"]
+__all__ = ["Chunk", "chunk_document", "chunk_head", "chunk_window", "content_hash"]
 
 TOKENS_PER_WORD = 1.6  # multilingual tokenizers: Indonesian words split into ~1.3–2 pieces
 MAX_CHUNKS = 16  # a 1 MB body embeds its first 16 windows, not thousands
@@ -36,8 +37,16 @@ def content_hash(model_id: str, text: str) -> str:
 
 
 def chunk_head(doc: Document) -> str:
-    """What leads every chunk of ``doc``: its title and summary."""
-    return " — ".join(p.strip() for p in (doc.title, doc.summary) if p and p.strip())
+    """What leads every chunk of ``doc``: its title and summary, on one line (a summary
+    read from HTML keeps its paragraphs' line breaks)."""
+    return " — ".join(" ".join(p.split()) for p in (doc.title, doc.summary) if p and p.strip())
+
+
+def chunk_window(text: str) -> str:
+    """What a snippet is cut from in a stored chunk's text: its body window, or its
+    head when the document has no body. The last line, not all but the first: chunks
+    stored before heads were one line may hold a summary of several."""
+    return text.rpartition("\n")[2]
 
 
 def chunk_document(doc: Document, *, model_id: str, max_tokens: int,

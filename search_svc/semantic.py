@@ -25,6 +25,7 @@ import psycopg
 from starlette.concurrency import run_in_threadpool
 
 from awsm.db import connection_within
+from search_svc.chunking import chunk_window
 from search_svc.embedding import Embedder
 from search_svc.engines.base import Hit, SearchQuery
 from search_svc.fusion import (
@@ -210,7 +211,7 @@ def keyword_side(query: SearchQuery, raw: str, limit: int) -> SearchQuery:
 
 def vector_hit_to_hit(v: VectorHit, text: str) -> Hit:
     parsed = parse_query(text)
-    snippet = best_snippet([v.chunk_text.split("\n", 1)[-1], v.title], parsed.terms,
+    snippet = best_snippet([chunk_window(v.chunk_text), v.title], parsed.terms,
                            prefix_last=parsed.prefix_last)
     doc_type, _, row_id = v.key.partition(":")
     return Hit(key=v.key, id=row_id, type=v.type or doc_type, title=v.title, url=v.url,

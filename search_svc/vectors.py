@@ -23,7 +23,7 @@ from pgvector.psycopg import register_vector, register_vector_async
 from psycopg import sql
 
 from awsm.errors import ConfigError
-from search_svc.chunking import MAX_CHUNKS, Chunk, chunk_head
+from search_svc.chunking import MAX_CHUNKS, Chunk, chunk_head, chunk_window
 from search_svc.engines.base import Document, SearchQuery
 
 __all__ = ["ModelTable", "VectorHit", "VectorStore", "semantic_search", "still_holds",
@@ -149,6 +149,15 @@ class VectorStore:
             out.setdefault(key, []).append((digest, np.asarray(array, dtype=np.float32)))
         return out
 
+    def blanked(self, table: str, keys: Sequence[str]) -> set[str]:
+        """Those of ``keys`` with a chunk whose stored text was blanked
+        (``_forget_removed_text``)."""
+        if not keys:
+            return set()
+        return {key for (key,) in self.conn.execute(sql.SQL(
+            "SELECT DISTINCT doc_key FROM {} WHERE doc_key = ANY(%s) AND chunk_text = ''"
+        ).format(_ident(table)), (list(keys),))}
+
     def sync_visibility(self, upserts: Sequence[Document], deletes: Sequence[str]) -> None:
         """In every model's table, at once: documents that left the keyword index leave
         the vectors, and the others get the tenant, type, category, tags, locale, date,
@@ -273,7 +282,7 @@ class VectorStore:
 
 def still_holds(doc: Document, chunk_text: str) -> bool:
     """Whether ``doc`` still holds the part of a stored chunk a snippet is cut from (its
-    body window, or its head when the body is empty; ``chunking.chunk_document``)."""
+    body window, or its head when the body is empty; ``chunking.chunk_window``)."""
     return _holds(_shown_texts(doc), chunk_text)
 
 
@@ -283,7 +292,7 @@ def _shown_texts(doc: Document) -> tuple[str, str]:
 
 
 def _holds(texts: tuple[str, str], chunk_text: str) -> bool:
-    shown = chunk_text.split("\n", 1)[-1]
+    shown = chunk_window(chunk_text)
     return shown in texts[0] or shown in texts[1]
 
 

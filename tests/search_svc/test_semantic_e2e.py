@@ -544,6 +544,37 @@ def test_text_removed_from_a_row_leaves_its_semantic_snippet_at_once(fresh_db: s
                                     title="Profil"), "Profil — alamat rumah kami")
 
 
+def test_a_summary_of_several_paragraphs_leaves_the_snippet_to_the_body(
+        semantic_stack: Stack) -> None:
+    # the summary keeps its paragraph breaks (``html_to_text``), and the first line
+    # break of a chunk was taken for the end of its head: the snippet began with the
+    # summary's second paragraph, and once the row changed at all (its tags) the chunk's
+    # text was taken for text the row no longer held and blanked, the model's vectors
+    # left alone: the snippet was the title for good
+    blog = add(semantic_stack, "Panduan menyeduh kopi",
+               "<p>Isi tulisan tentang menggiling biji kopi dengan gilingan tangan.</p>",
+               excerpt="<p>Baris pertama ringkasan.</p><p>Baris kedua ringkasan.</p>")
+    wait_for(lambda: semantic_ready(semantic_stack), timeout=60)
+
+    def snippet() -> str:
+        hits = semantic_stack.search(q="menggiling biji kopi", mode="semantic")["hits"]
+        assert hits and hits[0]["id"] == blog, hits
+        return str(hits[0]["snippet"])
+
+    first = snippet()
+    semantic_stack.sql("UPDATE blogs SET tags = ARRAY['kopi'] WHERE id = %s", blog)
+    wait_for(lambda: settled(semantic_stack) and semantic_stack.search(
+        q="menggiling biji kopi", mode="semantic", tags="kopi")["total"] == 1, timeout=60)
+    after = snippet()
+    assert [first[:11], after[:11]] == ["Isi tulisan"] * 2, (first, after)
+    table = table_name_for("use:multilingual-v3")
+    stored = semantic_stack.db.execute(
+        f"SELECT chunk_text FROM search.{table} WHERE doc_key = %s", (f"blog:{blog}",)).fetchall()
+    assert stored == [("Panduan menyeduh kopi — Baris pertama ringkasan. Baris kedua "
+                       "ringkasan.\nIsi tulisan tentang menggiling biji kopi dengan gilingan "
+                       "tangan.",)]
+
+
 def test_a_row_the_keyword_engine_rejects_is_out_of_semantic_search_too(
         semantic_stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     # parked by the indexer (the engine could not convert it) yet embedded by the

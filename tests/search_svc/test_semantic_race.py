@@ -149,6 +149,60 @@ def test_a_failure_recorded_after_an_edit_leaves_the_edit_queued(race: Race) -> 
     assert parked == (0,)
     worker.close()
 
+
+def test_text_blanked_by_an_edit_undone_before_the_queue_came_round_is_written_again(
+        race: Race) -> None:
+    # the indexer blanks a chunk's text the row no longer holds; when the row holds it
+    # again by the time the worker reads it, the hashes match and only the metadata was
+    # written: the chunk kept no text, and its hits the title for a snippet, for good
+    race.index_now()
+    worker = race.worker()
+    assert worker.run_once() == 1
+
+    def texts() -> list[str]:
+        return [r[0] for r in race.db.execute(
+            f"SELECT chunk_text FROM search.{table_name_for(race.embedder.model_id)} "
+            "WHERE doc_key = %s", (f"blog:{race.blog}",))]
+
+    stored = texts()
+    assert stored == ["Rahasia dapur kopi\nResep rahasia kami."]
+    for content in ("Resep yang lain sama sekali.", "Resep rahasia kami."):
+        race.db.execute("UPDATE blogs SET content = %s WHERE id = %s", (content, race.blog))
+        race.index_now()
+    assert texts() == [""]
+    calls = worker.stats.model_calls
+    assert worker.run_once() == 1
+    assert texts() == stored and worker.stats.model_calls == calls  # the vectors kept
+    worker.close()
+
+
+def test_a_row_that_cannot_be_read_is_parked_once_and_not_kept_by_the_worker(
+        race: Race) -> None:
+    # the indexer's reader and the worker's both parked an unreadable row (two attempts
+    # for one failure), and the worker's reader kept every row it parked, never taken
+    from indexer.embeddings import enqueue
+
+    race.db.execute("ALTER TABLE blogs ALTER COLUMN tags DROP DEFAULT")
+    race.db.execute("ALTER TABLE blogs ALTER COLUMN tags TYPE text")
+    race.db.execute("UPDATE blogs SET tags = 'a,b' WHERE id = %s", (race.blog,))
+    race.index_now()  # the indexer parks it, and queues it out of semantic search
+    worker = race.worker()
+    assert worker.run_once() == 1
+    # a row read by the worker alone (a model's build re-reads every row) is parked by it
+    other = race.db.execute(
+        "INSERT INTO blogs (tenant_id, title, slug, content, status, published_at, tags) "
+        "VALUES (%s, 'Kopi', 's2', 'Isi.', 'published', now(), 'c,d') RETURNING id::text",
+        (TENANT_A,)).fetchone()
+    assert other is not None
+    enqueue(race.db, [(f"blog:{other[0]}", "blogs", other[0])])
+    assert worker.run_once() == 1
+    parked = race.db.execute("SELECT row_id, attempts FROM search.dead_letters "
+                             "ORDER BY row_id = %s DESC", (race.blog,)).fetchall()
+    assert parked == [(race.blog, 1), (other[0], 1)]
+    assert worker.reader.parked == set() and race.queued() == 0
+    worker.close()
+
+
 def test_a_row_truncated_during_embedding_keeps_no_vectors(race: Race) -> None:
     # a TRUNCATE queues no row again: the rebuild it causes must still stop the worker
     # from writing the vectors of a row it read before
