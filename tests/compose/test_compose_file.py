@@ -116,3 +116,16 @@ def test_api_and_indexer_share_the_embedding_model_setting() -> None:
     services = COMPOSE["services"]
     assert services["api"]["environment"]["AWSM_EMBEDDER"] == \
         services["indexer"]["environment"]["AWSM_EMBEDDER"] == "${AWSM_EMBEDDER:-none}"
+
+
+def test_the_api_gets_its_own_meilisearch_key_and_the_docs_say_how_to_make_it() -> None:
+    # both services had the master key, which Meilisearch keeps for managing keys
+    services = COMPOSE["services"]
+    assert services["api"]["environment"]["AWSM_MEILI_KEY"] == \
+        "${MEILI_API_KEY:-${MEILI_MASTER_KEY}}"
+    assert services["indexer"]["environment"]["AWSM_MEILI_KEY"].startswith("${MEILI_MASTER_KEY:?")
+    for text in ((ROOT / "compose" / ".env.example").read_text(),
+                 (ROOT / "docs" / "deployment.md").read_text()):
+        found = re.search(r"run --rm --no-deps indexer (awsm [a-z-]+)", text)
+        assert found is not None and found.group(1) == "awsm meili-key"
+        build_parser().parse_args(found.group(1).split()[1:])

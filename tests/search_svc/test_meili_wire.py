@@ -23,7 +23,7 @@ import pytest
 
 from awsm.errors import ConfigError
 from search_svc.engines.base import Document, SearchQuery
-from search_svc.engines.meili import MeiliEngine
+from search_svc.engines.meili import API_KEY_ACTIONS, MeiliEngine, api_key
 from search_svc.engines.meili_query import CHECKPOINT_ID
 from search_svc.errors import EngineUnavailable
 
@@ -43,6 +43,7 @@ class Meili:
     drop_once: set[str] = field(default_factory=set)  # paths answered by a closed connection
     missing_tasks: set[int] = field(default_factory=set)  # task uids answered 404
     index_uids: list[str] = field(default_factory=list)  # GET /indexes, paged
+    keys: list[dict[str, Any]] = field(default_factory=list)  # /keys
     url: str = ""
 
     def requests(self, method: str | None = None, prefix: str = "") -> list[tuple[str, bytes]]:
@@ -91,6 +92,17 @@ def meili() -> Iterator[Meili]:
                     return self._answer(200, {
                         "results": [{"uid": u} for u in state.index_uids[offset:offset + limit]],
                         "offset": offset, "limit": limit, "total": len(state.index_uids)})
+                if path == "/keys" and self.command == "GET":
+                    args = parse_qs(urlsplit(self.path).query)
+                    offset, limit = int(args["offset"][0]), int(args["limit"][0])
+                    return self._answer(200, {"results": state.keys[offset:offset + limit],
+                                              "offset": offset, "limit": limit,
+                                              "total": len(state.keys)})
+                if path == "/keys" and self.command == "POST":
+                    made = {**json.loads(body), "key": f"key-{len(state.keys)}",
+                            "uid": f"uid-{len(state.keys)}"}
+                    state.keys.append(made)
+                    return self._answer(201, made)
                 if path == "/version":
                     return self._answer(200, {"pkgVersion": state.version})
                 if path.startswith("/tasks/"):
@@ -323,3 +335,37 @@ def test_a_rebuild_drops_abandoned_shadows_past_the_first_page_of_indexes(
     dropped = [p for p, _ in meili.requests("DELETE", "/indexes/")]
     assert dropped == ["/indexes/idx__rebuild_0000aaaa", "/indexes/idx__rebuild_0000bbbb"]
     engine.close()
+
+
+def test_the_apis_key_is_made_once_for_search_and_stats_of_the_index(meili: Meili) -> None:
+    # the compose file gave the public API the master key, which Meilisearch keeps for
+    # managing keys: a compromised replica would have held the whole instance
+    meili.keys.append({"name": "awsm api (idx)", "actions": ["*"], "indexes": ["idx"],
+                       "expiresAt": None, "key": "too-broad"})
+    first = api_key(meili.url, "master-key-0123456789", "idx")
+    assert first != "too-broad" and api_key(meili.url, "master-key-0123456789", "idx") == first
+    [(_, made)] = meili.requests("POST", "/keys")
+    assert json.loads(made) | {"description": ""} == {
+        "name": "awsm api (idx)", "actions": API_KEY_ACTIONS, "indexes": ["idx"],
+        "expiresAt": None, "description": ""}
+    assert {"search", "documents.get", "stats.get"} == set(API_KEY_ACTIONS)
+    assert all(h.get("Authorization") == "Bearer master-key-0123456789"
+               for _, p, h, _ in meili.seen if p.startswith("/keys"))
+
+
+def test_awsm_meili_key_prints_the_key_alone(meili: Meili, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from gateway.cli import main
+
+    monkeypatch.delenv("AWSM_MEILI_URL", raising=False)
+    monkeypatch.delenv("AWSM_MEILI_KEY", raising=False)
+    assert main(["meili-key"]) == 2  # nothing to make it with: a configuration error
+    monkeypatch.setenv("AWSM_MEILI_URL", meili.url)
+    monkeypatch.setenv("AWSM_MEILI_KEY", "master-key-0123456789")
+    capsys.readouterr()
+    assert main(["meili-key"]) == 0
+    assert capsys.readouterr().out == f"{meili.keys[0]['key']}\n"
+    meili.url = "http://127.0.0.1:9"  # nothing listens: one line, exit 1
+    monkeypatch.setenv("AWSM_MEILI_URL", meili.url)
+    assert main(["meili-key"]) == 1
+    assert "meilisearch keys" in capsys.readouterr().err
