@@ -72,6 +72,17 @@ def test_begin_commit_message_truncate_and_type() -> None:
     assert d.decode(b"O" + struct.pack("!Q", 1) + b"origin\0") is None
 
 
+def test_a_table_known_by_its_oid_keeps_its_own_name_under_another() -> None:
+    # a change made while blogs was renamed comes under the other name
+    d = Decoder({16384: "blogs"})
+    assert d.decode(relation(name="blogs_tmp")).name == "blogs"  # type: ignore[union-attr]
+    ins = d.decode(b"I" + struct.pack("!I", 16384) + b"N" + tuple_data(b"1", b"Halo", None))
+    assert isinstance(ins, Change) and ins.table == "blogs"
+    t = d.decode(b"T" + struct.pack("!iB", 1, 0) + struct.pack("!I", 16384))
+    assert t == Truncate((("public", "blogs"),))
+    assert d.decode(relation(oid=99, name="pages")).name == "pages"  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize("payload", [b"", b"I", b"Z123", b"I\0\0@\0N", b"R\0\0", b"C\0"])
 def test_malformed_payloads_raise_decode_error(payload: bytes) -> None:
     d = Decoder()
