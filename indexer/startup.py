@@ -23,6 +23,7 @@ from indexer.replication import (
     check_slot_free,
     ensure_publication,
     ensure_slot,
+    slot_info,
 )
 from search_svc.engines.base import KeywordEngine
 
@@ -228,19 +229,28 @@ def check_one_environment(conn: psycopg.Connection, slot: str) -> None:
     """The ``search`` schema (vectors, embedding queue, dead letters) is one indexer's:
     refuse to start beside another whose slot is still in this database. A second
     mapping's rebuild would drop the first's vectors and dead letters, and its
-    visibility rule would write vectors the first one's API serves."""
+    visibility rule would write vectors the first one's API serves. Two that both
+    streamed before (set up when the docs allowed it) are warned of, not stopped."""
     rows = conn.execute(
         "SELECT s.slot_name FROM search.indexer_status s JOIN pg_replication_slots r "
         "ON r.slot_name = s.slot_name AND r.database = current_database() "
         "WHERE s.slot_name <> %s ORDER BY 1", (slot,)).fetchall()
-    if rows:
-        other = str(rows[0][0])
-        raise ConfigError([
-            f"this database's search schema belongs to the indexer of replication slot "
-            f"{other!r} (AWSM_SLOT_NAME is {slot!r}): one awsm environment per database. "
-            f"Point this one at a database of its own, set AWSM_SLOT_NAME={other}, or, if "
-            f"that environment is gone for good, drop its slot: SELECT "
-            f"pg_drop_replication_slot('{other}')"])
+    if not rows:
+        return
+    other = str(rows[0][0])
+    if slot_info(conn, slot) is not None:  # made before: both streamed already
+        log.warning("this database's search schema is shared with the indexer of "
+                    "replication slot %r: one awsm environment per database (docs/"
+                    "indexer.md); each one's rebuilds drop the other's vectors and dead "
+                    "letters, and its visibility rule writes vectors the other serves",
+                    other)
+        return
+    raise ConfigError([
+        f"this database's search schema belongs to the indexer of replication slot "
+        f"{other!r} (AWSM_SLOT_NAME is {slot!r}): one awsm environment per database. "
+        f"Point this one at a database of its own, set AWSM_SLOT_NAME={other}, or, if "
+        f"that environment is gone for good, drop its slot: SELECT "
+        f"pg_drop_replication_slot('{other}')"])
 
 
 def _unique_alone(conn: psycopg.Connection, table: str, column: str) -> bool:

@@ -5,6 +5,7 @@ clear line, not a traceback, that leaves the other indexer's status alone."""
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -258,10 +259,15 @@ def test_a_second_environment_on_one_database_is_refused(fresh_db: str, tmp_path
         indexer.prepare()
         indexer.backfill()
     second = make_settings(fresh_db, tmp_path / "b", publication_name="b_pub")
-    with open_indexer(fresh_db, second) as indexer, pytest.raises(ConfigError) as err:
-        indexer.prepare()
-    assert f"replication slot {first.slot_name!r}" in str(err.value)
-    assert "one awsm environment per database" in str(err.value)
+    for _ in range(2):  # the refusal recorded in its status row: refused again
+        with open_indexer(fresh_db, second) as indexer, pytest.raises(ConfigError) as err:
+            try:
+                indexer.prepare()
+            except ConfigError as exc:
+                indexer.record_error(exc)
+                raise
+        assert f"replication slot {first.slot_name!r}" in str(err.value)
+        assert "one awsm environment per database" in str(err.value)
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         # nothing of the second was made; the first goes on as before
         assert conn.execute("SELECT count(*) FROM pg_replication_slots WHERE slot_name = %s",
@@ -269,3 +275,23 @@ def test_a_second_environment_on_one_database_is_refused(fresh_db: str, tmp_path
         conn.execute("SELECT pg_drop_replication_slot(%s)", (first.slot_name,))
     with open_indexer(fresh_db, second) as indexer:
         assert indexer.prepare() is True  # the first is gone for good: taken over
+
+
+def test_two_environments_that_streamed_before_are_warned_of_not_stopped(
+        fresh_db: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # set up while the docs allowed it: refusing both would stop a working deployment
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        seed_tenants(conn)
+    first = make_settings(fresh_db, tmp_path / "a")
+    second = make_settings(fresh_db, tmp_path / "b", publication_name="b_pub")
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        apply_migrations(conn)
+        for settings in (first, second):
+            ensure_slot(conn, settings.slot_name)
+            conn.execute("INSERT INTO search.indexer_status (slot_name) VALUES (%s)",
+                         (settings.slot_name,))
+    with caplog.at_level(logging.WARNING, logger="awsm.indexer"), \
+            open_indexer(fresh_db, second) as indexer:
+        indexer.prepare()
+    assert any("shared with the indexer of replication slot" in r.getMessage()
+               for r in caplog.records)
