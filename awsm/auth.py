@@ -14,13 +14,18 @@ from typing import Any
 
 import jwt
 
-from awsm.errors import Forbidden, Unauthorized
+from awsm.errors import Forbidden, ServiceUnavailable, Unauthorized
 from awsm.settings import Settings
 
-__all__ = ["ADMIN_ROLES", "Principal", "require_role", "verify_bearer"]
+__all__ = ["ADMIN_ROLES", "AuthNotConfigured", "Principal", "require_role", "verify_bearer"]
 
 ADMIN_ROLES = frozenset({"admin", "owner", "super_admin"})
 _BEARER = {"WWW-Authenticate": "Bearer"}
+
+
+class AuthNotConfigured(ServiceUnavailable):
+    code, message = ("auth_not_configured", "This server verifies no tokens (AWSM_JWT_SECRET "
+                     "is not set): routes that need one, uploads, are off here.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,15 +37,15 @@ class Principal:
 
 def verify_bearer(authorization: str | None, settings: Settings) -> Principal:
     """``Authorization: Bearer <jwt>`` → ``Principal``; ``Unauthorized`` when it is not valid."""
+    if not settings.jwt_secret:
+        # a search replica need not hold the secret that can mint any Supabase token
+        raise AuthNotConfigured()
     if not authorization:
         raise Unauthorized("An 'Authorization: Bearer <token>' header is required.",
                            headers=_BEARER)
     scheme, _, token = authorization.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("The Authorization header must be 'Bearer <token>'.", headers=_BEARER)
-    if not settings.jwt_secret:
-        raise Unauthorized("Token verification is not configured (AWSM_JWT_SECRET).",
-                           headers=_BEARER)
     try:
         claims: dict[str, Any] = jwt.decode(
             token.strip(), settings.jwt_secret, algorithms=["HS256"],

@@ -273,11 +273,6 @@ class Settings(BaseSettings):
                     "AWSM_SIGNING_KEYS is not set: media URLs cannot be signed. Set it to "
                     "'id1:<random 32+ chars>' (or run the demo with `awsm up --demo`)."
                 )
-            if role in ("api", "stack") and not self.jwt_secret:
-                problems.append(
-                    "AWSM_JWT_SECRET is not set: admin routes cannot verify tokens. Set it to "
-                    "your Supabase project's JWT secret."
-                )
             if role in ("api", "indexer") and not self.database_url:
                 problems.append(
                     "AWSM_DATABASE_URL is not set: point it at the AWCMS primary "

@@ -197,6 +197,9 @@ class _LazyPool:
 
 def create_app(settings: Settings, *, engine: KeywordEngine | None = None) -> FastAPI:
     mapping = mapping_for(settings)
+    if not settings.jwt_secret:
+        log.info("AWSM_JWT_SECRET is not set: uploads (POST /v1/media) are off here "
+                 "(503 auth_not_configured); search and images are served")
     engine = engine or open_engine(settings, writer=False)
     read_pool, primary_pool = _LazyPool(), _LazyPool()
 

@@ -85,8 +85,11 @@ def test_production_refuses_to_start_unsafe() -> None:
     with pytest.raises(ConfigError) as err:
         load_settings({}).validate_for("api")
     text = str(err.value)
-    assert "AWSM_SIGNING_KEYS" in text and "AWSM_JWT_SECRET" in text and "AWSM_DATABASE_URL" in text
-    ok = load_settings({"AWSM_SIGNING_KEYS": "k1:0123456789abcdefXYZ", "AWSM_JWT_SECRET": "s" * 32,
+    assert "AWSM_SIGNING_KEYS" in text and "AWSM_DATABASE_URL" in text
+    # not the JWT secret: a search replica need not hold what can mint any Supabase
+    # token; uploads answer 503 auth_not_configured without it
+    assert "AWSM_JWT_SECRET" not in text
+    ok = load_settings({"AWSM_SIGNING_KEYS": "k1:0123456789abcdefXYZ",
                         "AWSM_DATABASE_URL": "postgresql://x"})
     ok.validate_for("api")
     load_settings({"AWSM_DEMO": "true"}).validate_for("stack")

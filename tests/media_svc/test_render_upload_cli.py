@@ -131,6 +131,16 @@ def post(media, data: bytes, auth: str | None, name: str = "Hero Shot.JPG"):  # 
     return media.request("POST", f"/v1/media?name={name}", content=data, headers=headers)
 
 
+def test_a_server_without_the_jwt_secret_serves_images_and_turns_uploads_away(
+        media) -> None:  # type: ignore[no-untyped-def]
+    # every search replica had to hold the Supabase JWT secret, which can mint any
+    # token of the project, though only uploads read it
+    for auth in (None, "Bearer " + token()):
+        r = post(media, images.jpeg((64, 64)), auth)
+        assert r.status_code == 503 and r.json()["error"]["code"] == "auth_not_configured"
+    assert list(media.settings.resolved_media_root.rglob("*.jpg")) == []
+
+
 def test_admin_upload_stores_without_gps_and_returns_a_signed_srcset(uploads) -> None:  # type: ignore[no-untyped-def]
     data = images.jpeg_with_exif(orientation=6, size=(1400, 1000)) + b"<html>payload</html>"
     r = post(uploads, data, f"Bearer {token()}")
