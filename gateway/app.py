@@ -249,7 +249,8 @@ def create_app(settings: Settings, *, engine: KeywordEngine | None = None) -> Fa
 
         semantic = SemanticSearcher(lambda: open_embedder(settings), read_pool)
     app.state.semantic = semantic  # for operators' tools and tests
-    search = search_endpoint(SearchService(settings, engine, tenants, semantic=semantic))
+    search = search_endpoint(SearchService(settings, engine, tenants, semantic=semantic),
+                             frozenset(src.type for src in mapping.documents))
     app.include_router(build_search_router(search))
     # GET and HEAD (CDNs and monitors check a URL with it), with the middlewares above
     direct: ASGIApp = asgi_endpoint(search, methods=("GET", "HEAD"))
