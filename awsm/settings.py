@@ -184,6 +184,36 @@ class Settings(BaseSettings):
             return v.strip()
         return v
 
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, v: str) -> str:
+        # compared with the browser's Origin as exact strings: "https://a.example/",
+        # "https://A.example" or "a.example" silently allowed nobody
+        out = []
+        for raw in (o.strip() for o in v.split(",")):
+            if not raw or raw == "*":
+                out += [raw] if raw else []
+                continue
+            parts = urlsplit(raw)
+            try:
+                port = parts.port
+            except ValueError:
+                port = -1
+            if (parts.scheme.lower() not in ("http", "https") or not parts.hostname
+                    or parts.path not in ("", "/") or parts.query or parts.fragment
+                    or parts.username or parts.password or port == -1
+                    or not parts.hostname.isascii()):  # browsers send xn-- names
+                raise ValueError(f"{raw!r} is not an origin: write each as "
+                                 "scheme://host[:port], e.g. https://www.example.com "
+                                 "(an internationalised name in punycode, xn--...)")
+            scheme = parts.scheme.lower()
+            default = {"http": 80, "https": 443}[scheme]
+            netloc = parts.hostname + (f":{port}" if port not in (None, default) else "")
+            if ":" in parts.hostname:  # IPv6
+                netloc = f"[{parts.hostname}]" + netloc[len(parts.hostname):]
+            out.append(f"{scheme}://{netloc}")
+        return ",".join(dict.fromkeys(out))
+
     @field_validator("meili_index")
     @classmethod
     def _index_uid(cls, v: str) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from awsm.errors import ConfigError
 from awsm.settings import load_settings
 from gateway.app import create_app
 
@@ -67,6 +68,24 @@ def test_a_browser_on_an_allowed_origin_reads_the_refusal(tmp_path: Path) -> Non
             assert r.headers["access-control-allow-origin"] == site
         other = c.get("/v1/search%0A", headers={"Origin": "https://evil.example"})
         assert other.status_code == 400 and "access-control-allow-origin" not in other.headers
+
+
+def test_origins_are_written_as_browsers_send_them_or_refused(tmp_path: Path) -> None:
+    # compared as exact strings, "https://Kopi.example/" and ":443" allowed nobody,
+    # and nothing said so
+    settings = load_settings({}, data_dir=str(tmp_path),
+                             cors_origins="https://Kopi.example/, https://teh.example:443",
+                             signing_keys="k1:first-secret-0123456789abcdef")
+    assert settings.cors_origins == "https://kopi.example,https://teh.example"
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        for site in ("https://kopi.example", "https://teh.example"):
+            r = c.get("/healthz", headers={"Origin": site})
+            assert r.headers["access-control-allow-origin"] == site
+    for bad in ("kopi.example", "https://kopi.example/app", "ftp://kopi.example",
+                "https://kopi.example:99999", "https://user@kopi.example",
+                "https://b\u00fccher.example"):
+        with pytest.raises(ConfigError, match="AWSM_CORS_ORIGINS"):
+            load_settings({"AWSM_CORS_ORIGINS": bad})
 
 
 def test_refused_paths_are_counted(client: TestClient) -> None:
