@@ -133,7 +133,24 @@ class _Gateway(FastAPI):
                     app = self.encoded_refused
                 await app(scope, receive, send)
                 return
+            if scope["path"] in _OPERATOR_PATHS:
+                send = _no_store(send)
         await super().__call__(scope, receive, send)
+
+
+# The operators' pages, which set no Cache-Control of their own: a CDN applying a default
+# TTL (Fastly's hour) would cache them, /metrics' counters included
+_OPERATOR_PATHS = frozenset({"/docs", "/openapi.json", "/metrics"})
+
+
+def _no_store(send: Send) -> Send:
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            if not any(k.lower() == b"cache-control" for k, _ in headers):
+                message = {**message, "headers": [*headers, (b"cache-control", b"no-store")]}
+        await send(message)
+    return sending
 
 
 async def _open_pool(url: str, name: str, *, max_size: int = 8) -> AsyncConnectionPool:
@@ -226,6 +243,8 @@ def create_app(settings: Settings, *, engine: KeywordEngine | None = None) -> Fa
         # no 307 from "/v1/search/" to "/v1/search": its Location would be built from the
         # Host header, and a CDN could cache it; a wrong path is a plain JSON 404
         redirect_slashes=False,
+        # /docs alone: ReDoc and the OAuth2 redirect page were served too, undocumented
+        redoc_url=None, swagger_ui_oauth2_redirect_url=None,
         title="awsm", version="0.1.0", lifespan=lifespan,
         description="Search and media for AWCMS: keyword search over published content, "
                     "signed on-the-fly image transforms, health and metrics.",

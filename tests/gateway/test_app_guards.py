@@ -194,3 +194,13 @@ def test_every_get_route_answers_head(client: TestClient) -> None:
     for path in gets:
         concrete = re.sub(r"\{[^}]+\}", "x", path)
         assert client.head(concrete).status_code != 405, path
+
+
+def test_operator_pages_are_never_cached_and_redoc_is_not_served(client: TestClient) -> None:
+    # no Cache-Control: a CDN applying a default TTL kept /metrics and the API description
+    for path in ("/docs", "/openapi.json", "/metrics"):
+        r = client.get(path)
+        assert r.status_code == 200 and r.headers["cache-control"] == "no-store", path
+    for path in ("/redoc", "/docs/oauth2-redirect"):
+        assert client.get(path).status_code == 404, path
+    assert client.get("/healthz").headers["cache-control"] == "no-store"  # its own, kept
