@@ -59,6 +59,8 @@ def verify_bearer(authorization: str | None, settings: Settings) -> Principal:
         raise Unauthorized("The token is for another audience.", headers=_BEARER) from exc
     except jwt.PyJWTError as exc:
         raise Unauthorized("The token is not valid.", detail=repr(exc), headers=_BEARER) from exc
+    if not str(claims["sub"]).strip():
+        raise Unauthorized("The token's sub claim names no user.", headers=_BEARER)
     if any(isinstance(claims.get(c), (str, bool)) for c in ("exp", "nbf", "iat")):
         # RFC 7519 NumericDates; PyJWT would read "1765432100" as one
         raise Unauthorized("The token's exp, nbf and iat claims must be numbers.",

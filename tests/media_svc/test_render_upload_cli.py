@@ -494,6 +494,9 @@ def test_principal_claims_follow_supabase() -> None:
     with pytest.raises(Unauthorized):
         verify_bearer("Bearer " + token(), load_settings({}, jwt_secret=SECRET,
                                                          jwt_audience="authenticated"))
+    for sub in ("", "  "):  # a token of no user: nobody to hold to account for an upload
+        with pytest.raises(Unauthorized, match="sub"):
+            verify_bearer(f"Bearer {token(sub=sub)}", settings)
 
 
 # --- CLI ----------------------------------------------------------------------------------
