@@ -157,12 +157,25 @@ async def open_async_pool(url: str, *, min_size: int = 1, max_size: int = 8,
 async def connection_within(pool: Any, total_s: float | None, *, wait_s: float | None = None,
                             ) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
     """A connection of ``pool`` (``open_async_pool``'s) for work that must end within
-    ``total_s``, the wait for it included: past it ``TimeoutError``, and the statement
-    then running is cancelled on the server, so a lock it queued behind (a migration's)
-    holds neither the caller nor the connection. ``wait_s`` bounds the wait for a
-    connection alone (None: the pool's own timeout)."""
-    async with asyncio.timeout(total_s), pool.connection(timeout=wait_s) as conn:
-        yield conn
+    ``total_s``, the wait for it included: ``PoolTimeout`` (a ``psycopg.OperationalError``)
+    when no connection came in time, ``TimeoutError`` when the work ran past it, and the
+    statement then running is cancelled on the server, so a lock it queued behind (a
+    migration's) holds neither the caller nor the connection. ``wait_s`` bounds the wait
+    for a connection alone (None: the pool's own timeout).
+
+    The connection goes back to the pool outside the deadline and shielded from
+    cancellation: under load the hand-back waits its turn for the pool's lock, and a
+    deadline (or a request cancelled) that fell there lost the connection for good, the
+    pool still counting it, until every one was lost and the API answered 503 for good."""
+    loop = asyncio.get_running_loop()
+    deadline = None if total_s is None else loop.time() + total_s
+    wait = pool.timeout if wait_s is None else wait_s
+    conn = await pool.getconn(timeout=wait if total_s is None else min(wait, total_s))
+    try:
+        async with asyncio.timeout_at(deadline):
+            yield conn
+    finally:
+        await asyncio.shield(pool.putconn(conn))
 
 
 async def unreachable(url: str, timeout: float = 5.0) -> str | None:

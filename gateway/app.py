@@ -205,11 +205,22 @@ class _LazyPool:
     def __init__(self) -> None:
         self.pool: AsyncConnectionPool | None = None
 
-    def connection(self, timeout: float | None = None):  # type: ignore[no-untyped-def]
+    def _opened(self) -> AsyncConnectionPool:
         if self.pool is None:  # none configured (e.g. AWSM_DEMO=1 awsm serve without one):
             # what an unreachable database raises, so search is a 503 and /readyz says so
             raise psycopg.OperationalError("no database is configured (AWSM_DATABASE_URL)")
-        return self.pool.connection(timeout=timeout)
+        return self.pool
+
+    # what awsm.db.connection_within asks of a pool
+    @property
+    def timeout(self) -> float:
+        return self._opened().timeout
+
+    async def getconn(self, timeout: float | None = None) -> psycopg.AsyncConnection[Any]:
+        return await self._opened().getconn(timeout=timeout)
+
+    async def putconn(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        await self._opened().putconn(conn)
 
 
 def create_app(settings: Settings, *, engine: KeywordEngine | None = None) -> FastAPI:

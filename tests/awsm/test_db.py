@@ -271,3 +271,41 @@ def test_once_per_interval_passes_each_message_once_an_interval() -> None:
     assert not passes("error connecting in %r: %s") and passes("x", logging.ERROR)
     now[0] = 60.0
     assert passes("error connecting in %r: %s") and not passes("error connecting in %r: %s")
+
+
+def test_a_hand_back_past_the_deadline_keeps_the_connection(fresh_db: str) -> None:
+    # Under load a returned connection waits its turn for the pool's lock (0.7-1 s in an
+    # audit's load test); the deadline, covering the hand-back too, cancelled it there:
+    # the connection was lost, still counted, until all were and every request got 503.
+    async def scenario() -> None:
+        pool = await open_async_pool(fresh_db, min_size=1, max_size=1, timeout=2.0)
+        handing_back = pool.putconn
+
+        async def slow_putconn(conn: Any) -> None:
+            await asyncio.sleep(0.3)  # past the 0.1 s deadline below
+            await handing_back(conn)
+
+        pool.putconn = slow_putconn  # type: ignore[method-assign]
+        try:
+            for _ in range(3):
+                async with connection_within(pool, 0.1) as conn:
+                    await conn.execute("SELECT 1")
+            pool.putconn = handing_back  # type: ignore[method-assign]
+            async with connection_within(pool, 1.0) as conn:  # the one connection is back
+                assert await (await conn.execute("SELECT 2")).fetchone() == (2,)
+            task = asyncio.ensure_future(_use_then_cancelled(pool))
+            await asyncio.sleep(0.05)
+            task.cancel()  # a request cancelled (its client went away) mid-work
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            async with connection_within(pool, 1.0) as conn:
+                assert await (await conn.execute("SELECT 3")).fetchone() == (3,)
+        finally:
+            await pool.close()
+
+    asyncio.run(scenario())
+
+
+async def _use_then_cancelled(pool: Any) -> None:
+    async with connection_within(pool, 5.0) as conn:
+        await conn.execute("SELECT pg_sleep(2)")
