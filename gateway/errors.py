@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -97,10 +98,20 @@ def _allow(value: str) -> str:
         _METHOD_ORDER.index(m) if m in _METHOD_ORDER else len(_METHOD_ORDER), m)))
 
 
+# Starlette's own "Not Found" and "Method Not Allowed", as sentences like every other
+# error's message
+_SENTENCES = {
+    404: "No resource lives at this path (docs/api.md lists the routes).",
+    405: "This path does not answer this method; the Allow header lists those it does.",
+}
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _STATUS_CODES.get(exc.status_code, "error")
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+    if message == HTTPStatus(exc.status_code).phrase:  # Starlette's default, a phrase
+        message = _SENTENCES.get(exc.status_code, message)
     headers = dict(exc.headers or {})
     if exc.status_code == 405 and "Allow" in headers:
         headers["Allow"] = _allow(headers["Allow"])

@@ -34,7 +34,9 @@ def test_a_response_passes_through() -> None:
 def test_other_methods_are_a_405_naming_the_allowed_ones(method: str) -> None:
     r = _client(None).request(method, "/x")
     assert r.status_code == 405 and r.headers["allow"] == "GET, HEAD"
-    assert r.json()["error"]["code"] == "method_not_allowed"
+    assert r.json()["error"] == {
+        "code": "method_not_allowed",
+        "message": "This path does not answer this method; the Allow header lists those it does."}
 
 
 @pytest.mark.parametrize(("exc", "status", "code", "message"), [
@@ -42,7 +44,10 @@ def test_other_methods_are_a_405_naming_the_allowed_ones(method: str) -> None:
      "'limit' must be at most 100."),
     (ServiceUnavailable(detail="tantivy at /secret/path: gone"), 503, "unavailable",
      ServiceUnavailable.message),
-    (HTTPException(404), 404, "not_found", "Not Found"),
+    # Starlette's default phrase, as a sentence like every other message
+    (HTTPException(404), 404, "not_found",
+     "No resource lives at this path (docs/api.md lists the routes)."),
+    (HTTPException(404, "No such image."), 404, "not_found", "No such image."),
 ])
 def test_errors_render_as_json_and_are_not_cacheable(exc: Exception, status: int, code: str,
                                                      message: str) -> None:
