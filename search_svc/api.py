@@ -116,7 +116,8 @@ class SearchService:
         self.semantic = semantic
 
     async def _mode(self, params: SearchParams, text: str) -> tuple[str, str | None]:
-        """The mode to run and, when it differs from the one asked for, why."""
+        """The mode to run and, when it differs from the one asked for, why (the reason,
+        not yet counted: ``_fallback`` once the request will be answered)."""
         if params.mode == "keyword" or not text or params.sort == "published_at":
             # keyword whatever the model's state (nothing to embed, or a listing by date):
             # never wait on ready(), which may wait a second for an unreachable database
@@ -125,7 +126,7 @@ class SearchService:
         if params.mode in (None, "hybrid", "semantic") and ready:
             return params.mode or "hybrid", None
         if params.mode in ("semantic", "hybrid"):
-            return "keyword", _fallback(self.semantic.reason if self.semantic else NOT_LIVE)
+            return "keyword", self.semantic.reason if self.semantic else NOT_LIVE
         return "keyword", None
 
     async def search(self, params: SearchParams) -> dict[str, Any]:
@@ -139,11 +140,11 @@ class SearchService:
         if params.tenant is None:
             raise InvalidQuery("'tenant' is required: give the site's slug or domain.")
         # decided before the tenant is known: the payload must not differ for unknown tenants
-        mode, notice = await self._mode(params, parsed.text)
+        mode, unavailable = await self._mode(params, parsed.text)
         base["mode"] = mode
-        if notice:
-            base["notice"] = notice
-        tenant_id = await self.tenants.resolve(params.tenant)
+        tenant_id = await self.tenants.resolve(params.tenant)  # a 503 counts no fallback
+        if unavailable:
+            base["notice"] = _fallback(unavailable)
         # the types the tenant lets the public search (from the same read; None: all)
         scope = self.tenants.scope(tenant_id) if tenant_id is not None else None
         if parsed.reason is not None and not (params.sort == "published_at" and not parsed.text):

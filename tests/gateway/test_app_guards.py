@@ -204,3 +204,17 @@ def test_operator_pages_are_never_cached_and_redoc_is_not_served(client: TestCli
     for path in ("/redoc", "/docs/oauth2-redirect"):
         assert client.get(path).status_code == 404, path
     assert client.get("/healthz").headers["cache-control"] == "no-store"  # its own, kept
+
+
+def test_a_search_that_fails_counts_no_semantic_fallback(client: TestClient) -> None:
+    # counted before the tenant was read: a 503 showed as a semantic request answered in
+    # keyword mode (awsm_search_semantic_fallbacks_total)
+    def fallbacks() -> float:
+        text = client.get("/metrics").text
+        found = re.search(r'^awsm_search_semantic_fallbacks_total\{reason="not_live"\} (\S+)$',
+                          text, re.M)
+        return float(found.group(1)) if found else 0.0
+
+    before = fallbacks()
+    assert client.get("/v1/search?tenant=kopi&q=kopi&mode=semantic").status_code == 503
+    assert fallbacks() == before
