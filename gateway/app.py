@@ -229,7 +229,10 @@ def create_app(settings: Settings, *, engine: KeywordEngine | None = None) -> Fa
         log.info("AWSM_JWT_SECRET is not set: uploads (POST /v1/media) are off here "
                  "(503 auth_not_configured); search and images are served")
     engine = engine or open_engine(settings, writer=False)
-    read_pool, primary_pool = _LazyPool(), _LazyPool()
+    # health: /readyz's own connection. On the read pool a probe waited behind the
+    # searches holding all 8 (a load test at 200 connections: 97 % of probes 503), and a
+    # load balancer would take every loaded replica out at once.
+    read_pool, primary_pool, health = _LazyPool(), _LazyPool(), _LazyPool()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -238,6 +241,8 @@ def create_app(settings: Settings, *, engine: KeywordEngine | None = None) -> Fa
         if settings.query_database_url:
             name = "AWSM_DATABASE_READ_URL" if settings.database_read_url else "AWSM_DATABASE_URL"
             read_pool.pool = await _open_pool(settings.query_database_url, name)
+            health.pool = await open_async_pool(settings.query_database_url, max_size=1,
+                                                wait=False)
         if settings.database_url and settings.database_url != settings.query_database_url:
             primary_pool.pool = await _open_pool(settings.database_url, "AWSM_DATABASE_URL",
                                                  max_size=2)
@@ -245,7 +250,7 @@ def create_app(settings: Settings, *, engine: KeywordEngine | None = None) -> Fa
             yield
         finally:
             await tenants.close()
-            for holder in (read_pool, primary_pool):
+            for holder in (read_pool, primary_pool, health):
                 if holder.pool is not None:
                     await holder.pool.close()
             engine.close()
@@ -279,6 +284,7 @@ def create_app(settings: Settings, *, engine: KeywordEngine | None = None) -> Fa
 
         semantic = SemanticSearcher(lambda: open_embedder(settings), read_pool)
     app.state.semantic = semantic  # for operators' tools and tests
+    app.state.read_pool = read_pool
     search = search_endpoint(SearchService(settings, engine, tenants, semantic=semantic),
                              frozenset(src.type for src in mapping.documents))
     app.include_router(build_search_router(search))
@@ -291,7 +297,7 @@ def create_app(settings: Settings, *, engine: KeywordEngine | None = None) -> Fa
         app.encoded_refused = _Metrics(_Cors(_ENCODED_REFUSED, **cors), route="unmatched")
     app.direct = {"/v1/search": _Metrics(direct, route="/v1/search")}
     app.include_router(build_health_router(
-        settings, engine, read_pool,  # type: ignore[arg-type]
+        settings, engine, health,  # type: ignore[arg-type]
         primary_pool if settings.database_url != settings.query_database_url else None))  # type: ignore[arg-type]
     app.include_router(build_media_router(settings))
 
