@@ -108,9 +108,7 @@ def build_health_router(settings: Settings, engine: KeywordEngine,
         # never from a cache: a CDN or proxy answering for a dead process hides it
         return JSONResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
 
-    @router.head("/readyz", include_in_schema=False)
-    @router.get("/readyz", summary="Readiness: database, engine and indexer lag")
-    async def readyz() -> JSONResponse:
+    async def check() -> tuple[bool, dict[str, Any]]:
         checks: dict[str, Any] = {}
         ok = True
         if pool is not None:
@@ -138,6 +136,25 @@ def build_health_router(settings: Settings, engine: KeywordEngine,
                 checks["indexer"] = lag or {"state": "not started"}
             except (PsycopgError, TimeoutError) as exc:
                 checks["indexer"] = {"error": type(exc).__name__}
+        return ok, checks
+
+    # One check at a time, shared by the probes that arrive while it runs: each ran its
+    # own, and a burst of them (several load balancers, a monitor) queued for the one
+    # health connection past their second, reporting a loaded replica down.
+    running: asyncio.Future[tuple[bool, dict[str, Any]]] | None = None
+
+    def done(_f: asyncio.Future[tuple[bool, dict[str, Any]]]) -> None:
+        nonlocal running
+        running = None
+
+    @router.head("/readyz", include_in_schema=False)
+    @router.get("/readyz", summary="Readiness: database, engine and indexer lag")
+    async def readyz() -> JSONResponse:
+        nonlocal running
+        if running is None or running.get_loop() is not asyncio.get_running_loop():
+            running = asyncio.ensure_future(check())
+            running.add_done_callback(done)
+        ok, checks = await asyncio.shield(running)  # a probe that goes away stops no other's
         return JSONResponse({"status": "ready" if ok else "unavailable", "checks": checks},
                             status_code=200 if ok else 503,
                             headers={"Cache-Control": "no-store"})

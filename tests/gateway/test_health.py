@@ -103,3 +103,32 @@ def test_readyz_answers_while_searches_hold_every_read_connection(
         finally:
             for conn in held:
                 client.portal.call(pool.putconn, conn)
+
+
+def test_probes_arriving_together_share_one_check(fresh_db: str, tmp_path: Path) -> None:
+    # each probe ran its own check on the one health connection: while one waited out
+    # its second (here the lag query, behind a migration's lock; in a load test, a
+    # saturated event loop) the others found no connection (PoolTimeout)
+    settings = make_settings(fresh_db, tmp_path)
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/readyz").json()["checks"]["database"] == {"ok": True}
+        answers: list[dict[str, Any]] = []
+
+        def probe() -> None:
+            answers.append(client.get("/readyz").json()["checks"])
+
+        with psycopg.connect(fresh_db) as locker:
+            locker.execute("LOCK TABLE search.indexer_status IN ACCESS EXCLUSIVE MODE")
+            threads = [threading.Thread(target=probe, daemon=True) for _ in range(6)]
+            try:
+                for t in threads:
+                    t.start()
+                    time.sleep(0.05)  # within the first one's check
+                for t in threads:
+                    t.join(READY_DB_TIMEOUT_S + 4)
+            finally:
+                locker.rollback()
+        assert len(answers) == 6
+        # one check, behind the lock: no probe found the health connection taken
+        assert all(a["database"] == {"ok": True} and a["indexer"] == {"error": "TimeoutError"}
+                   for a in answers), answers
