@@ -211,6 +211,10 @@ class _LazyPool:
             raise psycopg.OperationalError("no database is configured (AWSM_DATABASE_URL)")
         return self.pool
 
+    @property
+    def connect_failing(self) -> bool:  # none configured: as a database that cannot be reached
+        return self.pool is None or bool(getattr(self.pool, "connect_failing", False))
+
     # what awsm.db.connection_within asks of a pool
     @property
     def timeout(self) -> float:

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import psycopg
+from psycopg_pool import PoolTimeout
 from starlette.concurrency import run_in_threadpool
 
 from awsm.db import connection_within
@@ -39,7 +40,7 @@ from search_svc.query import RANKING_MAX_TERMS, normalize_text, parse_query
 from search_svc.snippets import best_snippet
 from search_svc.vectors import VectorHit, semantic_search, table_name_for
 
-__all__ = ["BUSY", "CANDIDATES_PER_HIT", "DATABASE_DOWN", "MAX_FUSION_WINDOW", "MAX_QUEUED",
+__all__ = ["BUSY", "CANDIDATES_PER_HIT", "CONNECTIONS_BUSY", "DATABASE_DOWN", "MAX_FUSION_WINDOW", "MAX_QUEUED",
            "MIN_FUSION_WINDOW", "NOT_LIVE", "REASON_LABELS", "SemanticSearcher",
            "SemanticUnavailable", "fuse_hybrid", "fuse_hybrid_page", "fusion_depths",
            "keyword_side", "semantic_text", "vector_hit_to_hit"]
@@ -58,8 +59,10 @@ MIN_FUSION_WINDOW = 20
 NOT_LIVE = "no embedding model is live"
 DATABASE_DOWN = "its database is not answering"
 BUSY = "the embedding model is busy"
+CONNECTIONS_BUSY = "its database connections are all in use"
 # each reason as a metric label (awsm_search_semantic_fallbacks_total)
-REASON_LABELS = {NOT_LIVE: "not_live", DATABASE_DOWN: "database", BUSY: "busy"}
+REASON_LABELS = {NOT_LIVE: "not_live", DATABASE_DOWN: "database", BUSY: "busy",
+                 CONNECTIONS_BUSY: "busy"}
 # Queries not in the vector cache wait for the model one at a time; past this many
 # waiting (or embedding), a request is answered in keyword mode at once instead of
 # queueing without bound: a burst of new queries costs them semantic ranking, not
@@ -133,6 +136,11 @@ class SemanticSearcher:
                     "SELECT 1 FROM search.embedding_models WHERE model_id = %s "
                     "AND state = 'active'", (self.embedder.model_id,))
                 live = await cur.fetchone() is not None
+        except PoolTimeout as exc:
+            if self._pool_busy():  # this check's lot: the last answer stands
+                return self._live[1]
+            self._database_down(exc)
+            return False
         except (psycopg.Error, TimeoutError) as exc:
             self._database_down(exc)
             return False
@@ -190,9 +198,20 @@ class SemanticSearcher:
             async with connection_within(self.pool, QUERY_TIMEOUT_S) as conn:
                 return [await semantic_search(conn, table, vector, q, candidates=candidates)
                         for q in queries]
+        except PoolTimeout as exc:
+            if self._pool_busy():  # load, not an outage: this request's lot alone
+                raise SemanticUnavailable(CONNECTIONS_BUSY) from exc
+            self._database_down(exc)
+            raise SemanticUnavailable(DATABASE_DOWN) from exc
         except (psycopg.Error, TimeoutError) as exc:
             self._database_down(exc)
             raise SemanticUnavailable(DATABASE_DOWN) from exc
+
+    def _pool_busy(self) -> bool:
+        """No connection came in time, though the pool can connect: every one is lent
+        (load). Turning semantic search off for every tenant, with "its database is not
+        answering", sent most requests of a loaded replica to keyword mode."""
+        return not getattr(self.pool, "connect_failing", True)
 
 
 def semantic_text(raw: str) -> str:

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from awsm.errors import ConfigError
-from search_svc.semantic import MAX_QUEUED
+from search_svc.semantic import CONNECTIONS_BUSY, MAX_QUEUED
 from search_svc.vectors import VectorStore, table_name_for
 from tests.fixtures.fix_stack import (
     TENANT_A,
@@ -463,6 +463,27 @@ def test_a_vector_table_held_by_a_lock_answers_in_keyword_mode_not_never(corpus:
         assert body["notice"] == "semantic search is not available (its database is not answering)"
         assert [h["title"] for h in body["hits"]] == ["Resep rendang daging sapi"]
     wait_for(lambda: corpus.search(q="resep rendang santan")["mode"] == "hybrid", timeout=30)
+
+
+def test_every_connection_in_use_is_this_requests_fallback_not_an_outage(
+        corpus: Stack) -> None:
+    # no connection within the budget, though the database answers: under load (200
+    # connections) it turned semantic search off for every tenant for 5 s, saying
+    # "its database is not answering", and most requests of the replica went keyword
+    assert corpus.search(q="resep rendang santan", mode="semantic")["mode"] == "semantic"
+    portal, pool = corpus.client.portal, corpus.client.app.state.read_pool  # type: ignore[attr-defined]
+    assert portal is not None
+    held = [portal.call(pool.getconn) for _ in range(8)]
+    try:
+        body = corpus.search(q="resep rendang santan", mode="semantic")
+    finally:
+        for conn in held:
+            portal.call(pool.putconn, conn)
+    assert body["mode"] == "keyword", body
+    assert body["notice"] == f"semantic search is not available ({CONNECTIONS_BUSY})"
+    assert [h["title"] for h in body["hits"]] == ["Resep rendang daging sapi"]
+    # connections back: semantic at once, not after a spell off
+    assert corpus.search(q="resep rendang santan", mode="semantic")["mode"] == "semantic"
 
 
 def test_vectors_left_by_a_model_turned_off_follow_the_keyword_index(
