@@ -136,12 +136,9 @@ class SemanticSearcher:
                     "SELECT 1 FROM search.embedding_models WHERE model_id = %s "
                     "AND state = 'active'", (self.embedder.model_id,))
                 live = await cur.fetchone() is not None
-        except PoolTimeout as exc:
-            if self._pool_busy():  # this check's lot: the last answer stands
-                return self._live[1]
-            self._database_down(exc)
-            return False
         except (psycopg.Error, TimeoutError) as exc:
+            if self._pool_busy(exc):  # this check's lot: the last answer stands
+                return self._live[1]
             self._database_down(exc)
             return False
         finally:
@@ -198,20 +195,17 @@ class SemanticSearcher:
             async with connection_within(self.pool, QUERY_TIMEOUT_S) as conn:
                 return [await semantic_search(conn, table, vector, q, candidates=candidates)
                         for q in queries]
-        except PoolTimeout as exc:
-            if self._pool_busy():  # load, not an outage: this request's lot alone
+        except (psycopg.Error, TimeoutError) as exc:
+            if self._pool_busy(exc):  # load, not an outage: this request's lot alone
                 raise SemanticUnavailable(CONNECTIONS_BUSY) from exc
             self._database_down(exc)
             raise SemanticUnavailable(DATABASE_DOWN) from exc
-        except (psycopg.Error, TimeoutError) as exc:
-            self._database_down(exc)
-            raise SemanticUnavailable(DATABASE_DOWN) from exc
 
-    def _pool_busy(self) -> bool:
+    def _pool_busy(self, exc: BaseException) -> bool:
         """No connection came in time, though the pool can connect: every one is lent
         (load). Turning semantic search off for every tenant, with "its database is not
         answering", sent most requests of a loaded replica to keyword mode."""
-        return not getattr(self.pool, "connect_failing", True)
+        return isinstance(exc, PoolTimeout) and not getattr(self.pool, "connect_failing", True)
 
 
 def semantic_text(raw: str) -> str:
